@@ -1,0 +1,1 @@
+//! The self-provisioning IVR call flow as a state machine without I/O.

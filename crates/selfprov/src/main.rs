@@ -1,0 +1,2 @@
+//! The `selfprov` binary: admin CLI and (later) the service.
+fn main() {}
