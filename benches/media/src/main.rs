@@ -1,0 +1,2 @@
+//! Benchmark: media (see benches/README.md and docs/benchmarks.md).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmark: provisioning (see benches/README.md and docs/benchmarks.md).
+fn main() {}

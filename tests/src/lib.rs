@@ -1,0 +1,1 @@
+//! Harness for selfprov end-to-end tests (see tests/tests/).
