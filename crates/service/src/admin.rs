@@ -1,0 +1,141 @@
+//! Admin HTTP listener: `/health` for load balancers, `/status` (JSON) for `selfprov status`,
+//! `/metrics` for Prometheus.
+
+use crate::metrics::Metrics;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Registration state of one route-point DN as shown to operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationStatus {
+    pub dn: String,
+    /// e.g. `registered`, `registering`, `failed: Valid credentials not set for this application User.`,
+    /// or `direct` when the built-in registrar serves the phones.
+    pub state: String,
+}
+
+/// What the live service says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusSnapshot {
+    /// `Ready` when every feature is on and the service accepts calls.
+    pub ready: bool,
+    /// Why the service is not ready, one line per feature that is off (seed wording).
+    pub reasons: Vec<String>,
+    pub draining: bool,
+    pub active_calls: u64,
+    pub max_calls: u64,
+    pub registrations: Vec<RegistrationStatus>,
+    pub sip_listen: String,
+    pub version: String,
+}
+
+/// Supplies the current status; the service implements it over its live state.
+pub type StatusSource = Arc<dyn Fn() -> StatusSnapshot + Send + Sync>;
+
+#[derive(Clone)]
+struct AdminState {
+    status: StatusSource,
+    metrics: Arc<Metrics>,
+}
+
+pub fn router(status: StatusSource, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/status", get(status_json))
+        .route("/metrics", get(metrics_text))
+        .with_state(AdminState { status, metrics })
+}
+
+/// Bind the admin listener; returns the bound address (useful with port 0) and the serving future.
+pub async fn bind(
+    addr: SocketAddr,
+    status: StatusSource,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = router(status, metrics);
+    Ok((local, async move { axum::serve(listener, app).await }))
+}
+
+async fn health(State(s): State<AdminState>) -> Response {
+    let st = (s.status)();
+    if st.ready && !st.draining {
+        (StatusCode::OK, "ok\n").into_response()
+    } else if st.draining {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", st.reasons.join("; "))).into_response()
+    }
+}
+
+async fn status_json(State(s): State<AdminState>) -> Json<StatusSnapshot> {
+    Json((s.status)())
+}
+
+async fn metrics_text(State(s): State<AdminState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get_path(addr: SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn health_status_and_metrics_are_served() {
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let r2 = ready.clone();
+        let status: StatusSource = Arc::new(move || StatusSnapshot {
+            ready: r2.load(std::sync::atomic::Ordering::SeqCst),
+            reasons: if r2.load(std::sync::atomic::Ordering::SeqCst) {
+                vec![]
+            } else {
+                vec!["Auto-Registration is disabled".into()]
+            },
+            draining: false,
+            active_calls: 3,
+            max_calls: 10,
+            registrations: vec![RegistrationStatus { dn: "2000".into(), state: "registered".into() }],
+            sip_listen: "127.0.0.1:5060".into(),
+            version: "test".into(),
+        });
+        let metrics = Arc::new(Metrics::new());
+        metrics.call_finished("SUCCESS");
+        let (addr, fut) = bind("127.0.0.1:0".parse().unwrap(), status, metrics).await.unwrap();
+        let server = tokio::spawn(fut);
+
+        let h = get_path(addr, "/health").await;
+        assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+        let s = get_path(addr, "/status").await;
+        assert!(s.contains("\"active_calls\":3") && s.contains("\"dn\":\"2000\""), "{s}");
+        let m = get_path(addr, "/metrics").await;
+        assert!(m.contains("selfprov_calls_total{outcome=\"SUCCESS\"} 1"), "{m}");
+
+        ready.store(false, std::sync::atomic::Ordering::SeqCst);
+        let h = get_path(addr, "/health").await;
+        assert!(h.starts_with("HTTP/1.1 503") && h.contains("Auto-Registration is disabled"), "{h}");
+        server.abort();
+    }
+}

@@ -1,0 +1,135 @@
+//! Prometheus metrics of the service, in one registry owned by the service (no globals).
+
+use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DnLabel {
+    pub dn: String,
+}
+
+/// Every metric the service exports. Cloning the handles is cheap (they are `Arc`s inside).
+pub struct Metrics {
+    registry: Registry,
+    pub active_calls: Gauge,
+    pub calls: Family<OutcomeLabel, Counter>,
+    pub calls_refused: Family<OutcomeLabel, Counter>,
+    pub digits: Family<MethodLabel, Counter>,
+    pub rtp_sent: Counter<u64, AtomicU64>,
+    pub rtp_received: Counter<u64, AtomicU64>,
+    pub rtp_dropped: Counter<u64, AtomicU64>,
+    /// 1 when the route-point DN is registered, 0 otherwise.
+    pub registration_state: Family<DnLabel, Gauge>,
+    pub prompt_cache_bytes: Gauge,
+    /// INVITE received → 200 OK sent, in seconds.
+    pub call_setup_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("selfprov");
+        let active_calls = Gauge::default();
+        registry.register("active_calls", "Calls in progress on the route point", active_calls.clone());
+        let calls = Family::<OutcomeLabel, Counter>::default();
+        registry.register("calls", "Finished IVR calls by outcome code", calls.clone());
+        let calls_refused = Family::<OutcomeLabel, Counter>::default();
+        registry.register("calls_refused", "Calls refused before answer, by reason", calls_refused.clone());
+        let digits = Family::<MethodLabel, Counter>::default();
+        registry.register("dtmf_digits", "DTMF digits received, by method", digits.clone());
+        let rtp_sent = Counter::default();
+        registry.register("rtp_packets_sent", "RTP packets sent", rtp_sent.clone());
+        let rtp_received = Counter::default();
+        registry.register("rtp_packets_received", "RTP packets received from latched sources", rtp_received.clone());
+        let rtp_dropped = Counter::default();
+        registry.register("rtp_packets_dropped", "RTP packets dropped (stray source, malformed)", rtp_dropped.clone());
+        let registration_state = Family::<DnLabel, Gauge>::default();
+        registry.register(
+            "registration_state",
+            "Route-point DN registration: 1 registered, 0 not",
+            registration_state.clone(),
+        );
+        let prompt_cache_bytes = Gauge::default();
+        registry.register("prompt_cache_bytes", "Bytes of pre-encoded prompt audio in memory", prompt_cache_bytes.clone());
+        // 0.25 ms .. ~1 s
+        let call_setup_seconds = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_25, 2.0, 13));
+        registry.register("call_setup_seconds", "INVITE received to 200 OK sent", call_setup_seconds.clone());
+        Metrics {
+            registry,
+            active_calls,
+            calls,
+            calls_refused,
+            digits,
+            rtp_sent,
+            rtp_received,
+            rtp_dropped,
+            registration_state,
+            prompt_cache_bytes,
+            call_setup_seconds,
+        }
+    }
+
+    pub fn call_finished(&self, outcome: &str) {
+        self.calls.get_or_create(&OutcomeLabel { outcome: outcome.to_owned() }).inc();
+    }
+
+    pub fn call_refused(&self, reason: &str) {
+        self.calls_refused.get_or_create(&OutcomeLabel { outcome: reason.to_owned() }).inc();
+    }
+
+    pub fn digit(&self, method: &str) {
+        self.digits.get_or_create(&MethodLabel { method: method.to_owned() }).inc();
+    }
+
+    pub fn set_registered(&self, dn: &str, registered: bool) {
+        self.registration_state.get_or_create(&DnLabel { dn: dn.to_owned() }).set(i64::from(registered));
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_with_labels() {
+        let m = Metrics::new();
+        m.call_finished("SUCCESS");
+        m.call_finished("SUCCESS");
+        m.digit("rfc4733");
+        m.set_registered("2000", true);
+        m.call_setup_seconds.observe(0.002);
+        let text = m.render();
+        assert!(text.contains("selfprov_calls_total{outcome=\"SUCCESS\"} 2"), "{text}");
+        assert!(text.contains("selfprov_dtmf_digits_total{method=\"rfc4733\"} 1"), "{text}");
+        assert!(text.contains("selfprov_registration_state{dn=\"2000\"} 1"), "{text}");
+        assert!(text.contains("selfprov_call_setup_seconds_count 1"), "{text}");
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole selfprov test suite: installs what it needs, builds once, runs every test in parallel.
+# Usage: scripts/test.sh [extra nextest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+# One build of everything (binaries the end-to-end tests run, all test targets).
+cargo build --workspace --all-targets --locked
+# nextest runs test binaries in parallel with per-test timeouts (see .config/nextest.toml).
+cargo nextest run --workspace --locked --no-fail-fast "$@"
+# Doc tests are not run by nextest.
+cargo test --workspace --doc --locked
