@@ -1,0 +1,249 @@
+//! Bulk import of end users from CSV with the header
+//! `user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile`.
+//!
+//! [`parse_users_csv`] checks every row (and reports each bad one with its line number);
+//! [`prepare_users`] hashes the PINs in parallel; [`Store::import_users`](crate::Store::import_users)
+//! writes everything in one transaction, so a file is imported whole or not at all.
+
+use crate::model::{check_pin, Dn, NewUser, ObjectName, SelfServiceId, UserId};
+use crate::secret::SecretHash;
+use crate::store::{ExistingKeys, PreparedUser};
+use std::collections::HashSet;
+use std::io::Read;
+
+pub const HEADER: [&str; 7] =
+    ["user_id", "first_name", "last_name", "self_service_id", "pin", "primary_extension", "user_profile"];
+
+/// A refused row: its line number in the file (1 = header) and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    pub line: u64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// Parse and check every row. `existing` holds the keys already in the database.
+pub fn parse_users_csv(input: impl Read, existing: &ExistingKeys) -> (Vec<NewUser>, Vec<RowError>) {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(input);
+    let mut users = Vec::new();
+    let mut errors = Vec::new();
+    match rdr.headers() {
+        Ok(h) => {
+            let got: Vec<&str> = h.iter().collect();
+            if got != HEADER {
+                errors.push(RowError {
+                    line: 1,
+                    reason: format!("header must be `{}`, found `{}`", HEADER.join(","), got.join(",")),
+                });
+                return (users, errors);
+            }
+        }
+        Err(e) => {
+            errors.push(RowError { line: 1, reason: format!("cannot read the header: {e}") });
+            return (users, errors);
+        }
+    }
+    let mut seen_ids: HashSet<String> = HashSet::new();
+    let mut seen_ssids: HashSet<String> = HashSet::new();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errors.push(RowError { line, reason: format!("unreadable row: {e}") });
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.len() != HEADER.len() {
+            errors.push(RowError { line, reason: format!("expected {} columns, found {}", HEADER.len(), rec.len()) });
+            continue;
+        }
+        match check_row(&rec, existing, &seen_ids, &seen_ssids) {
+            Ok(u) => {
+                seen_ids.insert(u.user_id.to_string());
+                if let Some(s) = u.effective_self_service_id() {
+                    seen_ssids.insert(s.to_string());
+                }
+                users.push(u);
+            }
+            Err(reason) => errors.push(RowError { line, reason }),
+        }
+    }
+    (users, errors)
+}
+
+fn check_row(
+    rec: &csv::StringRecord,
+    existing: &ExistingKeys,
+    seen_ids: &HashSet<String>,
+    seen_ssids: &HashSet<String>,
+) -> Result<NewUser, String> {
+    let f = |i: usize| rec.get(i).unwrap_or("");
+    let user_id: UserId = f(0).parse().map_err(|e| format!("{e}"))?;
+    if seen_ids.contains(user_id.as_str()) {
+        return Err(format!("user_id `{user_id}` appears twice in the file"));
+    }
+    if existing.user_ids.contains(user_id.as_str()) {
+        return Err(format!("user_id `{user_id}` already exists"));
+    }
+    let primary_extension: Option<Dn> =
+        if f(5).is_empty() { None } else { Some(f(5).parse().map_err(|e| format!("primary_extension: {e}"))?) };
+    let self_service_id: Option<SelfServiceId> =
+        if f(3).is_empty() { None } else { Some(f(3).parse().map_err(|e| format!("{e}"))?) };
+    let pin = f(4);
+    if pin.is_empty() {
+        return Err("pin: must not be empty".into());
+    }
+    check_pin(pin).map_err(|e| e.to_string())?;
+    let user_profile: Option<ObjectName> = if f(6).is_empty() {
+        None
+    } else {
+        let p: ObjectName = f(6).parse().map_err(|e| format!("user_profile: {e}"))?;
+        if !existing.profiles.contains(p.as_str()) {
+            return Err(format!("user_profile `{p}` does not exist"));
+        }
+        Some(p)
+    };
+    let u = NewUser {
+        user_id,
+        first_name: f(1).to_owned(),
+        last_name: f(2).to_owned(),
+        self_service_id,
+        primary_extension,
+        user_profile,
+        enabled: true,
+        pin: Some(pin.to_owned()),
+        password: None,
+    };
+    match u.effective_self_service_id() {
+        None => return Err("self_service_id: empty and no primary_extension to default to".into()),
+        Some(s) if seen_ssids.contains(s.as_str()) => return Err(format!("self_service_id `{s}` appears twice in the file")),
+        Some(s) if existing.self_service_ids.contains(s.as_str()) => {
+            return Err(format!("self_service_id `{s}` is already used by another user"))
+        }
+        Some(_) => {}
+    }
+    Ok(u)
+}
+
+/// Hash every PIN (the slow part) on all cores, reporting progress as `(done, total)`.
+pub fn prepare_users(
+    users: Vec<NewUser>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<PreparedUser>, String> {
+    let total = users.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let chunk = total.div_ceil(threads).max(1);
+    let mut out: Vec<Result<Vec<PreparedUser>, String>> = Vec::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = users
+            .chunks(chunk)
+            .map(|part| {
+                let done = &done;
+                s.spawn(move || {
+                    part.iter()
+                        .map(|u| {
+                            let pin_hash = u
+                                .pin
+                                .as_deref()
+                                .map(|p| SecretHash::hash(p).map(|h| h.as_phc().to_owned()))
+                                .transpose()
+                                .map_err(|e| e.to_string())?;
+                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            progress(n, total);
+                            Ok(PreparedUser { user: NewUser { pin: None, ..u.clone() }, pin_hash, password_hash: None })
+                        })
+                        .collect::<Result<Vec<_>, String>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            out.push(h.join().unwrap_or_else(|_| Err("hashing thread panicked".into())));
+        }
+    });
+    let mut all = Vec::with_capacity(total);
+    for part in out {
+        all.extend(part?);
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> ExistingKeys {
+        let mut k = ExistingKeys::default();
+        k.profiles.insert("Standard".into());
+        k.user_ids.insert("taken".into());
+        k.self_service_ids.insert("5555".into());
+        k
+    }
+
+    #[test]
+    fn good_file() {
+        let csv = "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
+                   alice,Alice,A,,1234,1001,Standard\n\
+                   bob,Bob,B,7777,4321,1002,\n";
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[0].effective_self_service_id().unwrap().as_str(), "1001");
+        assert_eq!(u[1].effective_self_service_id().unwrap().as_str(), "7777");
+    }
+
+    #[test]
+    fn every_bad_row_reason() {
+        let csv = "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
+                   ok1,A,A,,1234,1001,\n\
+                   ok1,B,B,,1234,1002,\n\
+                   taken,C,C,,1234,1003,\n\
+                   d,D,D,,12a4,1004,\n\
+                   e,E,E,,1234,10x5,\n\
+                   f,F,F,,1234,1006,Nope\n\
+                   g,G,G,5555,1234,1007,\n\
+                   h,H,H,,1234,1001,\n\
+                   i,I,I,,1234,\n\
+                   j,J,J,,,1010,\n\
+                   k,K,K,,1234,,\n\
+                   bad id,L,L,,1234,1012,\n";
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
+        assert_eq!(u.len(), 1);
+        let by_line: Vec<(u64, &str)> = e.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        let expect = [
+            (3, "appears twice"),
+            (4, "already exists"),
+            (5, "digits only"),
+            (6, "primary_extension"),
+            (7, "does not exist"),
+            (8, "already used"),
+            (9, "appears twice"),
+            (10, "expected 7 columns"),
+            (11, "pin: must not be empty"),
+            (12, "no primary_extension"),
+            (13, "spaces"),
+        ];
+        assert_eq!(by_line.len(), expect.len(), "{by_line:?}");
+        for ((line, reason), (el, er)) in by_line.iter().zip(expect) {
+            assert_eq!(*line, el, "{reason}");
+            assert!(reason.contains(er), "line {line}: `{reason}` should contain `{er}`");
+        }
+        // A bad PIN is never echoed back.
+        assert!(!e.iter().any(|r| r.reason.contains("12a4")));
+    }
+
+    #[test]
+    fn bad_header() {
+        let (_, e) = parse_users_csv("id,name\nx,y\n".as_bytes(), &keys());
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, 1);
+        assert!(e[0].reason.contains("header must be"));
+    }
+}

@@ -1,0 +1,79 @@
+//! Versioned schema migrations. Each entry is applied once, in order, inside a transaction;
+//! `schema_version` records how far a database has come. Append new migrations; never edit old ones.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the provisioning model.
+    r#"
+CREATE TABLE udt (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    device_pool TEXT NOT NULL,
+    device_security_profile TEXT NOT NULL,
+    secure INTEGER NOT NULL,
+    sip_profile TEXT NOT NULL,
+    phone_button_template TEXT NOT NULL,
+    description_pattern TEXT NOT NULL
+);
+CREATE TABLE ult (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    partition_name TEXT NOT NULL,
+    calling_search_space TEXT NOT NULL,
+    line_text_label TEXT NOT NULL,
+    voicemail_profile TEXT NOT NULL
+);
+CREATE TABLE user_profile (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    system_default INTEGER NOT NULL,
+    udt_desk_phone TEXT REFERENCES udt(name),
+    udt_mobile_desktop TEXT REFERENCES udt(name),
+    udt_profile TEXT REFERENCES udt(name),
+    ult TEXT REFERENCES ult(name),
+    allow_self_provisioning INTEGER NOT NULL,
+    device_limit INTEGER NOT NULL CHECK (device_limit BETWEEN 1 AND 20)
+);
+CREATE TABLE end_user (
+    user_id TEXT PRIMARY KEY,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    self_service_id TEXT UNIQUE,
+    primary_extension TEXT,
+    user_profile TEXT REFERENCES user_profile(name),
+    enabled INTEGER NOT NULL,
+    pin_hash TEXT,
+    password_hash TEXT,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until_ms BIGINT
+);
+CREATE TABLE device (
+    name TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    class TEXT NOT NULL,
+    secure INTEGER NOT NULL,
+    dn TEXT,
+    owner TEXT REFERENCES end_user(user_id),
+    auto_registered INTEGER NOT NULL,
+    udt TEXT,
+    ult TEXT,
+    description TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX device_owner ON device(owner);
+CREATE INDEX device_dn ON device(dn);
+-- An auto-registered DN is never handed to two devices.
+CREATE UNIQUE INDEX device_autoreg_dn ON device(dn) WHERE auto_registered = 1;
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    call_id TEXT NOT NULL,
+    device TEXT,
+    user_id TEXT,
+    code TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_time ON audit_log(time_ms);
+"#,
+];
