@@ -1,0 +1,328 @@
+//! The configuration file's sections as serde types, with their defaults. Unknown keys are
+//! refused so that a typo is an error, not a silently ignored setting.
+
+use selfprov_provisioning::AuthMode;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub service: Service,
+    pub database: Database,
+    pub self_provisioning: SelfProvisioning,
+    pub route_point: RoutePointCfg,
+    pub application_user: ApplicationUserCfg,
+    pub registrar: Registrar,
+    pub auto_registration: AutoRegistration,
+    pub credential_policy: CredentialPolicyCfg,
+    pub sip: Sip,
+    pub media: Media,
+    pub ivr: Ivr,
+    pub prompts: Prompts,
+    pub admin: Admin,
+    pub log: Log,
+    pub shutdown: Shutdown,
+    pub demo: Demo,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Service {
+    /// Node name, shown in logs and status.
+    pub name: String,
+    /// Where the service keeps its data (relative to the config file).
+    pub data_dir: PathBuf,
+}
+impl Default for Service {
+    fn default() -> Self {
+        Service { name: "selfprov".into(), data_dir: PathBuf::from("var") }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `sqlite` (embedded; the only backend today).
+    pub backend: String,
+    /// Database file; default `<data_dir>/selfprov.db`.
+    pub path: Option<PathBuf>,
+}
+impl Default for Database {
+    fn default() -> Self {
+        Database { backend: "sqlite".into(), path: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfProvisioning {
+    pub ivr_enabled: bool,
+    pub authentication_mode: AuthMode,
+    /// Argon2 PHC string of the administrator authentication code (`selfprov hash-secret`).
+    pub authentication_code_hash: Option<String>,
+    pub languages: Vec<String>,
+}
+impl Default for SelfProvisioning {
+    fn default() -> Self {
+        SelfProvisioning {
+            ivr_enabled: true,
+            authentication_mode: AuthMode::Users,
+            authentication_code_hash: None,
+            languages: vec!["en_US".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutePointCfg {
+    pub name: String,
+    pub dns: Vec<String>,
+}
+impl Default for RoutePointCfg {
+    fn default() -> Self {
+        RoutePointCfg { name: "SelfProvisioning_RP".into(), dns: vec!["2000".into()] }
+    }
+}
+
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApplicationUserCfg {
+    pub user_id: String,
+    pub sip_username: String,
+    pub sip_password: String,
+}
+impl std::fmt::Debug for ApplicationUserCfg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplicationUserCfg")
+            .field("user_id", &self.user_id)
+            .field("sip_username", &self.sip_username)
+            .field("sip_password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrarMode {
+    /// selfprov is the phones' registrar (auto-registration included); no external server.
+    #[default]
+    Builtin,
+    /// The route point registers to an external registrar with the application user.
+    External,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Registrar {
+    pub mode: RegistrarMode,
+    /// host:port of the external registrar.
+    pub address: Option<String>,
+    pub transport: Transport,
+    /// Requested registration lifetime in seconds.
+    pub expires: u32,
+    pub realm: Option<String>,
+}
+impl Default for Registrar {
+    fn default() -> Self {
+        Registrar { mode: RegistrarMode::Builtin, address: None, transport: Transport::Udp, expires: 3600, realm: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnRangeCfg {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoRegistration {
+    pub enabled: bool,
+    pub universal_device_template: Option<String>,
+    pub universal_line_template: Option<String>,
+    pub dn_range: DnRangeCfg,
+}
+impl Default for AutoRegistration {
+    fn default() -> Self {
+        AutoRegistration {
+            enabled: true,
+            universal_device_template: None,
+            universal_line_template: None,
+            dn_range: DnRangeCfg { start: "1000".into(), end: "1999".into() },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialPolicyCfg {
+    pub failed_attempts_threshold: u32,
+    #[serde(with = "humantime_serde")]
+    pub lockout_duration: Duration,
+    pub reset_on_success: bool,
+}
+impl Default for CredentialPolicyCfg {
+    fn default() -> Self {
+        CredentialPolicyCfg { failed_attempts_threshold: 5, lockout_duration: Duration::from_secs(900), reset_on_success: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sip {
+    /// UDP and TCP listen address.
+    pub listen: SocketAddr,
+    /// Address advertised in Via/Contact when it differs from `listen` (NAT).
+    pub public_address: Option<String>,
+    /// Simultaneous IVR calls; above it new calls get 486 Busy Here.
+    pub max_calls: u32,
+    pub user_agent: String,
+}
+impl Default for Sip {
+    fn default() -> Self {
+        Sip {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            public_address: None,
+            max_calls: 10_000,
+            user_agent: concat!("selfprov/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum CodecName {
+    PCMU,
+    PCMA,
+    G729,
+    L16,
+    OPUS,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    pub bind: std::net::IpAddr,
+    pub public_address: Option<String>,
+    pub rtp_port_range: PortRange,
+    /// Codec preference, first = most preferred.
+    pub codecs: Vec<CodecName>,
+    pub ptime_ms: u32,
+}
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            bind: std::net::IpAddr::from([127, 0, 0, 1]),
+            public_address: None,
+            rtp_port_range: PortRange { start: 20000, end: 29999 },
+            codecs: vec![CodecName::PCMU, CodecName::PCMA, CodecName::G729, CodecName::L16, CodecName::OPUS],
+            ptime_ms: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ivr {
+    #[serde(with = "humantime_serde")]
+    pub first_digit_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub inter_digit_timeout: Duration,
+    pub max_attempts: u32,
+    pub language_menu: bool,
+    pub max_digits: u32,
+}
+impl Default for Ivr {
+    fn default() -> Self {
+        Ivr {
+            first_digit_timeout: Duration::from_secs(10),
+            inter_digit_timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            language_menu: true,
+            max_digits: 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prompts {
+    /// Folder with one sub-folder per language (relative to the config file).
+    pub dir: PathBuf,
+}
+impl Default for Prompts {
+    fn default() -> Self {
+        Prompts { dir: PathBuf::from("../prompts") }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// HTTP listener for /health, /status, /metrics.
+    pub listen: SocketAddr,
+}
+impl Default for Admin {
+    fn default() -> Self {
+        Admin { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter: `info`, `debug`, `selfprov=debug,info`, ...
+    pub level: String,
+}
+impl Default for Log {
+    fn default() -> Self {
+        Log { format: "text".into(), level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Shutdown {
+    #[serde(with = "humantime_serde")]
+    pub drain_deadline: Duration,
+    /// Retry-After seconds in 503 answers while draining or not ready.
+    pub retry_after: u32,
+}
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown { drain_deadline: Duration::from_secs(30), retry_after: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Demo {
+    /// Load the demo data set (templates, a profile, two users) into an empty database.
+    pub load_on_first_start: bool,
+}
+impl Default for Demo {
+    fn default() -> Self {
+        Demo { load_on_first_start: false }
+    }
+}

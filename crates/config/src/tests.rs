@@ -1,0 +1,128 @@
+use super::*;
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, Path::new("/etc/selfprov/selfprov.toml"))
+}
+
+fn keys(e: &ConfigError) -> Vec<&str> {
+    e.issues.iter().map(|i| i.key.as_str()).collect()
+}
+
+#[test]
+fn sample_config_loads_cleanly() {
+    let c = Config::from_toml(SAMPLE, Path::new("config/selfprov.toml")).unwrap();
+    assert_eq!(c.self_provisioning.auth_mode, AuthMode::Users);
+    assert_eq!(c.self_provisioning.route_point.dns[0].as_str(), "2000");
+    assert_eq!(c.auto_registration.dn_range.to_string(), "1000..1999");
+    assert_eq!(c.database_path, Path::new("config/var/selfprov.db"));
+    assert_eq!(c.prompts_dir, Path::new("config/../prompts"));
+    assert!(c.raw.demo.load_on_first_start);
+    assert!(c.warnings.is_empty());
+}
+
+#[test]
+fn the_shipped_file_on_disk_loads() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/selfprov.toml");
+    Config::load(&p).unwrap();
+}
+
+#[test]
+fn empty_file_uses_defaults() {
+    let c = load("").unwrap();
+    assert_eq!(c.raw.sip.max_calls, 10_000);
+    assert_eq!(c.database_path, Path::new("/etc/selfprov/var/selfprov.db"));
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let e = load("[sip]\nmax_call = 5\n").unwrap_err();
+    assert_eq!(keys(&e), ["sip.max_call"]);
+    assert!(e.issues[0].reason.contains("unknown field") && e.issues[0].reason.contains("max_calls"), "{e}");
+}
+
+#[test]
+fn bad_type_gives_key_path_and_line() {
+    let e = load("[sip]\nlisten = \"127.0.0.1:5060\"\nmax_calls = \"many\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["sip.max_calls"]);
+    assert!(e.issues[0].reason.contains("line 3"), "{e}");
+}
+
+#[test]
+fn all_validation_errors_are_reported_together() {
+    let e = load(
+        r#"
+[database]
+backend = "postgres"
+[self_provisioning]
+authentication_mode = "users_and_admins"
+languages = []
+[route_point]
+dns = ["20x0"]
+[auto_registration]
+dn_range = { start = "1999", end = "1000" }
+[media]
+codecs = []
+ptime_ms = 25
+[ivr]
+max_attempts = 0
+[log]
+format = "xml"
+"#,
+    )
+    .unwrap_err();
+    let k = keys(&e);
+    for want in [
+        "database.backend",
+        "self_provisioning.authentication_code_hash",
+        "self_provisioning.languages",
+        "route_point.dns[0]",
+        "auto_registration.dn_range",
+        "media.codecs",
+        "media.ptime_ms",
+        "ivr.max_attempts",
+        "log.format",
+    ] {
+        assert!(k.contains(&want), "missing {want} in {k:?}");
+    }
+    let text = e.to_string();
+    assert!(text.contains("not supported yet"), "{text}");
+    assert!(text.contains("Selected Language should contain at least one language."), "{text}");
+}
+
+#[test]
+fn dn_range_start_error_names_the_field() {
+    let e = load("[auto_registration]\ndn_range = { start = \"10x\", end = \"1999\" }\n").unwrap_err();
+    assert_eq!(keys(&e), ["auto_registration.dn_range.start"]);
+    assert!(e.issues[0].reason.contains("digits only"));
+}
+
+#[test]
+fn auth_code_hash_must_be_argon2() {
+    let e = load("[self_provisioning]\nauthentication_mode = \"users_and_admins\"\nauthentication_code_hash = \"1234\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["self_provisioning.authentication_code_hash"]);
+    let h = selfprov_provisioning::secret::SecretHash::hash("4321").unwrap();
+    let c = load(&format!(
+        "[self_provisioning]\nauthentication_mode = \"users_and_admins\"\nauthentication_code_hash = \"{}\"\n",
+        h.as_phc()
+    ))
+    .unwrap();
+    assert!(c.self_provisioning.auth_code_hash.unwrap().verify("4321"));
+}
+
+#[test]
+fn mode_none_warns_loudly() {
+    let c = load("[self_provisioning]\nauthentication_mode = \"none\"\n").unwrap();
+    assert!(c.warnings[0].contains("Not for day-to-day use"));
+}
+
+#[test]
+fn external_registrar_needs_an_address() {
+    let e = load("[registrar]\nmode = \"external\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["registrar.address"]);
+}
+
+#[test]
+fn password_never_in_debug() {
+    let c = load("[application_user]\nuser_id = \"a\"\nsip_username = \"b\"\nsip_password = \"s3cret\"\n").unwrap();
+    assert!(!format!("{c:?}").contains("s3cret"));
+}
