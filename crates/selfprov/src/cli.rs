@@ -1,0 +1,282 @@
+//! Command-line definitions (clap). Every command takes `--config PATH`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "selfprov", version, about = "Self-provisioning IVR for SIP phones: service and admin CLI")]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, short = 'c', global = true, default_value = "config/selfprov.toml", env = "SELFPROV_CONFIG")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate the configuration file; exit 0 when it is valid, 2 with every error otherwise.
+    CheckConfig,
+    /// Print `Ready`, or `Not ready:` and what is off. Exit 0 when ready, 1 otherwise.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hash a secret (the authentication code) for the config file; reads it from stdin.
+    HashSecret,
+    /// Demo data set.
+    #[command(subcommand)]
+    Demo(DemoCmd),
+    /// Universal device and line templates.
+    #[command(subcommand)]
+    Template(TemplateCmd),
+    /// User profiles.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// End users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Devices (phones).
+    #[command(subcommand)]
+    Device(DeviceCmd),
+    /// Bulk import.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// The audit log, newest first.
+    Audit {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        device: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DemoCmd {
+    /// Load the demo templates, profile and users (idempotent).
+    Load,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplateCmd {
+    /// Universal device templates.
+    #[command(subcommand)]
+    Udt(Crud<UdtArgs>),
+    /// Universal line templates.
+    #[command(subcommand)]
+    Ult(Crud<UltArgs>),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Crud<A: Args> {
+    Create(A),
+    /// Change only the fields given.
+    Update(A),
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct UdtArgs {
+    pub name: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub device_pool: Option<String>,
+    #[arg(long)]
+    pub device_security_profile: Option<String>,
+    /// The security profile is secure (devices get SECURE_DEVICE_NOT_SUPPORTED).
+    #[arg(long)]
+    pub secure: Option<bool>,
+    #[arg(long)]
+    pub sip_profile: Option<String>,
+    #[arg(long)]
+    pub phone_button_template: Option<String>,
+    /// e.g. "#FirstName# #LastName# (#Product#)"
+    #[arg(long)]
+    pub description_pattern: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UltArgs {
+    pub name: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub partition: Option<String>,
+    #[arg(long)]
+    pub calling_search_space: Option<String>,
+    #[arg(long)]
+    pub line_text_label: Option<String>,
+    #[arg(long)]
+    pub voicemail_profile: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCmd {
+    Create(ProfileArgs),
+    Update(ProfileArgs),
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    pub name: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Make this the system default profile (clears the flag elsewhere).
+    #[arg(long)]
+    pub system_default: Option<bool>,
+    /// UDT for desk phones ("" to clear).
+    #[arg(long)]
+    pub udt_desk_phone: Option<String>,
+    /// UDT for mobile and desktop devices ("" to clear).
+    #[arg(long)]
+    pub udt_mobile_desktop: Option<String>,
+    /// UDT for remote destination / device profiles ("" to clear).
+    #[arg(long)]
+    pub udt_profile: Option<String>,
+    /// ULT ("" to clear).
+    #[arg(long)]
+    pub ult: Option<String>,
+    /// Allow end users to provision their own phones.
+    #[arg(long)]
+    pub allow_self_provisioning: Option<bool>,
+    /// Limit provisioning once the user has this many phones (1-20, default 10).
+    #[arg(long)]
+    pub device_limit: Option<u32>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    Create(UserArgs),
+    Update(UserArgs),
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        user_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        user_id: String,
+    },
+    /// Clear a lockout after too many wrong PINs.
+    Unlock {
+        user_id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct UserArgs {
+    pub user_id: String,
+    #[arg(long)]
+    pub first_name: Option<String>,
+    #[arg(long)]
+    pub last_name: Option<String>,
+    /// Defaults to the primary extension.
+    #[arg(long)]
+    pub self_service_id: Option<String>,
+    #[arg(long)]
+    pub primary_extension: Option<String>,
+    /// User profile ("" for the system default).
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[arg(long)]
+    pub enabled: Option<bool>,
+    /// The PIN (visible in the process list: prefer --pin-stdin).
+    #[arg(long, conflicts_with = "pin_stdin")]
+    pub pin: Option<String>,
+    /// Read the PIN from standard input.
+    #[arg(long)]
+    pub pin_stdin: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCmd {
+    Create(DeviceArgs),
+    Update(DeviceArgs),
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        name: String,
+    },
+    /// Auto-register a device as if it had registered (next free DN of the range).
+    Autoregister {
+        name: String,
+        #[arg(long, default_value = "Generic SIP Phone")]
+        model: String,
+    },
+    /// Assign a device to a user with the same rules as the IVR (audited).
+    Assign {
+        name: String,
+        user_id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct DeviceArgs {
+    pub name: String,
+    #[arg(long)]
+    pub model: Option<String>,
+    /// desk_phone, mobile_desktop or profile (default: from the model).
+    #[arg(long)]
+    pub class: Option<String>,
+    #[arg(long)]
+    pub secure: Option<bool>,
+    /// Directory number ("" to clear).
+    #[arg(long)]
+    pub dn: Option<String>,
+    /// Owner user ID ("" to clear).
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long)]
+    pub auto_registered: Option<bool>,
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// Users from CSV: user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile
+    Users {
+        file: PathBuf,
+        /// Check every row, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
