@@ -148,12 +148,14 @@ impl Dn {
 
 /// A user's PIN: 1 to 20 digits (the IVR only has a keypad).
 pub fn check_pin(pin: &str) -> Result<(), FieldError> {
-    digits(pin, 1, 20).map_err(|rule| FieldError::new("pin", rule.replace(pin, "PIN")))
+    // The value itself never appears in the message.
+    digits(pin, 1, 20).map_err(|rule| FieldError::new("pin", if pin.is_empty() { rule } else { rule.replace(pin, "the PIN") }))
 }
 
 /// The system authentication code: 1 to 20 digits, never empty (seed 000).
 pub fn check_auth_code(code: &str) -> Result<(), FieldError> {
-    digits(code, 1, 20).map_err(|rule| FieldError::new("authentication_code", rule.replace(code, "code")))
+    digits(code, 1, 20)
+        .map_err(|rule| FieldError::new("authentication_code", if code.is_empty() { rule } else { rule.replace(code, "the code") }))
 }
 
 /// What kind of device a phone is; the user profile has one UDT slot per class.
