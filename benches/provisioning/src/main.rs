@@ -1,2 +1,164 @@
-//! Benchmark: provisioning (see benches/README.md and docs/benchmarks.md).
-fn main() {}
+//! Benchmark: assignments per second and authentications per second on the embedded SQLite
+//! database (file-backed, WAL), from several threads.
+//!
+//! `cargo run --release -p selfprov-bench-provisioning -- [--assignments N] [--auths N] [--threads T] [--durability normal|full]`
+//!
+//! Prints one Markdown table row per measurement (see docs/benchmarks.md).
+
+use selfprov_provisioning::model::*;
+use selfprov_provisioning::settings::*;
+use selfprov_provisioning::store::sqlite_durability::Durability;
+use selfprov_provisioning::store::{SqliteStore, Store, UnixMillis};
+use selfprov_provisioning::AuthMode;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone()).unwrap_or_else(|| default.to_owned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let assignments: usize = arg(&args, "--assignments", "20000").parse().expect("--assignments N");
+    let auths: usize = arg(&args, "--auths", "400").parse().expect("--auths N");
+    let threads: usize = arg(&args, "--threads", "2").parse().expect("--threads T");
+    let durability = match arg(&args, "--durability", "normal").as_str() {
+        "full" => Durability::Full,
+        _ => Durability::Normal,
+    };
+    let dir = std::env::temp_dir().join(format!("selfprov-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let store = Arc::new(SqliteStore::open_with(&dir.join("bench.db"), durability).expect("open db"));
+
+    // Set-up: one profile (limit 20), a user per 20 devices, devices auto-registered.
+    store
+        .create_udt(&UniversalDeviceTemplate {
+            name: "Desk".parse().unwrap(),
+            description: String::new(),
+            device_pool: "Default".into(),
+            device_security_profile: String::new(),
+            secure: false,
+            sip_profile: String::new(),
+            phone_button_template: String::new(),
+            description_pattern: "#FirstName# #LastName# (#Product#)".into(),
+        })
+        .unwrap();
+    store
+        .create_profile(&UserProfile {
+            name: "P".parse().unwrap(),
+            description: String::new(),
+            system_default: true,
+            udt_desk_phone: Some("Desk".parse().unwrap()),
+            udt_mobile_desktop: None,
+            udt_profile: None,
+            ult: None,
+            allow_self_provisioning: true,
+            device_limit: 20,
+        })
+        .unwrap();
+    let n_users = assignments.div_ceil(20).max(threads);
+    let t0 = Instant::now();
+    let users: Vec<_> = (0..n_users)
+        .map(|i| selfprov_provisioning::store::PreparedUser {
+            user: NewUser {
+                user_id: format!("u{i}").parse().unwrap(),
+                first_name: "F".into(),
+                last_name: format!("L{i}"),
+                self_service_id: None,
+                primary_extension: Some(format!("{}", 10_000_000 + i).parse().unwrap()),
+                user_profile: None,
+                enabled: true,
+                pin: None,
+                password: None,
+            },
+            pin_hash: Some(selfprov_provisioning::secret::SecretHash::hash("12345").unwrap().as_phc().to_owned()),
+            password_hash: None,
+        })
+        .collect();
+    store.import_users(&users).unwrap();
+    let ar = AutoRegistrationSettings {
+        enabled: true,
+        udt: None,
+        ult: None,
+        dn_range: DnRange::new("20000000".parse().unwrap(), "29999999".parse().unwrap()).unwrap(),
+    };
+    let now = UnixMillis::now();
+    for i in 0..assignments {
+        let d = Device {
+            name: format!("SEP{i:012X}").parse().unwrap(),
+            model: "Cisco 8845".into(),
+            protocol: "SIP".into(),
+            class: DeviceClass::DeskPhone,
+            secure: false,
+            dn: Some(format!("{}", 20_000_000 + i).parse().unwrap()),
+            owner: None,
+            auto_registered: true,
+            udt: None,
+            ult: None,
+            description: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        store.create_device(&d).unwrap();
+    }
+    let _ = ar;
+    eprintln!("set-up: {n_users} users, {assignments} devices in {:.1?}", t0.elapsed());
+
+    // Assignments: thread t takes devices t, t+T, ...; device i goes to user i/20.
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let store = store.clone();
+            s.spawn(move || {
+                for i in (t..assignments).step_by(threads) {
+                    let user: UserId = format!("u{}", i / 20).parse().unwrap();
+                    store.assign(&format!("SEP{i:012X}"), &user, "bench", now).expect("assign");
+                }
+            });
+        }
+    });
+    let el = t0.elapsed();
+    let sync = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    println!("| assignments | {assignments} | {threads} | synchronous={sync} | {:.0}/s | {:.3} ms |", assignments as f64 / el.as_secs_f64(), el.as_secs_f64() * 1000.0 / assignments as f64);
+
+    // Authentications (argon2 PIN check + counters).
+    let settings = SelfProvisioningSettings {
+        ivr_enabled: true,
+        auth_mode: AuthMode::Users,
+        auth_code_hash: None,
+        languages: LanguagePreference::default(),
+        route_point: RoutePoint { name: "RP".into(), dns: vec![] },
+        application_user: None,
+        registrar_mode: RegistrarMode::Builtin,
+    };
+    let policy = CredentialPolicy::default();
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let store = store.clone();
+            let settings = settings.clone();
+            s.spawn(move || {
+                for i in (t..auths).step_by(threads) {
+                    let ssid: SelfServiceId = format!("{}", 10_000_000 + (i % n_users)).parse().unwrap();
+                    store.authenticate(&ssid, Some("12345"), &settings, &policy, now).expect("auth");
+                }
+            });
+        }
+    });
+    let el = t0.elapsed();
+    println!("| authentications | {auths} | {threads} | synchronous={sync} | {:.0}/s | {:.3} ms |", auths as f64 / el.as_secs_f64(), el.as_secs_f64() * 1000.0 / auths as f64);
+
+    // One PIN check alone (argon2 cost), single thread.
+    let h = selfprov_provisioning::secret::SecretHash::hash("12345").unwrap();
+    let n = 50;
+    let t0 = Instant::now();
+    for _ in 0..n {
+        assert!(h.verify("12345"));
+    }
+    println!("| one PIN check (argon2id m=4096 KiB, t=2, p=1) | {n} | 1 | - | {:.0}/s | {:.3} ms |", n as f64 / t0.elapsed().as_secs_f64(), t0.elapsed().as_secs_f64() * 1000.0 / n as f64);
+    let _ = std::fs::remove_dir_all(&dir);
+}

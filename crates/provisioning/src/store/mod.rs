@@ -7,6 +7,10 @@ mod schema;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
+/// Commit durability of the SQLite backend.
+pub mod sqlite_durability {
+    pub use super::sqlite::Durability;
+}
 
 use crate::model::{
     AuditEntry, Device, DeviceName, EndUser, FieldError, NewUser, ObjectName, SelfServiceId, UniversalDeviceTemplate,

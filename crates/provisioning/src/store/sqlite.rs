@@ -186,9 +186,10 @@ fn insert_audit(tx: &Connection, e: &AuditEntry) -> rusqlite::Result<()> {
 }
 
 impl SqliteStore {
-    /// Open (creating if needed) the database file and apply pending migrations.
+    /// Open (creating if needed) the database file and apply pending migrations. Commits are
+    /// fully durable (`synchronous=FULL`): an assignment reported done survives a power cut.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, Durability::Normal)
+        Self::open_with(path, Durability::Full)
     }
 
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
