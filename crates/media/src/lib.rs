@@ -1,1 +1,9 @@
-//! Media engine: RTP streams and pacing, codecs, DTMF detection and the prompt catalog.
+//! Media engine of selfprov: codecs ([`codec`], with hand-written G.711 in [`g711`]) and RTP
+//! packet handling ([`rtp`]: outbound streams with correct sequence numbers, timestamps and SSRC,
+//! defensive parsing of inbound packets, symmetric-RTP latching).
+
+pub mod codec;
+pub mod g711;
+pub mod rtp;
+
+pub use codec::{Codec, CodecError, Decoder, Encoder};
