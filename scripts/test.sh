@@ -8,7 +8,8 @@ scripts/install-deps.sh
 
 # One build of everything (binaries the end-to-end tests run, all test targets).
 cargo build --workspace --all-targets --locked
-# nextest runs test binaries in parallel with per-test timeouts (see .config/nextest.toml).
-cargo nextest run --workspace --locked --no-fail-fast "$@"
 # Doc tests are not run by nextest.
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --locked --quiet
+# nextest runs test binaries in parallel with per-test timeouts (see .config/nextest.toml); its
+# summary line is the suite's result.
+cargo nextest run --workspace --locked --no-fail-fast "$@"
