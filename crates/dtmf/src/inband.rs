@@ -6,8 +6,8 @@
 //! 40 ms pauses are all detected.
 //!
 //! A window counts as a digit only when: the strongest row and column tones carry most of the
-//! window's energy (speech spreads its energy, so talk-off is rare), each is at least 6 dB above
-//! the other tones of its group, the twist is within limits (column up to 4 dB stronger — reverse
+//! window's energy (speech spreads its energy, so talk-off is rare), each is at least 9 dB above
+//! the other tones of its group, the twist is within limits (column up to 6 dB stronger — reverse
 //! twist — or up to 8 dB weaker — normal twist), the signal is not too faint, and the second
 //! harmonics are weak (speech vowels have strong harmonics, DTMF has none).
 
@@ -43,8 +43,8 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            tone_fraction: 0.45,
-            peak_ratio: 4.0,
+            tone_fraction: 0.55,
+            peak_ratio: 8.0,
             reverse_twist_db: 6.0,
             normal_twist_db: 8.0,
             min_rms: 80.0,
