@@ -42,6 +42,9 @@ pub enum Command {
     /// Bulk import.
     #[command(subcommand)]
     Import(ImportCmd),
+    /// Prompt files.
+    #[command(subcommand)]
+    Prompts(PromptsCmd),
     /// The audit log, newest first.
     Audit {
         #[arg(long)]
@@ -278,5 +281,15 @@ pub enum ImportCmd {
         /// Check every row, change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PromptsCmd {
+    /// Report missing prompts per language, wrong formats, clipped or silent files.
+    Check {
+        /// Languages to check (default: the configured ones and en_US).
+        #[arg(long, value_delimiter = ',')]
+        languages: Vec<String>,
     },
 }

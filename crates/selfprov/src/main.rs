@@ -8,7 +8,7 @@ mod output;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, DemoCmd, ImportCmd};
+use cli::{Cli, Command, DemoCmd, ImportCmd, PromptsCmd};
 use selfprov_config::Config;
 use selfprov_provisioning::settings::{status, Status};
 use std::process::ExitCode;
@@ -88,6 +88,23 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
         Command::Device(c) => admin::device(&admin::open_store(cfg)?, cfg, c)?,
         Command::Import(ImportCmd::Users { file, dry_run }) => {
             if !admin::import_users(&admin::open_store(cfg)?, &file, dry_run)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Prompts(PromptsCmd::Check { languages }) => {
+            let mut langs: Vec<String> = if languages.is_empty() {
+                cfg.self_provisioning.languages.as_slice().iter().map(|l| l.to_string()).collect()
+            } else {
+                languages
+            };
+            if !langs.iter().any(|l| l == selfprov_prompts::FALLBACK_LANGUAGE) {
+                langs.push(selfprov_prompts::FALLBACK_LANGUAGE.to_owned());
+            }
+            let refs: Vec<&str> = langs.iter().map(String::as_str).collect();
+            let report = selfprov_prompts::check(&cfg.prompts_dir, &refs);
+            println!("prompts in {}:", cfg.prompts_dir.display());
+            println!("{report}");
+            if !report.is_clean() {
                 return Ok(ExitCode::from(1));
             }
         }

@@ -211,3 +211,17 @@ fn hash_secret_makes_a_usable_config_value() {
     let bad = e.run_stdin(&["hash-secret"], "12ab\n");
     assert!(!bad.status.success());
 }
+
+#[test]
+fn prompts_check_reports_clean_shipped_prompts_and_missing_ones() {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts");
+    let e = Env::new("prompts", &format!("[prompts]\ndir = \"{}\"\n[self_provisioning]\nlanguages = [\"fr_FR\", \"de_DE\"]\n", shipped.display()));
+    let out = e.ok(&["prompts", "check"]);
+    assert!(out.contains("102 file(s) checked, 0 issue(s)"), "{out}");
+    let empty = e.path("empty");
+    std::fs::create_dir_all(empty.join("en_US")).unwrap();
+    let e2 = Env::new("prompts-missing", &format!("[prompts]\ndir = \"{}\"\n", empty.display()));
+    let o = e2.run(&["prompts", "check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("en_US/welcome.wav: missing"));
+}
