@@ -4,6 +4,7 @@
 //! [`pacer`] driving every stream from one clock, sending with batched `sendmmsg` ([`net`]).
 
 pub mod codec;
+pub mod engine;
 pub mod g711;
 pub mod net;
 pub mod pacer;
