@@ -1,1 +1,12 @@
-//! SIP signalling for selfprov: transports, RFC 3261 transactions, route-point registration, UAS call handling and SDP offer/answer.
+//! SIP signalling for selfprov.
+//!
+//! - [`message`]: parsing SIP messages with the maintained rsip-family parser of `rsipstack`
+//!   (pinned), plus the checks it does not make (Content-Length, truncated bodies) and the
+//!   header lookups the route point needs (compact forms, comma-joined values).
+//! - [`sdp`]: SDP offer/answer (RFC 3264/4566) over a lenient line parser.
+//! - [`digest`]: HTTP digest authentication for REGISTER (RFC 2617/7616/8760: MD5, SHA-256,
+//!   qop lists, `nc` as 8 hex digits, `cnonce`, `opaque`, stale nonces).
+
+pub mod digest;
+pub mod message;
+pub mod sdp;
