@@ -177,6 +177,43 @@ fn row_audit(r: &Row) -> rusqlite::Result<AuditEntry> {
     })
 }
 
+/// The nine columns of PROFILE_COLS, in order.
+fn profile_params(p: &UserProfile) -> [Box<dyn rusqlite::ToSql + '_>; 9] {
+    let opt = |o: &Option<ObjectName>| o.as_ref().map(|x| x.as_str().to_owned());
+    [
+        Box::new(p.name.as_str()),
+        Box::new(p.description.as_str()),
+        Box::new(bool_i(p.system_default)),
+        Box::new(opt(&p.udt_desk_phone)),
+        Box::new(opt(&p.udt_mobile_desktop)),
+        Box::new(opt(&p.udt_profile)),
+        Box::new(opt(&p.ult)),
+        Box::new(bool_i(p.allow_self_provisioning)),
+        Box::new(p.device_limit),
+    ]
+}
+
+fn insert_device(tx: &Connection, d: &Device) -> rusqlite::Result<usize> {
+    tx.execute(
+        &format!("INSERT INTO device ({DEVICE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+        params![
+            d.name.as_str(),
+            d.model,
+            d.protocol,
+            d.class.as_str(),
+            bool_i(d.secure),
+            d.dn.as_ref().map(|x| x.as_str()),
+            d.owner.as_ref().map(|x| x.as_str()),
+            bool_i(d.auto_registered),
+            d.udt,
+            d.ult,
+            d.description,
+            d.created_at,
+            d.updated_at
+        ],
+    )
+}
+
 fn insert_audit(tx: &Connection, e: &AuditEntry) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO audit_log (time_ms, call_id, device, user_id, code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -576,17 +613,7 @@ impl Store for SqliteStore {
             Self::check_profile_refs(tx, p)?;
             let r = tx.execute(
                 &format!("INSERT INTO user_profile ({PROFILE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-                params![
-                    p.name.as_str(),
-                    p.description,
-                    bool_i(p.system_default),
-                    p.udt_desk_phone.as_ref().map(|x| x.as_str()),
-                    p.udt_mobile_desktop.as_ref().map(|x| x.as_str()),
-                    p.udt_profile.as_ref().map(|x| x.as_str()),
-                    p.ult.as_ref().map(|x| x.as_str()),
-                    bool_i(p.allow_self_provisioning),
-                    p.device_limit
-                ],
+                rusqlite::params_from_iter(profile_params(p)),
             );
             match r {
                 Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists { kind: "user profile", name: p.name.to_string() }),
@@ -599,17 +626,7 @@ impl Store for SqliteStore {
             Self::check_profile_refs(tx, p)?;
             let n = tx.execute(
                 "UPDATE user_profile SET description=?2, system_default=?3, udt_desk_phone=?4, udt_mobile_desktop=?5, udt_profile=?6, ult=?7, allow_self_provisioning=?8, device_limit=?9 WHERE name=?1",
-                params![
-                    p.name.as_str(),
-                    p.description,
-                    bool_i(p.system_default),
-                    p.udt_desk_phone.as_ref().map(|x| x.as_str()),
-                    p.udt_mobile_desktop.as_ref().map(|x| x.as_str()),
-                    p.udt_profile.as_ref().map(|x| x.as_str()),
-                    p.ult.as_ref().map(|x| x.as_str()),
-                    bool_i(p.allow_self_provisioning),
-                    p.device_limit
-                ],
+                rusqlite::params_from_iter(profile_params(p)),
             )?;
             if n == 0 {
                 return Err(StoreError::NotFound { kind: "user profile", name: p.name.to_string() });
@@ -716,24 +733,7 @@ impl Store for SqliteStore {
 
     fn create_device(&self, d: &Device) -> Result<(), StoreError> {
         self.write(|tx| {
-            let r = tx.execute(
-                &format!("INSERT INTO device ({DEVICE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
-                params![
-                    d.name.as_str(),
-                    d.model,
-                    d.protocol,
-                    d.class.as_str(),
-                    bool_i(d.secure),
-                    d.dn.as_ref().map(|x| x.as_str()),
-                    d.owner.as_ref().map(|x| x.as_str()),
-                    bool_i(d.auto_registered),
-                    d.udt,
-                    d.ult,
-                    d.description,
-                    d.created_at,
-                    d.updated_at
-                ],
-            );
+            let r = insert_device(tx, d);
             match r {
                 Err(e) if is_unique_violation(&e) => {
                     let exists: Option<i64> =
@@ -995,24 +995,7 @@ impl Store for SqliteStore {
                 created_at: now.0 / 1000,
                 updated_at: now.0 / 1000,
             };
-            tx.execute(
-                &format!("INSERT INTO device ({DEVICE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
-                params![
-                    d.name.as_str(),
-                    d.model,
-                    d.protocol,
-                    d.class.as_str(),
-                    0,
-                    dn.as_str(),
-                    Option::<String>::None,
-                    1,
-                    d.udt,
-                    d.ult,
-                    d.description,
-                    d.created_at,
-                    d.updated_at
-                ],
-            )?;
+            insert_device(tx, &d)?;
             Ok(d)
         })
     }
