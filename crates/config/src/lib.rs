@@ -10,8 +10,8 @@ pub use raw::*;
 use selfprov_provisioning::model::{DnRange, FieldError, ObjectName};
 use selfprov_provisioning::secret::SecretHash;
 use selfprov_provisioning::settings::{
-    ApplicationUser, AutoRegistrationSettings, CredentialPolicy, LanguagePreference, RegistrarMode as CoreRegistrarMode,
-    RoutePoint, SelfProvisioningSettings,
+    ApplicationUser, AutoRegistrationSettings, CredentialPolicy, LanguagePreference,
+    RegistrarMode as CoreRegistrarMode, RoutePoint, SelfProvisioningSettings,
 };
 use selfprov_provisioning::AuthMode;
 use std::fmt;
@@ -34,7 +34,12 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} configuration error(s)", self.file.display(), self.issues.len())?;
+        write!(
+            f,
+            "{}: {} configuration error(s)",
+            self.file.display(),
+            self.issues.len()
+        )?;
         for i in &self.issues {
             write!(f, "\n  config error at {}: {}", i.key, i.reason)?;
         }
@@ -64,14 +69,20 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.to_owned(),
-            issues: vec![ConfigIssue { key: "(file)".into(), reason: format!("cannot read: {e}") }],
+            issues: vec![ConfigIssue {
+                key: "(file)".into(),
+                reason: format!("cannot read: {e}"),
+            }],
         })?;
         Self::from_toml(&text, path)
     }
 
     /// Parse and validate configuration text; `path` is used for messages and relative paths.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let err = |issues| ConfigError { file: path.to_owned(), issues };
+        let err = |issues| ConfigError {
+            file: path.to_owned(),
+            issues,
+        };
         let de = toml::Deserializer::new(text);
         let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
@@ -81,20 +92,37 @@ impl Config {
                 let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                 reason = format!("{reason} (line {line})");
             }
-            err(vec![ConfigIssue { key: if key == "." { "(top level)".into() } else { key }, reason }])
+            err(vec![ConfigIssue {
+                key: if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
+                reason,
+            }])
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
         raw.validate(&base, path).map_err(err)
     }
 }
 
 fn issue(key: &str, reason: impl Into<String>) -> ConfigIssue {
-    ConfigIssue { key: key.into(), reason: reason.into() }
+    ConfigIssue {
+        key: key.into(),
+        reason: reason.into(),
+    }
 }
 
 fn field_issue(prefix: &str, e: FieldError) -> ConfigIssue {
-    ConfigIssue { key: format!("{prefix}.{}", e.field), reason: e.rule }
+    ConfigIssue {
+        key: format!("{prefix}.{}", e.field),
+        reason: e.rule,
+    }
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
@@ -122,8 +150,12 @@ impl RawConfig {
             ));
         }
         let data_dir = resolve(base, &self.service.data_dir);
-        let database_path =
-            self.database.path.as_ref().map(|p| resolve(base, p)).unwrap_or_else(|| data_dir.join("selfprov.db"));
+        let database_path = self
+            .database
+            .path
+            .as_ref()
+            .map(|p| resolve(base, p))
+            .unwrap_or_else(|| data_dir.join("selfprov.db"));
 
         // [self_provisioning]
         let sp = &self.self_provisioning;
@@ -132,12 +164,18 @@ impl RawConfig {
             Some(h) => match h.parse::<SecretHash>() {
                 Ok(h) => Some(h),
                 Err(e) => {
-                    issues.push(issue("self_provisioning.authentication_code_hash", format!("{e} (make one with `selfprov hash-secret`)")));
+                    issues.push(issue(
+                        "self_provisioning.authentication_code_hash",
+                        format!("{e} (make one with `selfprov hash-secret`)"),
+                    ));
                     None
                 }
             },
         };
-        if sp.authentication_mode == AuthMode::UsersAndAdmins && auth_code_hash.is_none() && sp.authentication_code_hash.is_none() {
+        if sp.authentication_mode == AuthMode::UsersAndAdmins
+            && auth_code_hash.is_none()
+            && sp.authentication_code_hash.is_none()
+        {
             issues.push(issue(
                 "self_provisioning.authentication_code_hash",
                 "required when authentication_mode is \"users_and_admins\": the code must be 1 to 20 digits, never empty (make the hash with `selfprov hash-secret`)",
@@ -148,7 +186,12 @@ impl RawConfig {
                 "self_provisioning.authentication_mode is \"none\": anyone who knows a self-service ID can take a phone. Not for day-to-day use.".into(),
             );
         }
-        let languages = match sp.languages.iter().map(|l| l.parse()).collect::<Result<Vec<_>, _>>() {
+        let languages = match sp
+            .languages
+            .iter()
+            .map(|l| l.parse())
+            .collect::<Result<Vec<_>, _>>()
+        {
             Ok(v) => match LanguagePreference::new(v) {
                 Ok(p) => p,
                 Err(e) => {
@@ -167,7 +210,10 @@ impl RawConfig {
         for (i, d) in self.route_point.dns.iter().enumerate() {
             match d.parse() {
                 Ok(d) => dns.push(d),
-                Err(e) => issues.push(issue(&format!("route_point.dns[{i}]"), FieldError::rule_of(e))),
+                Err(e) => issues.push(issue(
+                    &format!("route_point.dns[{i}]"),
+                    FieldError::rule_of(e),
+                )),
             }
         }
 
@@ -177,19 +223,31 @@ impl RawConfig {
             RegistrarMode::External => CoreRegistrarMode::External,
         };
         if registrar_mode == CoreRegistrarMode::External && self.registrar.address.is_none() {
-            issues.push(issue("registrar.address", "required when registrar.mode is \"external\" (host:port of the registrar)"));
+            issues.push(issue(
+                "registrar.address",
+                "required when registrar.mode is \"external\" (host:port of the registrar)",
+            ));
         }
         let app = &self.application_user;
-        let application_user = (!app.user_id.is_empty() || !app.sip_username.is_empty()).then(|| ApplicationUser {
-            user_id: app.user_id.clone(),
-            sip_username: app.sip_username.clone(),
-            sip_password: app.sip_password.clone(),
-        });
+        let application_user =
+            (!app.user_id.is_empty() || !app.sip_username.is_empty()).then(|| ApplicationUser {
+                user_id: app.user_id.clone(),
+                sip_username: app.sip_username.clone(),
+                sip_password: app.sip_password.clone(),
+            });
 
         // [auto_registration]
         let ar = &self.auto_registration;
-        let start = ar.dn_range.start.parse().map_err(|e| field_issue("auto_registration.dn_range", FieldError::renamed(e, "start")));
-        let end = ar.dn_range.end.parse().map_err(|e| field_issue("auto_registration.dn_range", FieldError::renamed(e, "end")));
+        let start = ar.dn_range.start.parse().map_err(|e| {
+            field_issue(
+                "auto_registration.dn_range",
+                FieldError::renamed(e, "start"),
+            )
+        });
+        let end =
+            ar.dn_range.end.parse().map_err(|e| {
+                field_issue("auto_registration.dn_range", FieldError::renamed(e, "end"))
+            });
         let dn_range = match (start, end) {
             (Ok(s), Ok(e)) => match DnRange::new(s, e) {
                 Ok(r) => Some(r),
@@ -204,17 +262,28 @@ impl RawConfig {
                 None
             }
         };
-        let template = |key: &str, v: &Option<String>, issues: &mut Vec<ConfigIssue>| -> Option<ObjectName> {
-            v.as_deref().filter(|s| !s.is_empty()).and_then(|s| match s.parse() {
-                Ok(n) => Some(n),
-                Err(e) => {
-                    issues.push(issue(key, FieldError::rule_of(e)));
-                    None
-                }
-            })
-        };
-        let udt = template("auto_registration.universal_device_template", &ar.universal_device_template, &mut issues);
-        let ult = template("auto_registration.universal_line_template", &ar.universal_line_template, &mut issues);
+        let template =
+            |key: &str, v: &Option<String>, issues: &mut Vec<ConfigIssue>| -> Option<ObjectName> {
+                v.as_deref()
+                    .filter(|s| !s.is_empty())
+                    .and_then(|s| match s.parse() {
+                        Ok(n) => Some(n),
+                        Err(e) => {
+                            issues.push(issue(key, FieldError::rule_of(e)));
+                            None
+                        }
+                    })
+            };
+        let udt = template(
+            "auto_registration.universal_device_template",
+            &ar.universal_device_template,
+            &mut issues,
+        );
+        let ult = template(
+            "auto_registration.universal_line_template",
+            &ar.universal_line_template,
+            &mut issues,
+        );
 
         // [credential_policy]
         let cp = &self.credential_policy;
@@ -233,15 +302,30 @@ impl RawConfig {
         }
         for (i, c) in self.media.codecs.iter().enumerate() {
             if self.media.codecs[..i].contains(c) {
-                issues.push(issue(&format!("media.codecs[{i}]"), format!("{c:?} is listed twice")));
+                issues.push(issue(
+                    &format!("media.codecs[{i}]"),
+                    format!("{c:?} is listed twice"),
+                ));
             }
         }
-        if !(10..=60).contains(&self.media.ptime_ms) || self.media.ptime_ms % 10 != 0 {
-            issues.push(issue("media.ptime_ms", format!("{} is not one of 10, 20, 30, 40, 50, 60", self.media.ptime_ms)));
+        if !(10..=60).contains(&self.media.ptime_ms) || !self.media.ptime_ms.is_multiple_of(10) {
+            issues.push(issue(
+                "media.ptime_ms",
+                format!(
+                    "{} is not one of 10, 20, 30, 40, 50, 60",
+                    self.media.ptime_ms
+                ),
+            ));
         }
         let pr = &self.media.rtp_port_range;
-        if pr.start == 0 || pr.start > pr.end || pr.start % 2 != 0 {
-            issues.push(issue("media.rtp_port_range", format!("{}..{} must be a non-empty range starting at an even port > 0", pr.start, pr.end)));
+        if pr.start == 0 || pr.start > pr.end || !pr.start.is_multiple_of(2) {
+            issues.push(issue(
+                "media.rtp_port_range",
+                format!(
+                    "{}..{} must be a non-empty range starting at an even port > 0",
+                    pr.start, pr.end
+                ),
+            ));
         }
         if self.ivr.max_attempts == 0 {
             issues.push(issue("ivr.max_attempts", "must be at least 1"));
@@ -256,7 +340,10 @@ impl RawConfig {
             issues.push(issue("ivr.inter_digit_timeout", "must be longer than 0s"));
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
-            issues.push(issue("log.format", format!("`{}` is not `text` or `json`", self.log.format)));
+            issues.push(issue(
+                "log.format",
+                format!("`{}` is not `text` or `json`", self.log.format),
+            ));
         }
 
         let prompts_dir = resolve(base, &self.prompts.dir);
@@ -265,14 +352,22 @@ impl RawConfig {
             auth_mode: sp.authentication_mode,
             auth_code_hash,
             languages,
-            route_point: RoutePoint { name: self.route_point.name.clone(), dns },
+            route_point: RoutePoint {
+                name: self.route_point.name.clone(),
+                dns,
+            },
             application_user,
             registrar_mode,
         };
         match (issues.is_empty(), dn_range) {
             (true, Some(dn_range)) => Ok(Config {
                 file: file.to_owned(),
-                auto_registration: AutoRegistrationSettings { enabled: ar.enabled, udt, ult, dn_range },
+                auto_registration: AutoRegistrationSettings {
+                    enabled: ar.enabled,
+                    udt,
+                    ult,
+                    dn_range,
+                },
                 self_provisioning,
                 credential_policy,
                 database_path,

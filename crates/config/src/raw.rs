@@ -38,7 +38,10 @@ pub struct Service {
 }
 impl Default for Service {
     fn default() -> Self {
-        Service { name: "selfprov".into(), data_dir: PathBuf::from("var") }
+        Service {
+            name: "selfprov".into(),
+            data_dir: PathBuf::from("var"),
+        }
     }
 }
 
@@ -52,7 +55,10 @@ pub struct Database {
 }
 impl Default for Database {
     fn default() -> Self {
-        Database { backend: "sqlite".into(), path: None }
+        Database {
+            backend: "sqlite".into(),
+            path: None,
+        }
     }
 }
 
@@ -84,7 +90,10 @@ pub struct RoutePointCfg {
 }
 impl Default for RoutePointCfg {
     fn default() -> Self {
-        RoutePointCfg { name: "SelfProvisioning_RP".into(), dns: vec!["2000".into()] }
+        RoutePointCfg {
+            name: "SelfProvisioning_RP".into(),
+            dns: vec!["2000".into()],
+        }
     }
 }
 
@@ -136,7 +145,13 @@ pub struct Registrar {
 }
 impl Default for Registrar {
     fn default() -> Self {
-        Registrar { mode: RegistrarMode::Builtin, address: None, transport: Transport::Udp, expires: 3600, realm: None }
+        Registrar {
+            mode: RegistrarMode::Builtin,
+            address: None,
+            transport: Transport::Udp,
+            expires: 3600,
+            realm: None,
+        }
     }
 }
 
@@ -161,7 +176,10 @@ impl Default for AutoRegistration {
             enabled: true,
             universal_device_template: None,
             universal_line_template: None,
-            dn_range: DnRangeCfg { start: "1000".into(), end: "1999".into() },
+            dn_range: DnRangeCfg {
+                start: "1000".into(),
+                end: "1999".into(),
+            },
         }
     }
 }
@@ -176,7 +194,11 @@ pub struct CredentialPolicyCfg {
 }
 impl Default for CredentialPolicyCfg {
     fn default() -> Self {
-        CredentialPolicyCfg { failed_attempts_threshold: 5, lockout_duration: Duration::from_secs(900), reset_on_success: true }
+        CredentialPolicyCfg {
+            failed_attempts_threshold: 5,
+            lockout_duration: Duration::from_secs(900),
+            reset_on_success: true,
+        }
     }
 }
 
@@ -233,8 +255,17 @@ impl Default for Media {
         Media {
             bind: std::net::IpAddr::from([127, 0, 0, 1]),
             public_address: None,
-            rtp_port_range: PortRange { start: 20000, end: 29999 },
-            codecs: vec![CodecName::PCMU, CodecName::PCMA, CodecName::G729, CodecName::L16, CodecName::OPUS],
+            rtp_port_range: PortRange {
+                start: 20000,
+                end: 29999,
+            },
+            codecs: vec![
+                CodecName::PCMU,
+                CodecName::PCMA,
+                CodecName::G729,
+                CodecName::L16,
+                CodecName::OPUS,
+            ],
             ptime_ms: 20,
         }
     }
@@ -271,7 +302,9 @@ pub struct Prompts {
 }
 impl Default for Prompts {
     fn default() -> Self {
-        Prompts { dir: PathBuf::from("../prompts") }
+        Prompts {
+            dir: PathBuf::from("../prompts"),
+        }
     }
 }
 
@@ -283,7 +316,9 @@ pub struct Admin {
 }
 impl Default for Admin {
     fn default() -> Self {
-        Admin { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        Admin {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
     }
 }
 
@@ -297,7 +332,10 @@ pub struct Log {
 }
 impl Default for Log {
     fn default() -> Self {
-        Log { format: "text".into(), level: "info".into() }
+        Log {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -311,18 +349,17 @@ pub struct Shutdown {
 }
 impl Default for Shutdown {
     fn default() -> Self {
-        Shutdown { drain_deadline: Duration::from_secs(30), retry_after: 5 }
+        Shutdown {
+            drain_deadline: Duration::from_secs(30),
+            retry_after: 5,
+        }
     }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Demo {
     /// Load the demo data set (templates, a profile, two users) into an empty database.
     pub load_on_first_start: bool,
-}
-impl Default for Demo {
-    fn default() -> Self {
-        Demo { load_on_first_start: false }
-    }
 }

@@ -37,7 +37,10 @@ fn empty_file_uses_defaults() {
 fn unknown_key_is_named() {
     let e = load("[sip]\nmax_call = 5\n").unwrap_err();
     assert_eq!(keys(&e), ["sip.max_call"]);
-    assert!(e.issues[0].reason.contains("unknown field") && e.issues[0].reason.contains("max_calls"), "{e}");
+    assert!(
+        e.issues[0].reason.contains("unknown field") && e.issues[0].reason.contains("max_calls"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -86,12 +89,16 @@ format = "xml"
     }
     let text = e.to_string();
     assert!(text.contains("not supported yet"), "{text}");
-    assert!(text.contains("Selected Language should contain at least one language."), "{text}");
+    assert!(
+        text.contains("Selected Language should contain at least one language."),
+        "{text}"
+    );
 }
 
 #[test]
 fn dn_range_start_error_names_the_field() {
-    let e = load("[auto_registration]\ndn_range = { start = \"10x\", end = \"1999\" }\n").unwrap_err();
+    let e =
+        load("[auto_registration]\ndn_range = { start = \"10x\", end = \"1999\" }\n").unwrap_err();
     assert_eq!(keys(&e), ["auto_registration.dn_range.start"]);
     assert!(e.issues[0].reason.contains("digits only"));
 }
@@ -123,6 +130,9 @@ fn external_registrar_needs_an_address() {
 
 #[test]
 fn password_never_in_debug() {
-    let c = load("[application_user]\nuser_id = \"a\"\nsip_username = \"b\"\nsip_password = \"s3cret\"\n").unwrap();
+    let c = load(
+        "[application_user]\nuser_id = \"a\"\nsip_username = \"b\"\nsip_password = \"s3cret\"\n",
+    )
+    .unwrap();
     assert!(!format!("{c:?}").contains("s3cret"));
 }

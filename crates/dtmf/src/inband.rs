@@ -21,7 +21,12 @@ pub const WINDOW: usize = 160;
 
 const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
 const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
-const KEYS: [[char; 4]; 4] = [['1', '2', '3', 'A'], ['4', '5', '6', 'B'], ['7', '8', '9', 'C'], ['*', '0', '#', 'D']];
+const KEYS: [[char; 4]; 4] = [
+    ['1', '2', '3', 'A'],
+    ['4', '5', '6', 'B'],
+    ['7', '8', '9', 'C'],
+    ['*', '0', '#', 'D'],
+];
 
 /// Thresholds, documented so they can be tuned with numbers.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +72,10 @@ impl Goertzel {
             coeffs[i] = c(*f);
             harmonic_coeffs[i] = c(2.0 * f);
         }
-        Goertzel { coeffs, harmonic_coeffs }
+        Goertzel {
+            coeffs,
+            harmonic_coeffs,
+        }
     }
 
     /// Power at one frequency, normalised so a full-window sinusoid of energy E gives ≈ E.
@@ -174,8 +182,15 @@ impl InbandDetector {
             p[i] = Goertzel::power(*c, x);
         }
         let best = |group: &[f32]| -> (usize, f32, bool) {
-            let (bi, bp) = group.iter().enumerate().fold((0, f32::MIN), |a, (i, v)| if *v > a.1 { (i, *v) } else { a });
-            let clear = group.iter().enumerate().all(|(i, v)| i == bi || bp >= v * self.t.peak_ratio);
+            let (bi, bp) =
+                group.iter().enumerate().fold(
+                    (0, f32::MIN),
+                    |a, (i, v)| if *v > a.1 { (i, *v) } else { a },
+                );
+            let clear = group
+                .iter()
+                .enumerate()
+                .all(|(i, v)| i == bi || bp >= v * self.t.peak_ratio);
             (bi, bp, clear)
         };
         let (r, rp, rclear) = best(&p[..4]);
@@ -201,8 +216,19 @@ impl InbandDetector {
 
 /// Generate a DTMF tone (test signals, the built-in test phone): `ms` of key `key` at
 /// `level` amplitude per tone, with frequencies scaled by `1 + deviation`.
-pub fn generate(key: char, ms: u32, level: f32, deviation: f32, twist_db: f32, out: &mut Vec<i16>) -> bool {
-    let Some((r, c)) = KEYS.iter().enumerate().find_map(|(r, row)| row.iter().position(|k| *k == key).map(|c| (r, c))) else {
+pub fn generate(
+    key: char,
+    ms: u32,
+    level: f32,
+    deviation: f32,
+    twist_db: f32,
+    out: &mut Vec<i16>,
+) -> bool {
+    let Some((r, c)) = KEYS
+        .iter()
+        .enumerate()
+        .find_map(|(r, row)| row.iter().position(|k| *k == key).map(|c| (r, c)))
+    else {
         return false;
     };
     let n = (SAMPLE_RATE as u32 * ms / 1000) as usize;
@@ -212,7 +238,8 @@ pub fn generate(key: char, ms: u32, level: f32, deviation: f32, twist_db: f32, o
     let start = out.len();
     for i in 0..n {
         let t = (start + i) as f32 / SAMPLE_RATE;
-        let v = level * (2.0 * std::f32::consts::PI * fr * t).sin() + col_level * (2.0 * std::f32::consts::PI * fc * t).sin();
+        let v = level * (2.0 * std::f32::consts::PI * fr * t).sin()
+            + col_level * (2.0 * std::f32::consts::PI * fc * t).sin();
         out.push(v.clamp(-32768.0, 32767.0) as i16);
     }
     true
@@ -246,7 +273,15 @@ mod tests {
         out.iter().map(|d| d.as_char()).collect()
     }
 
-    fn sequence(keys: &str, tone_ms: u32, pause_ms: u32, level: f32, dev: f32, twist: f32, snr_db: Option<f32>) -> Vec<i16> {
+    fn sequence(
+        keys: &str,
+        tone_ms: u32,
+        pause_ms: u32,
+        level: f32,
+        dev: f32,
+        twist: f32,
+        snr_db: Option<f32>,
+    ) -> Vec<i16> {
         let mut pcm = Vec::new();
         let mut seed = 7;
         let noise_amp = snr_db.map(|s| level / 10f32.powf(s / 20.0)).unwrap_or(0.0);
@@ -282,34 +317,67 @@ mod tests {
 
     #[test]
     fn noise_at_20db_snr() {
-        assert_eq!(detect(&sequence(ALL, 50, 50, 4000.0, 0.0, 0.0, Some(20.0))), ALL);
+        assert_eq!(
+            detect(&sequence(ALL, 50, 50, 4000.0, 0.0, 0.0, Some(20.0))),
+            ALL
+        );
     }
 
     #[test]
     fn twist_within_limits_accepted_beyond_rejected() {
-        assert_eq!(detect(&sequence("159#", 60, 60, 5000.0, 0.0, 4.0, None)), "159#");
-        assert_eq!(detect(&sequence("159#", 60, 60, 5000.0, 0.0, -4.0, None)), "159#");
-        assert_eq!(detect(&sequence("159#", 60, 60, 5000.0, 0.0, 10.0, None)), "");
-        assert_eq!(detect(&sequence("159#", 60, 60, 5000.0, 0.0, -10.0, None)), "");
+        assert_eq!(
+            detect(&sequence("159#", 60, 60, 5000.0, 0.0, 4.0, None)),
+            "159#"
+        );
+        assert_eq!(
+            detect(&sequence("159#", 60, 60, 5000.0, 0.0, -4.0, None)),
+            "159#"
+        );
+        assert_eq!(
+            detect(&sequence("159#", 60, 60, 5000.0, 0.0, 10.0, None)),
+            ""
+        );
+        assert_eq!(
+            detect(&sequence("159#", 60, 60, 5000.0, 0.0, -10.0, None)),
+            ""
+        );
     }
 
     #[test]
     fn frequency_tolerance() {
-        assert_eq!(detect(&sequence(ALL, 60, 60, 6000.0, 0.015, 0.0, None)), ALL);
-        assert_eq!(detect(&sequence(ALL, 60, 60, 6000.0, -0.015, 0.0, None)), ALL);
-        assert_eq!(detect(&sequence("1590", 60, 60, 6000.0, 0.035, 0.0, None)), "");
-        assert_eq!(detect(&sequence("1590", 60, 60, 6000.0, -0.035, 0.0, None)), "");
+        assert_eq!(
+            detect(&sequence(ALL, 60, 60, 6000.0, 0.015, 0.0, None)),
+            ALL
+        );
+        assert_eq!(
+            detect(&sequence(ALL, 60, 60, 6000.0, -0.015, 0.0, None)),
+            ALL
+        );
+        assert_eq!(
+            detect(&sequence("1590", 60, 60, 6000.0, 0.035, 0.0, None)),
+            ""
+        );
+        assert_eq!(
+            detect(&sequence("1590", 60, 60, 6000.0, -0.035, 0.0, None)),
+            ""
+        );
     }
 
     #[test]
     fn long_tone_is_one_digit_and_short_blip_none() {
-        assert_eq!(detect(&sequence("5", 1000, 40, 6000.0, 0.0, 0.0, None)), "5");
+        assert_eq!(
+            detect(&sequence("5", 1000, 40, 6000.0, 0.0, 0.0, None)),
+            "5"
+        );
         assert_eq!(detect(&sequence("5", 15, 40, 6000.0, 0.0, 0.0, None)), "");
     }
 
     #[test]
     fn repeated_key_needs_a_pause() {
-        assert_eq!(detect(&sequence("55", 40, 40, 6000.0, 0.0, 0.0, None)), "55");
+        assert_eq!(
+            detect(&sequence("55", 40, 40, 6000.0, 0.0, 0.0, None)),
+            "55"
+        );
     }
 
     #[test]
@@ -317,7 +385,9 @@ mod tests {
         assert_eq!(detect(&vec![0; 8000]), "");
         let mut pcm = Vec::new();
         for i in 0..8000 {
-            pcm.push((8000.0 * (2.0 * std::f32::consts::PI * 697.0 * i as f32 / 8000.0).sin()) as i16);
+            pcm.push(
+                (8000.0 * (2.0 * std::f32::consts::PI * 697.0 * i as f32 / 8000.0).sin()) as i16,
+            );
         }
         assert_eq!(detect(&pcm), "");
         let mut seed = 1;

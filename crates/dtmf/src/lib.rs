@@ -66,7 +66,10 @@ pub struct DigitStream {
 
 impl Default for DigitStream {
     fn default() -> Self {
-        DigitStream { window: Duration::from_millis(300), last: None }
+        DigitStream {
+            window: Duration::from_millis(300),
+            last: None,
+        }
     }
 }
 
@@ -97,11 +100,20 @@ mod tests {
         let mut s = DigitStream::default();
         let five = Digit::from_char('5').unwrap();
         assert_eq!(s.offer(five, Method::Rfc4733, t0), Some(five));
-        assert_eq!(s.offer(five, Method::SipInfo, t0 + Duration::from_millis(40)), None);
+        assert_eq!(
+            s.offer(five, Method::SipInfo, t0 + Duration::from_millis(40)),
+            None
+        );
         // Same method again: a second press.
-        assert_eq!(s.offer(five, Method::Rfc4733, t0 + Duration::from_millis(200)), Some(five));
+        assert_eq!(
+            s.offer(five, Method::Rfc4733, t0 + Duration::from_millis(200)),
+            Some(five)
+        );
         // Other method, long after: a new press.
-        assert_eq!(s.offer(five, Method::SipInfo, t0 + Duration::from_secs(2)), Some(five));
+        assert_eq!(
+            s.offer(five, Method::SipInfo, t0 + Duration::from_secs(2)),
+            Some(five)
+        );
     }
 
     #[test]

@@ -49,7 +49,13 @@ pub struct EventReceiver {
 
 impl EventReceiver {
     pub fn new(payload_type: u8) -> Self {
-        EventReceiver { payload_type, end_timeout: Duration::from_millis(250), current: None, reported: [None; 8], next_slot: 0 }
+        EventReceiver {
+            payload_type,
+            end_timeout: Duration::from_millis(250),
+            current: None,
+            reported: [None; 8],
+            next_slot: 0,
+        }
     }
 
     pub fn payload_type(&self) -> u8 {
@@ -68,12 +74,21 @@ impl EventReceiver {
 
     /// Feed one RTP packet; digits completed by it are pushed to `out`. Packets of another
     /// payload type or with a bad payload are ignored.
-    pub fn on_packet(&mut self, payload_type: u8, timestamp: u32, payload: &[u8], now: Instant, out: &mut Vec<Digit>) {
+    pub fn on_packet(
+        &mut self,
+        payload_type: u8,
+        timestamp: u32,
+        payload: &[u8],
+        now: Instant,
+        out: &mut Vec<Digit>,
+    ) {
         if payload_type != self.payload_type {
             return;
         }
         let Ok(ev) = parse_event(payload) else { return };
-        let Some(digit) = Digit::from_event(ev.event) else { return };
+        let Some(digit) = Digit::from_event(ev.event) else {
+            return;
+        };
         if self.was_reported(timestamp) {
             return;
         }
@@ -139,7 +154,13 @@ mod tests {
     fn run(rx: &mut EventReceiver, packets: &[(u32, [u8; 4])], t0: Instant) -> String {
         let mut out = Vec::new();
         for (i, (ts, p)) in packets.iter().enumerate() {
-            rx.on_packet(101, *ts, p, t0 + Duration::from_millis(20 * i as u64), &mut out);
+            rx.on_packet(
+                101,
+                *ts,
+                p,
+                t0 + Duration::from_millis(20 * i as u64),
+                &mut out,
+            );
         }
         rx.poll(t0 + Duration::from_secs(10), &mut out);
         out.iter().map(|d| d.as_char()).collect()
@@ -168,7 +189,13 @@ mod tests {
         let mut rx = EventReceiver::new(101);
         let mut out = Vec::new();
         rx.on_packet(101, 500, &pkt(7, false, 160), t0, &mut out);
-        rx.on_packet(101, 500, &pkt(7, false, 320), t0 + Duration::from_millis(20), &mut out);
+        rx.on_packet(
+            101,
+            500,
+            &pkt(7, false, 320),
+            t0 + Duration::from_millis(20),
+            &mut out,
+        );
         assert!(out.is_empty());
         assert_eq!(rx.next_timeout(), Some(t0 + Duration::from_millis(270)));
         rx.poll(t0 + Duration::from_millis(100), &mut out);
@@ -176,7 +203,13 @@ mod tests {
         rx.poll(t0 + Duration::from_millis(300), &mut out);
         assert_eq!(out.len(), 1);
         // A late end packet after the timeout does not report it again.
-        rx.on_packet(101, 500, &pkt(7, true, 480), t0 + Duration::from_millis(310), &mut out);
+        rx.on_packet(
+            101,
+            500,
+            &pkt(7, true, 480),
+            t0 + Duration::from_millis(310),
+            &mut out,
+        );
         assert_eq!(out.len(), 1);
     }
 
@@ -184,7 +217,12 @@ mod tests {
     fn lost_ends_then_next_digit_reports_both_in_order() {
         let t0 = Instant::now();
         let mut rx = EventReceiver::new(101);
-        let pk = vec![(100, pkt(1, false, 160)), (100, pkt(1, false, 320)), (900, pkt(2, false, 160)), (900, pkt(2, true, 320))];
+        let pk = vec![
+            (100, pkt(1, false, 160)),
+            (100, pkt(1, false, 320)),
+            (900, pkt(2, false, 160)),
+            (900, pkt(2, true, 320)),
+        ];
         assert_eq!(run(&mut rx, &pk, t0), "12");
     }
 

@@ -12,7 +12,8 @@ fn prompts_dir() -> std::path::PathBuf {
 }
 
 fn speech_8k(lang: &str, name: &str) -> Vec<i16> {
-    let pcm = selfprov_prompts::read_wav(&prompts_dir().join(lang).join(format!("{name}.wav"))).unwrap();
+    let pcm =
+        selfprov_prompts::read_wav(&prompts_dir().join(lang).join(format!("{name}.wav"))).unwrap();
     selfprov_prompts::resample(&pcm, 16000, 8000)
 }
 
@@ -26,12 +27,22 @@ fn no_digits_in_any_shipped_prompt() {
             for law in ["ulaw", "alaw"] {
                 let coded: Vec<i16> = s
                     .iter()
-                    .map(|&v| if law == "ulaw" { g711::ulaw_to_linear(g711::linear_to_ulaw(v)) } else { g711::alaw_to_linear(g711::linear_to_alaw(v)) })
+                    .map(|&v| {
+                        if law == "ulaw" {
+                            g711::ulaw_to_linear(g711::linear_to_ulaw(v))
+                        } else {
+                            g711::alaw_to_linear(g711::linear_to_alaw(v))
+                        }
+                    })
                     .collect();
                 let mut d = InbandDetector::default();
                 let mut out = Vec::new();
                 d.feed(&coded, &mut out);
-                assert!(out.is_empty(), "talk-off: {lang}/{name} ({law}) detected {:?}", out);
+                assert!(
+                    out.is_empty(),
+                    "talk-off: {lang}/{name} ({law}) detected {:?}",
+                    out
+                );
             }
         }
     }
@@ -45,7 +56,10 @@ fn digits_after_speech_are_detected() {
         generate(k, 60, 5000.0, 0.0, 0.0, &mut pcm);
         pcm.extend(std::iter::repeat_n(0, 480));
     }
-    let coded: Vec<i16> = pcm.iter().map(|&v| g711::ulaw_to_linear(g711::linear_to_ulaw(v))).collect();
+    let coded: Vec<i16> = pcm
+        .iter()
+        .map(|&v| g711::ulaw_to_linear(g711::linear_to_ulaw(v)))
+        .collect();
     let mut d = InbandDetector::default();
     let mut out = Vec::new();
     d.feed(&coded, &mut out);

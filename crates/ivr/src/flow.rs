@@ -83,16 +83,30 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Play prompts back to back. `barge_in`: a key press stops them.
-    Play { seq: u64, prompts: Vec<PromptRef>, barge_in: bool },
+    Play {
+        seq: u64,
+        prompts: Vec<PromptRef>,
+        barge_in: bool,
+    },
     /// Stop what is playing (barge-in, hold).
     StopPlayback,
     /// The language the rest of the call uses.
     SetLanguage(Language),
-    ArmTimer { id: TimerId, at: Instant },
+    ArmTimer {
+        id: TimerId,
+        at: Instant,
+    },
     CancelTimer,
-    Authenticate { self_service_id: String, secret: Option<String> },
-    PreviewAssignment { user_id: String },
-    Assign { user_id: String },
+    Authenticate {
+        self_service_id: String,
+        secret: Option<String>,
+    },
+    PreviewAssignment {
+        user_id: String,
+    },
+    Assign {
+        user_id: String,
+    },
     HangUp,
     /// After the hang-up of a successful call: tell the phone to restart (NOTIFY check-sync).
     SendCheckSync,
@@ -138,7 +152,11 @@ pub struct Call {
 impl Call {
     /// A new call, just answered: plays the welcome (and the language menu).
     pub fn new(settings: IvrSettings) -> (Call, Vec<Action>) {
-        let language = settings.languages.first().cloned().unwrap_or_else(Language::en_us);
+        let language = settings
+            .languages
+            .first()
+            .cloned()
+            .unwrap_or_else(Language::en_us);
         let mut c = Call {
             s: settings,
             step: Step::EnterId,
@@ -163,7 +181,11 @@ impl Call {
             c.play(prompts, true, &mut out);
         } else {
             c.step = Step::EnterId;
-            c.play(vec![Prompt::Welcome.into(), Prompt::EnterSelfServiceId.into()], true, &mut out);
+            c.play(
+                vec![Prompt::Welcome.into(), Prompt::EnterSelfServiceId.into()],
+                true,
+                &mut out,
+            );
         }
         (c, out)
     }
@@ -175,8 +197,14 @@ impl Call {
     fn menu_prompts(&self) -> Vec<PromptRef> {
         let mut v = Vec::new();
         for (i, l) in self.s.languages.iter().enumerate() {
-            v.push(PromptRef { prompt: Prompt::LanguageSelect, language: Some(l.clone()) });
-            v.push(PromptRef { prompt: Prompt::Digit((i + 1) as u8), language: Some(l.clone()) });
+            v.push(PromptRef {
+                prompt: Prompt::LanguageSelect,
+                language: Some(l.clone()),
+            });
+            v.push(PromptRef {
+                prompt: Prompt::Digit((i + 1) as u8),
+                language: Some(l.clone()),
+            });
         }
         v
     }
@@ -185,12 +213,19 @@ impl Call {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.playing = Some((seq, barge_in));
-        out.push(Action::Play { seq, prompts, barge_in });
+        out.push(Action::Play {
+            seq,
+            prompts,
+            barge_in,
+        });
     }
 
     fn arm(&mut self, after: Duration, now: Instant, out: &mut Vec<Action>) {
         self.timer += 1;
-        out.push(Action::ArmTimer { id: TimerId(self.timer), at: now + after });
+        out.push(Action::ArmTimer {
+            id: TimerId(self.timer),
+            at: now + after,
+        });
     }
 
     fn cancel_timer(&mut self, out: &mut Vec<Action>) {
@@ -213,13 +248,21 @@ impl Call {
 
     fn confirm_prompts(&self) -> Vec<PromptRef> {
         let mut v: Vec<PromptRef> = vec![Prompt::ConfirmExtension.into()];
-        v.extend(self.extension.bytes().filter(u8::is_ascii_digit).map(|b| PromptRef::from(Prompt::Digit(b - b'0'))));
+        v.extend(
+            self.extension
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .map(|b| PromptRef::from(Prompt::Digit(b - b'0'))),
+        );
         v.push(Prompt::ConfirmPress.into());
         v
     }
 
     fn waits_for_keys(&self) -> bool {
-        matches!(self.step, Step::LanguageMenu | Step::EnterId | Step::EnterPin | Step::Confirm)
+        matches!(
+            self.step,
+            Step::LanguageMenu | Step::EnterId | Step::EnterPin | Step::Confirm
+        )
     }
 
     /// Enter a step that asks for keys: play its request, timers start when it finishes.
@@ -302,7 +345,11 @@ impl Call {
                 match self.step {
                     Step::Closing(o) => self.finish(o, &mut out),
                     _ if self.waits_for_keys() && !self.held => {
-                        let t = if self.entry.is_empty() { self.s.first_digit_timeout } else { self.s.inter_digit_timeout };
+                        let t = if self.entry.is_empty() {
+                            self.s.first_digit_timeout
+                        } else {
+                            self.s.inter_digit_timeout
+                        };
                         self.arm(t, now, &mut out);
                     }
                     _ => {}
@@ -351,7 +398,9 @@ impl Call {
         match self.step {
             Step::LanguageMenu => {
                 let pick = match k {
-                    Key::Digit(d) if d >= 1 && usize::from(d) <= self.s.languages.len() => Some(usize::from(d) - 1),
+                    Key::Digit(d) if d >= 1 && usize::from(d) <= self.s.languages.len() => {
+                        Some(usize::from(d) - 1)
+                    }
                     _ => None,
                 };
                 match pick {
@@ -369,9 +418,13 @@ impl Call {
                 Key::Digit(1) => {
                     self.cancel_timer(out);
                     self.step = Step::Assigning;
-                    out.push(Action::Assign { user_id: self.user_id.clone() });
+                    out.push(Action::Assign {
+                        user_id: self.user_id.clone(),
+                    });
                 }
-                Key::Digit(2) => self.close(OutcomeCode::Cancelled, vec![Prompt::Cancelled.into()], out),
+                Key::Digit(2) => {
+                    self.close(OutcomeCode::Cancelled, vec![Prompt::Cancelled.into()], out)
+                }
                 _ => self.retry(vec![Prompt::InvalidEntry.into()], now, out),
             },
             _ => match k {
@@ -416,7 +469,10 @@ impl Call {
 
     fn authenticate(&mut self, secret: Option<String>, out: &mut Vec<Action>) {
         self.step = Step::Authenticating;
-        out.push(Action::Authenticate { self_service_id: self.self_service_id.clone(), secret });
+        out.push(Action::Authenticate {
+            self_service_id: self.self_service_id.clone(),
+            secret,
+        });
     }
 
     /// A wrong or missing entry: say so and ask again, or give up after `max_attempts`.
@@ -466,14 +522,19 @@ impl Call {
             Ok(ok) => {
                 self.user_id = ok.user_id;
                 self.step = Step::Previewing;
-                out.push(Action::PreviewAssignment { user_id: self.user_id.clone() });
+                out.push(Action::PreviewAssignment {
+                    user_id: self.user_id.clone(),
+                });
             }
             Err(OutcomeCode::InvalidCredentials) => {
                 self.credential_attempts += 1;
                 if self.credential_attempts >= self.s.max_attempts {
                     self.close(
                         OutcomeCode::InvalidCredentials,
-                        vec![Prompt::InvalidCredentials.into(), Prompt::TooManyAttempts.into()],
+                        vec![
+                            Prompt::InvalidCredentials.into(),
+                            Prompt::TooManyAttempts.into(),
+                        ],
                         out,
                     );
                 } else {

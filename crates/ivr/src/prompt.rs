@@ -34,8 +34,10 @@ pub enum Prompt {
 impl Prompt {
     /// The file name (without `.wav`).
     pub fn name(self) -> &'static str {
-        const DIGITS: [&str; 10] =
-            ["digit_0", "digit_1", "digit_2", "digit_3", "digit_4", "digit_5", "digit_6", "digit_7", "digit_8", "digit_9"];
+        const DIGITS: [&str; 10] = [
+            "digit_0", "digit_1", "digit_2", "digit_3", "digit_4", "digit_5", "digit_6", "digit_7",
+            "digit_8", "digit_9",
+        ];
         match self {
             Prompt::Welcome => "welcome",
             Prompt::LanguageSelect => "language_select",
@@ -127,6 +129,9 @@ pub struct PromptRef {
 
 impl From<Prompt> for PromptRef {
     fn from(prompt: Prompt) -> Self {
-        PromptRef { prompt, language: None }
+        PromptRef {
+            prompt,
+            language: None,
+        }
     }
 }

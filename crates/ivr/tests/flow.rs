@@ -74,7 +74,9 @@ impl Sim {
                 Action::HangUp => self.hangups += 1,
                 Action::SendCheckSync => self.check_sync += 1,
                 Action::Finished(o) => self.finished.push(o),
-                r @ (Action::Authenticate { .. } | Action::PreviewAssignment { .. } | Action::Assign { .. }) => self.requests.push(r),
+                r @ (Action::Authenticate { .. }
+                | Action::PreviewAssignment { .. }
+                | Action::Assign { .. }) => self.requests.push(r),
             }
         }
     }
@@ -125,7 +127,10 @@ impl Sim {
 }
 
 fn settings(mode: AuthMode) -> IvrSettings {
-    IvrSettings { auth_mode: mode, ..IvrSettings::default() }
+    IvrSettings {
+        auth_mode: mode,
+        ..IvrSettings::default()
+    }
 }
 
 /// The happy path up to confirmation, answering the service requests.
@@ -134,13 +139,33 @@ fn to_confirm(sim: &mut Sim) {
     sim.keys("1004#");
     sim.finish_prompt();
     sim.keys("12345#");
-    assert_eq!(sim.last_request(), Action::Authenticate { self_service_id: "1004".into(), secret: Some("12345".into()) });
-    sim.ev(Event::AuthResult(Ok(AuthOk { user_id: "jsmith".into() })));
-    assert_eq!(sim.last_request(), Action::PreviewAssignment { user_id: "jsmith".into() });
+    assert_eq!(
+        sim.last_request(),
+        Action::Authenticate {
+            self_service_id: "1004".into(),
+            secret: Some("12345".into())
+        }
+    );
+    sim.ev(Event::AuthResult(Ok(AuthOk {
+        user_id: "jsmith".into(),
+    })));
+    assert_eq!(
+        sim.last_request(),
+        Action::PreviewAssignment {
+            user_id: "jsmith".into()
+        }
+    );
     sim.ev(Event::PreviewResult(Ok("1004".into())));
     assert_eq!(
         sim.last_play(),
-        ["confirm_extension", "digit_1", "digit_0", "digit_0", "digit_4", "confirm_press"]
+        [
+            "confirm_extension",
+            "digit_1",
+            "digit_0",
+            "digit_0",
+            "digit_4",
+            "confirm_press"
+        ]
     );
 }
 
@@ -152,7 +177,12 @@ fn success_users_mode() {
     assert!(sim.plays.iter().any(|p| p == &["enter_pin"]));
     sim.finish_prompt();
     sim.keys("1");
-    assert_eq!(sim.last_request(), Action::Assign { user_id: "jsmith".into() });
+    assert_eq!(
+        sim.last_request(),
+        Action::Assign {
+            user_id: "jsmith".into()
+        }
+    );
     sim.ev(Event::AssignResult(Ok(())));
     assert_eq!(sim.last_play(), ["success", "goodbye"]);
     // Digits during the final prompts are ignored.
@@ -172,7 +202,13 @@ fn users_and_admins_mode_asks_for_pin_or_code() {
     sim.keys("1004#");
     assert_eq!(sim.last_play(), ["enter_pin_or_auth_code"]);
     sim.keys("999000#");
-    assert_eq!(sim.last_request(), Action::Authenticate { self_service_id: "1004".into(), secret: Some("999000".into()) });
+    assert_eq!(
+        sim.last_request(),
+        Action::Authenticate {
+            self_service_id: "1004".into(),
+            secret: Some("999000".into())
+        }
+    );
 }
 
 #[test]
@@ -180,8 +216,18 @@ fn none_mode_needs_the_id_only() {
     let mut sim = Sim::new(settings(AuthMode::None));
     sim.finish_prompt();
     sim.keys("1004#");
-    assert_eq!(sim.last_request(), Action::Authenticate { self_service_id: "1004".into(), secret: None });
-    assert!(!sim.plays.iter().flatten().any(|p| p.starts_with("enter_pin")));
+    assert_eq!(
+        sim.last_request(),
+        Action::Authenticate {
+            self_service_id: "1004".into(),
+            secret: None
+        }
+    );
+    assert!(!sim
+        .plays
+        .iter()
+        .flatten()
+        .any(|p| p.starts_with("enter_pin")));
 }
 
 #[test]
@@ -190,23 +236,36 @@ fn every_check_failure_plays_its_prompt_and_ends_with_its_code() {
         (OutcomeCode::SelfprovNotAllowed, "not_allowed"),
         (OutcomeCode::NoPrimaryExtension, "no_primary_extension"),
         (OutcomeCode::NotAutoregistered, "not_autoregistered"),
-        (OutcomeCode::SecureDeviceNotSupported, "secure_device_not_supported"),
+        (
+            OutcomeCode::SecureDeviceNotSupported,
+            "secure_device_not_supported",
+        ),
         (OutcomeCode::InvalidDeviceModel, "invalid_model"),
-        (OutcomeCode::ModelPhonetemplateNotFound, "no_device_template"),
+        (
+            OutcomeCode::ModelPhonetemplateNotFound,
+            "no_device_template",
+        ),
         (OutcomeCode::SelfprovDeviceLimit, "device_limit"),
         (OutcomeCode::InternalError, "internal_error"),
     ] {
         let mut sim = Sim::new(settings(AuthMode::Users));
         sim.finish_prompt();
         sim.keys("1004#12345#");
-        sim.ev(Event::AuthResult(Ok(AuthOk { user_id: "u".into() })));
+        sim.ev(Event::AuthResult(Ok(AuthOk {
+            user_id: "u".into(),
+        })));
         sim.ev(Event::PreviewResult(Err(code)));
         assert_eq!(sim.last_play(), [prompt, "goodbye"], "{code}");
         sim.finish_all();
         assert_eq!(sim.finished, [code]);
         assert_eq!(sim.hangups, 1);
         assert_eq!(sim.check_sync, 0);
-        assert!(!sim.requests.iter().any(|r| matches!(r, Action::Assign { .. })), "{code}: nothing assigned");
+        assert!(
+            !sim.requests
+                .iter()
+                .any(|r| matches!(r, Action::Assign { .. })),
+            "{code}: nothing assigned"
+        );
     }
 }
 
@@ -227,10 +286,18 @@ fn wrong_pin_then_right_and_too_many_wrong() {
     sim.finish_prompt();
     sim.keys("1004#1111#");
     sim.ev(Event::AuthResult(Err(OutcomeCode::InvalidCredentials)));
-    assert_eq!(sim.last_play(), ["invalid_credentials", "enter_self_service_id"]);
+    assert_eq!(
+        sim.last_play(),
+        ["invalid_credentials", "enter_self_service_id"]
+    );
     sim.keys("1004#12345#");
-    sim.ev(Event::AuthResult(Ok(AuthOk { user_id: "u".into() })));
-    assert!(matches!(sim.last_request(), Action::PreviewAssignment { .. }));
+    sim.ev(Event::AuthResult(Ok(AuthOk {
+        user_id: "u".into(),
+    })));
+    assert!(matches!(
+        sim.last_request(),
+        Action::PreviewAssignment { .. }
+    ));
 
     let mut sim = Sim::new(settings(AuthMode::Users));
     sim.finish_prompt();
@@ -238,7 +305,10 @@ fn wrong_pin_then_right_and_too_many_wrong() {
         sim.keys("1004#1111#");
         sim.ev(Event::AuthResult(Err(OutcomeCode::InvalidCredentials)));
     }
-    assert_eq!(sim.last_play(), ["invalid_credentials", "too_many_attempts", "goodbye"]);
+    assert_eq!(
+        sim.last_play(),
+        ["invalid_credentials", "too_many_attempts", "goodbye"]
+    );
     sim.finish_all();
     assert_eq!(sim.finished, [OutcomeCode::InvalidCredentials]);
 }
@@ -262,7 +332,10 @@ fn cancel_at_confirmation() {
     assert_eq!(sim.last_play(), ["cancelled", "goodbye"]);
     sim.finish_all();
     assert_eq!(sim.finished, [OutcomeCode::Cancelled]);
-    assert!(!sim.requests.iter().any(|r| matches!(r, Action::Assign { .. })));
+    assert!(!sim
+        .requests
+        .iter()
+        .any(|r| matches!(r, Action::Assign { .. })));
 }
 
 #[test]
@@ -294,12 +367,21 @@ fn inter_digit_timeout_ends_the_entry() {
     assert_eq!(sim.last_play(), ["enter_pin"]);
     sim.keys("12345");
     sim.wait(Duration::from_secs(6));
-    assert_eq!(sim.last_request(), Action::Authenticate { self_service_id: "1004".into(), secret: Some("12345".into()) });
+    assert_eq!(
+        sim.last_request(),
+        Action::Authenticate {
+            self_service_id: "1004".into(),
+            secret: Some("12345".into())
+        }
+    );
 }
 
 #[test]
 fn star_clears_and_empty_or_long_entries_are_invalid() {
-    let mut sim = Sim::new(IvrSettings { max_digits: 6, ..settings(AuthMode::Users) });
+    let mut sim = Sim::new(IvrSettings {
+        max_digits: 6,
+        ..settings(AuthMode::Users)
+    });
     sim.finish_prompt();
     sim.keys("99*");
     assert_eq!(sim.last_play(), ["enter_self_service_id"]);
@@ -308,7 +390,13 @@ fn star_clears_and_empty_or_long_entries_are_invalid() {
     sim.keys("1234567");
     assert_eq!(sim.last_play(), ["invalid_entry", "enter_self_service_id"]);
     sim.keys("1004#12345#");
-    assert_eq!(sim.last_request(), Action::Authenticate { self_service_id: "1004".into(), secret: Some("12345".into()) });
+    assert_eq!(
+        sim.last_request(),
+        Action::Authenticate {
+            self_service_id: "1004".into(),
+            secret: Some("12345".into())
+        }
+    );
 }
 
 #[test]
@@ -326,9 +414,21 @@ fn barge_in_and_type_ahead() {
 fn language_menu_pick_timeout_and_single_language() {
     let fr: Language = "fr_FR".parse().unwrap();
     let de: Language = "de_DE".parse().unwrap();
-    let s = IvrSettings { languages: vec![fr.clone(), de.clone()], ..settings(AuthMode::Users) };
+    let s = IvrSettings {
+        languages: vec![fr.clone(), de.clone()],
+        ..settings(AuthMode::Users)
+    };
     let mut sim = Sim::new(s.clone());
-    assert_eq!(sim.plays[0], ["welcome", "fr_FR:language_select", "fr_FR:digit_1", "de_DE:language_select", "de_DE:digit_2"]);
+    assert_eq!(
+        sim.plays[0],
+        [
+            "welcome",
+            "fr_FR:language_select",
+            "fr_FR:digit_1",
+            "de_DE:language_select",
+            "de_DE:digit_2"
+        ]
+    );
     assert_eq!(sim.language, Some(fr.clone()));
     sim.keys("2");
     assert_eq!(sim.language, Some(de));
@@ -340,7 +440,10 @@ fn language_menu_pick_timeout_and_single_language() {
     assert_eq!(sim.language, Some(fr));
     assert_eq!(sim.last_play(), ["enter_self_service_id"]);
 
-    let sim = Sim::new(IvrSettings { language_menu: false, ..s });
+    let sim = Sim::new(IvrSettings {
+        language_menu: false,
+        ..s
+    });
     assert_eq!(sim.plays[0], ["welcome", "enter_self_service_id"]);
 }
 
@@ -358,20 +461,32 @@ fn hold_and_resume_mid_pin_keep_the_call() {
     assert_eq!(sim.last_play(), ["enter_pin"]);
     sim.finish_prompt();
     sim.keys("12345#");
-    assert_eq!(sim.last_request(), Action::Authenticate { self_service_id: "1004".into(), secret: Some("12345".into()) });
+    assert_eq!(
+        sim.last_request(),
+        Action::Authenticate {
+            self_service_id: "1004".into(),
+            secret: Some("12345".into())
+        }
+    );
 }
+
+type Step = Box<dyn Fn(&mut Sim)>;
 
 #[test]
 fn hang_up_at_any_step_finishes_once() {
     // Hang up after the k-th scripted event.
     for k in 0..12 {
         let mut sim = Sim::new(settings(AuthMode::Users));
-        let script: Vec<Box<dyn Fn(&mut Sim)>> = vec![
+        let script: Vec<Step> = vec![
             Box::new(|s| s.finish_prompt()),
             Box::new(|s| s.keys("1004")),
             Box::new(|s| s.keys("#")),
             Box::new(|s| s.keys("12345#")),
-            Box::new(|s| s.ev(Event::AuthResult(Ok(AuthOk { user_id: "u".into() })))),
+            Box::new(|s| {
+                s.ev(Event::AuthResult(Ok(AuthOk {
+                    user_id: "u".into(),
+                })))
+            }),
             Box::new(|s| s.ev(Event::PreviewResult(Ok("1004".into())))),
             Box::new(|s| s.finish_prompt()),
             Box::new(|s| s.keys("1")),
@@ -391,7 +506,11 @@ fn hang_up_at_any_step_finishes_once() {
             assert_eq!(sim.hangups, 0, "no BYE to a caller who left");
             assert_eq!(sim.check_sync, 1);
         } else if already.is_empty() {
-            let expect = if k >= 9 { OutcomeCode::Success } else { OutcomeCode::Abandoned };
+            let expect = if k >= 9 {
+                OutcomeCode::Success
+            } else {
+                OutcomeCode::Abandoned
+            };
             assert_eq!(sim.finished, [expect], "k={k}");
         }
         assert_eq!(sim.finished.len(), 1, "k={k}");
@@ -406,19 +525,39 @@ fn hang_up_at_any_step_finishes_once() {
 fn every_prompt_name_is_a_shipped_file() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts/en_US");
     for p in Prompt::all() {
-        assert!(dir.join(format!("{}.wav", p.name())).exists(), "{} missing", p.name());
+        assert!(
+            dir.join(format!("{}.wav", p.name())).exists(),
+            "{} missing",
+            p.name()
+        );
     }
 }
 
 fn arb_event() -> impl Strategy<Value = Event> {
     prop_oneof![
         (0u64..20).prop_map(Event::PromptFinished),
-        prop_oneof![(0u8..10).prop_map(Key::Digit), Just(Key::Star), Just(Key::Pound)].prop_map(Event::Digit),
+        prop_oneof![
+            (0u8..10).prop_map(Key::Digit),
+            Just(Key::Star),
+            Just(Key::Pound)
+        ]
+        .prop_map(Event::Digit),
         (0u64..40).prop_map(|i| Event::Timer(TimerId(i))),
-        prop_oneof![Just(Ok(AuthOk { user_id: "u".into() })), Just(Err(OutcomeCode::InvalidCredentials)), Just(Err(OutcomeCode::AccountLocked))]
-            .prop_map(Event::AuthResult),
-        prop_oneof![Just(Ok("1004".to_string())), Just(Err(OutcomeCode::SelfprovDeviceLimit))].prop_map(Event::PreviewResult),
-        prop_oneof![Just(Ok(())), Just(Err(OutcomeCode::InternalError))].prop_map(Event::AssignResult),
+        prop_oneof![
+            Just(Ok(AuthOk {
+                user_id: "u".into()
+            })),
+            Just(Err(OutcomeCode::InvalidCredentials)),
+            Just(Err(OutcomeCode::AccountLocked))
+        ]
+        .prop_map(Event::AuthResult),
+        prop_oneof![
+            Just(Ok("1004".to_string())),
+            Just(Err(OutcomeCode::SelfprovDeviceLimit))
+        ]
+        .prop_map(Event::PreviewResult),
+        prop_oneof![Just(Ok(())), Just(Err(OutcomeCode::InternalError))]
+            .prop_map(Event::AssignResult),
         Just(Event::Hold),
         Just(Event::Resume),
         Just(Event::HangUp),

@@ -16,15 +16,29 @@ pub enum CodecError {
     #[error("{0:?} support is not compiled in (cargo feature)")]
     Disabled(Codec),
     #[error("{codec:?} frame needs {want} samples, got {got}")]
-    FrameSize { codec: Codec, want: usize, got: usize },
+    FrameSize {
+        codec: Codec,
+        want: usize,
+        got: usize,
+    },
     #[error("{codec:?} payload of {len} bytes is not valid: {why}")]
-    BadPayload { codec: Codec, len: usize, why: &'static str },
+    BadPayload {
+        codec: Codec,
+        len: usize,
+        why: &'static str,
+    },
     #[error("opus: {0}")]
     Opus(String),
 }
 
 impl Codec {
-    pub const ALL: [Codec; 5] = [Codec::Pcmu, Codec::Pcma, Codec::G729, Codec::L16, Codec::Opus];
+    pub const ALL: [Codec; 5] = [
+        Codec::Pcmu,
+        Codec::Pcma,
+        Codec::G729,
+        Codec::L16,
+        Codec::Opus,
+    ];
 
     /// PCM sample rate the encoder takes and the decoder gives.
     pub fn sample_rate(self) -> u32 {
@@ -106,7 +120,10 @@ impl Encoder {
             #[cfg(feature = "opus")]
             Codec::Opus => {
                 use audiopus::{coder::Encoder as OE, Application, Channels, SampleRate};
-                EncInner::Opus(OE::new(SampleRate::Hz48000, Channels::Mono, Application::Voip).map_err(|e| CodecError::Opus(e.to_string()))?)
+                EncInner::Opus(
+                    OE::new(SampleRate::Hz48000, Channels::Mono, Application::Voip)
+                        .map_err(|e| CodecError::Opus(e.to_string()))?,
+                )
             }
             #[allow(unreachable_patterns)]
             other => return Err(CodecError::Disabled(other)),
@@ -122,8 +139,12 @@ impl Encoder {
     /// appending the payload to `out`.
     pub fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
         let ten_ms = self.codec.samples_per_frame(10);
-        if pcm.is_empty() || pcm.len() % ten_ms != 0 {
-            return Err(CodecError::FrameSize { codec: self.codec, want: ten_ms, got: pcm.len() });
+        if pcm.is_empty() || !pcm.len().is_multiple_of(ten_ms) {
+            return Err(CodecError::FrameSize {
+                codec: self.codec,
+                want: ten_ms,
+                got: pcm.len(),
+            });
         }
         match &mut self.inner {
             EncInner::Pcmu => out.extend(pcm.iter().map(|&s| crate::g711::linear_to_ulaw(s))),
@@ -146,7 +167,9 @@ impl Encoder {
             #[cfg(feature = "opus")]
             EncInner::Opus(enc) => {
                 let mut buf = [0u8; 1275];
-                let n = enc.encode(pcm, &mut buf).map_err(|e| CodecError::Opus(e.to_string()))?;
+                let n = enc
+                    .encode(pcm, &mut buf)
+                    .map_err(|e| CodecError::Opus(e.to_string()))?;
                 out.extend_from_slice(&buf[..n]);
             }
         }
@@ -181,7 +204,10 @@ impl Decoder {
             #[cfg(feature = "opus")]
             Codec::Opus => {
                 use audiopus::{coder::Decoder as OD, Channels, SampleRate};
-                DecInner::Opus(OD::new(SampleRate::Hz48000, Channels::Mono).map_err(|e| CodecError::Opus(e.to_string()))?)
+                DecInner::Opus(
+                    OD::new(SampleRate::Hz48000, Channels::Mono)
+                        .map_err(|e| CodecError::Opus(e.to_string()))?,
+                )
             }
             #[allow(unreachable_patterns)]
             other => return Err(CodecError::Disabled(other)),
@@ -200,10 +226,18 @@ impl Decoder {
             DecInner::Pcmu => out.extend(payload.iter().map(|&b| crate::g711::ulaw_to_linear(b))),
             DecInner::Pcma => out.extend(payload.iter().map(|&b| crate::g711::alaw_to_linear(b))),
             DecInner::L16 => {
-                if payload.len() % 2 != 0 {
-                    return Err(CodecError::BadPayload { codec, len: payload.len(), why: "odd length" });
+                if !payload.len().is_multiple_of(2) {
+                    return Err(CodecError::BadPayload {
+                        codec,
+                        len: payload.len(),
+                        why: "odd length",
+                    });
                 }
-                out.extend(payload.chunks_exact(2).map(|c| i16::from_be_bytes([c[0], c[1]])));
+                out.extend(
+                    payload
+                        .chunks_exact(2)
+                        .map(|c| i16::from_be_bytes([c[0], c[1]])),
+                );
             }
             #[cfg(feature = "g729")]
             DecInner::G729(dec) => {
@@ -216,15 +250,25 @@ impl Decoder {
                 match rest.len() {
                     0 => {}
                     2 => out.extend_from_slice(&dec.decode(rest, false, true, false)),
-                    n => return Err(CodecError::BadPayload { codec, len: n, why: "not 10-byte frames (+ optional 2-byte SID)" }),
+                    n => {
+                        return Err(CodecError::BadPayload {
+                            codec,
+                            len: n,
+                            why: "not 10-byte frames (+ optional 2-byte SID)",
+                        })
+                    }
                 }
             }
             #[cfg(feature = "opus")]
             DecInner::Opus(dec) => {
-                let packet = audiopus::packet::Packet::try_from(payload).map_err(|e| CodecError::Opus(e.to_string()))?;
+                let packet = audiopus::packet::Packet::try_from(payload)
+                    .map_err(|e| CodecError::Opus(e.to_string()))?;
                 let mut buf = vec![0i16; 5760];
-                let signals = audiopus::MutSignals::try_from(&mut buf[..]).map_err(|e| CodecError::Opus(e.to_string()))?;
-                let n = dec.decode(Some(packet), signals, false).map_err(|e| CodecError::Opus(e.to_string()))?;
+                let signals = audiopus::MutSignals::try_from(&mut buf[..])
+                    .map_err(|e| CodecError::Opus(e.to_string()))?;
+                let n = dec
+                    .decode(Some(packet), signals, false)
+                    .map_err(|e| CodecError::Opus(e.to_string()))?;
                 out.extend_from_slice(&buf[..n]);
             }
         }
@@ -316,7 +360,10 @@ mod tests {
         assert_eq!(bytes, 640);
         assert_eq!(i, o);
         let mut p = Vec::new();
-        Encoder::new(Codec::L16).unwrap().encode(&[0x0102; 160], &mut p).unwrap();
+        Encoder::new(Codec::L16)
+            .unwrap()
+            .encode(&[0x0102; 160], &mut p)
+            .unwrap();
         assert_eq!(&p[..2], &[0x01, 0x02]);
     }
 

@@ -40,23 +40,47 @@ pub struct StreamSpec {
 
 /// Commands from the service.
 pub enum MediaCommand {
-    Add { call: CallKey, spec: StreamSpec },
-    Remove { call: CallKey },
+    Add {
+        call: CallKey,
+        spec: StreamSpec,
+    },
+    Remove {
+        call: CallKey,
+    },
     /// Queue audio after what is queued; `tag` comes back in `PlaybackFinished`.
-    Play { call: CallKey, audio: Arc<dyn Frames>, tag: u64 },
+    Play {
+        call: CallKey,
+        audio: Arc<dyn Frames>,
+        tag: u64,
+    },
     /// Barge-in: stop what is playing and drop the queue.
-    Stop { call: CallKey },
-    Hold { call: CallKey, held: bool },
+    Stop {
+        call: CallKey,
+    },
+    Hold {
+        call: CallKey,
+        held: bool,
+    },
     /// A re-INVITE moved the caller's media.
-    Remote { call: CallKey, remote: SocketAddr },
+    Remote {
+        call: CallKey,
+        remote: SocketAddr,
+    },
     Shutdown,
 }
 
 /// Events to the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
-    PlaybackFinished { call: CallKey, tag: u64 },
-    Digit { call: CallKey, digit: Digit, method: selfprov_dtmf::Method },
+    PlaybackFinished {
+        call: CallKey,
+        tag: u64,
+    },
+    Digit {
+        call: CallKey,
+        digit: Digit,
+        method: selfprov_dtmf::Method,
+    },
 }
 
 /// Counters readable from any thread (for metrics).
@@ -93,8 +117,15 @@ impl MediaEngine {
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(MediaCounters::default());
         let c2 = counters.clone();
-        let thread = std::thread::Builder::new().name("selfprov-media".into()).spawn(move || run(sock, rx, events, c2))?;
-        Ok(MediaEngine { commands: tx, local, counters, thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("selfprov-media".into())
+            .spawn(move || run(sock, rx, events, c2))?;
+        Ok(MediaEngine {
+            commands: tx,
+            local,
+            counters,
+            thread: Some(thread),
+        })
     }
 
     /// The RTP address to advertise in SDP (with `bind`'s IP).
@@ -129,16 +160,30 @@ impl State {
         match cmd {
             MediaCommand::Add { call, spec } => {
                 self.remove(call);
-                let rtp = OutboundStream::new(spec.payload_type, spec.codec.timestamp_step(spec.ptime_ms));
+                let rtp = OutboundStream::new(
+                    spec.payload_type,
+                    spec.codec.timestamp_step(spec.ptime_ms),
+                );
                 let stream = self.pacer.add(rtp, spec.remote, spec.ptime_ms, None);
                 let events = spec.telephone_event_pt.map(EventReceiver::new);
                 let inband = match (spec.telephone_event_pt, spec.codec) {
-                    (None, Codec::Pcmu | Codec::Pcma) => Decoder::new(spec.codec).ok().map(|d| (d, InbandDetector::default())),
+                    (None, Codec::Pcmu | Codec::Pcma) => Decoder::new(spec.codec)
+                        .ok()
+                        .map(|d| (d, InbandDetector::default())),
                     _ => None,
                 };
                 self.by_stream.insert(stream, call);
                 self.by_addr.insert(spec.remote, call);
-                self.calls.insert(call, Call { stream, spec, latched: None, events, inband });
+                self.calls.insert(
+                    call,
+                    Call {
+                        stream,
+                        spec,
+                        latched: None,
+                        events,
+                        inband,
+                    },
+                );
             }
             MediaCommand::Remove { call } => self.remove(call),
             MediaCommand::Play { call, audio, tag } => {
@@ -214,8 +259,18 @@ impl State {
     }
 }
 
-fn run(sock: UdpSocket, commands: Receiver<MediaCommand>, events: Sender<MediaEvent>, counters: Arc<MediaCounters>) {
-    let mut st = State { pacer: Pacer::new(), calls: HashMap::new(), by_stream: HashMap::new(), by_addr: HashMap::new() };
+fn run(
+    sock: UdpSocket,
+    commands: Receiver<MediaCommand>,
+    events: Sender<MediaEvent>,
+    counters: Arc<MediaCounters>,
+) {
+    let mut st = State {
+        pacer: Pacer::new(),
+        calls: HashMap::new(),
+        by_stream: HashMap::new(),
+        by_addr: HashMap::new(),
+    };
     let mut batch = Batch::with_capacity(256);
     let mut sender = BatchSender::new();
     let mut pacer_events = Vec::new();
@@ -249,7 +304,9 @@ fn run(sock: UdpSocket, commands: Receiver<MediaCommand>, events: Sender<MediaEv
                 continue;
             };
             counters.received.fetch_add(1, Ordering::Relaxed);
-            let Some(c) = st.calls.get_mut(&call) else { continue };
+            let Some(c) = st.calls.get_mut(&call) else {
+                continue;
+            };
             digits.clear();
             let mut method = selfprov_dtmf::Method::Rfc4733;
             if let Some(rx) = &mut c.events {
@@ -265,7 +322,11 @@ fn run(sock: UdpSocket, commands: Receiver<MediaCommand>, events: Sender<MediaEv
                 }
             }
             for d in &digits {
-                let _ = events.send(MediaEvent::Digit { call, digit: *d, method });
+                let _ = events.send(MediaEvent::Digit {
+                    call,
+                    digit: *d,
+                    method,
+                });
             }
         }
         // Telephone-events whose end packets were lost.
@@ -274,7 +335,11 @@ fn run(sock: UdpSocket, commands: Receiver<MediaCommand>, events: Sender<MediaEv
                 digits.clear();
                 rx.poll(now, &mut digits);
                 for d in &digits {
-                    let _ = events.send(MediaEvent::Digit { call: *k, digit: *d, method: selfprov_dtmf::Method::Rfc4733 });
+                    let _ = events.send(MediaEvent::Digit {
+                        call: *k,
+                        digit: *d,
+                        method: selfprov_dtmf::Method::Rfc4733,
+                    });
                 }
             }
         }
@@ -310,7 +375,11 @@ mod tests {
     use super::*;
 
     fn frames(n: usize) -> Arc<dyn Frames> {
-        Arc::new((0..n).map(|_| vec![0x55u8; 160].into_boxed_slice()).collect::<Vec<_>>())
+        Arc::new(
+            (0..n)
+                .map(|_| vec![0x55u8; 160].into_boxed_slice())
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn event_packet(seq: u16, ts: u32, event: u8, end: bool, dur: u16) -> Vec<u8> {
@@ -328,10 +397,22 @@ mod tests {
         let engine = MediaEngine::start("127.0.0.1:0".parse().unwrap(), etx).unwrap();
         let rtp_port = engine.local_addr();
         let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
-        phone.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-        let spec = StreamSpec { codec: Codec::Pcma, payload_type: 8, ptime_ms: 20, remote: phone.local_addr().unwrap(), telephone_event_pt: Some(101) };
+        phone
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        let spec = StreamSpec {
+            codec: Codec::Pcma,
+            payload_type: 8,
+            ptime_ms: 20,
+            remote: phone.local_addr().unwrap(),
+            telephone_event_pt: Some(101),
+        };
         assert!(engine.send(MediaCommand::Add { call: 7, spec }));
-        assert!(engine.send(MediaCommand::Play { call: 7, audio: frames(5), tag: 42 }));
+        assert!(engine.send(MediaCommand::Play {
+            call: 7,
+            audio: frames(5),
+            tag: 42
+        }));
         let mut buf = [0u8; 2048];
         let mut got = 0;
         while got < 5 {
@@ -341,10 +422,18 @@ mod tests {
             assert_eq!(p.payload_type, 8);
             got += 1;
         }
-        assert_eq!(erx.recv_timeout(Duration::from_secs(3)).unwrap(), MediaEvent::PlaybackFinished { call: 7, tag: 42 });
+        assert_eq!(
+            erx.recv_timeout(Duration::from_secs(3)).unwrap(),
+            MediaEvent::PlaybackFinished { call: 7, tag: 42 }
+        );
         // The phone presses 5: updates and three end packets.
         for (i, end) in [false, false, true, true, true].iter().enumerate() {
-            phone.send_to(&event_packet(i as u16, 8000, 5, *end, 160 * (i as u16 + 1)), rtp_port).unwrap();
+            phone
+                .send_to(
+                    &event_packet(i as u16, 8000, 5, *end, 160 * (i as u16 + 1)),
+                    rtp_port,
+                )
+                .unwrap();
         }
         match erx.recv_timeout(Duration::from_secs(3)).unwrap() {
             MediaEvent::Digit { call, digit, .. } => assert_eq!((call, digit.as_char()), (7, '5')),
@@ -352,9 +441,13 @@ mod tests {
         }
         // A stray source is dropped and counted, not reported.
         let stray = UdpSocket::bind("127.0.0.2:0").unwrap();
-        stray.send_to(&event_packet(9, 9000, 1, true, 160), rtp_port).unwrap();
+        stray
+            .send_to(&event_packet(9, 9000, 1, true, 160), rtp_port)
+            .unwrap();
         let t0 = Instant::now();
-        while engine.counters.dropped.load(Ordering::Relaxed) == 0 && t0.elapsed() < Duration::from_secs(3) {
+        while engine.counters.dropped.load(Ordering::Relaxed) == 0
+            && t0.elapsed() < Duration::from_secs(3)
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(engine.counters.dropped.load(Ordering::Relaxed), 1);
@@ -370,12 +463,28 @@ mod tests {
         let nat = UdpSocket::bind("127.0.0.1:0").unwrap();
         nat.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         // SDP says port 9 (what the phone thinks), packets come from the NAT's port.
-        let spec = StreamSpec { codec: Codec::Pcmu, payload_type: 0, ptime_ms: 20, remote: "127.0.0.1:9".parse().unwrap(), telephone_event_pt: None };
+        let spec = StreamSpec {
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            ptime_ms: 20,
+            remote: "127.0.0.1:9".parse().unwrap(),
+            telephone_event_pt: None,
+        };
         engine.send(MediaCommand::Add { call: 1, spec });
-        nat.send_to(&[0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xFF, 0xFF], rtp_port).unwrap();
-        engine.send(MediaCommand::Play { call: 1, audio: frames(50), tag: 1 });
+        nat.send_to(
+            &[0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xFF, 0xFF],
+            rtp_port,
+        )
+        .unwrap();
+        engine.send(MediaCommand::Play {
+            call: 1,
+            audio: frames(50),
+            tag: 1,
+        });
         let mut buf = [0u8; 2048];
-        let (_, from) = nat.recv_from(&mut buf).expect("media sent to the latched NAT address");
+        let (_, from) = nat
+            .recv_from(&mut buf)
+            .expect("media sent to the latched NAT address");
         assert_eq!(from, rtp_port);
     }
 }

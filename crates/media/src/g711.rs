@@ -94,7 +94,11 @@ const fn build<const U: bool>() -> [i16; 256] {
     let mut t = [0i16; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = if U { ulaw_decode(i as u8) } else { alaw_decode(i as u8) };
+        t[i] = if U {
+            ulaw_decode(i as u8)
+        } else {
+            alaw_decode(i as u8)
+        };
         i += 1;
     }
     t
@@ -148,13 +152,20 @@ mod tests {
     #[test]
     fn encode_error_bounded_over_all_inputs() {
         for s in i16::MIN..=i16::MAX {
-            for (enc, dec) in [(linear_to_ulaw as fn(i16) -> u8, ulaw_to_linear as fn(u8) -> i16), (linear_to_alaw, alaw_to_linear)] {
+            for (enc, dec) in [
+                (
+                    linear_to_ulaw as fn(i16) -> u8,
+                    ulaw_to_linear as fn(u8) -> i16,
+                ),
+                (linear_to_alaw, alaw_to_linear),
+            ] {
                 let c = enc(s);
                 let d = i32::from(dec(c));
                 let err = (d - i32::from(s)).abs();
                 // Step size grows with magnitude: at most 1/16 of the value plus the smallest step,
                 // and the clipped top end.
-                let bound = (i32::from(s).abs() / 16).max(16) + 1024 * i32::from(i32::from(s).abs() > 31000);
+                let bound = (i32::from(s).abs() / 16).max(16)
+                    + 1024 * i32::from(i32::from(s).abs() > 31000);
                 assert!(err <= bound, "{s} -> {c:#04x} -> {d} (err {err})");
             }
         }

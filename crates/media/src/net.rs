@@ -16,14 +16,18 @@ fn sockaddr(addr: &SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::so
                 let sin = storage as *mut _ as *mut libc::sockaddr_in;
                 (*sin).sin_family = libc::AF_INET as libc::sa_family_t;
                 (*sin).sin_port = a.port().to_be();
-                (*sin).sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) };
+                (*sin).sin_addr = libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                };
                 std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
             }
             SocketAddr::V6(a) => {
                 let sin6 = storage as *mut _ as *mut libc::sockaddr_in6;
                 (*sin6).sin6_family = libc::AF_INET6 as libc::sa_family_t;
                 (*sin6).sin6_port = a.port().to_be();
-                (*sin6).sin6_addr = libc::in6_addr { s6_addr: a.ip().octets() };
+                (*sin6).sin6_addr = libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                };
                 (*sin6).sin6_flowinfo = a.flowinfo();
                 (*sin6).sin6_scope_id = a.scope_id();
                 std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
@@ -58,13 +62,22 @@ impl BatchSender {
         if self.msgs.len() < n {
             // SAFETY: all-zero is a valid value for these plain C structs.
             self.addrs.resize(n, unsafe { std::mem::zeroed() });
-            self.iovs.resize(n, libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 });
+            self.iovs.resize(
+                n,
+                libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                },
+            );
             self.msgs.resize(n, unsafe { std::mem::zeroed() });
         }
         for i in 0..n {
             let (pkt, addr) = batch.packet(i);
             let len = sockaddr(&addr, &mut self.addrs[i]);
-            self.iovs[i] = libc::iovec { iov_base: pkt.as_ptr() as *mut libc::c_void, iov_len: pkt.len() };
+            self.iovs[i] = libc::iovec {
+                iov_base: pkt.as_ptr() as *mut libc::c_void,
+                iov_len: pkt.len(),
+            };
             let h = &mut self.msgs[i].msg_hdr;
             h.msg_name = &mut self.addrs[i] as *mut _ as *mut libc::c_void;
             h.msg_namelen = len;
@@ -78,7 +91,12 @@ impl BatchSender {
         while sent < n {
             // SAFETY: msgs[sent..n] point at live buffers (batch, addrs, iovs) for this call.
             let r = unsafe {
-                libc::sendmmsg(sock.as_raw_fd(), self.msgs[sent..].as_mut_ptr(), (n - sent) as libc::c_uint, libc::MSG_DONTWAIT)
+                libc::sendmmsg(
+                    sock.as_raw_fd(),
+                    self.msgs[sent..].as_mut_ptr(),
+                    (n - sent) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
             };
             if r < 0 {
                 let e = io::Error::last_os_error();

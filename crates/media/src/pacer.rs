@@ -75,7 +75,11 @@ pub struct Batch {
 
 impl Batch {
     pub fn with_capacity(packets: usize) -> Self {
-        Batch { buf: vec![0; packets * MAX_PACKET], lens: Vec::with_capacity(packets), addrs: Vec::with_capacity(packets) }
+        Batch {
+            buf: vec![0; packets * MAX_PACKET],
+            lens: Vec::with_capacity(packets),
+            addrs: Vec::with_capacity(packets),
+        }
     }
     pub fn len(&self) -> usize {
         self.lens.len()
@@ -89,7 +93,10 @@ impl Batch {
     }
     /// The i-th packet and its destination.
     pub fn packet(&self, i: usize) -> (&[u8], SocketAddr) {
-        (&self.buf[i * MAX_PACKET..i * MAX_PACKET + self.lens[i]], self.addrs[i])
+        (
+            &self.buf[i * MAX_PACKET..i * MAX_PACKET + self.lens[i]],
+            self.addrs[i],
+        )
     }
     fn slot(&mut self) -> Option<&mut [u8]> {
         let i = self.lens.len();
@@ -123,9 +130,24 @@ impl Pacer {
     }
 
     /// Add a stream sending to `remote` with `ptime_ms` packets (a multiple of 10).
-    pub fn add(&mut self, rtp: OutboundStream, remote: SocketAddr, ptime_ms: u32, idle: Option<Arc<[u8]>>) -> StreamId {
+    pub fn add(
+        &mut self,
+        rtp: OutboundStream,
+        remote: SocketAddr,
+        ptime_ms: u32,
+        idle: Option<Arc<[u8]>>,
+    ) -> StreamId {
         let every = (ptime_ms / TICK_MS).max(1);
-        let s = Stream { rtp, remote, every, phase: 0, queue: VecDeque::new(), pos: 0, idle, paused: false };
+        let s = Stream {
+            rtp,
+            remote,
+            every,
+            phase: 0,
+            queue: VecDeque::new(),
+            pos: 0,
+            idle,
+            paused: false,
+        };
         self.active += 1;
         let id = match self.free.pop() {
             Some(i) => {
@@ -189,7 +211,11 @@ impl Pacer {
     }
 
     pub fn packets_sent(&self, id: StreamId) -> u64 {
-        self.streams.get(id.0 as usize).and_then(Option::as_ref).map(|s| s.rtp.packets_sent()).unwrap_or(0)
+        self.streams
+            .get(id.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|s| s.rtp.packets_sent())
+            .unwrap_or(0)
     }
 
     /// Produce the packets due at `tick` into `batch` (appending) and events into `events`.
@@ -208,7 +234,10 @@ impl Pacer {
                 if s.pos < item.audio.len() {
                     break;
                 }
-                events.push(PacerEvent::PlaybackFinished { stream: id, tag: item.tag });
+                events.push(PacerEvent::PlaybackFinished {
+                    stream: id,
+                    tag: item.tag,
+                });
                 s.queue.pop_front();
                 s.pos = 0;
             }
@@ -230,7 +259,10 @@ impl Pacer {
                 s.pos += 1;
                 // Report the end with the last packet, not one packet time later.
                 if s.pos >= item.audio.len() {
-                    events.push(PacerEvent::PlaybackFinished { stream: id, tag: item.tag });
+                    events.push(PacerEvent::PlaybackFinished {
+                        stream: id,
+                        tag: item.tag,
+                    });
                     s.queue.pop_front();
                     s.pos = 0;
                 }
@@ -248,7 +280,11 @@ mod tests {
     use crate::rtp::parse;
 
     fn audio(n: usize, byte: u8) -> Arc<dyn Frames> {
-        Arc::new((0..n).map(|i| vec![byte.wrapping_add(i as u8); 160].into_boxed_slice()).collect::<Vec<_>>())
+        Arc::new(
+            (0..n)
+                .map(|i| vec![byte.wrapping_add(i as u8); 160].into_boxed_slice())
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn addr(p: u16) -> SocketAddr {
@@ -258,7 +294,12 @@ mod tests {
     #[test]
     fn plays_queue_back_to_back_with_continuous_rtp_and_reports_ends() {
         let mut p = Pacer::new();
-        let id = p.add(OutboundStream::with_origin(0, 160, 7, 65535, 1000), addr(4000), 20, None);
+        let id = p.add(
+            OutboundStream::with_origin(0, 160, 7, 65535, 1000),
+            addr(4000),
+            20,
+            None,
+        );
         p.enqueue(id, audio(3, 10), 1);
         p.enqueue(id, audio(2, 50), 2);
         let mut batch = Batch::with_capacity(4);
@@ -284,7 +325,13 @@ mod tests {
             assert_eq!(w[1].2, w[0].2.wrapping_add(160));
         }
         assert!(got[0].3 && !got[1].3);
-        assert_eq!(ev, [PacerEvent::PlaybackFinished { stream: id, tag: 1 }, PacerEvent::PlaybackFinished { stream: id, tag: 2 }]);
+        assert_eq!(
+            ev,
+            [
+                PacerEvent::PlaybackFinished { stream: id, tag: 1 },
+                PacerEvent::PlaybackFinished { stream: id, tag: 2 }
+            ]
+        );
         // After silence (nothing sent), the next prompt starts a talk spurt with the clock's timestamp.
         p.enqueue(id, audio(1, 90), 3);
         batch.clear();
@@ -311,14 +358,22 @@ mod tests {
             }
             n
         };
-        assert_eq!(count(&mut p, 0, 30, &mut batch), 10, "30 ms packets of comfort silence");
+        assert_eq!(
+            count(&mut p, 0, 30, &mut batch),
+            10,
+            "30 ms packets of comfort silence"
+        );
         p.set_paused(id, true);
         assert_eq!(count(&mut p, 30, 60, &mut batch), 0, "nothing while held");
         p.set_paused(id, false);
         p.enqueue(id, audio(100, 1), 9);
         assert_eq!(count(&mut p, 60, 66, &mut batch), 2);
         p.flush(id);
-        assert_eq!(count(&mut p, 66, 72, &mut batch), 2, "back to silence after barge-in");
+        assert_eq!(
+            count(&mut p, 66, 72, &mut batch),
+            2,
+            "back to silence after barge-in"
+        );
         p.remove(id);
         assert!(p.is_empty());
         assert_eq!(count(&mut p, 72, 90, &mut batch), 0);
@@ -331,11 +386,17 @@ mod tests {
     fn batch_goes_out_in_one_sendmmsg_on_loopback() {
         use std::net::UdpSocket;
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut p = Pacer::new();
         for _ in 0..50 {
-            let id = p.add(OutboundStream::new(8, 160), rx.local_addr().unwrap(), 20, None);
+            let id = p.add(
+                OutboundStream::new(8, 160),
+                rx.local_addr().unwrap(),
+                20,
+                None,
+            );
             p.enqueue(id, audio(1, 3), 0);
         }
         let mut batch = Batch::with_capacity(64);

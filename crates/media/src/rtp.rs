@@ -26,12 +26,32 @@ pub struct OutboundStream {
 impl OutboundStream {
     /// A stream with a random SSRC, sequence and timestamp origin (RFC 3550 §5.1).
     pub fn new(payload_type: u8, ts_step: u32) -> Self {
-        Self::with_origin(payload_type, ts_step, rand::random(), rand::random(), rand::random())
+        Self::with_origin(
+            payload_type,
+            ts_step,
+            rand::random(),
+            rand::random(),
+            rand::random(),
+        )
     }
 
     /// A stream with given origins (tests, reproducible benchmarks).
-    pub fn with_origin(payload_type: u8, ts_step: u32, ssrc: u32, seq: u16, ts_origin: u32) -> Self {
-        OutboundStream { ssrc, payload_type, seq, ts_origin, ts_step, marker_next: true, sent: 0 }
+    pub fn with_origin(
+        payload_type: u8,
+        ts_step: u32,
+        ssrc: u32,
+        seq: u16,
+        ts_origin: u32,
+    ) -> Self {
+        OutboundStream {
+            ssrc,
+            payload_type,
+            seq,
+            ts_origin,
+            ts_step,
+            marker_next: true,
+            sent: 0,
+        }
     }
 
     pub fn ssrc(&self) -> u32 {
@@ -49,7 +69,8 @@ impl OutboundStream {
 
     /// The RTP timestamp of packet tick `tick` (ticks count packet times since the stream began).
     pub fn timestamp_at(&self, tick: u64) -> u32 {
-        self.ts_origin.wrapping_add((tick as u32).wrapping_mul(self.ts_step))
+        self.ts_origin
+            .wrapping_add((tick as u32).wrapping_mul(self.ts_step))
     }
 
     /// Write the packet for `tick` carrying `payload` into `buf`; returns its length, or `None`
@@ -131,7 +152,11 @@ pub struct SymmetricLatch {
 
 impl SymmetricLatch {
     pub fn new(sdp_addr: SocketAddr) -> Self {
-        SymmetricLatch { sdp_addr, latched: None, dropped: 0 }
+        SymmetricLatch {
+            sdp_addr,
+            latched: None,
+            dropped: 0,
+        }
     }
 
     /// Where to send media now.
@@ -171,7 +196,8 @@ impl SymmetricLatch {
 
     /// Whether the SDP address is usable before anything arrives.
     pub fn sdp_addr_usable(&self) -> bool {
-        !matches!(self.sdp_addr.ip(), IpAddr::V4(a) if a.is_unspecified()) && self.sdp_addr.port() != 0
+        !matches!(self.sdp_addr.ip(), IpAddr::V4(a) if a.is_unspecified())
+            && self.sdp_addr.port() != 0
     }
 }
 

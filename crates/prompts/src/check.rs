@@ -11,7 +11,9 @@ pub enum FileIssue {
     /// Loads (converted at load time) but is not the master format.
     Format(String),
     /// Too many samples at full scale.
-    Clipped { samples: usize },
+    Clipped {
+        samples: usize,
+    },
     /// RMS below -50 dBFS.
     Silent,
 }
@@ -36,12 +38,19 @@ impl std::fmt::Display for CheckReport {
                 FileIssue::Missing => "missing (falls back to the next language)".to_owned(),
                 FileIssue::Unreadable(e) => format!("unreadable: {e}"),
                 FileIssue::Format(e) => format!("format: {e}"),
-                FileIssue::Clipped { samples } => format!("clipped: {samples} samples at full scale"),
+                FileIssue::Clipped { samples } => {
+                    format!("clipped: {samples} samples at full scale")
+                }
                 FileIssue::Silent => "silent (RMS below -50 dBFS)".to_owned(),
             };
             writeln!(f, "{lang}/{name}.wav: {what}")?;
         }
-        write!(f, "{} file(s) checked, {} issue(s)", self.checked, self.issues.len())
+        write!(
+            f,
+            "{} file(s) checked, {} issue(s)",
+            self.checked,
+            self.issues.len()
+        )
     }
 }
 
@@ -52,11 +61,13 @@ pub fn check(dir: &Path, languages: &[&str]) -> CheckReport {
         for name in REQUIRED {
             let path: PathBuf = dir.join(lang).join(format!("{name}.wav"));
             if !path.exists() {
-                r.issues.push((lang.to_string(), name.to_string(), FileIssue::Missing));
+                r.issues
+                    .push((lang.to_string(), name.to_string(), FileIssue::Missing));
                 continue;
             }
             r.checked += 1;
-            let push = |r: &mut CheckReport, i| r.issues.push((lang.to_string(), name.to_string(), i));
+            let push =
+                |r: &mut CheckReport, i| r.issues.push((lang.to_string(), name.to_string(), i));
             match hound::WavReader::open(&path) {
                 Err(e) => {
                     push(&mut r, FileIssue::Unreadable(e.to_string()));
@@ -78,11 +89,16 @@ pub fn check(dir: &Path, languages: &[&str]) -> CheckReport {
             match read_wav(&path) {
                 Err(e) => push(&mut r, FileIssue::Unreadable(e.to_string())),
                 Ok(pcm) => {
-                    let clipped = pcm.iter().filter(|&&v| v == i16::MAX || v == i16::MIN).count();
+                    let clipped = pcm
+                        .iter()
+                        .filter(|&&v| v == i16::MAX || v == i16::MIN)
+                        .count();
                     if clipped > 3 {
                         push(&mut r, FileIssue::Clipped { samples: clipped });
                     }
-                    let rms = (pcm.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / pcm.len().max(1) as f64).sqrt();
+                    let rms = (pcm.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>()
+                        / pcm.len().max(1) as f64)
+                        .sqrt();
                     if rms < 32768.0 * 10f64.powf(-50.0 / 20.0) {
                         push(&mut r, FileIssue::Silent);
                     }

@@ -65,7 +65,12 @@ pub enum PromptError {
     #[error("{path}: {why}")]
     File { path: PathBuf, why: String },
     #[error("encoding {name} ({language}) as {codec:?}: {why}")]
-    Encode { name: String, language: String, codec: Codec, why: String },
+    Encode {
+        name: String,
+        language: String,
+        codec: Codec,
+        why: String,
+    },
     #[error("no prompts could be loaded from {0} (is prompts.dir right?)")]
     Empty(PathBuf),
 }
@@ -113,20 +118,36 @@ pub struct Catalog {
 
 /// Decode a WAV file to mono 16-bit PCM at 16 kHz (resampling other rates, mixing down stereo).
 pub fn read_wav(path: &Path) -> Result<Vec<i16>, PromptError> {
-    let err = |why: String| PromptError::File { path: path.to_owned(), why };
+    let err = |why: String| PromptError::File {
+        path: path.to_owned(),
+        why,
+    };
     let mut r = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
     let spec = r.spec();
     if spec.sample_format != hound::SampleFormat::Int || spec.bits_per_sample != 16 {
-        return Err(err(format!("{}-bit {:?} samples; need 16-bit PCM", spec.bits_per_sample, spec.sample_format)));
+        return Err(err(format!(
+            "{}-bit {:?} samples; need 16-bit PCM",
+            spec.bits_per_sample, spec.sample_format
+        )));
     }
-    let samples: Vec<i16> = r.samples::<i16>().collect::<Result<_, _>>().map_err(|e| err(e.to_string()))?;
+    let samples: Vec<i16> = r
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(e.to_string()))?;
     let ch = usize::from(spec.channels.max(1));
     let mono: Vec<i16> = if ch == 1 {
         samples
     } else {
-        samples.chunks(ch).map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / ch as i32) as i16).collect()
+        samples
+            .chunks(ch)
+            .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / ch as i32) as i16)
+            .collect()
     };
-    Ok(if spec.sample_rate == MASTER_RATE { mono } else { resample(&mono, spec.sample_rate, MASTER_RATE) })
+    Ok(if spec.sample_rate == MASTER_RATE {
+        mono
+    } else {
+        resample(&mono, spec.sample_rate, MASTER_RATE)
+    })
 }
 
 /// Encode master PCM (16 kHz) into whole packets of `codec`, the last one padded with silence.
@@ -145,13 +166,22 @@ pub fn encode(pcm16k: &[i16], codec: Codec, ptime_ms: u32) -> Result<EncodedAudi
         enc.encode(chunk, &mut buf).map_err(|e| e.to_string())?;
         frames.push(buf.clone().into_boxed_slice());
     }
-    Ok(EncodedAudio { codec, ptime_ms, frames })
+    Ok(EncodedAudio {
+        codec,
+        ptime_ms,
+        frames,
+    })
 }
 
 impl Catalog {
     /// Load `dir/<language>/*.wav` for each language (plus `en_US`), encoding every prompt into
     /// every enabled codec of `codecs`. Work is spread over all cores.
-    pub fn load(dir: &Path, languages: &[&str], codecs: &[Codec], ptime_ms: u32) -> Result<Catalog, PromptError> {
+    pub fn load(
+        dir: &Path,
+        languages: &[&str],
+        codecs: &[Codec],
+        ptime_ms: u32,
+    ) -> Result<Catalog, PromptError> {
         let mut langs: Vec<&str> = languages.to_vec();
         if !langs.contains(&FALLBACK_LANGUAGE) {
             langs.push(FALLBACK_LANGUAGE);
@@ -160,7 +190,9 @@ impl Catalog {
         let mut files: Vec<(String, String, PathBuf)> = Vec::new();
         for lang in &langs {
             let ldir = dir.join(lang);
-            let Ok(rd) = std::fs::read_dir(&ldir) else { continue };
+            let Ok(rd) = std::fs::read_dir(&ldir) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let p = e.path();
                 if p.extension().and_then(|x| x.to_str()) == Some("wav") {
@@ -174,7 +206,9 @@ impl Catalog {
             return Err(PromptError::Empty(dir.to_owned()));
         }
         files.sort();
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let chunk = files.len().div_ceil(threads);
         let results: Vec<Result<Vec<Prompt>, PromptError>> = std::thread::scope(|s| {
             let hs: Vec<_> = files
@@ -187,21 +221,36 @@ impl Catalog {
                                 let pcm = read_wav(path)?;
                                 let mut encoded = HashMap::new();
                                 for &c in codecs {
-                                    let e = encode(&pcm, c, ptime_ms).map_err(|why| PromptError::Encode {
-                                        name: name.clone(),
-                                        language: lang.clone(),
-                                        codec: c,
-                                        why,
+                                    let e = encode(&pcm, c, ptime_ms).map_err(|why| {
+                                        PromptError::Encode {
+                                            name: name.clone(),
+                                            language: lang.clone(),
+                                            codec: c,
+                                            why,
+                                        }
                                     })?;
                                     encoded.insert(c, Arc::new(e));
                                 }
-                                Ok(Prompt { name: name.clone(), language: lang.clone(), pcm16k: pcm.into(), encoded })
+                                Ok(Prompt {
+                                    name: name.clone(),
+                                    language: lang.clone(),
+                                    pcm16k: pcm.into(),
+                                    encoded,
+                                })
                             })
                             .collect()
                     })
                 })
                 .collect();
-            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(PromptError::Empty(PathBuf::from("(loader thread panicked)"))))).collect()
+            hs.into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(PromptError::Empty(PathBuf::from(
+                            "(loader thread panicked)",
+                        )))
+                    })
+                })
+                .collect()
         });
         let mut prompts = HashMap::new();
         for r in results {
@@ -209,7 +258,11 @@ impl Catalog {
                 prompts.insert((p.language.clone(), p.name.clone()), Arc::new(p));
             }
         }
-        Ok(Catalog { prompts, codecs, ptime_ms })
+        Ok(Catalog {
+            prompts,
+            codecs,
+            ptime_ms,
+        })
     }
 
     /// The prompt `name` in the first language of `preference` that has it, else in `en_US`.
@@ -223,8 +276,19 @@ impl Catalog {
     /// The encoded packets for a sequence of prompts in one codec, to play back to back. Each
     /// prompt is padded to whole packets, so the joins are seamless (the encoders restart per
     /// prompt; prompts begin and end with silence, so that is inaudible).
-    pub fn sequence(&self, names: &[&str], preference: &[&str], codec: Codec) -> Option<Vec<Arc<EncodedAudio>>> {
-        names.iter().map(|n| self.lookup(n, preference).and_then(|p| p.encoded(codec).cloned())).collect()
+    pub fn sequence(
+        &self,
+        names: &[&str],
+        preference: &[&str],
+        codec: Codec,
+    ) -> Option<Vec<Arc<EncodedAudio>>> {
+        names
+            .iter()
+            .map(|n| {
+                self.lookup(n, preference)
+                    .and_then(|p| p.encoded(codec).cloned())
+            })
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -237,7 +301,11 @@ impl Catalog {
 
     /// Bytes of encoded audio held (for the prompt cache metric).
     pub fn encoded_bytes(&self) -> usize {
-        self.prompts.values().flat_map(|p| p.encoded.values()).map(|e| e.bytes()).sum()
+        self.prompts
+            .values()
+            .flat_map(|p| p.encoded.values())
+            .map(|e| e.bytes())
+            .sum()
     }
 
     pub fn codecs(&self) -> &[Codec] {

@@ -36,7 +36,11 @@ pub fn resample(pcm: &[i16], from: u32, to: u32) -> Vec<i16> {
             _ => break,
         }
     }
-    out.iter().skip(delay).take(want).map(|&v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect()
+    out.iter()
+        .skip(delay)
+        .take(want)
+        .map(|&v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect()
 }
 
 #[cfg(test)]
@@ -44,7 +48,9 @@ mod tests {
     use super::*;
 
     fn tone(f: f32, rate: u32, n: usize, amp: f32) -> Vec<i16> {
-        (0..n).map(|i| (amp * (2.0 * std::f32::consts::PI * f * i as f32 / rate as f32).sin()) as i16).collect()
+        (0..n)
+            .map(|i| (amp * (2.0 * std::f32::consts::PI * f * i as f32 / rate as f32).sin()) as i16)
+            .collect()
     }
 
     fn rms(x: &[i16]) -> f32 {
@@ -58,11 +64,19 @@ mod tests {
         let y = resample(&x, 16000, 8000);
         assert_eq!(y.len(), 8000);
         let expect = tone(1000.0, 8000, 8000, 10000.0);
-        let err: f32 = y[500..7500].iter().zip(&expect[500..7500]).map(|(a, b)| (f32::from(*a) - f32::from(*b)).abs()).fold(0.0, f32::max);
+        let err: f32 = y[500..7500]
+            .iter()
+            .zip(&expect[500..7500])
+            .map(|(a, b)| (f32::from(*a) - f32::from(*b)).abs())
+            .fold(0.0, f32::max);
         assert!(err < 600.0, "max error {err}");
         // 6 kHz (above the new Nyquist) is filtered out, not aliased to 2 kHz as naive decimation would.
         let hi = resample(&tone(6000.0, 16000, 16000, 10000.0), 16000, 8000);
-        assert!(rms(&hi[500..7500]) < 100.0, "aliasing: rms {}", rms(&hi[500..7500]));
+        assert!(
+            rms(&hi[500..7500]) < 100.0,
+            "aliasing: rms {}",
+            rms(&hi[500..7500])
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ fn ignore_exists(r: Result<(), StoreError>) -> Result<bool, StoreError> {
 }
 
 fn name(s: &str) -> crate::model::ObjectName {
-    s.parse().unwrap_or_else(|_| unreachable!("demo names are valid"))
+    s.parse()
+        .unwrap_or_else(|_| unreachable!("demo names are valid"))
 }
 
 /// Load the demo data; returns how many objects were created.
@@ -25,14 +26,19 @@ pub fn load_demo_data(store: &dyn Store) -> Result<usize, StoreError> {
         name: name(n),
         description: desc.into(),
         device_pool: "Default".into(),
-        device_security_profile: "Universal Device Template - Model-independent Security Profile".into(),
+        device_security_profile: "Universal Device Template - Model-independent Security Profile"
+            .into(),
         secure: false,
         sip_profile: "Standard SIP Profile".into(),
         phone_button_template: "Universal Device Template Button Layout".into(),
         description_pattern: "#FirstName# #LastName# (#Product#)".into(),
     };
-    created += usize::from(ignore_exists(store.create_udt(&udt("Desk Phones", "Desk phones of employees")))?);
-    created += usize::from(ignore_exists(store.create_udt(&udt("Softphones", "Mobile and desktop devices")))?);
+    created += usize::from(ignore_exists(
+        store.create_udt(&udt("Desk Phones", "Desk phones of employees")),
+    )?);
+    created += usize::from(ignore_exists(
+        store.create_udt(&udt("Softphones", "Mobile and desktop devices")),
+    )?);
     created += usize::from(ignore_exists(store.create_ult(&UniversalLineTemplate {
         name: name("Employee Line"),
         description: "Internal line".into(),
@@ -52,7 +58,10 @@ pub fn load_demo_data(store: &dyn Store) -> Result<usize, StoreError> {
         allow_self_provisioning: true,
         device_limit: crate::model::DEFAULT_DEVICE_LIMIT,
     }))?);
-    for (id, first, last, ext, pin) in [("jsmith", "John", "Smith", "1004", "12345"), ("mdupont", "Marie", "Dupont", "1005", "54321")] {
+    for (id, first, last, ext, pin) in [
+        ("jsmith", "John", "Smith", "1004", "12345"),
+        ("mdupont", "Marie", "Dupont", "1005", "54321"),
+    ] {
         let u = NewUser {
             user_id: id.parse()?,
             first_name: first.into(),

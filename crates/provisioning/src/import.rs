@@ -11,8 +11,15 @@ use crate::store::{ExistingKeys, PreparedUser};
 use std::collections::HashSet;
 use std::io::Read;
 
-pub const HEADER: [&str; 7] =
-    ["user_id", "first_name", "last_name", "self_service_id", "pin", "primary_extension", "user_profile"];
+pub const HEADER: [&str; 7] = [
+    "user_id",
+    "first_name",
+    "last_name",
+    "self_service_id",
+    "pin",
+    "primary_extension",
+    "user_profile",
+];
 
 /// A refused row: its line number in the file (1 = header) and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -29,7 +36,11 @@ impl std::fmt::Display for RowError {
 
 /// Parse and check every row. `existing` holds the keys already in the database.
 pub fn parse_users_csv(input: impl Read, existing: &ExistingKeys) -> (Vec<NewUser>, Vec<RowError>) {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(input);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input);
     let mut users = Vec::new();
     let mut errors = Vec::new();
     match rdr.headers() {
@@ -38,13 +49,20 @@ pub fn parse_users_csv(input: impl Read, existing: &ExistingKeys) -> (Vec<NewUse
             if got != HEADER {
                 errors.push(RowError {
                     line: 1,
-                    reason: format!("header must be `{}`, found `{}`", HEADER.join(","), got.join(",")),
+                    reason: format!(
+                        "header must be `{}`, found `{}`",
+                        HEADER.join(","),
+                        got.join(",")
+                    ),
                 });
                 return (users, errors);
             }
         }
         Err(e) => {
-            errors.push(RowError { line: 1, reason: format!("cannot read the header: {e}") });
+            errors.push(RowError {
+                line: 1,
+                reason: format!("cannot read the header: {e}"),
+            });
             return (users, errors);
         }
     }
@@ -55,13 +73,19 @@ pub fn parse_users_csv(input: impl Read, existing: &ExistingKeys) -> (Vec<NewUse
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                errors.push(RowError { line, reason: format!("unreadable row: {e}") });
+                errors.push(RowError {
+                    line,
+                    reason: format!("unreadable row: {e}"),
+                });
                 continue;
             }
         };
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() != HEADER.len() {
-            errors.push(RowError { line, reason: format!("expected {} columns, found {}", HEADER.len(), rec.len()) });
+            errors.push(RowError {
+                line,
+                reason: format!("expected {} columns, found {}", HEADER.len(), rec.len()),
+            });
             continue;
         }
         match check_row(&rec, existing, &seen_ids, &seen_ssids) {
@@ -92,10 +116,19 @@ fn check_row(
     if existing.user_ids.contains(user_id.as_str()) {
         return Err(format!("user_id `{user_id}` already exists"));
     }
-    let primary_extension: Option<Dn> =
-        if f(5).is_empty() { None } else { Some(f(5).parse().map_err(|e| format!("primary_extension: {e}"))?) };
-    let self_service_id: Option<SelfServiceId> =
-        if f(3).is_empty() { None } else { Some(f(3).parse().map_err(|e| format!("{e}"))?) };
+    let primary_extension: Option<Dn> = if f(5).is_empty() {
+        None
+    } else {
+        Some(
+            f(5).parse()
+                .map_err(|e| format!("primary_extension: {e}"))?,
+        )
+    };
+    let self_service_id: Option<SelfServiceId> = if f(3).is_empty() {
+        None
+    } else {
+        Some(f(3).parse().map_err(|e| format!("{e}"))?)
+    };
     let pin = f(4);
     if pin.is_empty() {
         return Err("pin: must not be empty".into());
@@ -123,9 +156,13 @@ fn check_row(
     };
     match u.effective_self_service_id() {
         None => return Err("self_service_id: empty and no primary_extension to default to".into()),
-        Some(s) if seen_ssids.contains(s.as_str()) => return Err(format!("self_service_id `{s}` appears twice in the file")),
+        Some(s) if seen_ssids.contains(s.as_str()) => {
+            return Err(format!("self_service_id `{s}` appears twice in the file"))
+        }
         Some(s) if existing.self_service_ids.contains(s.as_str()) => {
-            return Err(format!("self_service_id `{s}` is already used by another user"))
+            return Err(format!(
+                "self_service_id `{s}` is already used by another user"
+            ))
         }
         Some(_) => {}
     }
@@ -139,7 +176,10 @@ pub fn prepare_users(
 ) -> Result<Vec<PreparedUser>, String> {
     let total = users.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1);
     let chunk = total.div_ceil(threads).max(1);
     let mut out: Vec<Result<Vec<PreparedUser>, String>> = Vec::new();
     std::thread::scope(|s| {
@@ -158,14 +198,24 @@ pub fn prepare_users(
                                 .map_err(|e| e.to_string())?;
                             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                             progress(n, total);
-                            Ok(PreparedUser { user: NewUser { pin: None, ..u.clone() }, pin_hash, password_hash: None })
+                            Ok(PreparedUser {
+                                user: NewUser {
+                                    pin: None,
+                                    ..u.clone()
+                                },
+                                pin_hash,
+                                password_hash: None,
+                            })
                         })
                         .collect::<Result<Vec<_>, String>>()
                 })
             })
             .collect();
         for h in handles {
-            out.push(h.join().unwrap_or_else(|_| Err("hashing thread panicked".into())));
+            out.push(
+                h.join()
+                    .unwrap_or_else(|_| Err("hashing thread panicked".into())),
+            );
         }
     });
     let mut all = Vec::with_capacity(total);
@@ -189,7 +239,8 @@ mod tests {
 
     #[test]
     fn good_file() {
-        let csv = "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
+        let csv =
+            "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
                    alice,Alice,A,,1234,1001,Standard\n\
                    bob,Bob,B,7777,4321,1002,\n";
         let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
@@ -201,7 +252,8 @@ mod tests {
 
     #[test]
     fn every_bad_row_reason() {
-        let csv = "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
+        let csv =
+            "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
                    ok1,A,A,,1234,1001,\n\
                    ok1,B,B,,1234,1002,\n\
                    taken,C,C,,1234,1003,\n\
@@ -233,7 +285,10 @@ mod tests {
         assert_eq!(by_line.len(), expect.len(), "{by_line:?}");
         for ((line, reason), (el, er)) in by_line.iter().zip(expect) {
             assert_eq!(*line, el, "{reason}");
-            assert!(reason.contains(er), "line {line}: `{reason}` should contain `{er}`");
+            assert!(
+                reason.contains(er),
+                "line {line}: `{reason}` should contain `{er}`"
+            );
         }
         // A bad PIN is never echoed back.
         assert!(!e.iter().any(|r| r.reason.contains("12a4")));

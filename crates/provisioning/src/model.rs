@@ -17,11 +17,17 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        FieldError { field: field.into(), rule: rule.into() }
+        FieldError {
+            field: field.into(),
+            rule: rule.into(),
+        }
     }
     /// The same error under a longer path, e.g. `dn_range.start`.
     pub fn within(self, parent: &str) -> Self {
-        FieldError { field: format!("{parent}.{}", self.field), rule: self.rule }
+        FieldError {
+            field: format!("{parent}.{}", self.field),
+            rule: self.rule,
+        }
     }
 }
 
@@ -133,7 +139,9 @@ impl DeviceName {
     /// The `SEP…` name for a MAC address given as 12 hex digits (separators allowed).
     pub fn from_mac(mac: &str) -> Option<DeviceName> {
         let hex: String = mac.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-        let sep_ok = mac.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '-' || c == '.');
+        let sep_ok = mac
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '-' || c == '.');
         (hex.len() == 12 && sep_ok).then(|| DeviceName(format!("SEP{}", hex.to_ascii_uppercase())))
     }
 }
@@ -149,13 +157,30 @@ impl Dn {
 /// A user's PIN: 1 to 20 digits (the IVR only has a keypad).
 pub fn check_pin(pin: &str) -> Result<(), FieldError> {
     // The value itself never appears in the message.
-    digits(pin, 1, 20).map_err(|rule| FieldError::new("pin", if pin.is_empty() { rule } else { rule.replace(pin, "the PIN") }))
+    digits(pin, 1, 20).map_err(|rule| {
+        FieldError::new(
+            "pin",
+            if pin.is_empty() {
+                rule
+            } else {
+                rule.replace(pin, "the PIN")
+            },
+        )
+    })
 }
 
 /// The system authentication code: 1 to 20 digits, never empty (seed 000).
 pub fn check_auth_code(code: &str) -> Result<(), FieldError> {
-    digits(code, 1, 20)
-        .map_err(|rule| FieldError::new("authentication_code", if code.is_empty() { rule } else { rule.replace(code, "the code") }))
+    digits(code, 1, 20).map_err(|rule| {
+        FieldError::new(
+            "authentication_code",
+            if code.is_empty() {
+                rule
+            } else {
+                rule.replace(code, "the code")
+            },
+        )
+    })
 }
 
 /// What kind of device a phone is; the user profile has one UDT slot per class.
@@ -187,7 +212,10 @@ impl FromStr for DeviceClass {
             "desk_phone" => Ok(DeviceClass::DeskPhone),
             "mobile_desktop" => Ok(DeviceClass::MobileDesktop),
             "profile" => Ok(DeviceClass::Profile),
-            _ => Err(FieldError::new("class", format!("`{s}` is not one of desk_phone, mobile_desktop, profile"))),
+            _ => Err(FieldError::new(
+                "class",
+                format!("`{s}` is not one of desk_phone, mobile_desktop, profile"),
+            )),
         }
     }
 }
@@ -223,7 +251,10 @@ pub const KNOWN_MODELS: &[(&str, DeviceClass)] = &[
 
 /// The class of a known model (case-insensitive), or `None` for an unknown model.
 pub fn model_class(model: &str) -> Option<DeviceClass> {
-    KNOWN_MODELS.iter().find(|(m, _)| m.eq_ignore_ascii_case(model)).map(|(_, c)| *c)
+    KNOWN_MODELS
+        .iter()
+        .find(|(m, _)| m.eq_ignore_ascii_case(model))
+        .map(|(_, c)| *c)
 }
 
 /// An inclusive range of directory numbers of the same width, e.g. `1000..=1999`.
@@ -236,10 +267,16 @@ pub struct DnRange {
 impl DnRange {
     pub fn new(start: Dn, end: Dn) -> Result<Self, FieldError> {
         if start.as_str().len() != end.as_str().len() {
-            return Err(FieldError::new("dn_range", format!("start `{start}` and end `{end}` must have the same number of digits")));
+            return Err(FieldError::new(
+                "dn_range",
+                format!("start `{start}` and end `{end}` must have the same number of digits"),
+            ));
         }
         if start.value() > end.value() {
-            return Err(FieldError::new("dn_range", format!("start `{start}` must not be greater than end `{end}`")));
+            return Err(FieldError::new(
+                "dn_range",
+                format!("start `{start}` must not be greater than end `{end}`"),
+            ));
         }
         Ok(DnRange { start, end })
     }
@@ -256,7 +293,8 @@ impl DnRange {
         false
     }
     pub fn contains(&self, dn: &Dn) -> bool {
-        dn.as_str().len() == self.start.as_str().len() && (self.start.value()..=self.end.value()).contains(&dn.value())
+        dn.as_str().len() == self.start.as_str().len()
+            && (self.start.value()..=self.end.value()).contains(&dn.value())
     }
     /// The DNs of the range in order.
     pub fn iter(&self) -> impl Iterator<Item = Dn> + '_ {
@@ -336,7 +374,10 @@ impl UserProfile {
         if self.device_limit == 0 || self.device_limit > MAX_DEVICE_LIMIT {
             return Err(FieldError::new(
                 "device_limit",
-                format!("{} is out of range: must be 1 to {MAX_DEVICE_LIMIT}", self.device_limit),
+                format!(
+                    "{} is out of range: must be 1 to {MAX_DEVICE_LIMIT}",
+                    self.device_limit
+                ),
             ));
         }
         Ok(())
@@ -398,9 +439,11 @@ impl fmt::Debug for NewUser {
 impl NewUser {
     /// The effective self-service ID: the given one, else the primary extension.
     pub fn effective_self_service_id(&self) -> Option<SelfServiceId> {
-        self.self_service_id
-            .clone()
-            .or_else(|| self.primary_extension.as_ref().and_then(|d| d.as_str().parse().ok()))
+        self.self_service_id.clone().or_else(|| {
+            self.primary_extension
+                .as_ref()
+                .and_then(|d| d.as_str().parse().ok())
+        })
     }
 }
 
@@ -475,9 +518,18 @@ mod tests {
 
     #[test]
     fn sep_names() {
-        assert!("SEP001122AABBCC".parse::<DeviceName>().unwrap().is_sep_mac());
-        assert!(!"BOT001122AABBCC".parse::<DeviceName>().unwrap().is_sep_mac());
-        assert_eq!(DeviceName::from_mac("00:11:22:aa:bb:cc").unwrap().as_str(), "SEP001122AABBCC");
+        assert!("SEP001122AABBCC"
+            .parse::<DeviceName>()
+            .unwrap()
+            .is_sep_mac());
+        assert!(!"BOT001122AABBCC"
+            .parse::<DeviceName>()
+            .unwrap()
+            .is_sep_mac());
+        assert_eq!(
+            DeviceName::from_mac("00:11:22:aa:bb:cc").unwrap().as_str(),
+            "SEP001122AABBCC"
+        );
         assert!(DeviceName::from_mac("00:11:22").is_none());
     }
 
@@ -504,7 +556,10 @@ mod tests {
     fn pin_rules() {
         assert!(check_pin("12345").is_ok());
         let e = check_pin("12a45").unwrap_err();
-        assert!(!e.to_string().contains("12a45"), "a bad PIN must not be echoed: {e}");
+        assert!(
+            !e.to_string().contains("12a45"),
+            "a bad PIN must not be echoed: {e}"
+        );
         assert!(check_auth_code("").is_err());
         assert!(check_auth_code(&"1".repeat(21)).is_err());
     }

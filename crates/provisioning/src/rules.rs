@@ -75,7 +75,11 @@ pub fn evaluate(ctx: &AssignContext<'_>) -> Result<AssignmentPreview, AssignErro
         Some(p) if p.allow_self_provisioning && ctx.user.enabled => p,
         _ => return Err(AssignError::NotAllowed),
     };
-    let extension = ctx.user.primary_extension.clone().ok_or(AssignError::NoPrimaryExtension)?;
+    let extension = ctx
+        .user
+        .primary_extension
+        .clone()
+        .ok_or(AssignError::NoPrimaryExtension)?;
     let device = ctx.device.ok_or(AssignError::NotAutoregistered)?;
     let already_assigned = device.owner.as_ref() == Some(&ctx.user.user_id);
     if !device.auto_registered && !already_assigned {
@@ -84,10 +88,17 @@ pub fn evaluate(ctx: &AssignContext<'_>) -> Result<AssignmentPreview, AssignErro
     if device.secure {
         return Err(AssignError::SecureDevice);
     }
-    let class = model_class(&device.model).ok_or_else(|| AssignError::InvalidModel(device.model.clone()))?;
-    let udt = profile.udt_for(class).cloned().ok_or(AssignError::NoTemplate(class.as_str()))?;
+    let class = model_class(&device.model)
+        .ok_or_else(|| AssignError::InvalidModel(device.model.clone()))?;
+    let udt = profile
+        .udt_for(class)
+        .cloned()
+        .ok_or(AssignError::NoTemplate(class.as_str()))?;
     if !already_assigned && ctx.owned >= profile.device_limit {
-        return Err(AssignError::DeviceLimit { owned: ctx.owned, limit: profile.device_limit });
+        return Err(AssignError::DeviceLimit {
+            owned: ctx.owned,
+            limit: profile.device_limit,
+        });
     }
     Ok(AssignmentPreview {
         user_id: ctx.user.user_id.to_string(),

@@ -38,7 +38,9 @@ impl SecretHash {
     /// Hash a secret with a fresh random salt.
     pub fn hash(secret: &str) -> Result<SecretHash, SecretError> {
         let salt = SaltString::generate(&mut OsRng);
-        let h = hasher().hash_password(secret.as_bytes(), &salt).map_err(|e| SecretError::Hashing(e.to_string()))?;
+        let h = hasher()
+            .hash_password(secret.as_bytes(), &salt)
+            .map_err(|e| SecretError::Hashing(e.to_string()))?;
         Ok(SecretHash(h.to_string()))
     }
 
@@ -46,7 +48,9 @@ impl SecretHash {
     pub fn verify(&self, secret: &str) -> bool {
         match PasswordHash::new(&self.0) {
             // Parameters come from the PHC string, so hashes made with other costs still verify.
-            Ok(parsed) => Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => Argon2::default()
+                .verify_password(secret.as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => false,
         }
     }
@@ -71,7 +75,10 @@ impl FromStr for SecretHash {
     fn from_str(s: &str) -> Result<Self, SecretError> {
         let parsed = PasswordHash::new(s).map_err(|e| SecretError::BadHash(e.to_string()))?;
         if !parsed.algorithm.as_str().starts_with("argon2") {
-            return Err(SecretError::BadHash(format!("algorithm `{}` is not argon2", parsed.algorithm)));
+            return Err(SecretError::BadHash(format!(
+                "algorithm `{}` is not argon2",
+                parsed.algorithm
+            )));
         }
         Ok(SecretHash(s.to_owned()))
     }

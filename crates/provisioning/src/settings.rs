@@ -1,10 +1,10 @@
 //! System-level settings: self-provisioning (authentication mode, languages, route point,
 //! application user), auto-registration and the credential policy; and the `Ready` status.
 
+use crate::model::Dn;
 use crate::model::{check_auth_code, DnRange, FieldError, ObjectName};
 use crate::secret::SecretHash;
 use crate::{AuthMode, Language};
-use crate::model::Dn;
 use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
@@ -19,14 +19,23 @@ impl LanguagePreference {
     pub fn new(langs: Vec<Language>) -> Result<Self, FieldError> {
         if langs.is_empty() {
             // Seed 000's wording.
-            return Err(FieldError::new("languages", "Selected Language should contain at least one language."));
+            return Err(FieldError::new(
+                "languages",
+                "Selected Language should contain at least one language.",
+            ));
         }
         if langs.len() > Self::MAX {
-            return Err(FieldError::new("languages", format!("at most {} languages, got {}", Self::MAX, langs.len())));
+            return Err(FieldError::new(
+                "languages",
+                format!("at most {} languages, got {}", Self::MAX, langs.len()),
+            ));
         }
         for (i, l) in langs.iter().enumerate() {
             if langs[..i].contains(l) {
-                return Err(FieldError::new("languages", format!("`{l}` is listed twice")));
+                return Err(FieldError::new(
+                    "languages",
+                    format!("`{l}` is listed twice"),
+                ));
             }
         }
         Ok(LanguagePreference(langs))
@@ -135,7 +144,11 @@ pub struct CredentialPolicy {
 
 impl Default for CredentialPolicy {
     fn default() -> Self {
-        CredentialPolicy { failed_attempts_threshold: 5, lockout_duration: Duration::from_secs(15 * 60), reset_on_success: true }
+        CredentialPolicy {
+            failed_attempts_threshold: 5,
+            lockout_duration: Duration::from_secs(15 * 60),
+            reset_on_success: true,
+        }
     }
 }
 
@@ -148,8 +161,10 @@ pub enum Status {
 
 pub const MSG_AUTOREG_OFF: &str = "Auto-Registration is disabled";
 pub const MSG_IVR_OFF: &str = "Self-Provisioning IVR service is deactivated";
-pub const MSG_NO_DN: &str = "No DN is assigned to the Route Point. Please assign a DN to the Route Point.";
-pub const MSG_NO_APP_USER: &str = "You must select an Application User for the Self-Provisioning IVR to work.";
+pub const MSG_NO_DN: &str =
+    "No DN is assigned to the Route Point. Please assign a DN to the Route Point.";
+pub const MSG_NO_APP_USER: &str =
+    "You must select an Application User for the Self-Provisioning IVR to work.";
 pub const MSG_APP_USER_CREDS: &str =
     "Valid credentials not set for this application User. Self-Provisioning IVR service will not work.";
 
@@ -189,7 +204,10 @@ mod tests {
             auth_mode: AuthMode::Users,
             auth_code_hash: None,
             languages: LanguagePreference::default(),
-            route_point: RoutePoint { name: "SelfProvRP".into(), dns: vec!["2000".parse().unwrap()] },
+            route_point: RoutePoint {
+                name: "SelfProvRP".into(),
+                dns: vec!["2000".parse().unwrap()],
+            },
             application_user: None,
             registrar_mode: RegistrarMode::Builtin,
         }
@@ -210,15 +228,26 @@ mod tests {
         s.ivr_enabled = false;
         s.route_point.dns.clear();
         s.registrar_mode = RegistrarMode::External;
-        s.application_user =
-            Some(ApplicationUser { user_id: "sp".into(), sip_username: "2000".into(), sip_password: String::new() });
-        let Status::NotReady(r) = status(&s, &ar(false)) else { panic!("expected not ready") };
-        assert_eq!(r, vec![MSG_AUTOREG_OFF, MSG_IVR_OFF, MSG_NO_DN, MSG_APP_USER_CREDS]);
+        s.application_user = Some(ApplicationUser {
+            user_id: "sp".into(),
+            sip_username: "2000".into(),
+            sip_password: String::new(),
+        });
+        let Status::NotReady(r) = status(&s, &ar(false)) else {
+            panic!("expected not ready")
+        };
+        assert_eq!(
+            r,
+            vec![MSG_AUTOREG_OFF, MSG_IVR_OFF, MSG_NO_DN, MSG_APP_USER_CREDS]
+        );
     }
 
     #[test]
     fn languages_rules() {
-        assert!(LanguagePreference::new(vec![]).unwrap_err().rule.contains("at least one language"));
+        assert!(LanguagePreference::new(vec![])
+            .unwrap_err()
+            .rule
+            .contains("at least one language"));
         let en = Language::en_us();
         assert!(LanguagePreference::new(vec![en.clone(), en.clone()]).is_err());
         assert!(LanguagePreference::new(vec![en; 10]).is_err());
@@ -236,7 +265,11 @@ mod tests {
 
     #[test]
     fn app_user_debug_hides_password() {
-        let u = ApplicationUser { user_id: "a".into(), sip_username: "b".into(), sip_password: "hunter2".into() };
+        let u = ApplicationUser {
+            user_id: "a".into(),
+            sip_username: "b".into(),
+            sip_password: "hunter2".into(),
+        };
         assert!(!format!("{u:?}").contains("hunter2"));
     }
 }

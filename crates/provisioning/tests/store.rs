@@ -56,7 +56,12 @@ fn user(id: &str, ext: Option<&str>, prof: &str, pin: &str) -> NewUser {
 }
 
 fn autoreg(start: &str, end: &str) -> AutoRegistrationSettings {
-    AutoRegistrationSettings { enabled: true, udt: None, ult: None, dn_range: DnRange::new(start.parse().unwrap(), end.parse().unwrap()).unwrap() }
+    AutoRegistrationSettings {
+        enabled: true,
+        udt: None,
+        ult: None,
+        dn_range: DnRange::new(start.parse().unwrap(), end.parse().unwrap()).unwrap(),
+    }
 }
 
 fn sp(mode: AuthMode) -> SelfProvisioningSettings {
@@ -65,7 +70,10 @@ fn sp(mode: AuthMode) -> SelfProvisioningSettings {
         auth_mode: mode,
         auth_code_hash: Some(SelfProvisioningSettings::hash_auth_code("999000").unwrap()),
         languages: LanguagePreference::default(),
-        route_point: RoutePoint { name: "RP".into(), dns: vec!["2000".parse().unwrap()] },
+        route_point: RoutePoint {
+            name: "RP".into(),
+            dns: vec!["2000".parse().unwrap()],
+        },
         application_user: None,
         registrar_mode: RegistrarMode::Builtin,
     }
@@ -79,19 +87,30 @@ fn fixture(dir: &TempDir) -> SqliteStore {
     s.create_udt(&udt("Desk", false)).unwrap();
     s.create_profile(&profile("Std", true, 10, true)).unwrap();
     s.create_profile(&profile("Two", true, 2, true)).unwrap();
-    s.create_profile(&profile("NoSelf", false, 10, true)).unwrap();
-    s.create_profile(&profile("NoUdt", true, 10, false)).unwrap();
-    s.create_user(&user("alice", Some("1004"), "Std", "12345")).unwrap();
-    s.create_user(&user("bob", Some("1005"), "NoSelf", "11111")).unwrap();
+    s.create_profile(&profile("NoSelf", false, 10, true))
+        .unwrap();
+    s.create_profile(&profile("NoUdt", true, 10, false))
+        .unwrap();
+    s.create_user(&user("alice", Some("1004"), "Std", "12345"))
+        .unwrap();
+    s.create_user(&user("bob", Some("1005"), "NoSelf", "11111"))
+        .unwrap();
     s.create_user(&user("carol", None, "Std", "22222")).unwrap();
-    s.create_user(&NewUser { self_service_id: Some("3333".parse().unwrap()), ..user("carol2", None, "Std", "22222") }).unwrap();
-    s.create_user(&user("dave", Some("1007"), "NoUdt", "33333")).unwrap();
-    s.create_user(&user("erin", Some("1008"), "Two", "44444")).unwrap();
+    s.create_user(&NewUser {
+        self_service_id: Some("3333".parse().unwrap()),
+        ..user("carol2", None, "Std", "22222")
+    })
+    .unwrap();
+    s.create_user(&user("dave", Some("1007"), "NoUdt", "33333"))
+        .unwrap();
+    s.create_user(&user("erin", Some("1008"), "Two", "44444"))
+        .unwrap();
     s
 }
 
 fn autoreg_device(s: &SqliteStore, n: &str, model: &str) -> Device {
-    s.auto_register(&n.parse().unwrap(), model, &autoreg("3000", "3999"), NOW).unwrap()
+    s.auto_register(&n.parse().unwrap(), model, &autoreg("3000", "3999"), NOW)
+        .unwrap()
 }
 
 fn code_of(r: Result<AssignOutcome, AssignError>) -> OutcomeCode {
@@ -111,7 +130,9 @@ fn success_assigns_owner_extension_and_templates_and_is_idempotent() {
     let s = fixture(&dir);
     let d = autoreg_device(&s, "SEP001122334455", "Cisco 8845");
     assert!(d.auto_registered && d.owner.is_none());
-    let r = s.assign("SEP001122334455", &uid("alice"), "call-1", NOW).unwrap();
+    let r = s
+        .assign("SEP001122334455", &uid("alice"), "call-1", NOW)
+        .unwrap();
     assert!(matches!(r, AssignOutcome::Assigned(ref p) if p.extension.as_str() == "1004"));
     let d = s.get_device("SEP001122334455").unwrap();
     assert_eq!(d.owner.as_ref().map(|u| u.as_str()), Some("alice"));
@@ -120,7 +141,9 @@ fn success_assigns_owner_extension_and_templates_and_is_idempotent() {
     assert!(!d.auto_registered);
     assert_eq!(d.description, "First alice (Cisco 8845)");
     // Second time: succeeds, changes nothing.
-    let again = s.assign("SEP001122334455", &uid("alice"), "call-2", NOW).unwrap();
+    let again = s
+        .assign("SEP001122334455", &uid("alice"), "call-2", NOW)
+        .unwrap();
     assert!(matches!(again, AssignOutcome::AlreadyAssigned(_)));
     assert_eq!(s.get_device("SEP001122334455").unwrap(), d);
     let audit = s.audit_log(&AuditFilter::default()).unwrap();
@@ -135,14 +158,31 @@ fn every_assign_outcome_code() {
     let s = fixture(&dir);
     autoreg_device(&s, "SEPAAAAAAAAAAA1", "Cisco 8845");
     // SELFPROV_NOT_ALLOWED: profile disallows.
-    assert_eq!(code_of(s.assign("SEPAAAAAAAAAAA1", &uid("bob"), "c", NOW)), OutcomeCode::SelfprovNotAllowed);
+    assert_eq!(
+        code_of(s.assign("SEPAAAAAAAAAAA1", &uid("bob"), "c", NOW)),
+        OutcomeCode::SelfprovNotAllowed
+    );
     // SELFPROV_NOT_ALLOWED: user disabled.
-    s.update_user(&NewUser { enabled: false, pin: None, ..user("erin", Some("1008"), "Two", "0") }).unwrap();
-    assert_eq!(code_of(s.assign("SEPAAAAAAAAAAA1", &uid("erin"), "c", NOW)), OutcomeCode::SelfprovNotAllowed);
+    s.update_user(&NewUser {
+        enabled: false,
+        pin: None,
+        ..user("erin", Some("1008"), "Two", "0")
+    })
+    .unwrap();
+    assert_eq!(
+        code_of(s.assign("SEPAAAAAAAAAAA1", &uid("erin"), "c", NOW)),
+        OutcomeCode::SelfprovNotAllowed
+    );
     // NO_PRIMARY_EXTENSION.
-    assert_eq!(code_of(s.assign("SEPAAAAAAAAAAA1", &uid("carol"), "c", NOW)), OutcomeCode::NoPrimaryExtension);
+    assert_eq!(
+        code_of(s.assign("SEPAAAAAAAAAAA1", &uid("carol"), "c", NOW)),
+        OutcomeCode::NoPrimaryExtension
+    );
     // NOT_AUTOREGISTERED: unknown device, and a device created by an administrator.
-    assert_eq!(code_of(s.assign("SEPUNKNOWN00000", &uid("alice"), "c", NOW)), OutcomeCode::NotAutoregistered);
+    assert_eq!(
+        code_of(s.assign("SEPUNKNOWN00000", &uid("alice"), "c", NOW)),
+        OutcomeCode::NotAutoregistered
+    );
     s.create_device(&Device {
         name: "SEPADMIN0000001".parse().unwrap(),
         model: "Cisco 8845".into(),
@@ -159,32 +199,68 @@ fn every_assign_outcome_code() {
         updated_at: 0,
     })
     .unwrap();
-    assert_eq!(code_of(s.assign("SEPADMIN0000001", &uid("alice"), "c", NOW)), OutcomeCode::NotAutoregistered);
+    assert_eq!(
+        code_of(s.assign("SEPADMIN0000001", &uid("alice"), "c", NOW)),
+        OutcomeCode::NotAutoregistered
+    );
     // SECURE_DEVICE_NOT_SUPPORTED.
     let mut sec = autoreg_device(&s, "SEPSECURE000001", "Cisco 8845");
     sec.secure = true;
     s.update_device(&sec).unwrap();
-    assert_eq!(code_of(s.assign("SEPSECURE000001", &uid("alice"), "c", NOW)), OutcomeCode::SecureDeviceNotSupported);
+    assert_eq!(
+        code_of(s.assign("SEPSECURE000001", &uid("alice"), "c", NOW)),
+        OutcomeCode::SecureDeviceNotSupported
+    );
     // INVALID_DEVICE_MODEL.
     autoreg_device(&s, "SEPMODEL0000001", "Acme Toaster");
-    assert_eq!(code_of(s.assign("SEPMODEL0000001", &uid("alice"), "c", NOW)), OutcomeCode::InvalidDeviceModel);
+    assert_eq!(
+        code_of(s.assign("SEPMODEL0000001", &uid("alice"), "c", NOW)),
+        OutcomeCode::InvalidDeviceModel
+    );
     // MODEL_PHONETEMPLATE_NOT_FOUND: profile has no UDT for desk phones / for softphones.
-    assert_eq!(code_of(s.assign("SEPAAAAAAAAAAA1", &uid("dave"), "c", NOW)), OutcomeCode::ModelPhonetemplateNotFound);
+    assert_eq!(
+        code_of(s.assign("SEPAAAAAAAAAAA1", &uid("dave"), "c", NOW)),
+        OutcomeCode::ModelPhonetemplateNotFound
+    );
     autoreg_device(&s, "JABBERALICE", "Cisco Jabber");
-    assert_eq!(code_of(s.assign("JABBERALICE", &uid("alice"), "c", NOW)), OutcomeCode::ModelPhonetemplateNotFound);
+    assert_eq!(
+        code_of(s.assign("JABBERALICE", &uid("alice"), "c", NOW)),
+        OutcomeCode::ModelPhonetemplateNotFound
+    );
     // SELFPROV_DEVICE_LIMIT: "Two" allows 2 devices.
-    s.update_user(&NewUser { pin: None, ..user("erin", Some("1008"), "Two", "0") }).unwrap();
+    s.update_user(&NewUser {
+        pin: None,
+        ..user("erin", Some("1008"), "Two", "0")
+    })
+    .unwrap();
     for n in ["SEPLIMIT0000001", "SEPLIMIT0000002", "SEPLIMIT0000003"] {
         autoreg_device(&s, n, "Cisco 7841");
     }
-    assert_eq!(code_of(s.assign("SEPLIMIT0000001", &uid("erin"), "c", NOW)), OutcomeCode::Success);
-    assert_eq!(code_of(s.assign("SEPLIMIT0000002", &uid("erin"), "c", NOW)), OutcomeCode::Success);
-    assert_eq!(code_of(s.assign("SEPLIMIT0000003", &uid("erin"), "c", NOW)), OutcomeCode::SelfprovDeviceLimit);
+    assert_eq!(
+        code_of(s.assign("SEPLIMIT0000001", &uid("erin"), "c", NOW)),
+        OutcomeCode::Success
+    );
+    assert_eq!(
+        code_of(s.assign("SEPLIMIT0000002", &uid("erin"), "c", NOW)),
+        OutcomeCode::Success
+    );
+    assert_eq!(
+        code_of(s.assign("SEPLIMIT0000003", &uid("erin"), "c", NOW)),
+        OutcomeCode::SelfprovDeviceLimit
+    );
     // A device owned by someone else is not auto-registered any more.
-    assert_eq!(code_of(s.assign("SEPLIMIT0000001", &uid("alice"), "c", NOW)), OutcomeCode::NotAutoregistered);
+    assert_eq!(
+        code_of(s.assign("SEPLIMIT0000001", &uid("alice"), "c", NOW)),
+        OutcomeCode::NotAutoregistered
+    );
     // Failures changed nothing and were audited with their code.
     assert!(s.get_device("SEPLIMIT0000003").unwrap().owner.is_none());
-    let codes: Vec<OutcomeCode> = s.audit_log(&AuditFilter::default()).unwrap().iter().map(|a| a.code).collect();
+    let codes: Vec<OutcomeCode> = s
+        .audit_log(&AuditFilter::default())
+        .unwrap()
+        .iter()
+        .map(|a| a.code)
+        .collect();
     for c in [
         OutcomeCode::SelfprovNotAllowed,
         OutcomeCode::NoPrimaryExtension,
@@ -203,7 +279,9 @@ fn check_assignment_changes_nothing() {
     let dir = TempDir::new("preview");
     let s = fixture(&dir);
     let before = autoreg_device(&s, "SEP0000000000AA", "Cisco 8845");
-    let p = s.check_assignment("SEP0000000000AA", &uid("alice")).unwrap();
+    let p = s
+        .check_assignment("SEP0000000000AA", &uid("alice"))
+        .unwrap();
     assert_eq!(p.extension.as_str(), "1004");
     assert_eq!(p.udt.as_str(), "Desk");
     assert_eq!(s.get_device("SEP0000000000AA").unwrap(), before);
@@ -217,50 +295,149 @@ fn authentication_modes_and_invalid_credentials() {
     let pol = CredentialPolicy::default();
     let ssid = |x: &str| x.parse::<SelfServiceId>().unwrap();
     // users: PIN only.
-    assert_eq!(s.authenticate(&ssid("1004"), Some("12345"), &sp(AuthMode::Users), &pol, NOW).unwrap().user_id.as_str(), "alice");
-    assert_eq!(s.authenticate(&ssid("1004"), Some("999000"), &sp(AuthMode::Users), &pol, NOW), Err(AssignError::InvalidCredentials));
-    // Unknown ID: same error.
-    assert_eq!(s.authenticate(&ssid("4242"), Some("12345"), &sp(AuthMode::Users), &pol, NOW), Err(AssignError::InvalidCredentials));
-    // users_and_admins: the PIN or the authentication code.
-    let a = s.authenticate(&ssid("1004"), Some("999000"), &sp(AuthMode::UsersAndAdmins), &pol, NOW).unwrap();
-    assert!(a.via_auth_code);
-    assert!(!s.authenticate(&ssid("1004"), Some("12345"), &sp(AuthMode::UsersAndAdmins), &pol, NOW).unwrap().via_auth_code);
     assert_eq!(
-        s.authenticate(&ssid("1004"), Some("000"), &sp(AuthMode::UsersAndAdmins), &pol, NOW),
+        s.authenticate(
+            &ssid("1004"),
+            Some("12345"),
+            &sp(AuthMode::Users),
+            &pol,
+            NOW
+        )
+        .unwrap()
+        .user_id
+        .as_str(),
+        "alice"
+    );
+    assert_eq!(
+        s.authenticate(
+            &ssid("1004"),
+            Some("999000"),
+            &sp(AuthMode::Users),
+            &pol,
+            NOW
+        ),
+        Err(AssignError::InvalidCredentials)
+    );
+    // Unknown ID: same error.
+    assert_eq!(
+        s.authenticate(
+            &ssid("4242"),
+            Some("12345"),
+            &sp(AuthMode::Users),
+            &pol,
+            NOW
+        ),
+        Err(AssignError::InvalidCredentials)
+    );
+    // users_and_admins: the PIN or the authentication code.
+    let a = s
+        .authenticate(
+            &ssid("1004"),
+            Some("999000"),
+            &sp(AuthMode::UsersAndAdmins),
+            &pol,
+            NOW,
+        )
+        .unwrap();
+    assert!(a.via_auth_code);
+    assert!(
+        !s.authenticate(
+            &ssid("1004"),
+            Some("12345"),
+            &sp(AuthMode::UsersAndAdmins),
+            &pol,
+            NOW
+        )
+        .unwrap()
+        .via_auth_code
+    );
+    assert_eq!(
+        s.authenticate(
+            &ssid("1004"),
+            Some("000"),
+            &sp(AuthMode::UsersAndAdmins),
+            &pol,
+            NOW
+        ),
         Err(AssignError::InvalidCredentials)
     );
     // none: the ID alone.
-    assert!(s.authenticate(&ssid("1004"), None, &sp(AuthMode::None), &pol, NOW).is_ok());
-    assert_eq!(s.authenticate(&ssid("4242"), None, &sp(AuthMode::None), &pol, NOW), Err(AssignError::InvalidCredentials));
+    assert!(s
+        .authenticate(&ssid("1004"), None, &sp(AuthMode::None), &pol, NOW)
+        .is_ok());
+    assert_eq!(
+        s.authenticate(&ssid("4242"), None, &sp(AuthMode::None), &pol, NOW),
+        Err(AssignError::InvalidCredentials)
+    );
     // Explicit self-service ID.
-    assert_eq!(s.authenticate(&ssid("3333"), Some("22222"), &sp(AuthMode::Users), &pol, NOW).unwrap().user_id.as_str(), "carol2");
+    assert_eq!(
+        s.authenticate(
+            &ssid("3333"),
+            Some("22222"),
+            &sp(AuthMode::Users),
+            &pol,
+            NOW
+        )
+        .unwrap()
+        .user_id
+        .as_str(),
+        "carol2"
+    );
 }
 
 #[test]
 fn lockout_after_threshold_and_unlock_after_duration() {
     let dir = TempDir::new("lock");
     let s = fixture(&dir);
-    let pol = CredentialPolicy { failed_attempts_threshold: 3, lockout_duration: Duration::from_secs(60), reset_on_success: true };
+    let pol = CredentialPolicy {
+        failed_attempts_threshold: 3,
+        lockout_duration: Duration::from_secs(60),
+        reset_on_success: true,
+    };
     let id: SelfServiceId = "1004".parse().unwrap();
     let set = sp(AuthMode::Users);
-    assert_eq!(s.authenticate(&id, Some("1"), &set, &pol, NOW), Err(AssignError::InvalidCredentials));
-    assert_eq!(s.authenticate(&id, Some("2"), &set, &pol, NOW), Err(AssignError::InvalidCredentials));
-    assert_eq!(s.authenticate(&id, Some("3"), &set, &pol, NOW), Err(AssignError::AccountLocked));
+    assert_eq!(
+        s.authenticate(&id, Some("1"), &set, &pol, NOW),
+        Err(AssignError::InvalidCredentials)
+    );
+    assert_eq!(
+        s.authenticate(&id, Some("2"), &set, &pol, NOW),
+        Err(AssignError::InvalidCredentials)
+    );
+    assert_eq!(
+        s.authenticate(&id, Some("3"), &set, &pol, NOW),
+        Err(AssignError::AccountLocked)
+    );
     // Locked: even the right PIN is refused.
-    assert_eq!(s.authenticate(&id, Some("12345"), &set, &pol, NOW.plus(Duration::from_secs(59))), Err(AssignError::AccountLocked));
+    assert_eq!(
+        s.authenticate(
+            &id,
+            Some("12345"),
+            &set,
+            &pol,
+            NOW.plus(Duration::from_secs(59))
+        ),
+        Err(AssignError::AccountLocked)
+    );
     // After the duration the right PIN works and the counter is reset.
     let later = NOW.plus(Duration::from_secs(61));
-    assert!(s.authenticate(&id, Some("12345"), &set, &pol, later).is_ok());
+    assert!(s
+        .authenticate(&id, Some("12345"), &set, &pol, later)
+        .is_ok());
     assert_eq!(s.lock_state("alice").unwrap().0, 0);
     // Reset on success: two failures, a success, two failures → not locked.
     for _ in 0..2 {
         let _ = s.authenticate(&id, Some("0"), &set, &pol, later);
     }
-    assert!(s.authenticate(&id, Some("12345"), &set, &pol, later).is_ok());
+    assert!(s
+        .authenticate(&id, Some("12345"), &set, &pol, later)
+        .is_ok());
     for _ in 0..2 {
         let _ = s.authenticate(&id, Some("0"), &set, &pol, later);
     }
-    assert!(s.authenticate(&id, Some("12345"), &set, &pol, later).is_ok());
+    assert!(s
+        .authenticate(&id, Some("12345"), &set, &pol, later)
+        .is_ok());
 }
 
 #[test]
@@ -268,7 +445,8 @@ fn fifty_threads_one_user_limit_ten() {
     let dir = TempDir::new("limit50");
     let s = Arc::new(fixture(&dir));
     s.create_profile(&profile("Ten", true, 10, true)).unwrap();
-    s.create_user(&user("racer", Some("1100"), "Ten", "1111")).unwrap();
+    s.create_user(&user("racer", Some("1100"), "Ten", "1111"))
+        .unwrap();
     let names: Vec<String> = (0..50).map(|i| format!("SEP0000000{i:05}")).collect();
     for n in &names {
         autoreg_device(&s, n, "Cisco 8845");
@@ -283,9 +461,26 @@ fn fifty_threads_one_user_limit_ten() {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(results.iter().filter(|c| **c == OutcomeCode::Success).count(), 10);
-    assert_eq!(results.iter().filter(|c| **c == OutcomeCode::SelfprovDeviceLimit).count(), 40);
-    let owned = s.list_devices().unwrap().into_iter().filter(|d| d.owner.as_ref().is_some_and(|o| o.as_str() == "racer")).count();
+    assert_eq!(
+        results
+            .iter()
+            .filter(|c| **c == OutcomeCode::Success)
+            .count(),
+        10
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|c| **c == OutcomeCode::SelfprovDeviceLimit)
+            .count(),
+        40
+    );
+    let owned = s
+        .list_devices()
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.owner.as_ref().is_some_and(|o| o.as_str() == "racer"))
+        .count();
     assert_eq!(owned, 10);
 }
 
@@ -295,15 +490,21 @@ fn two_users_racing_for_one_device_one_owner() {
         let dir = TempDir::new("race2");
         let s = Arc::new(fixture(&dir));
         autoreg_device(&s, "SEPRACE00000001", "Cisco 8845");
-        s.create_user(&user("frank", Some("1009"), "Std", "5555")).unwrap();
+        s.create_user(&user("frank", Some("1009"), "Std", "5555"))
+            .unwrap();
         let (a, b) = std::thread::scope(|sc| {
             let s1 = s.clone();
             let s2 = s.clone();
-            let h1 = sc.spawn(move || code_of(s1.assign("SEPRACE00000001", &uid("alice"), "a", NOW)));
-            let h2 = sc.spawn(move || code_of(s2.assign("SEPRACE00000001", &uid("frank"), "b", NOW)));
+            let h1 =
+                sc.spawn(move || code_of(s1.assign("SEPRACE00000001", &uid("alice"), "a", NOW)));
+            let h2 =
+                sc.spawn(move || code_of(s2.assign("SEPRACE00000001", &uid("frank"), "b", NOW)));
             (h1.join().unwrap(), h2.join().unwrap())
         });
-        let wins = [a, b].iter().filter(|c| **c == OutcomeCode::Success).count();
+        let wins = [a, b]
+            .iter()
+            .filter(|c| **c == OutcomeCode::Success)
+            .count();
         assert_eq!(wins, 1, "round {round}: {a} {b}");
         assert!(s.get_device("SEPRACE00000001").unwrap().owner.is_some());
     }
@@ -315,14 +516,22 @@ fn auto_registration_hands_out_free_dns_and_reports_exhaustion() {
     let s = fixture(&dir);
     // 1004 and 1005 are users' extensions: skipped.
     let set = autoreg("1003", "1006");
-    let a = s.auto_register(&"SEP00000000000A".parse().unwrap(), "Cisco 8845", &set, NOW).unwrap();
-    let b = s.auto_register(&"SEP00000000000B".parse().unwrap(), "Cisco 8845", &set, NOW).unwrap();
+    let a = s
+        .auto_register(&"SEP00000000000A".parse().unwrap(), "Cisco 8845", &set, NOW)
+        .unwrap();
+    let b = s
+        .auto_register(&"SEP00000000000B".parse().unwrap(), "Cisco 8845", &set, NOW)
+        .unwrap();
     assert_eq!(a.dn.unwrap().as_str(), "1003");
     assert_eq!(b.dn.unwrap().as_str(), "1006");
     // Known device: unchanged.
-    let a2 = s.auto_register(&"SEP00000000000A".parse().unwrap(), "Cisco 8845", &set, NOW).unwrap();
+    let a2 = s
+        .auto_register(&"SEP00000000000A".parse().unwrap(), "Cisco 8845", &set, NOW)
+        .unwrap();
     assert_eq!(a2.dn.unwrap().as_str(), "1003");
-    let e = s.auto_register(&"SEP00000000000C".parse().unwrap(), "Cisco 8845", &set, NOW).unwrap_err();
+    let e = s
+        .auto_register(&"SEP00000000000C".parse().unwrap(), "Cisco 8845", &set, NOW)
+        .unwrap_err();
     assert!(e.to_string().contains("1003..1006 is exhausted"), "{e}");
 }
 
@@ -337,12 +546,23 @@ fn concurrent_auto_registration_never_shares_a_dn() {
             let set = set.clone();
             sc.spawn(move || {
                 for i in 0..20 {
-                    s.auto_register(&format!("SEPT{t}{i:010}").parse().unwrap(), "Cisco 8845", &set, NOW).unwrap();
+                    s.auto_register(
+                        &format!("SEPT{t}{i:010}").parse().unwrap(),
+                        "Cisco 8845",
+                        &set,
+                        NOW,
+                    )
+                    .unwrap();
                 }
             });
         }
     });
-    let dns: Vec<String> = s.list_devices().unwrap().into_iter().filter_map(|d| d.dn.map(String::from)).collect();
+    let dns: Vec<String> = s
+        .list_devices()
+        .unwrap()
+        .into_iter()
+        .filter_map(|d| d.dn.map(String::from))
+        .collect();
     let unique: std::collections::HashSet<_> = dns.iter().collect();
     assert_eq!(dns.len(), 80);
     assert_eq!(unique.len(), 80);
@@ -368,16 +588,41 @@ fn referential_errors_name_what_is_wrong() {
     let s = fixture(&dir);
     let e = s.delete_udt("Desk").unwrap_err().to_string();
     assert!(e.contains("used by") && e.contains("user profile"), "{e}");
-    let e = s.create_profile(&UserProfile { udt_desk_phone: Some(name("Nope")), ..profile("X", true, 5, false) }).unwrap_err();
-    assert!(e.to_string().contains("udt_desk_phone") && e.to_string().contains("Nope"), "{e}");
-    let e = s.create_user(&user("alice", Some("1"), "Std", "1")).unwrap_err();
+    let e = s
+        .create_profile(&UserProfile {
+            udt_desk_phone: Some(name("Nope")),
+            ..profile("X", true, 5, false)
+        })
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("udt_desk_phone") && e.to_string().contains("Nope"),
+        "{e}"
+    );
+    let e = s
+        .create_user(&user("alice", Some("1"), "Std", "1"))
+        .unwrap_err();
     assert!(e.to_string().contains("already exists"), "{e}");
-    let e = s.create_user(&user("zed", Some("1004"), "Std", "1")).unwrap_err();
+    let e = s
+        .create_user(&user("zed", Some("1004"), "Std", "1"))
+        .unwrap_err();
     assert!(e.to_string().contains("self_service_id"), "{e}");
     // Only one system default.
-    s.update_profile(&UserProfile { system_default: true, ..profile("Std", true, 10, true) }).unwrap();
-    s.update_profile(&UserProfile { system_default: true, ..profile("Two", true, 2, true) }).unwrap();
-    let defaults: Vec<_> = s.list_profiles().unwrap().into_iter().filter(|p| p.system_default).collect();
+    s.update_profile(&UserProfile {
+        system_default: true,
+        ..profile("Std", true, 10, true)
+    })
+    .unwrap();
+    s.update_profile(&UserProfile {
+        system_default: true,
+        ..profile("Two", true, 2, true)
+    })
+    .unwrap();
+    let defaults: Vec<_> = s
+        .list_profiles()
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.system_default)
+        .collect();
     assert_eq!(defaults.len(), 1);
     assert_eq!(defaults[0].name.as_str(), "Two");
 }
@@ -386,12 +631,26 @@ fn referential_errors_name_what_is_wrong() {
 fn user_without_profile_uses_system_default() {
     let dir = TempDir::new("default");
     let s = fixture(&dir);
-    s.create_user(&NewUser { user_profile: None, ..user("gina", Some("1010"), "Std", "1") }).unwrap();
+    s.create_user(&NewUser {
+        user_profile: None,
+        ..user("gina", Some("1010"), "Std", "1")
+    })
+    .unwrap();
     autoreg_device(&s, "SEPDEFAULT00001", "Cisco 8845");
     // No default profile yet: not allowed.
-    assert_eq!(code_of(s.assign("SEPDEFAULT00001", &uid("gina"), "c", NOW)), OutcomeCode::SelfprovNotAllowed);
-    s.update_profile(&UserProfile { system_default: true, ..profile("Std", true, 10, true) }).unwrap();
-    assert_eq!(code_of(s.assign("SEPDEFAULT00001", &uid("gina"), "c", NOW)), OutcomeCode::Success);
+    assert_eq!(
+        code_of(s.assign("SEPDEFAULT00001", &uid("gina"), "c", NOW)),
+        OutcomeCode::SelfprovNotAllowed
+    );
+    s.update_profile(&UserProfile {
+        system_default: true,
+        ..profile("Std", true, 10, true)
+    })
+    .unwrap();
+    assert_eq!(
+        code_of(s.assign("SEPDEFAULT00001", &uid("gina"), "c", NOW)),
+        OutcomeCode::Success
+    );
 }
 
 #[test]
@@ -399,7 +658,13 @@ fn secrets_never_reach_the_audit_log_or_debug_output() {
     let dir = TempDir::new("secrets");
     let s = fixture(&dir);
     let set = sp(AuthMode::Users);
-    let _ = s.authenticate(&"1004".parse().unwrap(), Some("987654"), &set, &CredentialPolicy::default(), NOW);
+    let _ = s.authenticate(
+        &"1004".parse().unwrap(),
+        Some("987654"),
+        &set,
+        &CredentialPolicy::default(),
+        NOW,
+    );
     autoreg_device(&s, "SEPSECRET000001", "Cisco 8845");
     let _ = s.assign("SEPSECRET000001", &uid("alice"), "c", NOW);
     let log = format!("{:?}", s.audit_log(&AuditFilter::default()).unwrap());
@@ -418,7 +683,9 @@ const CRASH_DB: &str = "SELFPROV_CRASH_TEST_DB";
 #[test]
 #[ignore = "runs as a child process of killed_mid_assignment_leaves_db_consistent"]
 fn crash_child() {
-    let Ok(path) = std::env::var(CRASH_DB) else { return };
+    let Ok(path) = std::env::var(CRASH_DB) else {
+        return;
+    };
     let s = SqliteStore::open(std::path::Path::new(&path)).unwrap();
     s.assign_with_pause("SEPCRASH0000001", &uid("alice"), || {
         use std::io::Write;
@@ -439,24 +706,49 @@ fn killed_mid_assignment_leaves_db_consistent() {
         let s = SqliteStore::open(&path).unwrap();
         s.create_udt(&udt("Desk", false)).unwrap();
         s.create_profile(&profile("Std", true, 10, true)).unwrap();
-        s.create_user(&user("alice", Some("1004"), "Std", "12345")).unwrap();
-        s.auto_register(&"SEPCRASH0000001".parse().unwrap(), "Cisco 8845", &autoreg("3000", "3999"), NOW).unwrap();
+        s.create_user(&user("alice", Some("1004"), "Std", "12345"))
+            .unwrap();
+        s.auto_register(
+            &"SEPCRASH0000001".parse().unwrap(),
+            "Cisco 8845",
+            &autoreg("3000", "3999"),
+            NOW,
+        )
+        .unwrap();
     }
     let exe = std::env::current_exe().unwrap();
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["--ignored", "--exact", "crash_child", "--nocapture", "--test-threads=1"]).env(CRASH_DB, &path);
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "crash_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CRASH_DB, &path);
     let (mut child, out, _err) = selfprov_testkit::spawn_watched("crash-child", &mut cmd).unwrap();
-    assert!(out.wait_for("IN_TRANSACTION", Duration::from_secs(30)).is_some(), "child never reached the transaction");
+    assert!(
+        out.wait_for("IN_TRANSACTION", Duration::from_secs(30))
+            .is_some(),
+        "child never reached the transaction"
+    );
     child.signal(9);
-    let st = child.wait_timeout(Duration::from_secs(10)).expect("child did not die");
+    let st = child
+        .wait_timeout(Duration::from_secs(10))
+        .expect("child did not die");
     assert!(!st.success());
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.integrity_check().unwrap(), "ok");
     let d = s.get_device("SEPCRASH0000001").unwrap();
-    assert!(d.owner.is_none() && d.auto_registered, "half-done assignment visible: {d:?}");
+    assert!(
+        d.owner.is_none() && d.auto_registered,
+        "half-done assignment visible: {d:?}"
+    );
     assert!(s.audit_log(&AuditFilter::default()).unwrap().is_empty());
     // And the database still works.
-    assert!(s.assign("SEPCRASH0000001", &uid("alice"), "after", NOW).is_ok());
+    assert!(s
+        .assign("SEPCRASH0000001", &uid("alice"), "after", NOW)
+        .is_ok());
 }
 
 // --- property tests -----------------------------------------------------------------------

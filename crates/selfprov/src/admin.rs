@@ -4,17 +4,21 @@ use crate::cli::*;
 use crate::output::{fields, json, opt, table};
 use anyhow::{bail, Context, Result};
 use selfprov_config::Config;
+use selfprov_provisioning::import;
 use selfprov_provisioning::model::*;
 use selfprov_provisioning::store::{AuditFilter, SqliteStore, Store, UnixMillis};
-use selfprov_provisioning::import;
 use std::io::Read;
 
 pub fn open_store(cfg: &Config) -> Result<SqliteStore> {
-    SqliteStore::open(&cfg.database_path).with_context(|| format!("opening database {}", cfg.database_path.display()))
+    SqliteStore::open(&cfg.database_path)
+        .with_context(|| format!("opening database {}", cfg.database_path.display()))
 }
 
 /// "" means "clear"; anything else must parse.
-fn opt_parse<T: std::str::FromStr<Err = FieldError>>(v: Option<String>, current: Option<T>) -> Result<Option<T>> {
+fn opt_parse<T: std::str::FromStr<Err = FieldError>>(
+    v: Option<String>,
+    current: Option<T>,
+) -> Result<Option<T>> {
     match v {
         None => Ok(current),
         Some(s) if s.is_empty() => Ok(None),
@@ -54,7 +58,14 @@ pub fn template(store: &SqliteStore, cmd: TemplateCmd) -> Result<()> {
                 &store
                     .list_udts()?
                     .into_iter()
-                    .map(|t| vec![t.name.to_string(), t.device_pool, t.secure.to_string(), t.description])
+                    .map(|t| {
+                        vec![
+                            t.name.to_string(),
+                            t.device_pool,
+                            t.secure.to_string(),
+                            t.description,
+                        ]
+                    })
                     .collect::<Vec<_>>(),
             ),
             Crud::Show { name, json: j } => show(&store.get_udt(&name)?, j)?,
@@ -91,7 +102,14 @@ pub fn template(store: &SqliteStore, cmd: TemplateCmd) -> Result<()> {
                 &store
                     .list_ults()?
                     .into_iter()
-                    .map(|t| vec![t.name.to_string(), t.partition, t.calling_search_space, t.description])
+                    .map(|t| {
+                        vec![
+                            t.name.to_string(),
+                            t.partition,
+                            t.calling_search_space,
+                            t.description,
+                        ]
+                    })
                     .collect::<Vec<_>>(),
             ),
             Crud::Show { name, json: j } => show(&store.get_ult(&name)?, j)?,
@@ -167,7 +185,8 @@ fn merge_profile(a: ProfileArgs, mut p: UserProfile) -> Result<UserProfile> {
         p.system_default = v;
     }
     p.udt_desk_phone = opt_parse(a.udt_desk_phone, p.udt_desk_phone).context("--udt-desk-phone")?;
-    p.udt_mobile_desktop = opt_parse(a.udt_mobile_desktop, p.udt_mobile_desktop).context("--udt-mobile-desktop")?;
+    p.udt_mobile_desktop =
+        opt_parse(a.udt_mobile_desktop, p.udt_mobile_desktop).context("--udt-mobile-desktop")?;
     p.udt_profile = opt_parse(a.udt_profile, p.udt_profile).context("--udt-profile")?;
     p.ult = opt_parse(a.ult, p.ult).context("--ult")?;
     if let Some(v) = a.allow_self_provisioning {
@@ -208,7 +227,16 @@ pub fn profile(store: &SqliteStore, cmd: ProfileCmd) -> Result<()> {
         }
         ProfileCmd::List { json: true } => json(&store.list_profiles()?)?,
         ProfileCmd::List { json: false } => table(
-            &["NAME", "DEFAULT", "ALLOW", "LIMIT", "UDT DESK", "UDT MOBILE", "UDT PROFILE", "ULT"],
+            &[
+                "NAME",
+                "DEFAULT",
+                "ALLOW",
+                "LIMIT",
+                "UDT DESK",
+                "UDT MOBILE",
+                "UDT PROFILE",
+                "ULT",
+            ],
             &store
                 .list_profiles()?
                 .into_iter()
@@ -237,17 +265,25 @@ pub fn profile(store: &SqliteStore, cmd: ProfileCmd) -> Result<()> {
 
 fn read_pin_stdin() -> Result<String> {
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).context("reading the PIN from stdin")?;
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading the PIN from stdin")?;
     Ok(s.trim().to_owned())
 }
 
 fn user_from(a: UserArgs, cur: Option<EndUser>) -> Result<NewUser> {
-    let pin = if a.pin_stdin { Some(read_pin_stdin()?) } else { a.pin };
+    let pin = if a.pin_stdin {
+        Some(read_pin_stdin()?)
+    } else {
+        a.pin
+    };
     let cur_ssid = cur.as_ref().and_then(|u| u.self_service_id.clone());
     let cur_ext = cur.as_ref().and_then(|u| u.primary_extension.clone());
-    let primary_extension = opt_parse(a.primary_extension, cur_ext.clone()).context("--primary-extension")?;
+    let primary_extension =
+        opt_parse(a.primary_extension, cur_ext.clone()).context("--primary-extension")?;
     // A self-service ID that was only the default follows a changed extension.
-    let ssid_was_default = cur_ssid.as_ref().map(|s| s.as_str()) == cur_ext.as_ref().map(|d| d.as_str());
+    let ssid_was_default =
+        cur_ssid.as_ref().map(|s| s.as_str()) == cur_ext.as_ref().map(|d| d.as_str());
     let self_service_id = match a.self_service_id {
         Some(s) if s.is_empty() => None,
         Some(s) => Some(s.parse().context("--self-service-id")?),
@@ -256,12 +292,22 @@ fn user_from(a: UserArgs, cur: Option<EndUser>) -> Result<NewUser> {
     };
     Ok(NewUser {
         user_id: a.user_id.parse()?,
-        first_name: a.first_name.or_else(|| cur.as_ref().map(|u| u.first_name.clone())).unwrap_or_default(),
-        last_name: a.last_name.or_else(|| cur.as_ref().map(|u| u.last_name.clone())).unwrap_or_default(),
+        first_name: a
+            .first_name
+            .or_else(|| cur.as_ref().map(|u| u.first_name.clone()))
+            .unwrap_or_default(),
+        last_name: a
+            .last_name
+            .or_else(|| cur.as_ref().map(|u| u.last_name.clone()))
+            .unwrap_or_default(),
         self_service_id,
         primary_extension,
-        user_profile: opt_parse(a.profile, cur.as_ref().and_then(|u| u.user_profile.clone())).context("--profile")?,
-        enabled: a.enabled.or(cur.as_ref().map(|u| u.enabled)).unwrap_or(true),
+        user_profile: opt_parse(a.profile, cur.as_ref().and_then(|u| u.user_profile.clone()))
+            .context("--profile")?,
+        enabled: a
+            .enabled
+            .or(cur.as_ref().map(|u| u.enabled))
+            .unwrap_or(true),
         pin,
         password: None,
     })
@@ -285,7 +331,14 @@ pub fn user(store: &SqliteStore, cmd: UserCmd) -> Result<()> {
         }
         UserCmd::List { json: true } => json(&store.list_users()?)?,
         UserCmd::List { json: false } => table(
-            &["USER ID", "NAME", "SELF-SERVICE ID", "EXTENSION", "PROFILE", "ENABLED"],
+            &[
+                "USER ID",
+                "NAME",
+                "SELF-SERVICE ID",
+                "EXTENSION",
+                "PROFILE",
+                "ENABLED",
+            ],
             &store
                 .list_users()?
                 .into_iter()
@@ -295,7 +348,9 @@ pub fn user(store: &SqliteStore, cmd: UserCmd) -> Result<()> {
                         format!("{} {}", u.first_name, u.last_name),
                         opt(&u.self_service_id),
                         opt(&u.primary_extension),
-                        u.user_profile.map(|p| p.to_string()).unwrap_or_else(|| "(system default)".into()),
+                        u.user_profile
+                            .map(|p| p.to_string())
+                            .unwrap_or_else(|| "(system default)".into()),
                         u.enabled.to_string(),
                     ]
                 })
@@ -312,7 +367,12 @@ pub fn user(store: &SqliteStore, cmd: UserCmd) -> Result<()> {
                 failed_attempts: u32,
                 locked_until_ms: Option<i64>,
             }
-            let shown = Shown { pin_set: u.pin_hash.is_some(), user: u, failed_attempts: failed, locked_until_ms: locked.map(|l| l.0) };
+            let shown = Shown {
+                pin_set: u.pin_hash.is_some(),
+                user: u,
+                failed_attempts: failed,
+                locked_until_ms: locked.map(|l| l.0),
+            };
             show(&shown, j)?
         }
         UserCmd::Delete { user_id } => {
@@ -359,10 +419,17 @@ fn device_out(d: &Device) -> DeviceOut<'_> {
 
 fn device_from(a: DeviceArgs, cur: Option<Device>) -> Result<Device> {
     let now = UnixMillis::now().0 / 1000;
-    let model = a.model.or_else(|| cur.as_ref().map(|d| d.model.clone())).unwrap_or_else(|| "Generic SIP Phone".into());
+    let model = a
+        .model
+        .or_else(|| cur.as_ref().map(|d| d.model.clone()))
+        .unwrap_or_else(|| "Generic SIP Phone".into());
     let class = match a.class {
         Some(c) => c.parse()?,
-        None => cur.as_ref().map(|d| d.class).or_else(|| model_class(&model)).unwrap_or(DeviceClass::DeskPhone),
+        None => cur
+            .as_ref()
+            .map(|d| d.class)
+            .or_else(|| model_class(&model))
+            .unwrap_or(DeviceClass::DeskPhone),
     };
     Ok(Device {
         name: a.name.parse()?,
@@ -371,10 +438,16 @@ fn device_from(a: DeviceArgs, cur: Option<Device>) -> Result<Device> {
         secure: a.secure.or(cur.as_ref().map(|d| d.secure)).unwrap_or(false),
         dn: opt_parse(a.dn, cur.as_ref().and_then(|d| d.dn.clone())).context("--dn")?,
         owner: opt_parse(a.owner, cur.as_ref().and_then(|d| d.owner.clone())).context("--owner")?,
-        auto_registered: a.auto_registered.or(cur.as_ref().map(|d| d.auto_registered)).unwrap_or(false),
+        auto_registered: a
+            .auto_registered
+            .or(cur.as_ref().map(|d| d.auto_registered))
+            .unwrap_or(false),
         udt: cur.as_ref().and_then(|d| d.udt.clone()),
         ult: cur.as_ref().and_then(|d| d.ult.clone()),
-        description: a.description.or_else(|| cur.as_ref().map(|d| d.description.clone())).unwrap_or_default(),
+        description: a
+            .description
+            .or_else(|| cur.as_ref().map(|d| d.description.clone()))
+            .unwrap_or_default(),
         created_at: cur.as_ref().map(|d| d.created_at).unwrap_or(now),
         updated_at: now,
         model,
@@ -404,7 +477,14 @@ pub fn device(store: &SqliteStore, cfg: &Config, cmd: DeviceCmd) -> Result<()> {
                 .list_devices()?
                 .into_iter()
                 .map(|d| {
-                    vec![d.name.to_string(), d.model, opt(&d.dn), opt(&d.owner), d.auto_registered.to_string(), opt(&d.udt)]
+                    vec![
+                        d.name.to_string(),
+                        d.model,
+                        opt(&d.dn),
+                        opt(&d.owner),
+                        d.auto_registered.to_string(),
+                        opt(&d.udt),
+                    ]
                 })
                 .collect::<Vec<_>>(),
         ),
@@ -414,7 +494,12 @@ pub fn device(store: &SqliteStore, cfg: &Config, cmd: DeviceCmd) -> Result<()> {
             println!("deleted device {name}");
         }
         DeviceCmd::Autoregister { name, model } => {
-            let d = store.auto_register(&name.parse()?, &model, &cfg.auto_registration, UnixMillis::now())?;
+            let d = store.auto_register(
+                &name.parse()?,
+                &model,
+                &cfg.auto_registration,
+                UnixMillis::now(),
+            )?;
             println!("device {} auto-registered with DN {}", d.name, opt(&d.dn));
         }
         DeviceCmd::Assign { name, user_id } => {
@@ -423,8 +508,14 @@ pub fn device(store: &SqliteStore, cfg: &Config, cmd: DeviceCmd) -> Result<()> {
                 Ok(o) => {
                     use selfprov_provisioning::store::AssignOutcome::*;
                     match o {
-                        Assigned(p) => println!("device {name} assigned to {} with extension {}", p.user_id, p.extension),
-                        AlreadyAssigned(p) => println!("device {name} already belongs to {} (extension {}); nothing changed", p.user_id, p.extension),
+                        Assigned(p) => println!(
+                            "device {name} assigned to {} with extension {}",
+                            p.user_id, p.extension
+                        ),
+                        AlreadyAssigned(p) => println!(
+                            "device {name} already belongs to {} (extension {}); nothing changed",
+                            p.user_id, p.extension
+                        ),
                     }
                 }
                 Err(e) => bail!("{}: {e}", e.code()),
@@ -447,31 +538,51 @@ pub fn import_users(store: &SqliteStore, file: &std::path::Path, dry_run: bool) 
             "import: {} row(s) read, {} bad, nothing imported{}",
             total_rows,
             errors.len(),
-            if dry_run { " (dry run)" } else { " (fix the rows above; a file is imported whole or not at all)" }
+            if dry_run {
+                " (dry run)"
+            } else {
+                " (fix the rows above; a file is imported whole or not at all)"
+            }
         );
         return Ok(false);
     }
     if dry_run {
-        println!("import: {} row(s) read, all valid; nothing imported (dry run)", users.len());
+        println!(
+            "import: {} row(s) read, all valid; nothing imported (dry run)",
+            users.len()
+        );
         return Ok(true);
     }
     let bar = indicatif::ProgressBar::new(users.len() as u64);
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) && users.len() >= 100 {
         bar.set_style(
-            indicatif::ProgressStyle::with_template("hashing PINs {bar:40} {pos}/{len} ({eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("hashing PINs {bar:40} {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let prepared = import::prepare_users(users, &|done, _| bar.set_position(done as u64)).map_err(anyhow::Error::msg)?;
+    let prepared = import::prepare_users(users, &|done, _| bar.set_position(done as u64))
+        .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
     let summary = store.import_users(&prepared)?;
     println!("import: {} user(s) imported, 0 failed", summary.imported);
     Ok(true)
 }
 
-pub fn audit(store: &SqliteStore, as_json: bool, limit: Option<usize>, device: Option<String>, user: Option<String>) -> Result<()> {
-    let entries = store.audit_log(&AuditFilter { limit, device, user, code: None })?;
+pub fn audit(
+    store: &SqliteStore,
+    as_json: bool,
+    limit: Option<usize>,
+    device: Option<String>,
+    user: Option<String>,
+) -> Result<()> {
+    let entries = store.audit_log(&AuditFilter {
+        limit,
+        device,
+        user,
+        code: None,
+    })?;
     if as_json {
         return json(&entries);
     }
@@ -479,7 +590,16 @@ pub fn audit(store: &SqliteStore, as_json: bool, limit: Option<usize>, device: O
         &["TIME (UTC)", "CALL ID", "DEVICE", "USER", "CODE", "DETAIL"],
         &entries
             .into_iter()
-            .map(|e| vec![utc(e.time_ms), e.call_id, opt(&e.device), opt(&e.user), e.code.to_string(), e.detail])
+            .map(|e| {
+                vec![
+                    utc(e.time_ms),
+                    e.call_id,
+                    opt(&e.device),
+                    opt(&e.user),
+                    e.code.to_string(),
+                    e.detail,
+                ]
+            })
             .collect::<Vec<_>>(),
     );
     Ok(())

@@ -4,10 +4,20 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "selfprov", version, about = "Self-provisioning IVR for SIP phones: service and admin CLI")]
+#[command(
+    name = "selfprov",
+    version,
+    about = "Self-provisioning IVR for SIP phones: service and admin CLI"
+)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, short = 'c', global = true, default_value = "config/selfprov.toml", env = "SELFPROV_CONFIG")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        default_value = "config/selfprov.toml",
+        env = "SELFPROV_CONFIG"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,

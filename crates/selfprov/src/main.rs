@@ -45,7 +45,13 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             println!(
                 "{}: OK (route point {}, auth mode {:?}, DN range {}, database {})",
                 cfg.file.display(),
-                cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+                cfg.self_provisioning
+                    .route_point
+                    .dns
+                    .iter()
+                    .map(|d| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
                 cfg.self_provisioning.auth_mode,
                 cfg.auto_registration.dn_range,
                 cfg.database_path.display()
@@ -72,9 +78,11 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
         }
         Command::HashSecret => {
             let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the secret from stdin")?;
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .context("reading the secret from stdin")?;
             let code = s.trim();
-            let h = selfprov_provisioning::settings::SelfProvisioningSettings::hash_auth_code(code)?;
+            let h =
+                selfprov_provisioning::settings::SelfProvisioningSettings::hash_auth_code(code)?;
             println!("{}", h.as_phc());
         }
         Command::Demo(DemoCmd::Load) => {
@@ -93,11 +101,19 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
         }
         Command::Prompts(PromptsCmd::Check { languages }) => {
             let mut langs: Vec<String> = if languages.is_empty() {
-                cfg.self_provisioning.languages.as_slice().iter().map(|l| l.to_string()).collect()
+                cfg.self_provisioning
+                    .languages
+                    .as_slice()
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect()
             } else {
                 languages
             };
-            if !langs.iter().any(|l| l == selfprov_prompts::FALLBACK_LANGUAGE) {
+            if !langs
+                .iter()
+                .any(|l| l == selfprov_prompts::FALLBACK_LANGUAGE)
+            {
                 langs.push(selfprov_prompts::FALLBACK_LANGUAGE.to_owned());
             }
             let refs: Vec<&str> = langs.iter().map(String::as_str).collect();
@@ -108,7 +124,12 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Audit { json, limit, device, user } => admin::audit(&admin::open_store(cfg)?, json, limit, device, user)?,
+        Command::Audit {
+            json,
+            limit,
+            device,
+            user,
+        } => admin::audit(&admin::open_store(cfg)?, json, limit, device, user)?,
     }
     Ok(ExitCode::SUCCESS)
 }

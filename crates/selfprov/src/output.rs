@@ -13,7 +13,11 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<&str>| {
-        let s: Vec<String> = cells.iter().zip(&w).map(|(c, w)| format!("{c:<w$}")).collect();
+        let s: Vec<String> = cells
+            .iter()
+            .zip(&w)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", s.join("  ").trim_end());
     };
     line(headers.to_vec());
@@ -45,5 +49,7 @@ pub fn fields<T: Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 pub fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into())
+    v.as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "-".into())
 }

@@ -35,7 +35,12 @@ impl Env {
     }
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "{args:?} failed: {}{}", text(&o.stdout), text(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
         text(&o.stdout)
     }
     fn json(&self, args: &[&str]) -> serde_json::Value {
@@ -58,9 +63,15 @@ fn check_config_ok_and_errors_with_key_paths() {
     let o = bad.run(&["check-config"]);
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
-    assert!(err.contains("auto_registration.dn_range.start") && err.contains("digits only"), "{err}");
+    assert!(
+        err.contains("auto_registration.dn_range.start") && err.contains("digits only"),
+        "{err}"
+    );
     assert!(err.contains("ivr.max_attempts"), "{err}");
-    let missing = Command::new(env!("CARGO_BIN_EXE_selfprov")).args(["--config", "/nonexistent.toml", "check-config"]).output().unwrap();
+    let missing = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .args(["--config", "/nonexistent.toml", "check-config"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("cannot read"));
 }
@@ -81,38 +92,127 @@ fn status_ready_and_not_ready_with_seed_wording() {
     let out = text(&o.stdout);
     assert!(out.starts_with("Not ready:"), "{out}");
     assert!(out.contains("Auto-Registration is disabled"), "{out}");
-    assert!(out.contains("Self-Provisioning IVR service is deactivated"), "{out}");
-    assert!(out.contains("No DN is assigned to the Route Point"), "{out}");
-    assert!(out.contains("Valid credentials not set for this application User"), "{out}");
+    assert!(
+        out.contains("Self-Provisioning IVR service is deactivated"),
+        "{out}"
+    );
+    assert!(
+        out.contains("No DN is assigned to the Route Point"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Valid credentials not set for this application User"),
+        "{out}"
+    );
 }
 
 #[test]
 fn crud_round_trips_and_device_list_json_shape() {
     let e = Env::new("crud", "");
-    e.ok(&["template", "udt", "create", "Desk", "--device-pool", "Pool1"]);
-    e.ok(&["template", "udt", "update", "Desk", "--description", "desk phones"]);
+    e.ok(&[
+        "template",
+        "udt",
+        "create",
+        "Desk",
+        "--device-pool",
+        "Pool1",
+    ]);
+    e.ok(&[
+        "template",
+        "udt",
+        "update",
+        "Desk",
+        "--description",
+        "desk phones",
+    ]);
     let udt = e.json(&["template", "udt", "show", "Desk", "--json"]);
     assert_eq!(udt["device_pool"], "Pool1");
     assert_eq!(udt["description"], "desk phones");
     e.ok(&["template", "ult", "create", "Line", "--partition", "PT"]);
-    e.ok(&["profile", "create", "Std", "--udt-desk-phone", "Desk", "--ult", "Line", "--system-default", "true"]);
+    e.ok(&[
+        "profile",
+        "create",
+        "Std",
+        "--udt-desk-phone",
+        "Desk",
+        "--ult",
+        "Line",
+        "--system-default",
+        "true",
+    ]);
     let bad = e.run(&["profile", "create", "Big", "--device-limit", "21"]);
     assert!(!bad.status.success());
-    assert!(text(&bad.stderr).contains("device_limit"), "{}", text(&bad.stderr));
-    let o = e.run_stdin(&["user", "create", "alice", "--first-name", "Alice", "--primary-extension", "1004", "--profile", "Std", "--pin-stdin"], "1234\n");
+    assert!(
+        text(&bad.stderr).contains("device_limit"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let o = e.run_stdin(
+        &[
+            "user",
+            "create",
+            "alice",
+            "--first-name",
+            "Alice",
+            "--primary-extension",
+            "1004",
+            "--profile",
+            "Std",
+            "--pin-stdin",
+        ],
+        "1234\n",
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     // --pin-stdin with an empty stdin is refused as an empty PIN.
-    let o = e.run_stdin(&["user", "create", "bob", "--primary-extension", "1005", "--pin-stdin"], "");
+    let o = e.run_stdin(
+        &[
+            "user",
+            "create",
+            "bob",
+            "--primary-extension",
+            "1005",
+            "--pin-stdin",
+        ],
+        "",
+    );
     assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("pin: must not be empty"), "{}", text(&o.stderr));
-    e.run_stdin(&["user", "create", "bob", "--primary-extension", "1005", "--pin-stdin"], "4321\n");
+    assert!(
+        text(&o.stderr).contains("pin: must not be empty"),
+        "{}",
+        text(&o.stderr)
+    );
+    e.run_stdin(
+        &[
+            "user",
+            "create",
+            "bob",
+            "--primary-extension",
+            "1005",
+            "--pin-stdin",
+        ],
+        "4321\n",
+    );
     let users = e.json(&["user", "list", "--json"]);
     assert_eq!(users.as_array().unwrap().len(), 2);
     let shown = e.ok(&["user", "show", "alice"]);
     assert!(shown.contains("self_service_id") && shown.contains("1004"));
     assert!(!shown.contains("argon2"));
-    e.ok(&["device", "autoregister", "SEP001122334455", "--model", "Cisco 8845"]);
-    e.ok(&["device", "create", "SEPAABBCCDDEEFF", "--model", "Cisco 7841", "--dn", "1500"]);
+    e.ok(&[
+        "device",
+        "autoregister",
+        "SEP001122334455",
+        "--model",
+        "Cisco 8845",
+    ]);
+    e.ok(&[
+        "device",
+        "create",
+        "SEPAABBCCDDEEFF",
+        "--model",
+        "Cisco 7841",
+        "--dn",
+        "1500",
+    ]);
     let list = e.json(&["device", "list", "--json"]);
     let arr = list.as_array().unwrap();
     assert_eq!(arr.len(), 2);
@@ -127,7 +227,13 @@ fn crud_round_trips_and_device_list_json_shape() {
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("used by"));
     e.ok(&["device", "delete", "SEPAABBCCDDEEFF"]);
-    assert_eq!(e.json(&["device", "list", "--json"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        e.json(&["device", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -135,22 +241,41 @@ fn assign_from_cli_shows_owner_and_audit() {
     let e = Env::new("assign", "");
     e.ok(&["demo", "load"]);
     e.ok(&["demo", "load"]); // idempotent
-    e.ok(&["device", "autoregister", "SEP00AA00BB00CC", "--model", "Cisco 8845"]);
-    assert!(e.ok(&["device", "assign", "SEP00AA00BB00CC", "jsmith"]).contains("extension 1004"));
+    e.ok(&[
+        "device",
+        "autoregister",
+        "SEP00AA00BB00CC",
+        "--model",
+        "Cisco 8845",
+    ]);
+    assert!(e
+        .ok(&["device", "assign", "SEP00AA00BB00CC", "jsmith"])
+        .contains("extension 1004"));
     let list = e.json(&["device", "list", "--json"]);
     assert_eq!(list[0]["owner"], "jsmith");
     assert_eq!(list[0]["dn"], "1004");
     // A second user: refused with the stable code, no raw database error.
     let o = e.run(&["device", "assign", "SEP00AA00BB00CC", "mdupont"]);
     assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("NOT_AUTOREGISTERED"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("NOT_AUTOREGISTERED"),
+        "{}",
+        text(&o.stderr)
+    );
     let audit = e.json(&["audit", "--json"]);
-    let codes: Vec<&str> = audit.as_array().unwrap().iter().map(|a| a["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, ["NOT_AUTOREGISTERED", "SUCCESS"]);
 }
 
 fn write_csv(p: &Path, rows: &[&str]) {
-    let mut s = String::from("user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n");
+    let mut s = String::from(
+        "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n",
+    );
     for r in rows {
         s.push_str(r);
         s.push('\n');
@@ -163,33 +288,80 @@ fn import_good_bad_and_dry_run() {
     let e = Env::new("import", "");
     e.ok(&["demo", "load"]);
     let good = e.path("good.csv");
-    write_csv(&good, &["u1,A,B,,1111,2001,Standard Employee", "u2,C,D,9002,2222,2002,"]);
+    write_csv(
+        &good,
+        &[
+            "u1,A,B,,1111,2001,Standard Employee",
+            "u2,C,D,9002,2222,2002,",
+        ],
+    );
     let dry = e.ok(&["import", "users", good.to_str().unwrap(), "--dry-run"]);
     assert!(dry.contains("dry run"), "{dry}");
-    assert_eq!(e.json(&["user", "list", "--json"]).as_array().unwrap().len(), 2, "dry run changed nothing");
-    assert!(e.ok(&["import", "users", good.to_str().unwrap()]).contains("2 user(s) imported"));
-    assert_eq!(e.json(&["user", "list", "--json"]).as_array().unwrap().len(), 4);
+    assert_eq!(
+        e.json(&["user", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "dry run changed nothing"
+    );
+    assert!(e
+        .ok(&["import", "users", good.to_str().unwrap()])
+        .contains("2 user(s) imported"));
+    assert_eq!(
+        e.json(&["user", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 
     let bad = e.path("bad.csv");
-    write_csv(&bad, &["u3,A,B,,1111,2003,", "u1,A,B,,1111,2004,", "u5,A,B,,1x11,2005,", "u6,A,B,,1111,2006,Nope"]);
+    write_csv(
+        &bad,
+        &[
+            "u3,A,B,,1111,2003,",
+            "u1,A,B,,1111,2004,",
+            "u5,A,B,,1x11,2005,",
+            "u6,A,B,,1111,2006,Nope",
+        ],
+    );
     let o = e.run(&["import", "users", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
-    assert!(err.contains("bad.csv:line 3: user_id `u1` already exists"), "{err}");
+    assert!(
+        err.contains("bad.csv:line 3: user_id `u1` already exists"),
+        "{err}"
+    );
     assert!(err.contains("line 4:") && err.contains("pin"), "{err}");
-    assert!(err.contains("line 5: user_profile `Nope` does not exist"), "{err}");
+    assert!(
+        err.contains("line 5: user_profile `Nope` does not exist"),
+        "{err}"
+    );
     assert!(text(&o.stdout).contains("3 bad, nothing imported"));
     // No half-imported row: u3 (valid) was not imported either.
-    assert_eq!(e.json(&["user", "list", "--json"]).as_array().unwrap().len(), 4);
+    assert_eq!(
+        e.json(&["user", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[test]
 fn import_100k_rows_dry_run() {
     let e = Env::new("import-huge", "");
     let p = e.path("huge.csv");
-    let mut s = String::from("user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n");
+    let mut s = String::from(
+        "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n",
+    );
     for i in 0..100_000u32 {
-        s.push_str(&format!("user{i},First,Last,,{:05},{},\n", i % 100_000, 3_000_000 + i));
+        s.push_str(&format!(
+            "user{i},First,Last,,{:05},{},\n",
+            i % 100_000,
+            3_000_000 + i
+        ));
     }
     std::fs::write(&p, s).unwrap();
     let out = e.ok(&["import", "users", p.to_str().unwrap(), "--dry-run"]);
@@ -215,12 +387,21 @@ fn hash_secret_makes_a_usable_config_value() {
 #[test]
 fn prompts_check_reports_clean_shipped_prompts_and_missing_ones() {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts");
-    let e = Env::new("prompts", &format!("[prompts]\ndir = \"{}\"\n[self_provisioning]\nlanguages = [\"fr_FR\", \"de_DE\"]\n", shipped.display()));
+    let e = Env::new(
+        "prompts",
+        &format!(
+            "[prompts]\ndir = \"{}\"\n[self_provisioning]\nlanguages = [\"fr_FR\", \"de_DE\"]\n",
+            shipped.display()
+        ),
+    );
     let out = e.ok(&["prompts", "check"]);
     assert!(out.contains("102 file(s) checked, 0 issue(s)"), "{out}");
     let empty = e.path("empty");
     std::fs::create_dir_all(empty.join("en_US")).unwrap();
-    let e2 = Env::new("prompts-missing", &format!("[prompts]\ndir = \"{}\"\n", empty.display()));
+    let e2 = Env::new(
+        "prompts-missing",
+        &format!("[prompts]\ndir = \"{}\"\n", empty.display()),
+    );
     let o = e2.run(&["prompts", "check"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stdout).contains("en_US/welcome.wav: missing"));

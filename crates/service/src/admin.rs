@@ -58,7 +58,10 @@ pub async fn bind(
     addr: SocketAddr,
     status: StatusSource,
     metrics: Arc<Metrics>,
-) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = std::io::Result<()>>,
+)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let app = router(status, metrics);
@@ -72,7 +75,11 @@ async fn health(State(s): State<AdminState>) -> Response {
     } else if st.draining {
         (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", st.reasons.join("; "))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", st.reasons.join("; ")),
+        )
+            .into_response()
     }
 }
 
@@ -82,7 +89,10 @@ async fn status_json(State(s): State<AdminState>) -> Json<StatusSnapshot> {
 
 async fn metrics_text(State(s): State<AdminState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         s.metrics.render(),
     )
         .into_response()
@@ -95,9 +105,11 @@ mod tests {
 
     async fn get_path(addr: SocketAddr, path: &str) -> String {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
@@ -117,25 +129,39 @@ mod tests {
             draining: false,
             active_calls: 3,
             max_calls: 10,
-            registrations: vec![RegistrationStatus { dn: "2000".into(), state: "registered".into() }],
+            registrations: vec![RegistrationStatus {
+                dn: "2000".into(),
+                state: "registered".into(),
+            }],
             sip_listen: "127.0.0.1:5060".into(),
             version: "test".into(),
         });
         let metrics = Arc::new(Metrics::new());
         metrics.call_finished("SUCCESS");
-        let (addr, fut) = bind("127.0.0.1:0".parse().unwrap(), status, metrics).await.unwrap();
+        let (addr, fut) = bind("127.0.0.1:0".parse().unwrap(), status, metrics)
+            .await
+            .unwrap();
         let server = tokio::spawn(fut);
 
         let h = get_path(addr, "/health").await;
         assert!(h.starts_with("HTTP/1.1 200"), "{h}");
         let s = get_path(addr, "/status").await;
-        assert!(s.contains("\"active_calls\":3") && s.contains("\"dn\":\"2000\""), "{s}");
+        assert!(
+            s.contains("\"active_calls\":3") && s.contains("\"dn\":\"2000\""),
+            "{s}"
+        );
         let m = get_path(addr, "/metrics").await;
-        assert!(m.contains("selfprov_calls_total{outcome=\"SUCCESS\"} 1"), "{m}");
+        assert!(
+            m.contains("selfprov_calls_total{outcome=\"SUCCESS\"} 1"),
+            "{m}"
+        );
 
         ready.store(false, std::sync::atomic::Ordering::SeqCst);
         let h = get_path(addr, "/health").await;
-        assert!(h.starts_with("HTTP/1.1 503") && h.contains("Auto-Registration is disabled"), "{h}");
+        assert!(
+            h.starts_with("HTTP/1.1 503") && h.contains("Auto-Registration is disabled"),
+            "{h}"
+        );
         server.abort();
     }
 }

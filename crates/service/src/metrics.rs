@@ -50,19 +50,39 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("selfprov");
         let active_calls = Gauge::default();
-        registry.register("active_calls", "Calls in progress on the route point", active_calls.clone());
+        registry.register(
+            "active_calls",
+            "Calls in progress on the route point",
+            active_calls.clone(),
+        );
         let calls = Family::<OutcomeLabel, Counter>::default();
         registry.register("calls", "Finished IVR calls by outcome code", calls.clone());
         let calls_refused = Family::<OutcomeLabel, Counter>::default();
-        registry.register("calls_refused", "Calls refused before answer, by reason", calls_refused.clone());
+        registry.register(
+            "calls_refused",
+            "Calls refused before answer, by reason",
+            calls_refused.clone(),
+        );
         let digits = Family::<MethodLabel, Counter>::default();
-        registry.register("dtmf_digits", "DTMF digits received, by method", digits.clone());
+        registry.register(
+            "dtmf_digits",
+            "DTMF digits received, by method",
+            digits.clone(),
+        );
         let rtp_sent = Counter::default();
         registry.register("rtp_packets_sent", "RTP packets sent", rtp_sent.clone());
         let rtp_received = Counter::default();
-        registry.register("rtp_packets_received", "RTP packets received from latched sources", rtp_received.clone());
+        registry.register(
+            "rtp_packets_received",
+            "RTP packets received from latched sources",
+            rtp_received.clone(),
+        );
         let rtp_dropped = Counter::default();
-        registry.register("rtp_packets_dropped", "RTP packets dropped (stray source, malformed)", rtp_dropped.clone());
+        registry.register(
+            "rtp_packets_dropped",
+            "RTP packets dropped (stray source, malformed)",
+            rtp_dropped.clone(),
+        );
         let registration_state = Family::<DnLabel, Gauge>::default();
         registry.register(
             "registration_state",
@@ -70,10 +90,20 @@ impl Metrics {
             registration_state.clone(),
         );
         let prompt_cache_bytes = Gauge::default();
-        registry.register("prompt_cache_bytes", "Bytes of pre-encoded prompt audio in memory", prompt_cache_bytes.clone());
+        registry.register(
+            "prompt_cache_bytes",
+            "Bytes of pre-encoded prompt audio in memory",
+            prompt_cache_bytes.clone(),
+        );
         // 0.25 ms .. ~1 s
-        let call_setup_seconds = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_25, 2.0, 13));
-        registry.register("call_setup_seconds", "INVITE received to 200 OK sent", call_setup_seconds.clone());
+        let call_setup_seconds = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.000_25, 2.0, 13),
+        );
+        registry.register(
+            "call_setup_seconds",
+            "INVITE received to 200 OK sent",
+            call_setup_seconds.clone(),
+        );
         Metrics {
             registry,
             active_calls,
@@ -90,19 +120,33 @@ impl Metrics {
     }
 
     pub fn call_finished(&self, outcome: &str) {
-        self.calls.get_or_create(&OutcomeLabel { outcome: outcome.to_owned() }).inc();
+        self.calls
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     pub fn call_refused(&self, reason: &str) {
-        self.calls_refused.get_or_create(&OutcomeLabel { outcome: reason.to_owned() }).inc();
+        self.calls_refused
+            .get_or_create(&OutcomeLabel {
+                outcome: reason.to_owned(),
+            })
+            .inc();
     }
 
     pub fn digit(&self, method: &str) {
-        self.digits.get_or_create(&MethodLabel { method: method.to_owned() }).inc();
+        self.digits
+            .get_or_create(&MethodLabel {
+                method: method.to_owned(),
+            })
+            .inc();
     }
 
     pub fn set_registered(&self, dn: &str, registered: bool) {
-        self.registration_state.get_or_create(&DnLabel { dn: dn.to_owned() }).set(i64::from(registered));
+        self.registration_state
+            .get_or_create(&DnLabel { dn: dn.to_owned() })
+            .set(i64::from(registered));
     }
 
     /// The Prometheus text exposition of every metric.
@@ -127,9 +171,21 @@ mod tests {
         m.set_registered("2000", true);
         m.call_setup_seconds.observe(0.002);
         let text = m.render();
-        assert!(text.contains("selfprov_calls_total{outcome=\"SUCCESS\"} 2"), "{text}");
-        assert!(text.contains("selfprov_dtmf_digits_total{method=\"rfc4733\"} 1"), "{text}");
-        assert!(text.contains("selfprov_registration_state{dn=\"2000\"} 1"), "{text}");
-        assert!(text.contains("selfprov_call_setup_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("selfprov_calls_total{outcome=\"SUCCESS\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("selfprov_dtmf_digits_total{method=\"rfc4733\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("selfprov_registration_state{dn=\"2000\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("selfprov_call_setup_seconds_count 1"),
+            "{text}"
+        );
     }
 }

@@ -125,15 +125,25 @@ fn params(s: &str) -> Vec<(String, String)> {
 impl Challenge {
     pub fn parse(header_value: &str) -> Result<Challenge, DigestError> {
         let v = header_value.trim();
-        let rest = v.strip_prefix("Digest").or_else(|| v.strip_prefix("digest")).ok_or(DigestError::NotDigest)?;
-        let (mut realm, mut nonce, mut opaque, mut algorithm, mut qop, mut stale) = (None, None, None, Algorithm::Md5, Vec::new(), false);
+        let rest = v
+            .strip_prefix("Digest")
+            .or_else(|| v.strip_prefix("digest"))
+            .ok_or(DigestError::NotDigest)?;
+        let (mut realm, mut nonce, mut opaque, mut algorithm, mut qop, mut stale) =
+            (None, None, None, Algorithm::Md5, Vec::new(), false);
         for (k, val) in params(rest) {
             match k.as_str() {
                 "realm" => realm = Some(val),
                 "nonce" => nonce = Some(val),
                 "opaque" => opaque = Some(val),
                 "stale" => stale = val.eq_ignore_ascii_case("true"),
-                "qop" => qop = val.split(',').map(|q| q.trim().to_ascii_lowercase()).filter(|q| !q.is_empty()).collect(),
+                "qop" => {
+                    qop = val
+                        .split(',')
+                        .map(|q| q.trim().to_ascii_lowercase())
+                        .filter(|q| !q.is_empty())
+                        .collect()
+                }
                 "algorithm" => {
                     algorithm = match val.to_ascii_uppercase().as_str() {
                         "MD5" => Algorithm::Md5,
@@ -168,23 +178,42 @@ pub struct DigestClient {
 
 impl std::fmt::Debug for DigestClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DigestClient").field("username", &self.username).field("nc", &self.nc).finish_non_exhaustive()
+        f.debug_struct("DigestClient")
+            .field("username", &self.username)
+            .field("nc", &self.nc)
+            .finish_non_exhaustive()
     }
 }
 
 impl DigestClient {
     pub fn new(username: &str, password: &str) -> Self {
-        DigestClient { username: username.to_owned(), password: password.to_owned(), nonce: String::new(), nc: 0 }
+        DigestClient {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            nonce: String::new(),
+            nc: 0,
+        }
     }
 
     /// The `Authorization`/`Proxy-Authorization` value answering `ch` for `method uri`.
     /// The nonce count increases with each use of the same nonce and restarts with a new one.
-    pub fn authorize(&mut self, ch: &Challenge, method: &str, uri: &str) -> Result<String, DigestError> {
+    pub fn authorize(
+        &mut self,
+        ch: &Challenge,
+        method: &str,
+        uri: &str,
+    ) -> Result<String, DigestError> {
         let cnonce = format!("{:016x}", rand::random::<u64>());
         self.authorize_with_cnonce(ch, method, uri, &cnonce)
     }
 
-    pub fn authorize_with_cnonce(&mut self, ch: &Challenge, method: &str, uri: &str, cnonce: &str) -> Result<String, DigestError> {
+    pub fn authorize_with_cnonce(
+        &mut self,
+        ch: &Challenge,
+        method: &str,
+        uri: &str,
+        cnonce: &str,
+    ) -> Result<String, DigestError> {
         if ch.nonce != self.nonce {
             self.nonce = ch.nonce.clone();
             self.nc = 0;
@@ -230,7 +259,11 @@ mod tests {
     use super::*;
 
     fn response_of(v: &str) -> String {
-        params(v.strip_prefix("Digest").unwrap()).into_iter().find(|(k, _)| k == "response").unwrap().1
+        params(v.strip_prefix("Digest").unwrap())
+            .into_iter()
+            .find(|(k, _)| k == "response")
+            .unwrap()
+            .1
     }
 
     #[test]
@@ -241,9 +274,16 @@ mod tests {
         .unwrap();
         assert_eq!(ch.qop, ["auth", "auth-int"]);
         let mut c = DigestClient::new("Mufasa", "Circle Of Life");
-        let v = c.authorize_with_cnonce(&ch, "GET", "/dir/index.html", "0a4f113b").unwrap();
+        let v = c
+            .authorize_with_cnonce(&ch, "GET", "/dir/index.html", "0a4f113b")
+            .unwrap();
         assert_eq!(response_of(&v), "6629fae49393a05397450978507c4ef1");
-        assert!(v.contains("nc=00000001") && v.contains("qop=auth,") && v.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""), "{v}");
+        assert!(
+            v.contains("nc=00000001")
+                && v.contains("qop=auth,")
+                && v.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""),
+            "{v}"
+        );
     }
 
     #[test]
@@ -253,8 +293,18 @@ mod tests {
         )
         .unwrap();
         let mut c = DigestClient::new("Mufasa", "Circle of Life");
-        let v = c.authorize_with_cnonce(&ch, "GET", "/dir/index.html", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ").unwrap();
-        assert_eq!(response_of(&v), "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+        let v = c
+            .authorize_with_cnonce(
+                &ch,
+                "GET",
+                "/dir/index.html",
+                "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+            )
+            .unwrap();
+        assert_eq!(
+            response_of(&v),
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
         assert!(v.contains("algorithm=SHA-256"));
     }
 
@@ -268,20 +318,38 @@ mod tests {
         }
         // nc=0000012c after 300 uses: hexadecimal and beyond a u8.
         ch.nonce = "n2".into();
-        assert!(c.authorize(&ch, "REGISTER", "sip:r").unwrap().contains("nc=00000001"));
+        assert!(c
+            .authorize(&ch, "REGISTER", "sip:r")
+            .unwrap()
+            .contains("nc=00000001"));
     }
 
     #[test]
     fn no_qop_legacy_and_stale_and_errors() {
         let ch = Challenge::parse("Digest realm=\"asterisk\", nonce=\"abc\", stale=TRUE").unwrap();
         assert!(ch.stale);
-        let v = DigestClient::new("u", "p").authorize(&ch, "REGISTER", "sip:x").unwrap();
+        let v = DigestClient::new("u", "p")
+            .authorize(&ch, "REGISTER", "sip:x")
+            .unwrap();
         assert!(!v.contains("nc=") && !v.contains("qop"));
-        assert_eq!(Challenge::parse("Basic realm=\"x\""), Err(DigestError::NotDigest));
-        assert_eq!(Challenge::parse("Digest realm=\"x\""), Err(DigestError::Missing("nonce")));
-        assert!(matches!(Challenge::parse("Digest realm=\"x\", nonce=\"y\", algorithm=SHA-512"), Err(DigestError::Algorithm(_))));
-        let only_int = Challenge::parse("Digest realm=\"x\", nonce=\"y\", qop=\"auth-int\"").unwrap();
-        assert!(matches!(DigestClient::new("u", "p").authorize(&only_int, "REGISTER", "sip:x"), Err(DigestError::Qop(_))));
+        assert_eq!(
+            Challenge::parse("Basic realm=\"x\""),
+            Err(DigestError::NotDigest)
+        );
+        assert_eq!(
+            Challenge::parse("Digest realm=\"x\""),
+            Err(DigestError::Missing("nonce"))
+        );
+        assert!(matches!(
+            Challenge::parse("Digest realm=\"x\", nonce=\"y\", algorithm=SHA-512"),
+            Err(DigestError::Algorithm(_))
+        ));
+        let only_int =
+            Challenge::parse("Digest realm=\"x\", nonce=\"y\", qop=\"auth-int\"").unwrap();
+        assert!(matches!(
+            DigestClient::new("u", "p").authorize(&only_int, "REGISTER", "sip:x"),
+            Err(DigestError::Qop(_))
+        ));
     }
 
     #[test]

@@ -39,12 +39,20 @@ const COMPACT: &[(&str, &str)] = &[
 /// The full, lower-case name of a header name that may be compact.
 pub fn canonical_name(name: &str) -> String {
     let n = name.trim().to_ascii_lowercase();
-    COMPACT.iter().find(|(c, _)| *c == n).map(|(_, full)| (*full).to_owned()).unwrap_or(n)
+    COMPACT
+        .iter()
+        .find(|(c, _)| *c == n)
+        .map(|(_, full)| (*full).to_owned())
+        .unwrap_or(n)
 }
 
 /// Header section and body of a datagram, located without trusting the parser.
 fn split(data: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
-    let pos = data.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4)).or_else(|| data.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
+    let pos = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, 4))
+        .or_else(|| data.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
     let (p, n) = pos.ok_or(ParseError::NoHeaderEnd)?;
     Ok((&data[..p], &data[p + n..]))
 }
@@ -81,12 +89,19 @@ impl Parsed {
     /// The first value of a header (full or compact name).
     pub fn header(&self, name: &str) -> Option<&str> {
         let n = canonical_name(name);
-        self.headers.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every Via value, in order, splitting comma-joined Via headers.
     pub fn vias(&self) -> Vec<String> {
-        self.headers.iter().filter(|(k, _)| k == "via").flat_map(|(_, v)| split_commas(v)).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "via")
+            .flat_map(|(_, v)| split_commas(v))
+            .collect()
     }
 }
 
@@ -119,19 +134,32 @@ pub fn parse(data: &[u8]) -> Result<Parsed, ParseError> {
     let (head, body) = split(data)?;
     let headers = raw_headers(head);
     if let Some((_, cl)) = headers.iter().find(|(k, _)| k == "content-length") {
-        let want: usize = cl.trim().parse().map_err(|_| ParseError::BadContentLength(cl.clone()))?;
+        let want: usize = cl
+            .trim()
+            .parse()
+            .map_err(|_| ParseError::BadContentLength(cl.clone()))?;
         if body.len() < want {
-            return Err(ParseError::Truncated { got: body.len(), want });
+            return Err(ParseError::Truncated {
+                got: body.len(),
+                want,
+            });
         }
         if body.len() > want {
             // RFC 3261 §18.3: extra bytes after the body in a datagram are discarded only when
             // they are padding; anything else means the length is wrong.
-            if body[want..].iter().any(|b| !b.is_ascii_whitespace() && *b != 0) {
-                return Err(ParseError::TooLong { got: body.len(), want });
+            if body[want..]
+                .iter()
+                .any(|b| !b.is_ascii_whitespace() && *b != 0)
+            {
+                return Err(ParseError::TooLong {
+                    got: body.len(),
+                    want,
+                });
             }
         }
     }
-    let message = SipMessage::try_from(data).map_err(|e| ParseError::Syntax(e.to_string().chars().take(120).collect()))?;
+    let message = SipMessage::try_from(data)
+        .map_err(|e| ParseError::Syntax(e.to_string().chars().take(120).collect()))?;
     Ok(Parsed { message, headers })
 }
 
@@ -145,9 +173,15 @@ mod tests {
     fn compact_headers_are_understood() {
         let p = parse(COMPACT_INVITE.as_bytes()).unwrap();
         assert_eq!(p.header("Call-ID"), Some("abc@10.0.0.1"));
-        assert_eq!(p.header("from").unwrap(), "<sip:SEP001122334455@10.0.0.1>;tag=a");
+        assert_eq!(
+            p.header("from").unwrap(),
+            "<sip:SEP001122334455@10.0.0.1>;tag=a"
+        );
         assert_eq!(p.header("Content-Type"), Some("application/sdp"));
-        assert_eq!(p.header("contact").unwrap(), "<sip:SEP001122334455@10.0.0.1:5060>");
+        assert_eq!(
+            p.header("contact").unwrap(),
+            "<sip:SEP001122334455@10.0.0.1:5060>"
+        );
     }
 
     #[test]
@@ -163,12 +197,23 @@ mod tests {
         let t = COMPACT_INVITE.replace("l: 4", "l: 40");
         let e = parse(t.as_bytes()).unwrap_err();
         assert_eq!(e, ParseError::Truncated { got: 4, want: 40 });
-        assert!(e.to_string().starts_with("Bad Request - body shorter than Content-Length"));
+        assert!(e
+            .to_string()
+            .starts_with("Bad Request - body shorter than Content-Length"));
         let long = COMPACT_INVITE.replace("l: 4", "l: 2");
-        assert!(matches!(parse(long.as_bytes()).unwrap_err(), ParseError::TooLong { .. }));
+        assert!(matches!(
+            parse(long.as_bytes()).unwrap_err(),
+            ParseError::TooLong { .. }
+        ));
         let bad = COMPACT_INVITE.replace("l: 4", "l: four");
-        assert!(matches!(parse(bad.as_bytes()).unwrap_err(), ParseError::BadContentLength(_)));
-        assert_eq!(parse(b"INVITE sip:x SIP/2.0\r\nVia: x").unwrap_err(), ParseError::NoHeaderEnd);
+        assert!(matches!(
+            parse(bad.as_bytes()).unwrap_err(),
+            ParseError::BadContentLength(_)
+        ));
+        assert_eq!(
+            parse(b"INVITE sip:x SIP/2.0\r\nVia: x").unwrap_err(),
+            ParseError::NoHeaderEnd
+        );
     }
 
     #[test]

@@ -140,19 +140,32 @@ fn parse_conn(v: &str, line: usize) -> Result<IpAddr, SdpError> {
     // c=IN IP4 192.0.2.1[/ttl]
     let mut it = v.split_whitespace();
     let (_net, _ty, addr) = (it.next(), it.next(), it.next());
-    let addr = addr.ok_or_else(|| SdpError::Line { line, why: "c= needs `IN IP4 <address>`".into() })?;
+    let addr = addr.ok_or_else(|| SdpError::Line {
+        line,
+        why: "c= needs `IN IP4 <address>`".into(),
+    })?;
     let addr = addr.split('/').next().unwrap_or(addr);
-    addr.parse().map_err(|_| SdpError::Line { line, why: format!("`{addr}` is not an IP address") })
+    addr.parse().map_err(|_| SdpError::Line {
+        line,
+        why: format!("`{addr}` is not an IP address"),
+    })
 }
 
 /// Parse leniently: unknown lines and attributes are kept out of the way, not errors.
 pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
     let text = std::str::from_utf8(body).map_err(|_| SdpError::NotText)?;
-    let mut sd = SessionDescription { origin_session: String::new(), connection: None, direction: None, media: Vec::new() };
+    let mut sd = SessionDescription {
+        origin_session: String::new(),
+        connection: None,
+        direction: None,
+        media: Vec::new(),
+    };
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let l = raw.trim_end_matches('\r');
-        let Some((k, v)) = l.split_once('=') else { continue };
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
         let v = v.trim();
         match (k.trim(), sd.media.last_mut()) {
             ("o", None) => sd.origin_session = v.split_whitespace().nth(1).unwrap_or("").to_owned(),
@@ -167,7 +180,10 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                     .next()
                     .unwrap_or("")
                     .parse()
-                    .map_err(|_| SdpError::Line { line, why: format!("m= port `{port_s}` is not a number") })?;
+                    .map_err(|_| SdpError::Line {
+                        line,
+                        why: format!("m= port `{port_s}` is not a number"),
+                    })?;
                 let proto = it.next().unwrap_or("").to_owned();
                 let formats = it.map(str::to_owned).collect();
                 sd.media.push(MediaSection {
@@ -189,7 +205,9 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                     (d, Some(m)) if parse_dir(d).is_some() => m.direction = parse_dir(d),
                     ("rtpmap", Some(m)) => {
                         let mut it = val.split_whitespace();
-                        if let (Some(pt), Some(enc)) = (it.next().and_then(|p| p.parse().ok()), it.next()) {
+                        if let (Some(pt), Some(enc)) =
+                            (it.next().and_then(|p| p.parse().ok()), it.next())
+                        {
                             let mut parts = enc.split('/');
                             let name = parts.next().unwrap_or("").to_owned();
                             let rate = parts.next().and_then(|r| r.parse().ok()).unwrap_or(0);
@@ -257,34 +275,69 @@ pub fn answer(
             continue;
         }
         let pts: Vec<u8> = m.formats.iter().filter_map(|f| f.parse().ok()).collect();
-        let name_of = |pt: u8| m.rtpmaps.iter().find(|r| r.0 == pt).map(|r| (r.1.clone(), r.2));
+        let name_of = |pt: u8| {
+            m.rtpmaps
+                .iter()
+                .find(|r| r.0 == pt)
+                .map(|r| (r.1.clone(), r.2))
+        };
         for &pt in &pts {
-            offered_names.push(name_of(pt).map(|(n, r)| format!("{n}/{r}")).unwrap_or_else(|| pt.to_string()));
+            offered_names.push(
+                name_of(pt)
+                    .map(|(n, r)| format!("{n}/{r}"))
+                    .unwrap_or_else(|| pt.to_string()),
+            );
         }
         let pick = preference.iter().find_map(|c| {
             pts.iter().find_map(|&pt| {
                 let (name, rate) = name_of(pt).unwrap_or_default();
-                c.matches(&name, rate, pt, name_of(pt).is_some()).then_some((*c, pt))
+                c.matches(&name, rate, pt, name_of(pt).is_some())
+                    .then_some((*c, pt))
             })
         });
         let Some((codec, pt)) = pick else { continue };
         let te = pts.iter().copied().find(|&pt| {
-            name_of(pt).is_some_and(|(n, r)| n.eq_ignore_ascii_case("telephone-event") && r == codec.clock_rate())
+            name_of(pt).is_some_and(|(n, r)| {
+                n.eq_ignore_ascii_case("telephone-event") && r == codec.clock_rate()
+            })
         });
-        let ip = m.connection.or(offer.connection).ok_or(SdpError::NoConnection)?;
-        let direction = m.direction.or(offer.direction).unwrap_or(Direction::SendRecv);
-        let ptime = m.ptime.filter(|p| (10..=60).contains(p) && p % 10 == 0).unwrap_or(default_ptime);
+        let ip = m
+            .connection
+            .or(offer.connection)
+            .ok_or(SdpError::NoConnection)?;
+        let direction = m
+            .direction
+            .or(offer.direction)
+            .unwrap_or(Direction::SendRecv);
+        let ptime = m
+            .ptime
+            .filter(|p| (10..=60).contains(p) && p % 10 == 0)
+            .unwrap_or(default_ptime);
         chosen = Some((
             idx,
-            NegotiatedAudio { codec, payload_type: pt, telephone_event_pt: te, ptime_ms: ptime, remote: SocketAddr::new(ip, m.port), direction },
+            NegotiatedAudio {
+                codec,
+                payload_type: pt,
+                telephone_event_pt: te,
+                ptime_ms: ptime,
+                remote: SocketAddr::new(ip, m.port),
+                direction,
+            },
         ));
     }
     let Some((audio_idx, neg)) = chosen else {
         if !offer.media.iter().any(|m| m.media == "audio") {
             return Err(NegotiationError::NoAudio);
         }
-        let supported = preference.iter().map(|c| c.rtpmap()).collect::<Vec<_>>().join(", ");
-        return Err(NegotiationError::NoCommonCodec { offered: offered_names.join(", "), supported });
+        let supported = preference
+            .iter()
+            .map(|c| c.rtpmap())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(NegotiationError::NoCommonCodec {
+            offered: offered_names.join(", "),
+            supported,
+        });
     };
     let ipv = if local.is_ipv4() { "IP4" } else { "IP6" };
     let mut s = String::with_capacity(300);
@@ -296,18 +349,38 @@ pub fn answer(
             let _ = write!(s, "m={} 0 {} {fmt}\r\n", m.media, m.proto);
             continue;
         }
-        let _ = write!(s, "m=audio {} {} {}", local.port(), m.proto, neg.payload_type);
+        let _ = write!(
+            s,
+            "m=audio {} {} {}",
+            local.port(),
+            m.proto,
+            neg.payload_type
+        );
         if let Some(te) = neg.telephone_event_pt {
             let _ = write!(s, " {te}");
         }
-        let _ = write!(s, "\r\na=rtpmap:{} {}\r\n", neg.payload_type, neg.codec.rtpmap());
+        let _ = write!(
+            s,
+            "\r\na=rtpmap:{} {}\r\n",
+            neg.payload_type,
+            neg.codec.rtpmap()
+        );
         if neg.codec == SdpCodec::G729 {
             s.push_str("a=fmtp:18 annexb=no\r\n");
         }
         if let Some(te) = neg.telephone_event_pt {
-            let _ = write!(s, "a=rtpmap:{te} telephone-event/{}\r\na=fmtp:{te} 0-15\r\n", neg.codec.clock_rate());
+            let _ = write!(
+                s,
+                "a=rtpmap:{te} telephone-event/{}\r\na=fmtp:{te} 0-15\r\n",
+                neg.codec.clock_rate()
+            );
         }
-        let _ = write!(s, "a=ptime:{}\r\na={}\r\n", neg.ptime_ms, neg.direction.answer().attr());
+        let _ = write!(
+            s,
+            "a=ptime:{}\r\na={}\r\n",
+            neg.ptime_ms,
+            neg.direction.answer().attr()
+        );
     }
     Ok((neg, s))
 }
@@ -316,7 +389,13 @@ pub fn answer(
 mod tests {
     use super::*;
 
-    const ALL: [SdpCodec; 5] = [SdpCodec::Pcmu, SdpCodec::Pcma, SdpCodec::G729, SdpCodec::L16, SdpCodec::Opus];
+    const ALL: [SdpCodec; 5] = [
+        SdpCodec::Pcmu,
+        SdpCodec::Pcma,
+        SdpCodec::G729,
+        SdpCodec::L16,
+        SdpCodec::Opus,
+    ];
 
     fn local() -> SocketAddr {
         "127.0.0.1:20000".parse().unwrap()
@@ -328,13 +407,20 @@ mod tests {
     #[test]
     fn phone_offer_answered_with_preference_te_ptime_and_refused_video() {
         let offer = parse(PHONE.as_bytes()).unwrap();
-        let (n, ans) = answer(&offer, &[SdpCodec::Pcma, SdpCodec::Pcmu], local(), 20, 1, 1).unwrap();
-        assert_eq!((n.codec, n.payload_type, n.telephone_event_pt, n.ptime_ms), (SdpCodec::Pcma, 8, Some(101), 30));
+        let (n, ans) =
+            answer(&offer, &[SdpCodec::Pcma, SdpCodec::Pcmu], local(), 20, 1, 1).unwrap();
+        assert_eq!(
+            (n.codec, n.payload_type, n.telephone_event_pt, n.ptime_ms),
+            (SdpCodec::Pcma, 8, Some(101), 30)
+        );
         assert_eq!(n.remote, "10.0.0.5:24580".parse().unwrap());
         assert!(ans.contains("m=audio 20000 RTP/AVP 8 101\r\n"), "{ans}");
         assert!(ans.contains("a=rtpmap:101 telephone-event/8000"));
         assert!(ans.contains("a=ptime:30"));
-        assert!(ans.contains("m=video 0 RTP/AVP 126\r\n"), "every m-line answered: {ans}");
+        assert!(
+            ans.contains("m=video 0 RTP/AVP 126\r\n"),
+            "every m-line answered: {ans}"
+        );
         assert!(ans.contains("a=sendrecv"));
         // The answer parses back.
         let back = parse(ans.as_bytes()).unwrap();
@@ -345,7 +431,10 @@ mod tests {
     fn static_payloads_without_rtpmap_and_session_level_c() {
         let offer = parse(b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18 0\r\n").unwrap();
         let (n, _) = answer(&offer, &ALL, local(), 20, 1, 1).unwrap();
-        assert_eq!((n.codec, n.payload_type, n.telephone_event_pt, n.ptime_ms), (SdpCodec::Pcmu, 0, None, 20));
+        assert_eq!(
+            (n.codec, n.payload_type, n.telephone_event_pt, n.ptime_ms),
+            (SdpCodec::Pcmu, 0, None, 20)
+        );
         assert_eq!(n.remote.ip().to_string(), "192.0.2.1");
     }
 
@@ -353,16 +442,28 @@ mod tests {
     fn dynamic_l16_and_opus_with_their_telephone_event_rate() {
         let offer = parse(b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 111 96 97 98\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:96 L16/16000\r\na=rtpmap:97 telephone-event/8000\r\na=rtpmap:98 telephone-event/48000\r\n").unwrap();
         let (n, ans) = answer(&offer, &[SdpCodec::Opus], local(), 20, 1, 1).unwrap();
-        assert_eq!((n.codec, n.payload_type, n.telephone_event_pt), (SdpCodec::Opus, 111, Some(98)));
+        assert_eq!(
+            (n.codec, n.payload_type, n.telephone_event_pt),
+            (SdpCodec::Opus, 111, Some(98))
+        );
         assert!(ans.contains("a=rtpmap:111 opus/48000/2"));
         let (n, _) = answer(&offer, &[SdpCodec::L16], local(), 20, 1, 1).unwrap();
-        assert_eq!((n.codec, n.payload_type, n.telephone_event_pt), (SdpCodec::L16, 96, None));
+        assert_eq!(
+            (n.codec, n.payload_type, n.telephone_event_pt),
+            (SdpCodec::L16, 96, None)
+        );
     }
 
     #[test]
     fn hold_directions_are_mirrored() {
-        for (offer_dir, ans_dir, hold) in [("sendonly", "recvonly", true), ("inactive", "inactive", true), ("recvonly", "sendonly", false), ("sendrecv", "sendrecv", false)] {
-            let o = format!("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 0\r\na={offer_dir}\r\n");
+        for (offer_dir, ans_dir, hold) in [
+            ("sendonly", "recvonly", true),
+            ("inactive", "inactive", true),
+            ("recvonly", "sendonly", false),
+            ("sendrecv", "sendrecv", false),
+        ] {
+            let o =
+                format!("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 0\r\na={offer_dir}\r\n");
             let (n, ans) = answer(&parse(o.as_bytes()).unwrap(), &ALL, local(), 20, 1, 2).unwrap();
             assert!(ans.contains(&format!("a={ans_dir}")), "{offer_dir}: {ans}");
             assert_eq!(n.direction.is_hold(), hold);
@@ -376,20 +477,38 @@ mod tests {
 
     #[test]
     fn no_common_codec_names_both_sides() {
-        let o = parse(b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n").unwrap();
+        let o = parse(
+            b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n",
+        )
+        .unwrap();
         let e = answer(&o, &ALL, local(), 20, 1, 1).unwrap_err();
-        assert!(e.to_string().contains("G722/8000") && e.to_string().contains("PCMU/8000"), "{e}");
+        assert!(
+            e.to_string().contains("G722/8000") && e.to_string().contains("PCMU/8000"),
+            "{e}"
+        );
         let v = parse(b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\r\n").unwrap();
-        assert_eq!(answer(&v, &ALL, local(), 20, 1, 1).unwrap_err(), NegotiationError::NoAudio);
+        assert_eq!(
+            answer(&v, &ALL, local(), 20, 1, 1).unwrap_err(),
+            NegotiationError::NoAudio
+        );
     }
 
     #[test]
     fn bad_sdp_is_an_error_not_a_panic() {
         assert_eq!(parse(b"v=0\r\n"), Err(SdpError::NoMedia));
-        assert!(matches!(parse(b"m=audio x RTP/AVP 0\r\n"), Err(SdpError::Line { line: 1, .. })));
-        assert!(matches!(parse(b"c=IN IP4 nonsense\r\nm=audio 1 RTP/AVP 0"), Err(SdpError::Line { .. })));
+        assert!(matches!(
+            parse(b"m=audio x RTP/AVP 0\r\n"),
+            Err(SdpError::Line { line: 1, .. })
+        ));
+        assert!(matches!(
+            parse(b"c=IN IP4 nonsense\r\nm=audio 1 RTP/AVP 0"),
+            Err(SdpError::Line { .. })
+        ));
         let o = parse(b"m=audio 5000 RTP/AVP 0\r\n").unwrap();
-        assert!(matches!(answer(&o, &ALL, local(), 20, 1, 1), Err(NegotiationError::Sdp(SdpError::NoConnection))));
+        assert!(matches!(
+            answer(&o, &ALL, local(), 20, 1, 1),
+            Err(NegotiationError::Sdp(SdpError::NoConnection))
+        ));
     }
 
     proptest::proptest! {

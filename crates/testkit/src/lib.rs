@@ -22,15 +22,18 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     pub fn new(name: impl Into<String>, child: Child) -> Self {
-        ChildGuard { child: Some(child), name: name.into() }
+        ChildGuard {
+            child: Some(child),
+            name: name.into(),
+        }
     }
 
     /// Spawn `cmd` and guard it.
     pub fn spawn(name: impl Into<String>, cmd: &mut Command) -> std::io::Result<Self> {
         let name = name.into();
-        let child = cmd.spawn().map_err(|e| {
-            std::io::Error::new(e.kind(), format!("could not start {name}: {e}"))
-        })?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("could not start {name}: {e}")))?;
         Ok(ChildGuard::new(name, child))
     }
 
@@ -45,7 +48,10 @@ impl ChildGuard {
     /// Send a signal (e.g. `libc::SIGTERM` = 15, SIGHUP = 1) to the child by PID.
     pub fn signal(&self, sig: i32) {
         if let Some(c) = &self.child {
-            let _ = Command::new("kill").arg(format!("-{sig}")).arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status();
         }
     }
 
@@ -56,7 +62,9 @@ impl ChildGuard {
         loop {
             match child.try_wait() {
                 Ok(Some(st)) => return Some(st),
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
                 _ => return None,
             }
         }
@@ -80,12 +88,18 @@ impl Drop for ChildGuard {
 
 /// A UDP port on 127.0.0.1 that was free a moment ago (the OS picked it).
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("bind udp :0")
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind udp :0")
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it).
 pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("bind tcp :0")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind tcp :0")
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1 (SIP listens on both).
@@ -102,7 +116,9 @@ pub fn free_udp_tcp_port() -> u16 {
 /// Path of a peer program, or a panic that says how to install it.
 pub fn require_tool(program: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")]) {
+    for dir in
+        std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+    {
         let p = dir.join(program);
         if p.is_file() {
             return p;
@@ -121,7 +137,9 @@ impl LineWatcher {
     /// Start reading `r` line by line on a background thread. Lines are also echoed to stderr
     /// with `prefix` so a failing test shows what the process said.
     pub fn start(prefix: &str, r: impl Read + Send + 'static) -> Self {
-        let w = LineWatcher { inner: Arc::new((Mutex::new(Vec::new()), Condvar::new())) };
+        let w = LineWatcher {
+            inner: Arc::new((Mutex::new(Vec::new()), Condvar::new())),
+        };
         let w2 = w.clone();
         let prefix = prefix.to_owned();
         std::thread::spawn(move || {
@@ -166,8 +184,13 @@ impl LineWatcher {
 }
 
 /// Spawn `cmd` with piped stdout/stderr, both watched.
-pub fn spawn_watched(name: &str, cmd: &mut Command) -> std::io::Result<(ChildGuard, LineWatcher, LineWatcher)> {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+pub fn spawn_watched(
+    name: &str,
+    cmd: &mut Command,
+) -> std::io::Result<(ChildGuard, LineWatcher, LineWatcher)> {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
     let mut g = ChildGuard::spawn(name, cmd)?;
     let out = g.child_mut().stdout.take().expect("piped stdout");
     let err = g.child_mut().stderr.take().expect("piped stderr");

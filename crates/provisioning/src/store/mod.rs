@@ -13,8 +13,8 @@ pub mod sqlite_durability {
 }
 
 use crate::model::{
-    AuditEntry, Device, DeviceName, EndUser, FieldError, NewUser, ObjectName, SelfServiceId, UniversalDeviceTemplate,
-    UniversalLineTemplate, UserId, UserProfile,
+    AuditEntry, Device, DeviceName, EndUser, FieldError, NewUser, ObjectName, SelfServiceId,
+    UniversalDeviceTemplate, UniversalLineTemplate, UserId, UserProfile,
 };
 use crate::rules::{AssignError, AssignmentPreview};
 use crate::settings::{AutoRegistrationSettings, CredentialPolicy, SelfProvisioningSettings};
@@ -28,7 +28,9 @@ pub struct UnixMillis(pub i64);
 
 impl UnixMillis {
     pub fn now() -> Self {
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         UnixMillis(d.as_millis() as i64)
     }
     pub fn plus(self, d: std::time::Duration) -> Self {
@@ -43,7 +45,11 @@ pub enum StoreError {
     #[error("{kind} `{name}` already exists")]
     AlreadyExists { kind: &'static str, name: String },
     #[error("{kind} `{name}` is used by {by}")]
-    InUse { kind: &'static str, name: String, by: String },
+    InUse {
+        kind: &'static str,
+        name: String,
+        by: String,
+    },
     #[error("{0}")]
     Invalid(#[from] FieldError),
     #[error("the auto-registration DN range {range} is exhausted: every DN is in use (widen auto_registration.dn_range)")]
@@ -142,9 +148,19 @@ pub trait Store: Send + Sync {
         now: UnixMillis,
     ) -> Result<AuthenticatedUser, AssignError>;
     /// Run every assign rule without changing anything.
-    fn check_assignment(&self, device: &str, user_id: &UserId) -> Result<AssignmentPreview, AssignError>;
+    fn check_assignment(
+        &self,
+        device: &str,
+        user_id: &UserId,
+    ) -> Result<AssignmentPreview, AssignError>;
     /// Assign the device to the user in one transaction, audited.
-    fn assign(&self, device: &str, user_id: &UserId, call_id: &str, now: UnixMillis) -> Result<AssignOutcome, AssignError>;
+    fn assign(
+        &self,
+        device: &str,
+        user_id: &UserId,
+        call_id: &str,
+        now: UnixMillis,
+    ) -> Result<AssignOutcome, AssignError>;
     /// A phone registers: return the known device, or create it with the next free DN.
     fn auto_register(
         &self,

@@ -44,12 +44,16 @@ struct Pooled<'a> {
 impl std::ops::Deref for Pooled<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.conn.as_ref().expect("pooled connection present until drop")
+        self.conn
+            .as_ref()
+            .expect("pooled connection present until drop")
     }
 }
 impl std::ops::DerefMut for Pooled<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.conn.as_mut().expect("pooled connection present until drop")
+        self.conn
+            .as_mut()
+            .expect("pooled connection present until drop")
     }
 }
 impl Drop for Pooled<'_> {
@@ -72,7 +76,11 @@ where
     T::Err: std::fmt::Display,
 {
     v.parse::<T>().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.to_string().into())
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            e.to_string().into(),
+        )
     })
 }
 
@@ -89,7 +97,8 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 const UDT_COLS: &str =
     "name, description, device_pool, device_security_profile, secure, sip_profile, phone_button_template, description_pattern";
-const ULT_COLS: &str = "name, description, partition_name, calling_search_space, line_text_label, voicemail_profile";
+const ULT_COLS: &str =
+    "name, description, partition_name, calling_search_space, line_text_label, voicemail_profile";
 const PROFILE_COLS: &str = "name, description, system_default, udt_desk_phone, udt_mobile_desktop, udt_profile, ult, allow_self_provisioning, device_limit";
 const USER_COLS: &str = "user_id, first_name, last_name, self_service_id, primary_extension, user_profile, enabled, pin_hash, password_hash";
 const DEVICE_COLS: &str =
@@ -231,8 +240,9 @@ impl SqliteStore {
 
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Database(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let s = SqliteStore {
             location: Location::File(path.to_owned()),
@@ -262,39 +272,56 @@ impl SqliteStore {
 
     fn connect(&self) -> Result<Connection, StoreError> {
         let c = match &self.location {
-            Location::File(p) => Connection::open(p)
-                .map_err(|e| StoreError::Database(format!("cannot open database {}: {e}", p.display())))?,
+            Location::File(p) => Connection::open(p).map_err(|e| {
+                StoreError::Database(format!("cannot open database {}: {e}", p.display()))
+            })?,
             Location::Memory => Connection::open_in_memory()?,
         };
         c.busy_timeout(Duration::from_secs(10))?;
         if matches!(self.location, Location::File(_)) {
             let mode: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::Database(format!("could not enable WAL (journal_mode is {mode})")));
+                return Err(StoreError::Database(format!(
+                    "could not enable WAL (journal_mode is {mode})"
+                )));
             }
         }
         let sync = match self.durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         };
-        c.execute_batch(&format!("PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON;"))?;
+        c.execute_batch(&format!(
+            "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON;"
+        ))?;
         Ok(c)
     }
 
     fn conn(&self) -> Result<Pooled<'_>, StoreError> {
-        let mut pool = self.pool.lock().map_err(|_| StoreError::Database("connection pool poisoned".into()))?;
+        let mut pool = self
+            .pool
+            .lock()
+            .map_err(|_| StoreError::Database("connection pool poisoned".into()))?;
         loop {
             if let Some(c) = pool.pop() {
-                return Ok(Pooled { store: self, conn: Some(c) });
+                return Ok(Pooled {
+                    store: self,
+                    conn: Some(c),
+                });
             }
             {
-                let mut open = self.open.lock().map_err(|_| StoreError::Database("pool poisoned".into()))?;
+                let mut open = self
+                    .open
+                    .lock()
+                    .map_err(|_| StoreError::Database("pool poisoned".into()))?;
                 if *open < self.max {
                     *open += 1;
                     drop(open);
                     drop(pool);
                     return match self.connect() {
-                        Ok(c) => Ok(Pooled { store: self, conn: Some(c) }),
+                        Ok(c) => Ok(Pooled {
+                            store: self,
+                            conn: Some(c),
+                        }),
                         Err(e) => {
                             if let Ok(mut o) = self.open.lock() {
                                 *o -= 1;
@@ -304,7 +331,10 @@ impl SqliteStore {
                     };
                 }
             }
-            pool = self.available.wait(pool).map_err(|_| StoreError::Database("pool poisoned".into()))?;
+            pool = self
+                .available
+                .wait(pool)
+                .map_err(|_| StoreError::Database("pool poisoned".into()))?;
         }
     }
 
@@ -312,7 +342,11 @@ impl SqliteStore {
         let mut c = self.conn()?;
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-        let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))?;
+        let current: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |r| r.get(0),
+        )?;
         if current as usize > MIGRATIONS.len() {
             return Err(StoreError::Database(format!(
                 "database schema version {current} is newer than this selfprov ({}); upgrade selfprov",
@@ -321,7 +355,10 @@ impl SqliteStore {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             tx.execute_batch(sql)?;
-            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1])?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [i as i64 + 1],
+            )?;
             tracing::info!(version = i + 1, "applied database migration");
         }
         tx.commit()?;
@@ -330,15 +367,24 @@ impl SqliteStore {
 
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn()?.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))?)
+        Ok(self.conn()?.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// `PRAGMA integrity_check` result (`ok` when healthy).
     pub fn integrity_check(&self) -> Result<String, StoreError> {
-        Ok(self.conn()?.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        Ok(self
+            .conn()?
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
-    fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut c = self.conn()?;
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let v = f(&tx)?;
@@ -356,7 +402,10 @@ impl SqliteStore {
         self.conn()?
             .query_row(sql, [key], f)
             .optional()?
-            .ok_or_else(|| StoreError::NotFound { kind, name: key.to_owned() })
+            .ok_or_else(|| StoreError::NotFound {
+                kind,
+                name: key.to_owned(),
+            })
     }
 
     fn list<T>(&self, sql: &str, f: fn(&Row) -> rusqlite::Result<T>) -> Result<Vec<T>, StoreError> {
@@ -366,16 +415,29 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    fn delete(&self, sql: &str, key: &str, kind: &'static str, refs: &[(&str, &str)]) -> Result<(), StoreError> {
+    fn delete(
+        &self,
+        sql: &str,
+        key: &str,
+        kind: &'static str,
+        refs: &[(&str, &str)],
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             for (q, by) in refs {
                 let n: i64 = tx.query_row(q, [key], |r| r.get(0))?;
                 if n > 0 {
-                    return Err(StoreError::InUse { kind, name: key.to_owned(), by: format!("{n} {by}") });
+                    return Err(StoreError::InUse {
+                        kind,
+                        name: key.to_owned(),
+                        by: format!("{n} {by}"),
+                    });
                 }
             }
             if tx.execute(sql, [key])? == 0 {
-                return Err(StoreError::NotFound { kind, name: key.to_owned() });
+                return Err(StoreError::NotFound {
+                    kind,
+                    name: key.to_owned(),
+                });
             }
             Ok(())
         })
@@ -383,34 +445,64 @@ impl SqliteStore {
 
     fn check_profile_refs(tx: &Transaction, p: &UserProfile) -> Result<(), StoreError> {
         p.check()?;
-        for (field, udt) in
-            [("udt_desk_phone", &p.udt_desk_phone), ("udt_mobile_desktop", &p.udt_mobile_desktop), ("udt_profile", &p.udt_profile)]
-        {
+        for (field, udt) in [
+            ("udt_desk_phone", &p.udt_desk_phone),
+            ("udt_mobile_desktop", &p.udt_mobile_desktop),
+            ("udt_profile", &p.udt_profile),
+        ] {
             if let Some(n) = udt {
-                let found: Option<i64> = tx.query_row("SELECT 1 FROM udt WHERE name = ?1", [n.as_str()], |r| r.get(0)).optional()?;
+                let found: Option<i64> = tx
+                    .query_row("SELECT 1 FROM udt WHERE name = ?1", [n.as_str()], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
                 if found.is_none() {
-                    return Err(FieldError::new(field, format!("universal device template `{n}` does not exist")).into());
+                    return Err(FieldError::new(
+                        field,
+                        format!("universal device template `{n}` does not exist"),
+                    )
+                    .into());
                 }
             }
         }
         if let Some(n) = &p.ult {
-            let found: Option<i64> = tx.query_row("SELECT 1 FROM ult WHERE name = ?1", [n.as_str()], |r| r.get(0)).optional()?;
+            let found: Option<i64> = tx
+                .query_row("SELECT 1 FROM ult WHERE name = ?1", [n.as_str()], |r| {
+                    r.get(0)
+                })
+                .optional()?;
             if found.is_none() {
-                return Err(FieldError::new("ult", format!("universal line template `{n}` does not exist")).into());
+                return Err(FieldError::new(
+                    "ult",
+                    format!("universal line template `{n}` does not exist"),
+                )
+                .into());
             }
         }
         if p.system_default {
-            tx.execute("UPDATE user_profile SET system_default = 0 WHERE name <> ?1", [p.name.as_str()])?;
+            tx.execute(
+                "UPDATE user_profile SET system_default = 0 WHERE name <> ?1",
+                [p.name.as_str()],
+            )?;
         }
         Ok(())
     }
 
     fn check_user_refs(tx: &Transaction, u: &NewUser) -> Result<(), StoreError> {
         if let Some(p) = &u.user_profile {
-            let found: Option<i64> =
-                tx.query_row("SELECT 1 FROM user_profile WHERE name = ?1", [p.as_str()], |r| r.get(0)).optional()?;
+            let found: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM user_profile WHERE name = ?1",
+                    [p.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
             if found.is_none() {
-                return Err(FieldError::new("user_profile", format!("user profile `{p}` does not exist")).into());
+                return Err(FieldError::new(
+                    "user_profile",
+                    format!("user profile `{p}` does not exist"),
+                )
+                .into());
             }
         }
         if let Some(pin) = &u.pin {
@@ -427,10 +519,17 @@ impl SqliteStore {
             .map_err(|e| StoreError::Database(e.to_string()))
     }
 
-    fn insert_user(tx: &Transaction, u: &NewUser, pin_hash: Option<String>, pw_hash: Option<String>) -> Result<(), StoreError> {
+    fn insert_user(
+        tx: &Transaction,
+        u: &NewUser,
+        pin_hash: Option<String>,
+        pw_hash: Option<String>,
+    ) -> Result<(), StoreError> {
         let ssid = u.effective_self_service_id();
         let r = tx.execute(
-            &format!("INSERT INTO end_user ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            &format!(
+                "INSERT INTO end_user ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
             params![
                 u.user_id.as_str(),
                 u.first_name,
@@ -447,14 +546,24 @@ impl SqliteStore {
             Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => {
                 let id_taken: Option<i64> = tx
-                    .query_row("SELECT 1 FROM end_user WHERE user_id = ?1", [u.user_id.as_str()], |r| r.get(0))
+                    .query_row(
+                        "SELECT 1 FROM end_user WHERE user_id = ?1",
+                        [u.user_id.as_str()],
+                        |r| r.get(0),
+                    )
                     .optional()?;
                 if id_taken.is_some() {
-                    Err(StoreError::AlreadyExists { kind: "user", name: u.user_id.to_string() })
+                    Err(StoreError::AlreadyExists {
+                        kind: "user",
+                        name: u.user_id.to_string(),
+                    })
                 } else {
                     Err(FieldError::new(
                         "self_service_id",
-                        format!("`{}` is already used by another user", ssid.map(String::from).unwrap_or_default()),
+                        format!(
+                            "`{}` is already used by another user",
+                            ssid.map(String::from).unwrap_or_default()
+                        ),
                     )
                     .into())
                 }
@@ -471,25 +580,45 @@ impl SqliteStore {
     ) -> Result<(EndUser, Option<UserProfile>, Option<Device>, u32), AssignError> {
         let internal = |e: rusqlite::Error| AssignError::Internal(e.to_string());
         let user = tx
-            .query_row(&format!("SELECT {USER_COLS} FROM end_user WHERE user_id = ?1"), [user_id.as_str()], row_user)
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM end_user WHERE user_id = ?1"),
+                [user_id.as_str()],
+                row_user,
+            )
             .optional()
             .map_err(internal)?
             .ok_or(AssignError::InvalidCredentials)?;
         let profile = match &user.user_profile {
             Some(p) => tx
-                .query_row(&format!("SELECT {PROFILE_COLS} FROM user_profile WHERE name = ?1"), [p.as_str()], row_profile)
+                .query_row(
+                    &format!("SELECT {PROFILE_COLS} FROM user_profile WHERE name = ?1"),
+                    [p.as_str()],
+                    row_profile,
+                )
                 .optional(),
             None => tx
-                .query_row(&format!("SELECT {PROFILE_COLS} FROM user_profile WHERE system_default = 1"), [], row_profile)
+                .query_row(
+                    &format!("SELECT {PROFILE_COLS} FROM user_profile WHERE system_default = 1"),
+                    [],
+                    row_profile,
+                )
                 .optional(),
         }
         .map_err(internal)?;
         let dev = tx
-            .query_row(&format!("SELECT {DEVICE_COLS} FROM device WHERE name = ?1"), [device], row_device)
+            .query_row(
+                &format!("SELECT {DEVICE_COLS} FROM device WHERE name = ?1"),
+                [device],
+                row_device,
+            )
             .optional()
             .map_err(internal)?;
         let owned: i64 = tx
-            .query_row("SELECT COUNT(*) FROM device WHERE owner = ?1", [user_id.as_str()], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM device WHERE owner = ?1",
+                [user_id.as_str()],
+                |r| r.get(0),
+            )
             .map_err(internal)?;
         Ok((user, profile, dev, owned.max(0) as u32))
     }
@@ -497,10 +626,18 @@ impl SqliteStore {
     /// Test hook for the crash test: run an assignment but stop (holding the write transaction,
     /// with the device row already changed) and call `pause` before committing.
     #[doc(hidden)]
-    pub fn assign_with_pause(&self, device: &str, user_id: &UserId, pause: impl FnOnce()) -> Result<(), StoreError> {
+    pub fn assign_with_pause(
+        &self,
+        device: &str,
+        user_id: &UserId,
+        pause: impl FnOnce(),
+    ) -> Result<(), StoreError> {
         let mut c = self.conn()?;
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("UPDATE device SET owner = ?1, auto_registered = 0 WHERE name = ?2", params![user_id.as_str(), device])?;
+        tx.execute(
+            "UPDATE device SET owner = ?1, auto_registered = 0 WHERE name = ?2",
+            params![user_id.as_str(), device],
+        )?;
         insert_audit(
             &tx,
             &AuditEntry {
@@ -536,7 +673,10 @@ impl Store for SqliteStore {
                 ],
             );
             match r {
-                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists { kind: "universal device template", name: t.name.to_string() }),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
+                    kind: "universal device template",
+                    name: t.name.to_string(),
+                }),
                 r => r.map(|_| ()).map_err(Into::into),
             }
         })
@@ -554,10 +694,18 @@ impl Store for SqliteStore {
         })
     }
     fn get_udt(&self, name: &str) -> Result<UniversalDeviceTemplate, StoreError> {
-        self.get_one(&format!("SELECT {UDT_COLS} FROM udt WHERE name = ?1"), name, "universal device template", row_udt)
+        self.get_one(
+            &format!("SELECT {UDT_COLS} FROM udt WHERE name = ?1"),
+            name,
+            "universal device template",
+            row_udt,
+        )
     }
     fn list_udts(&self) -> Result<Vec<UniversalDeviceTemplate>, StoreError> {
-        self.list(&format!("SELECT {UDT_COLS} FROM udt ORDER BY name"), row_udt)
+        self.list(
+            &format!("SELECT {UDT_COLS} FROM udt ORDER BY name"),
+            row_udt,
+        )
     }
     fn delete_udt(&self, name: &str) -> Result<(), StoreError> {
         self.delete(
@@ -574,10 +722,20 @@ impl Store for SqliteStore {
         self.write(|tx| {
             let r = tx.execute(
                 &format!("INSERT INTO ult ({ULT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![t.name.as_str(), t.description, t.partition, t.calling_search_space, t.line_text_label, t.voicemail_profile],
+                params![
+                    t.name.as_str(),
+                    t.description,
+                    t.partition,
+                    t.calling_search_space,
+                    t.line_text_label,
+                    t.voicemail_profile
+                ],
             );
             match r {
-                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists { kind: "universal line template", name: t.name.to_string() }),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists {
+                    kind: "universal line template",
+                    name: t.name.to_string(),
+                }),
                 r => r.map(|_| ()).map_err(Into::into),
             }
         })
@@ -595,17 +753,28 @@ impl Store for SqliteStore {
         })
     }
     fn get_ult(&self, name: &str) -> Result<UniversalLineTemplate, StoreError> {
-        self.get_one(&format!("SELECT {ULT_COLS} FROM ult WHERE name = ?1"), name, "universal line template", row_ult)
+        self.get_one(
+            &format!("SELECT {ULT_COLS} FROM ult WHERE name = ?1"),
+            name,
+            "universal line template",
+            row_ult,
+        )
     }
     fn list_ults(&self) -> Result<Vec<UniversalLineTemplate>, StoreError> {
-        self.list(&format!("SELECT {ULT_COLS} FROM ult ORDER BY name"), row_ult)
+        self.list(
+            &format!("SELECT {ULT_COLS} FROM ult ORDER BY name"),
+            row_ult,
+        )
     }
     fn delete_ult(&self, name: &str) -> Result<(), StoreError> {
         self.delete(
             "DELETE FROM ult WHERE name = ?1",
             name,
             "universal line template",
-            &[("SELECT COUNT(*) FROM user_profile WHERE ult = ?1", "user profile(s)")],
+            &[(
+                "SELECT COUNT(*) FROM user_profile WHERE ult = ?1",
+                "user profile(s)",
+            )],
         )
     }
     fn create_profile(&self, p: &UserProfile) -> Result<(), StoreError> {
@@ -635,17 +804,28 @@ impl Store for SqliteStore {
         })
     }
     fn get_profile(&self, name: &str) -> Result<UserProfile, StoreError> {
-        self.get_one(&format!("SELECT {PROFILE_COLS} FROM user_profile WHERE name = ?1"), name, "user profile", row_profile)
+        self.get_one(
+            &format!("SELECT {PROFILE_COLS} FROM user_profile WHERE name = ?1"),
+            name,
+            "user profile",
+            row_profile,
+        )
     }
     fn list_profiles(&self) -> Result<Vec<UserProfile>, StoreError> {
-        self.list(&format!("SELECT {PROFILE_COLS} FROM user_profile ORDER BY name"), row_profile)
+        self.list(
+            &format!("SELECT {PROFILE_COLS} FROM user_profile ORDER BY name"),
+            row_profile,
+        )
     }
     fn delete_profile(&self, name: &str) -> Result<(), StoreError> {
         self.delete(
             "DELETE FROM user_profile WHERE name = ?1",
             name,
             "user profile",
-            &[("SELECT COUNT(*) FROM end_user WHERE user_profile = ?1", "user(s)")],
+            &[(
+                "SELECT COUNT(*) FROM end_user WHERE user_profile = ?1",
+                "user(s)",
+            )],
         )
     }
 
@@ -698,27 +878,43 @@ impl Store for SqliteStore {
         })
     }
     fn get_user(&self, user_id: &str) -> Result<EndUser, StoreError> {
-        self.get_one(&format!("SELECT {USER_COLS} FROM end_user WHERE user_id = ?1"), user_id, "user", row_user)
+        self.get_one(
+            &format!("SELECT {USER_COLS} FROM end_user WHERE user_id = ?1"),
+            user_id,
+            "user",
+            row_user,
+        )
     }
     fn list_users(&self) -> Result<Vec<EndUser>, StoreError> {
-        self.list(&format!("SELECT {USER_COLS} FROM end_user ORDER BY user_id"), row_user)
+        self.list(
+            &format!("SELECT {USER_COLS} FROM end_user ORDER BY user_id"),
+            row_user,
+        )
     }
     fn delete_user(&self, user_id: &str) -> Result<(), StoreError> {
         self.delete(
             "DELETE FROM end_user WHERE user_id = ?1",
             user_id,
             "user",
-            &[("SELECT COUNT(*) FROM device WHERE owner = ?1", "device(s) owned")],
+            &[(
+                "SELECT COUNT(*) FROM device WHERE owner = ?1",
+                "device(s) owned",
+            )],
         )
     }
     fn lock_state(&self, user_id: &str) -> Result<(u32, Option<UnixMillis>), StoreError> {
         let (n, until): (i64, Option<i64>) = self
             .conn()?
-            .query_row("SELECT failed_attempts, locked_until_ms FROM end_user WHERE user_id = ?1", [user_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT failed_attempts, locked_until_ms FROM end_user WHERE user_id = ?1",
+                [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?
-            .ok_or_else(|| StoreError::NotFound { kind: "user", name: user_id.to_owned() })?;
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "user",
+                name: user_id.to_owned(),
+            })?;
         Ok((n.max(0) as u32, until.map(UnixMillis)))
     }
     fn unlock_user(&self, user_id: &str) -> Result<(), StoreError> {
@@ -736,15 +932,29 @@ impl Store for SqliteStore {
             let r = insert_device(tx, d);
             match r {
                 Err(e) if is_unique_violation(&e) => {
-                    let exists: Option<i64> =
-                        tx.query_row("SELECT 1 FROM device WHERE name = ?1", [d.name.as_str()], |r| r.get(0)).optional()?;
+                    let exists: Option<i64> = tx
+                        .query_row(
+                            "SELECT 1 FROM device WHERE name = ?1",
+                            [d.name.as_str()],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
                     if exists.is_some() {
-                        Err(StoreError::AlreadyExists { kind: "device", name: d.name.to_string() })
+                        Err(StoreError::AlreadyExists {
+                            kind: "device",
+                            name: d.name.to_string(),
+                        })
                     } else {
-                        Err(FieldError::new("dn", "is already the DN of another auto-registered device").into())
+                        Err(FieldError::new(
+                            "dn",
+                            "is already the DN of another auto-registered device",
+                        )
+                        .into())
                     }
                 }
-                Err(rusqlite::Error::SqliteFailure(f, Some(msg))) if msg.contains("FOREIGN KEY") => {
+                Err(rusqlite::Error::SqliteFailure(f, Some(msg)))
+                    if msg.contains("FOREIGN KEY") =>
+                {
                     let _ = f;
                     Err(FieldError::new("owner", "no such user").into())
                 }
@@ -778,26 +988,38 @@ impl Store for SqliteStore {
         })
     }
     fn get_device(&self, name: &str) -> Result<Device, StoreError> {
-        self.get_one(&format!("SELECT {DEVICE_COLS} FROM device WHERE name = ?1"), name, "device", row_device)
+        self.get_one(
+            &format!("SELECT {DEVICE_COLS} FROM device WHERE name = ?1"),
+            name,
+            "device",
+            row_device,
+        )
     }
     fn find_device(&self, name_or_dn: &str) -> Result<Option<Device>, StoreError> {
         let c = self.conn()?;
-        if let Some(d) =
-            c.query_row(&format!("SELECT {DEVICE_COLS} FROM device WHERE name = ?1"), [name_or_dn], row_device).optional()?
+        if let Some(d) = c
+            .query_row(
+                &format!("SELECT {DEVICE_COLS} FROM device WHERE name = ?1"),
+                [name_or_dn],
+                row_device,
+            )
+            .optional()?
         {
             return Ok(Some(d));
         }
         // A DN identifies a device only while it is auto-registered (unique then).
-        Ok(c
-            .query_row(
-                &format!("SELECT {DEVICE_COLS} FROM device WHERE dn = ?1 AND auto_registered = 1"),
-                [name_or_dn],
-                row_device,
-            )
-            .optional()?)
+        Ok(c.query_row(
+            &format!("SELECT {DEVICE_COLS} FROM device WHERE dn = ?1 AND auto_registered = 1"),
+            [name_or_dn],
+            row_device,
+        )
+        .optional()?)
     }
     fn list_devices(&self) -> Result<Vec<Device>, StoreError> {
-        self.list(&format!("SELECT {DEVICE_COLS} FROM device ORDER BY name"), row_device)
+        self.list(
+            &format!("SELECT {DEVICE_COLS} FROM device ORDER BY name"),
+            row_device,
+        )
     }
     fn delete_device(&self, name: &str) -> Result<(), StoreError> {
         self.delete("DELETE FROM device WHERE name = ?1", name, "device", &[])
@@ -832,7 +1054,9 @@ impl Store for SqliteStore {
         if locked_until.is_some_and(|t| t > now.0) {
             return Err(AssignError::AccountLocked);
         }
-        let user_id_t: UserId = user_id.parse().map_err(|e: FieldError| AssignError::Internal(e.to_string()))?;
+        let user_id_t: UserId = user_id
+            .parse()
+            .map_err(|e: FieldError| AssignError::Internal(e.to_string()))?;
         let (ok, via_code) = match settings.auth_mode {
             AuthMode::None => (true, false),
             mode => {
@@ -847,7 +1071,10 @@ impl Store for SqliteStore {
                 if pin_ok {
                     (true, false)
                 } else if mode == AuthMode::UsersAndAdmins {
-                    let code_ok = settings.auth_code_hash.as_ref().is_some_and(|h| h.verify(s));
+                    let code_ok = settings
+                        .auth_code_hash
+                        .as_ref()
+                        .is_some_and(|h| h.verify(s));
                     (code_ok, code_ok)
                 } else {
                     (false, false)
@@ -878,23 +1105,52 @@ impl Store for SqliteStore {
             Ok(Some(AssignError::InvalidCredentials))
         });
         match res.map_err(internal)? {
-            None => Ok(AuthenticatedUser { user_id: user_id_t, via_auth_code: via_code }),
+            None => Ok(AuthenticatedUser {
+                user_id: user_id_t,
+                via_auth_code: via_code,
+            }),
             Some(e) => Err(e),
         }
     }
 
-    fn check_assignment(&self, device: &str, user_id: &UserId) -> Result<AssignmentPreview, AssignError> {
-        let c = self.conn().map_err(|e| AssignError::Internal(e.to_string()))?;
+    fn check_assignment(
+        &self,
+        device: &str,
+        user_id: &UserId,
+    ) -> Result<AssignmentPreview, AssignError> {
+        let c = self
+            .conn()
+            .map_err(|e| AssignError::Internal(e.to_string()))?;
         let (user, profile, dev, owned) = Self::assign_context(&c, device, user_id)?;
-        evaluate(&AssignContext { user: &user, profile: profile.as_ref(), device: dev.as_ref(), owned })
+        evaluate(&AssignContext {
+            user: &user,
+            profile: profile.as_ref(),
+            device: dev.as_ref(),
+            owned,
+        })
     }
 
-    fn assign(&self, device: &str, user_id: &UserId, call_id: &str, now: UnixMillis) -> Result<AssignOutcome, AssignError> {
+    fn assign(
+        &self,
+        device: &str,
+        user_id: &UserId,
+        call_id: &str,
+        now: UnixMillis,
+    ) -> Result<AssignOutcome, AssignError> {
         let internal = |e: rusqlite::Error| AssignError::Internal(e.to_string());
-        let mut c = self.conn().map_err(|e| AssignError::Internal(e.to_string()))?;
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
+        let mut c = self
+            .conn()
+            .map_err(|e| AssignError::Internal(e.to_string()))?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(internal)?;
         let (user, profile, dev, owned) = Self::assign_context(&tx, device, user_id)?;
-        let verdict = evaluate(&AssignContext { user: &user, profile: profile.as_ref(), device: dev.as_ref(), owned });
+        let verdict = evaluate(&AssignContext {
+            user: &user,
+            profile: profile.as_ref(),
+            device: dev.as_ref(),
+            owned,
+        });
         let mut audit = AuditEntry {
             id: 0,
             time_ms: now.0,
@@ -911,10 +1167,17 @@ impl Store for SqliteStore {
             }
             (Ok(p), Some(d)) => {
                 let udt: Option<UniversalDeviceTemplate> = tx
-                    .query_row(&format!("SELECT {UDT_COLS} FROM udt WHERE name = ?1"), [p.udt.as_str()], row_udt)
+                    .query_row(
+                        &format!("SELECT {UDT_COLS} FROM udt WHERE name = ?1"),
+                        [p.udt.as_str()],
+                        row_udt,
+                    )
                     .optional()
                     .map_err(internal)?;
-                let pattern = udt.as_ref().map(|u| u.description_pattern.as_str()).unwrap_or("");
+                let pattern = udt
+                    .as_ref()
+                    .map(|u| u.description_pattern.as_str())
+                    .unwrap_or("");
                 let description = if pattern.is_empty() {
                     format!("{} {} ({})", user.first_name, user.last_name, d.model)
                 } else {
@@ -1013,7 +1276,15 @@ impl Store for SqliteStore {
         )?;
         let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
         let rows = st
-            .query_map(params![filter.device, filter.user, filter.code.map(|c| c.as_str()), limit], row_audit)?
+            .query_map(
+                params![
+                    filter.device,
+                    filter.user,
+                    filter.code.map(|c| c.as_str()),
+                    limit
+                ],
+                row_audit,
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -1021,10 +1292,19 @@ impl Store for SqliteStore {
     fn import_users(&self, users: &[PreparedUser]) -> Result<ImportSummary, StoreError> {
         self.write(|tx| {
             for u in users {
-                Self::check_user_refs(tx, &NewUser { pin: None, ..u.user.clone() })?;
+                Self::check_user_refs(
+                    tx,
+                    &NewUser {
+                        pin: None,
+                        ..u.user.clone()
+                    },
+                )?;
                 Self::insert_user(tx, &u.user, u.pin_hash.clone(), u.password_hash.clone())?;
             }
-            Ok(ImportSummary { imported: users.len(), dry_run: false })
+            Ok(ImportSummary {
+                imported: users.len(),
+                dry_run: false,
+            })
         })
     }
 
@@ -1034,7 +1314,10 @@ impl Store for SqliteStore {
         for (sql, set) in [
             ("SELECT name FROM user_profile", &mut k.profiles),
             ("SELECT user_id FROM end_user", &mut k.user_ids),
-            ("SELECT self_service_id FROM end_user WHERE self_service_id IS NOT NULL", &mut k.self_service_ids),
+            (
+                "SELECT self_service_id FROM end_user WHERE self_service_id IS NOT NULL",
+                &mut k.self_service_ids,
+            ),
         ] {
             let mut st = c.prepare(sql)?;
             for v in st.query_map([], |r| r.get::<_, String>(0))? {
@@ -1045,8 +1328,14 @@ impl Store for SqliteStore {
     }
 
     fn default_profile(&self) -> Result<Option<ObjectName>, StoreError> {
-        let v: Option<String> =
-            self.conn()?.query_row("SELECT name FROM user_profile WHERE system_default = 1", [], |r| r.get(0)).optional()?;
+        let v: Option<String> = self
+            .conn()?
+            .query_row(
+                "SELECT name FROM user_profile WHERE system_default = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
         Ok(v.and_then(|s| s.parse().ok()))
     }
 }
@@ -1054,7 +1343,9 @@ impl Store for SqliteStore {
 /// Map a unique-constraint failure of an update into a field error.
 fn r_or_conflict(r: rusqlite::Result<usize>) -> Result<usize, StoreError> {
     match r {
-        Err(e) if is_unique_violation(&e) => Err(FieldError::new("dn", "is already the DN of another auto-registered device").into()),
+        Err(e) if is_unique_violation(&e) => {
+            Err(FieldError::new("dn", "is already the DN of another auto-registered device").into())
+        }
         r => Ok(r?),
     }
 }
