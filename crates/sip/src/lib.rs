@@ -6,7 +6,9 @@
 //! - [`sdp`]: SDP offer/answer (RFC 3264/4566) over a lenient line parser.
 //! - [`digest`]: HTTP digest authentication for REGISTER (RFC 2617/7616/8760: MD5, SHA-256,
 //!   qop lists, `nc` as 8 hex digits, `cnonce`, `opaque`, stale nonces).
+//! - [`transaction`]: RFC 3261 transactions (timers A–K) as sans-I/O state machines.
 
 pub mod digest;
 pub mod message;
 pub mod sdp;
+pub mod transaction;
