@@ -9,6 +9,9 @@
 //! - [`transaction`]: RFC 3261 transactions (timers A–K) as sans-I/O state machines.
 
 pub mod digest;
+pub mod endpoint;
+pub mod headers;
 pub mod message;
 pub mod sdp;
+pub mod stack;
 pub mod transaction;

@@ -1,0 +1,238 @@
+//! The tokio driver around [`Endpoint`]: a UDP socket and a TCP listener on one address, one task
+//! that owns the endpoint (no lock), timers from `next_timeout`, events out on a channel and
+//! commands in on another. TCP messages are framed by Content-Length, at most 64 KiB.
+
+use crate::endpoint::{Endpoint, EndpointConfig, Event, Output, Peer};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+/// Largest SIP message accepted over TCP.
+pub const MAX_TCP_MESSAGE: usize = 64 * 1024;
+
+/// What the application asks of the stack.
+#[derive(Debug)]
+pub enum Command {
+    Answer {
+        call_id: String,
+        sdp: Vec<u8>,
+    },
+    Reject {
+        call_id: String,
+        status: u16,
+        reason: String,
+        extra_headers: String,
+    },
+    Hangup {
+        call_id: String,
+    },
+    Respond {
+        key: String,
+        status: u16,
+        reason: String,
+        extra_headers: String,
+    },
+    NotifyCheckSync {
+        to: Peer,
+        contact_uri: String,
+    },
+    /// `Some(retry_after)`: refuse new calls with 503; `None`: accept.
+    SetRefusing(Option<u32>),
+    /// Report (servers, clients, dialogs) table sizes.
+    Tables(tokio::sync::oneshot::Sender<(usize, usize, usize)>),
+}
+
+/// Handle of a running stack.
+pub struct SipStack {
+    pub local: SocketAddr,
+    pub commands: mpsc::UnboundedSender<Command>,
+}
+
+fn tcp_frame(buf: &[u8]) -> Result<Option<usize>, &'static str> {
+    // Skip keep-alive CRLFs.
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return if buf.len() > MAX_TCP_MESSAGE {
+            Err("headers too long")
+        } else {
+            Ok(None)
+        };
+    };
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut len = 0usize;
+    for line in head.lines() {
+        if let Some((k, v)) = line.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            if k == "content-length" || k == "l" {
+                len = v.trim().parse().map_err(|_| "bad Content-Length")?;
+            }
+        }
+    }
+    let total = end + 4 + len;
+    if total > MAX_TCP_MESSAGE {
+        return Err("message larger than 64 KiB");
+    }
+    Ok((buf.len() >= total).then_some(total))
+}
+
+async fn tcp_conn(
+    stream: TcpStream,
+    peer: SocketAddr,
+    inbound: mpsc::UnboundedSender<(Vec<u8>, Peer)>,
+    mut outbound: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        while let Some(d) = outbound.recv().await {
+            if wr.write_all(&d).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 8192];
+    loop {
+        // Drop leading CRLF keep-alives.
+        while buf.starts_with(b"\r\n") {
+            buf.drain(..2);
+        }
+        match tcp_frame(&buf) {
+            Ok(Some(n)) => {
+                let msg: Vec<u8> = buf.drain(..n).collect();
+                if inbound
+                    .send((
+                        msg,
+                        Peer {
+                            addr: peer,
+                            reliable: true,
+                        },
+                    ))
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(why) => {
+                tracing::warn!(%peer, why, "closing SIP TCP connection");
+                break;
+            }
+        }
+        match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    writer.abort();
+}
+
+impl SipStack {
+    /// Bind UDP and TCP on `listen` (port 0: any free port, the same for both) and start.
+    pub async fn start(
+        listen: SocketAddr,
+        mut cfg: EndpointConfig,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> std::io::Result<SipStack> {
+        let udp = UdpSocket::bind(listen).await?;
+        let local = udp.local_addr()?;
+        let tcp = TcpListener::bind(local).await?;
+        if cfg.advertised.is_empty() {
+            cfg.advertised = local.to_string();
+        }
+        let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
+        let (in_tx, mut in_rx) = mpsc::unbounded_channel::<(Vec<u8>, Peer)>();
+        let (conn_tx, mut conn_rx) =
+            mpsc::unbounded_channel::<(SocketAddr, mpsc::UnboundedSender<Vec<u8>>)>();
+        tokio::spawn(async move {
+            while let Ok((s, peer)) = tcp.accept().await {
+                let (otx, orx) = mpsc::unbounded_channel();
+                if conn_tx.send((peer, otx)).is_err() {
+                    break;
+                }
+                tokio::spawn(tcp_conn(s, peer, in_tx.clone(), orx));
+            }
+        });
+        tokio::spawn(async move {
+            let mut ep = Endpoint::new(cfg);
+            let mut tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let sleep_until = ep.next_timeout().map(tokio::time::Instant::from_std);
+                tokio::select! {
+                    r = udp.recv_from(&mut buf) => {
+                        if let Ok((n, from)) = r {
+                            ep.handle(&buf[..n], Peer { addr: from, reliable: false }, Instant::now());
+                        }
+                    }
+                    Some((msg, peer)) = in_rx.recv() => ep.handle(&msg, peer, Instant::now()),
+                    Some((peer, tx)) = conn_rx.recv() => { tcp_out.insert(peer, tx); }
+                    cmd = cmd_rx.recv() => {
+                        let now = Instant::now();
+                        match cmd {
+                            None => break,
+                            Some(Command::Answer { call_id, sdp }) => { ep.answer(&call_id, &sdp, now); }
+                            Some(Command::Reject { call_id, status, reason, extra_headers }) => ep.reject(&call_id, status, &reason, &extra_headers, now),
+                            Some(Command::Hangup { call_id }) => ep.hangup(&call_id, now),
+                            Some(Command::Respond { key, status, reason, extra_headers }) => ep.respond(&key, status, &reason, &extra_headers, now),
+                            Some(Command::NotifyCheckSync { to, contact_uri }) => ep.notify_check_sync(to, &contact_uri, now),
+                            Some(Command::SetRefusing(r)) => ep.set_refusing(r),
+                            Some(Command::Tables(tx)) => { let _ = tx.send(ep.table_sizes()); }
+                        }
+                    }
+                    _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending::<()>().await } } => {
+                        ep.handle_timeout(Instant::now());
+                    }
+                }
+                while let Some(o) = ep.poll_output() {
+                    match o {
+                        Output::Send { to, data } if to.reliable => {
+                            if let Some(tx) = tcp_out.get(&to.addr) {
+                                if tx.send(data).is_err() {
+                                    tcp_out.remove(&to.addr);
+                                }
+                            }
+                        }
+                        Output::Send { to, data } => {
+                            let _ = udp.send_to(&data, to.addr).await;
+                        }
+                        Output::Event(e) => {
+                            let _ = events.send(e);
+                        }
+                    }
+                }
+            }
+        });
+        Ok(SipStack {
+            local,
+            commands: cmd_tx,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_framing_by_content_length() {
+        assert_eq!(
+            tcp_frame(b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 3\r\n\r\nabcNEXT"),
+            Ok(Some(47))
+        );
+        assert_eq!(
+            tcp_frame(b"OPTIONS sip:x SIP/2.0\r\nl: 3\r\n\r\nab"),
+            Ok(None)
+        );
+        assert_eq!(
+            tcp_frame(b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 99999\r\n\r\n"),
+            Err("message larger than 64 KiB")
+        );
+        assert_eq!(
+            tcp_frame(b"OPTIONS sip:x SIP/2.0\r\nContent-Length: x\r\n\r\n"),
+            Err("bad Content-Length")
+        );
+    }
+}
