@@ -7,6 +7,7 @@
 
 use crate::headers::{cseq, has_param, param, uri_of, uri_user};
 use crate::message::{raw_headers, split_commas};
+use crate::registration::{RegState, RegisterRequest, Registration, RegistrationConfig};
 use crate::transaction::{
     ClientTransaction, Reliable2xx, ServerTransaction, TimerValues, TxAction,
 };
@@ -85,6 +86,11 @@ pub enum Event {
         call_id: String,
         reason: EndReason,
     },
+    /// A route-point DN's registration changed state.
+    Registration {
+        dn: String,
+        state: RegState,
+    },
     /// A REGISTER (for a built-in registrar); answer with [`Endpoint::respond`].
     Register {
         key: String,
@@ -138,6 +144,8 @@ pub struct Endpoint {
     servers: HashMap<String, ServerEntry>,
     dialogs: HashMap<String, Dialog>,
     clients: HashMap<String, (ClientTransaction, Peer, String)>,
+    /// Route-point registrations by their Call-ID, with the registrar's address.
+    registrations: HashMap<String, (Registration, Peer)>,
     out: VecDeque<Output>,
     counter: u64,
 }
@@ -154,6 +162,7 @@ impl Endpoint {
             servers: HashMap::new(),
             dialogs: HashMap::new(),
             clients: HashMap::new(),
+            registrations: HashMap::new(),
             out: VecDeque::new(),
             counter: 0,
         }
@@ -814,6 +823,63 @@ impl Endpoint {
         }));
     }
 
+    fn send_register(&mut self, to: Peer, call_id: &str, req: RegisterRequest, now: Instant) {
+        let branch = format!("z9hG4bK{}", self.token());
+        let transport = if to.reliable { "TCP" } else { "UDP" };
+        let text = format!("REGISTER {} SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch={branch};rport\r\n{}Content-Length: 0\r\n\r\n", req.uri, self.cfg.advertised, req.headers);
+        let (tx, act) =
+            ClientTransaction::start(false, to.reliable, self.cfg.timers, text.into_bytes(), now);
+        if let TxAction::Send(d) = act {
+            self.send(to, d);
+        }
+        self.clients.insert(branch, (tx, to, call_id.to_owned()));
+    }
+
+    fn report_registration(&mut self, call_id: &str, before: &RegState) {
+        if let Some((r, _)) = self.registrations.get(call_id) {
+            if r.state() != before {
+                let ev = Event::Registration {
+                    dn: r.dn().to_owned(),
+                    state: r.state().clone(),
+                };
+                self.out.push_back(Output::Event(ev));
+            }
+        }
+    }
+
+    /// Register a route-point DN with a registrar (digest credentials in `cfg`).
+    pub fn register(&mut self, cfg: RegistrationConfig, registrar: Peer, now: Instant) {
+        let call_id = format!("{}@selfprov", self.token());
+        let tag = self.token();
+        let mut r = Registration::new(cfg, call_id.clone(), tag);
+        let before = r.state().clone();
+        let req = r.start(&self.cfg.advertised, &self.cfg.user_agent);
+        self.registrations.insert(call_id.clone(), (r, registrar));
+        self.send_register(registrar, &call_id, req, now);
+        self.report_registration(&call_id, &before);
+    }
+
+    /// Un-register every DN (`Expires: 0`), e.g. when draining.
+    pub fn unregister_all(&mut self, now: Instant) {
+        let ids: Vec<String> = self.registrations.keys().cloned().collect();
+        for cid in ids {
+            let Some((r, peer)) = self.registrations.get_mut(&cid) else {
+                continue;
+            };
+            let peer = *peer;
+            let req = r.stop(&self.cfg.advertised, &self.cfg.user_agent);
+            self.send_register(peer, &cid, req, now);
+        }
+    }
+
+    /// Registration state of every DN.
+    pub fn registration_states(&self) -> Vec<(String, RegState)> {
+        self.registrations
+            .values()
+            .map(|(r, _)| (r.dn().to_owned(), r.state().clone()))
+            .collect()
+    }
+
     /// Tell a phone to re-read its configuration and restart (NOTIFY, Event: check-sync).
     pub fn notify_check_sync(&mut self, to: Peer, contact_uri: &str, now: Instant) {
         let call_id = format!("{}@selfprov", self.token());
@@ -846,9 +912,23 @@ impl Endpoint {
         let Some(branch) = param(&via, "branch") else {
             return;
         };
-        if let Some((tx, _, _)) = self.clients.get_mut(branch) {
-            tx.on_response(status, now);
+        let Some((tx, _, call_id)) = self.clients.get_mut(branch) else {
+            return;
+        };
+        if !tx.on_response(status, now) || status < 200 {
+            return;
         }
+        let call_id = call_id.clone();
+        let (adv, ua) = (self.cfg.advertised.clone(), self.cfg.user_agent.clone());
+        let Some((r, peer)) = self.registrations.get_mut(&call_id) else {
+            return;
+        };
+        let peer = *peer;
+        let before = r.state().clone();
+        if let Some(req) = r.on_response(status, headers, &adv, &ua, now) {
+            self.send_register(peer, &call_id, req, now);
+        }
+        self.report_registration(&call_id, &before);
     }
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) has work.
@@ -862,7 +942,11 @@ impl Endpoint {
             .dialogs
             .values()
             .filter_map(|d| d.reliable_2xx.as_ref().map(|r| r.next_timeout()));
-        s.chain(c).chain(d).min()
+        let r = self
+            .registrations
+            .values()
+            .filter_map(|(r, _)| r.next_timeout());
+        s.chain(c).chain(d).chain(r).min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -907,13 +991,39 @@ impl Endpoint {
             if tx.next_timeout().is_some_and(|t| t <= now) || tx.is_done() {
                 match tx.on_timeout(now) {
                     TxAction::Send(d) => sends.push((*peer, d)),
-                    TxAction::Terminated | TxAction::TimedOut => cdone.push(b.clone()),
+                    TxAction::Terminated => cdone.push((b.clone(), false)),
+                    TxAction::TimedOut => cdone.push((b.clone(), true)),
                     TxAction::Nothing => {}
                 }
             }
         }
-        for b in cdone {
-            self.clients.remove(&b);
+        for (b, timed_out) in cdone {
+            if let Some((_, _, cid)) = self.clients.remove(&b) {
+                if let Some((r, _)) = self.registrations.get_mut(&cid).filter(|_| timed_out) {
+                    let before = r.state().clone();
+                    r.on_timeout_no_answer(now);
+                    self.report_registration(&cid, &before);
+                }
+            }
+        }
+        // Registration refreshes and retries.
+        let due: Vec<String> = self
+            .registrations
+            .iter()
+            .filter(|(_, (r, _))| r.next_timeout().is_some_and(|t| t <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for cid in due {
+            let (adv, ua) = (self.cfg.advertised.clone(), self.cfg.user_agent.clone());
+            let Some((r, peer)) = self.registrations.get_mut(&cid) else {
+                continue;
+            };
+            let peer = *peer;
+            let before = r.state().clone();
+            if let Some(req) = r.on_timer(now, &adv, &ua) {
+                self.send_register(peer, &cid, req, now);
+            }
+            self.report_registration(&cid, &before);
         }
         for (p, d) in sends {
             self.send(p, d);

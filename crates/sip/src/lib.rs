@@ -12,6 +12,7 @@ pub mod digest;
 pub mod endpoint;
 pub mod headers;
 pub mod message;
+pub mod registration;
 pub mod sdp;
 pub mod stack;
 pub mod transaction;

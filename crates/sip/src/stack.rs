@@ -41,6 +41,14 @@ pub enum Command {
     },
     /// `Some(retry_after)`: refuse new calls with 503; `None`: accept.
     SetRefusing(Option<u32>),
+    /// Register a route-point DN with a registrar.
+    Register {
+        cfg: crate::registration::RegistrationConfig,
+        registrar: SocketAddr,
+        tcp: bool,
+    },
+    /// Un-register every DN (shutdown).
+    UnregisterAll,
     /// Report (servers, clients, dialogs) table sizes.
     Tables(tokio::sync::oneshot::Sender<(usize, usize, usize)>),
 }
@@ -179,6 +187,8 @@ impl SipStack {
                             Some(Command::Respond { key, status, reason, extra_headers }) => ep.respond(&key, status, &reason, &extra_headers, now),
                             Some(Command::NotifyCheckSync { to, contact_uri }) => ep.notify_check_sync(to, &contact_uri, now),
                             Some(Command::SetRefusing(r)) => ep.set_refusing(r),
+                            Some(Command::Register { cfg, registrar, tcp }) => ep.register(cfg, Peer { addr: registrar, reliable: tcp }, now),
+                            Some(Command::UnregisterAll) => ep.unregister_all(now),
                             Some(Command::Tables(tx)) => { let _ = tx.send(ep.table_sizes()); }
                         }
                     }
