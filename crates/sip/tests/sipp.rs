@@ -292,6 +292,25 @@ async fn refusals_404_486_503_cancel_and_malformed() {
     assert!(ok.2, "503 while refusing");
     assert!(ok.3, "400 with a reason for a truncated body");
 
+    // No common codec: the application refuses with 488 and a Warning.
+    let (stack3, _) = start(10).await;
+    let s3 = SipStack {
+        local: stack3.local,
+        commands: stack3.commands.clone(),
+    };
+    let (_d4, g722) = refused_scenario(488);
+    let text = std::fs::read_to_string(&g722).unwrap().replace(
+        "RTP/AVP 0\n      a=rtpmap:0 PCMU/8000",
+        "RTP/AVP 9\n      a=rtpmap:9 G722/8000",
+    );
+    assert!(text.contains("G722"));
+    std::fs::write(&g722, text).unwrap();
+    let r488 =
+        tokio::task::spawn_blocking(move || sipp(&s3, &["-sf", g722.to_str().unwrap()], false, 1))
+            .await
+            .unwrap();
+    assert!(r488, "488 when no codec is common");
+
     // CANCEL needs a call that stays unanswered: DN 2999 on a stack with capacity.
     let (stack2, seen2) = start(10).await;
     let s2 = SipStack {
