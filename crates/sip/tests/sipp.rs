@@ -207,10 +207,13 @@ async fn options_unknown_method_info_dtmf_and_hold_resume() {
         commands: stack.commands.clone(),
     };
     let f = scenario("call_features.xml");
-    let ok = tokio::task::spawn_blocking(move || sipp(&s, &["-sf", f.to_str().unwrap()], false, 1))
-        .await
-        .unwrap();
-    assert!(ok);
+    let ok = tokio::task::spawn_blocking(move || {
+        sipp(&s, &["-sf", f.to_str().unwrap()], false, 1)
+            && sipp(&s, &["-sf", f.to_str().unwrap()], true, 1)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "over UDP and TCP");
     let ev = seen.lock().unwrap().events.clone();
     let infos: Vec<(String, Vec<u8>)> = ev
         .iter()
@@ -221,17 +224,17 @@ async fn options_unknown_method_info_dtmf_and_hold_resume() {
             _ => None,
         })
         .collect();
-    assert_eq!(infos.len(), 2);
+    assert_eq!(infos.len(), 4);
     let digits: Vec<char> = infos
         .iter()
         .filter_map(|(ct, b)| selfprov_dtmf_like(ct, b))
         .collect();
-    assert_eq!(digits, ['5', '#']);
+    assert_eq!(digits, ['5', '#', '5', '#']);
     assert_eq!(
         ev.iter()
             .filter(|e| matches!(e, Event::Reinvite { .. }))
             .count(),
-        2
+        4
     );
     assert_eq!(drained(&stack).await, (0, 0, 0));
 }
