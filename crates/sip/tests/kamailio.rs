@@ -36,13 +36,24 @@ fn start_kamailio(dir: &Path, port: u16) -> Kamailio {
     let kam = require_tool("kamailio");
     require_tool("kamcmd");
     let ctl = format!("unix:{}", dir.join("ctl.sock").display());
+    // Debian puts the modules under the multiarch library directory.
+    let mpath = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("kamailio/modules"))
+        .chain([std::path::PathBuf::from("/usr/lib/kamailio/modules")])
+        .find(|p| p.join("registrar.so").exists())
+        .expect("kamailio modules not found: scripts/install-deps.sh installs kamailio")
+        .display()
+        .to_string();
     let cfg = format!(
         r#"#!KAMAILIO
 debug=2
 log_stderror=yes
 children=1
 listen=udp:127.0.0.1:{port}
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+mpath="{mpath}"
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "pv.so"
