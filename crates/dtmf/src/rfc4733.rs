@@ -7,6 +7,17 @@
 use crate::Digit;
 use std::time::{Duration, Instant};
 
+/// How long packets of a reported event are recognised as such (end packets are repeated within
+/// tens of milliseconds; reordering stays well within this).
+const REPORTED_MEMORY: Duration = Duration::from_millis(1000);
+
+fn event_code(d: Digit) -> u8 {
+    b"0123456789*#ABCD"
+        .iter()
+        .position(|&b| b as char == d.as_char())
+        .unwrap_or(0) as u8
+}
+
 /// A parsed telephone-event payload (RFC 4733 §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TelephoneEvent {
@@ -42,8 +53,10 @@ pub struct EventReceiver {
     end_timeout: Duration,
     /// The event in progress: (timestamp, digit, last update).
     current: Option<(u32, Digit, Instant)>,
-    /// Timestamps of the last events already reported, to drop their late/redundant packets.
-    reported: [Option<u32>; 8],
+    /// The last events already reported (timestamp, event, when), to drop their late and
+    /// redundant packets. An entry older than `REPORTED_MEMORY` no longer matches: some senders
+    /// (SIPp's play_dtmf among them) reuse timestamps for later key presses.
+    reported: [Option<(u32, u8, Instant)>; 8],
     next_slot: usize,
 }
 
@@ -62,12 +75,15 @@ impl EventReceiver {
         self.payload_type
     }
 
-    fn was_reported(&self, ts: u32) -> bool {
-        self.reported.contains(&Some(ts))
+    fn was_reported(&self, ts: u32, event: u8, now: Instant) -> bool {
+        self.reported.iter().flatten().any(|(t, e, at)| {
+            *t == ts && *e == event && now.saturating_duration_since(*at) < REPORTED_MEMORY
+        })
     }
 
-    fn report(&mut self, ts: u32, d: Digit, out: &mut Vec<Digit>) {
-        self.reported[self.next_slot] = Some(ts);
+    fn report(&mut self, ts: u32, d: Digit, now: Instant, out: &mut Vec<Digit>) {
+        let event = event_code(d);
+        self.reported[self.next_slot] = Some((ts, event, now));
         self.next_slot = (self.next_slot + 1) % self.reported.len();
         out.push(d);
     }
@@ -89,14 +105,14 @@ impl EventReceiver {
         let Some(digit) = Digit::from_event(ev.event) else {
             return;
         };
-        if self.was_reported(timestamp) {
+        if self.was_reported(timestamp, ev.event, now) {
             return;
         }
         match self.current {
             Some((ts, d, _)) if ts == timestamp => {
                 if ev.end {
                     self.current = None;
-                    self.report(ts, d, out);
+                    self.report(ts, d, now, out);
                 } else {
                     self.current = Some((ts, d, now));
                 }
@@ -104,11 +120,11 @@ impl EventReceiver {
             other => {
                 // A new event: an unfinished previous one (its end packets lost) is complete now.
                 if let Some((ts, d, _)) = other {
-                    self.report(ts, d, out);
+                    self.report(ts, d, now, out);
                 }
                 if ev.end {
                     self.current = None;
-                    self.report(timestamp, digit, out);
+                    self.report(timestamp, digit, now, out);
                 } else {
                     self.current = Some((timestamp, digit, now));
                 }
@@ -126,7 +142,7 @@ impl EventReceiver {
         if let Some((ts, d, t)) = self.current {
             if now >= t + self.end_timeout {
                 self.current = None;
-                self.report(ts, d, out);
+                self.report(ts, d, now, out);
             }
         }
     }
@@ -173,6 +189,33 @@ mod tests {
         let mut pk: Vec<(u32, [u8; 4])> = press(1, 4).into_iter().map(|p| (1000, p)).collect();
         pk.extend(press(11, 3).into_iter().map(|p| (3000, p)));
         assert_eq!(run(&mut rx, &pk, t0), "1#");
+    }
+
+    #[test]
+    fn timestamp_reused_later_is_a_new_press() {
+        // SIPp's play_dtmf restarts its timestamps for each action.
+        let t0 = Instant::now();
+        let mut rx = EventReceiver::new(101);
+        let mut out = Vec::new();
+        for (i, p) in press(1, 2).iter().enumerate() {
+            rx.on_packet(
+                101,
+                400,
+                p,
+                t0 + Duration::from_millis(20 * i as u64),
+                &mut out,
+            );
+        }
+        for (i, p) in press(1, 2).iter().enumerate() {
+            rx.on_packet(
+                101,
+                400,
+                p,
+                t0 + Duration::from_millis(2500 + 20 * i as u64),
+                &mut out,
+            );
+        }
+        assert_eq!(out.len(), 2);
     }
 
     #[test]

@@ -319,3 +319,13 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests;
+
+/// Encoded prompts play straight from the shared catalog: the pacer reads their frames in place.
+impl selfprov_media::pacer::Frames for EncodedAudio {
+    fn frame(&self, i: usize) -> Option<&[u8]> {
+        self.frames.get(i).map(|b| &b[..])
+    }
+    fn len(&self) -> usize {
+        self.frames.len()
+    }
+}

@@ -25,6 +25,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the self-provisioning IVR service (SIP, RTP, built-in registrar, admin HTTP).
+    Serve,
     /// Validate the configuration file; exit 0 when it is valid, 2 with every error otherwise.
     CheckConfig,
     /// Print `Ready`, or `Not ready:` and what is off. Exit 0 when ready, 1 otherwise.

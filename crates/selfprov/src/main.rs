@@ -41,6 +41,13 @@ fn main() -> ExitCode {
 
 fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
     match cmd {
+        Command::Serve => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            rt.block_on(selfprov_service::serve(cfg.clone()))?;
+        }
         Command::CheckConfig => {
             println!(
                 "{}: OK (route point {}, auth mode {:?}, DN range {}, database {})",

@@ -6,4 +6,8 @@
 
 pub mod admin;
 pub mod metrics;
+pub mod registrar;
+pub mod runtime;
 pub mod signals;
+
+pub use runtime::serve;

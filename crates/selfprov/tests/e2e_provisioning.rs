@@ -1,0 +1,161 @@
+//! End to end: the real `selfprov serve` on loopback, a phone played by SIPp. The phone
+//! registers (auto-registration gives it a DN from the range), calls the route point, types the
+//! self-service ID and PIN as RFC 4733 events and confirms; then the device belongs to the user on
+//! the user's extension, the audit log says SUCCESS, and the phone got NOTIFY check-sync.
+
+use selfprov_testkit::{
+    free_tcp_port, free_udp_port, free_udp_tcp_port, require_tool, spawn_watched, TempDir,
+};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Service {
+    dir: TempDir,
+    cfg: PathBuf,
+    sip_port: u16,
+}
+
+fn config(tag: &str) -> Service {
+    let dir = TempDir::new(tag);
+    let sip_port = free_udp_tcp_port();
+    // The RTP range must start on an even port: ask the OS until it offers one.
+    let rtp = (0..200)
+        .map(|_| free_udp_port())
+        .find(|p| p % 2 == 0)
+        .expect("an even free UDP port");
+    let admin = free_tcp_port();
+    let cfg = dir.path().join("selfprov.toml");
+    let text = std::fs::read_to_string(repo().join("config/selfprov.toml"))
+        .unwrap()
+        .replace(
+            "listen = \"127.0.0.1:5060\"",
+            &format!("listen = \"127.0.0.1:{sip_port}\""),
+        )
+        .replace(
+            "listen = \"127.0.0.1:8080\"",
+            &format!("listen = \"127.0.0.1:{admin}\""),
+        )
+        .replace(
+            "rtp_port_range = { start = 20000, end = 29999 }",
+            &format!("rtp_port_range = {{ start = {rtp}, end = {} }}", rtp + 1),
+        )
+        .replace(
+            "dir = \"../prompts\"",
+            &format!("dir = \"{}\"", repo().join("prompts").display()),
+        );
+    std::fs::write(&cfg, text).unwrap();
+    Service { dir, cfg, sip_port }
+}
+
+fn cli(s: &Service, args: &[&str]) -> serde_json::Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .arg("--config")
+        .arg(&s.cfg)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn a_new_phone_provisions_itself_and_is_told_to_restart() {
+    let sipp = require_tool("sipp");
+    let s = config("e2e-provision");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfprov"));
+    cmd.arg("--config").arg(&s.cfg).arg("serve");
+    let (mut service, _out, err) = spawn_watched("selfprov", &mut cmd).unwrap();
+    assert!(
+        err.wait_for("selfprov ready", Duration::from_secs(90))
+            .is_some(),
+        "service did not become ready"
+    );
+
+    // Where the phone's Contact points: the NOTIFY check-sync arrives here.
+    let phone_contact = UdpSocket::bind("127.0.0.1:0").unwrap();
+    phone_contact
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let contact_port = phone_contact.local_addr().unwrap().port();
+    let csv = s.dir.path().join("phones.csv");
+    std::fs::write(
+        &csv,
+        format!("SEQUENTIAL\nSEP0011223344A1;1004;12345;{contact_port}\n"),
+    )
+    .unwrap();
+
+    let mut sc = Command::new(sipp);
+    sc.current_dir(s.dir.path())
+        .arg(format!("127.0.0.1:{}", s.sip_port))
+        .arg("-sf")
+        .arg(repo().join("tests/scenarios/provision_rfc4733.xml"))
+        .arg("-inf")
+        .arg(&csv)
+        .args([
+            "-s",
+            "2000",
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "60s",
+            "-timeout_error",
+            "-trace_err",
+        ])
+        .args([
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+        ]);
+    let (mut phone, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
+    let st = phone
+        .wait_timeout(Duration::from_secs(90))
+        .expect("sipp did not finish");
+    if !st.success() {
+        for f in std::fs::read_dir(s.dir.path()).unwrap().flatten() {
+            if f.path().to_string_lossy().contains("errors") {
+                eprintln!("{}", std::fs::read_to_string(f.path()).unwrap_or_default());
+            }
+        }
+    }
+    assert!(st.success(), "the phone's call failed");
+
+    let mut buf = [0u8; 4096];
+    let n = phone_contact.recv(&mut buf).expect("no NOTIFY check-sync");
+    let notify = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        notify.starts_with("NOTIFY sip:SEP0011223344A1@127.0.0.1:"),
+        "{notify}"
+    );
+    assert!(notify.contains("Event: check-sync"), "{notify}");
+
+    let devices = cli(&s, &["device", "list", "--json"]);
+    let d = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "SEP0011223344A1")
+        .expect("device");
+    assert_eq!(d["owner"], "jsmith");
+    assert_eq!(d["dn"], "1004");
+    assert_eq!(d["model"], "Cisco 8845");
+    let audit = cli(&s, &["audit", "--json"]);
+    assert_eq!(audit[0]["code"], "SUCCESS");
+    assert_eq!(audit[0]["device"], "SEP0011223344A1");
+
+    // SIGTERM with no call in progress: drains at once and exits 0.
+    service.signal(15);
+    let st = service
+        .wait_timeout(Duration::from_secs(20))
+        .expect("service did not stop");
+    assert!(st.success(), "exit status {st:?}");
+}

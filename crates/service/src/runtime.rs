@@ -1,0 +1,850 @@
+//! `selfprov serve`: one event loop owns the calls. It moves SIP events, media events, IVR
+//! timers and provisioning results into each call's IVR state machine and carries out the
+//! actions it returns. Blocking database work runs on tokio's blocking pool; its results come
+//! back as events, so the loop never waits on the disk.
+
+use crate::admin::{self, RegistrationStatus, StatusSnapshot};
+use crate::metrics::Metrics;
+use crate::registrar::{binding_lifetime, parse_register, Binding, Bindings};
+use anyhow::{Context, Result};
+use selfprov_config::{CodecName, Config};
+use selfprov_dtmf::{DigitStream, Method};
+use selfprov_ivr::{Action, AuthOk, Call, Event as IvrEvent, IvrSettings, Key, TimerId};
+use selfprov_media::engine::{MediaCommand, MediaEngine, MediaEvent, StreamSpec};
+use selfprov_media::Codec;
+use selfprov_prompts::Catalog;
+use selfprov_provisioning::model::AuditEntry;
+use selfprov_provisioning::model::UserId;
+use selfprov_provisioning::settings::{status, Status};
+use selfprov_provisioning::store::{AssignOutcome, SqliteStore, Store, UnixMillis};
+use selfprov_provisioning::{Language, OutcomeCode};
+use selfprov_sip::endpoint::{EndpointConfig, Event as SipEvent, Peer};
+use selfprov_sip::sdp::{self, SdpCodec};
+use selfprov_sip::stack::{Command as SipCommand, SipStack};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Results of blocking provisioning work, back into the loop.
+enum Work {
+    Event {
+        call_id: String,
+        ev: IvrEvent,
+        assigned: bool,
+    },
+    Registered {
+        key: String,
+        device: String,
+        contact: Option<String>,
+        source: Peer,
+        expires: u32,
+        result: Result<String, String>,
+    },
+}
+
+struct CallCtx {
+    ivr: Call,
+    media_key: u64,
+    codec: Codec,
+    language: Language,
+    device: String,
+    contact: Option<String>,
+    source: Peer,
+    timer: Option<(TimerId, Instant)>,
+    digits: DigitStream,
+    /// The assignment wrote its own audit entry.
+    assign_audited: bool,
+    started: Instant,
+}
+
+fn media_codec(c: SdpCodec) -> Codec {
+    match c {
+        SdpCodec::Pcmu => Codec::Pcmu,
+        SdpCodec::Pcma => Codec::Pcma,
+        SdpCodec::G729 => Codec::G729,
+        SdpCodec::L16 => Codec::L16,
+        SdpCodec::Opus => Codec::Opus,
+    }
+}
+
+fn sdp_codecs(cfg: &Config) -> Vec<SdpCodec> {
+    cfg.raw
+        .media
+        .codecs
+        .iter()
+        .map(|c| match c {
+            CodecName::PCMU => SdpCodec::Pcmu,
+            CodecName::PCMA => SdpCodec::Pcma,
+            CodecName::G729 => SdpCodec::G729,
+            CodecName::L16 => SdpCodec::L16,
+            CodecName::OPUS => SdpCodec::Opus,
+        })
+        .filter(|c| media_codec(*c).is_enabled())
+        .collect()
+}
+
+fn ivr_settings(cfg: &Config) -> IvrSettings {
+    IvrSettings {
+        auth_mode: cfg.self_provisioning.auth_mode,
+        languages: cfg.self_provisioning.languages.as_slice().to_vec(),
+        language_menu: cfg.raw.ivr.language_menu,
+        first_digit_timeout: cfg.raw.ivr.first_digit_timeout,
+        inter_digit_timeout: cfg.raw.ivr.inter_digit_timeout,
+        max_attempts: cfg.raw.ivr.max_attempts,
+        max_digits: cfg.raw.ivr.max_digits as usize,
+    }
+}
+
+/// Shared with the admin listener.
+struct Live {
+    active: AtomicU64,
+    draining: AtomicBool,
+    registrations: Mutex<Vec<RegistrationStatus>>,
+}
+
+/// Run the service until SIGTERM/SIGINT (drain) completes.
+pub async fn serve(cfg: Config) -> Result<()> {
+    let started = Instant::now();
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    let store = Arc::new(
+        SqliteStore::open(&cfg.database_path)
+            .with_context(|| format!("database {}", cfg.database_path.display()))?,
+    );
+    if cfg.raw.demo.load_on_first_start && store.list_users()?.is_empty() {
+        let n = selfprov_provisioning::demo::load_demo_data(store.as_ref())?;
+        tracing::info!(objects = n, "demo data loaded into the empty database");
+    }
+    let langs: Vec<String> = cfg
+        .self_provisioning
+        .languages
+        .as_slice()
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let lang_refs: Vec<&str> = langs.iter().map(String::as_str).collect();
+    let codecs = sdp_codecs(&cfg);
+    let media_codecs: Vec<Codec> = codecs.iter().map(|c| media_codec(*c)).collect();
+    let catalog = Arc::new(
+        Catalog::load(
+            &cfg.prompts_dir,
+            &lang_refs,
+            &media_codecs,
+            cfg.raw.media.ptime_ms,
+        )
+        .with_context(|| format!("prompts in {}", cfg.prompts_dir.display()))?,
+    );
+    let metrics = Arc::new(Metrics::new());
+    metrics
+        .prompt_cache_bytes
+        .set(catalog.encoded_bytes() as i64);
+
+    let (media_tx, media_rx) = std::sync::mpsc::channel::<MediaEvent>();
+    let media_bind = SocketAddr::new(cfg.raw.media.bind, cfg.raw.media.rtp_port_range.start);
+    let media = MediaEngine::start(media_bind, media_tx)
+        .with_context(|| format!("RTP socket {media_bind}"))?;
+    let (media_ev_tx, mut media_ev) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("media-events".into())
+        .spawn(move || {
+            while let Ok(e) = media_rx.recv() {
+                if media_ev_tx.send(e).is_err() {
+                    break;
+                }
+            }
+        })?;
+    let rtp_addr = match &cfg.raw.media.public_address {
+        Some(ip) => SocketAddr::new(
+            ip.parse().context("media.public_address")?,
+            media.local_addr().port(),
+        ),
+        None => media.local_addr(),
+    };
+
+    let (sip_tx, mut sip_rx) = mpsc::unbounded_channel();
+    let ep_cfg = EndpointConfig {
+        advertised: cfg.raw.sip.public_address.clone().unwrap_or_default(),
+        user_agent: cfg.raw.sip.user_agent.clone(),
+        route_point_dns: cfg
+            .self_provisioning
+            .route_point
+            .dns
+            .iter()
+            .map(|d| d.to_string())
+            .collect(),
+        max_calls: cfg.raw.sip.max_calls as usize,
+        timers: Default::default(),
+    };
+    let sip = SipStack::start(cfg.raw.sip.listen, ep_cfg, sip_tx)
+        .await
+        .with_context(|| format!("SIP listener {}", cfg.raw.sip.listen))?;
+
+    let live = Arc::new(Live {
+        active: AtomicU64::new(0),
+        draining: AtomicBool::new(false),
+        registrations: Mutex::new(Vec::new()),
+    });
+    let st = status(&cfg.self_provisioning, &cfg.auto_registration);
+    if st != Status::Ready {
+        sip.commands
+            .send(SipCommand::SetRefusing(Some(cfg.raw.shutdown.retry_after)))
+            .ok();
+    }
+    let source: admin::StatusSource = {
+        let live = live.clone();
+        let st = st.clone();
+        let max = u64::from(cfg.raw.sip.max_calls);
+        let listen = sip.local.to_string();
+        let dns: Vec<String> = cfg
+            .self_provisioning
+            .route_point
+            .dns
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        Arc::new(move || {
+            let mut regs = live
+                .registrations
+                .lock()
+                .map(|r| r.clone())
+                .unwrap_or_default();
+            if regs.is_empty() {
+                regs = dns
+                    .iter()
+                    .map(|d| RegistrationStatus {
+                        dn: d.clone(),
+                        state: "direct (built-in registrar)".into(),
+                    })
+                    .collect();
+            }
+            StatusSnapshot {
+                ready: st == Status::Ready,
+                reasons: match &st {
+                    Status::Ready => vec![],
+                    Status::NotReady(r) => r.clone(),
+                },
+                draining: live.draining.load(Ordering::Relaxed),
+                active_calls: live.active.load(Ordering::Relaxed),
+                max_calls: max,
+                registrations: regs,
+                sip_listen: listen.clone(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            }
+        })
+    };
+    let (admin_addr, admin_fut) = admin::bind(cfg.raw.admin.listen, source, metrics.clone())
+        .await
+        .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
+    tokio::spawn(admin_fut);
+    let mut signals = crate::signals::install()?;
+    tracing::info!(
+        sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
+        route_point = %cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+        prompts = catalog.len(), startup_ms = started.elapsed().as_millis() as u64,
+        "selfprov ready"
+    );
+
+    let (work_tx, mut work_rx) = mpsc::unbounded_channel::<Work>();
+    let mut calls: HashMap<String, CallCtx> = HashMap::new();
+    let mut bindings = Bindings::default();
+    let mut next_media_key: u64 = 1;
+    let ivr_cfg = ivr_settings(&cfg);
+    let cfg = Arc::new(cfg);
+    let mut drain_deadline: Option<tokio::time::Instant> = None;
+
+    loop {
+        let next_timer = calls
+            .values()
+            .filter_map(|c| c.timer.map(|(_, at)| at))
+            .min();
+        let wake = match (
+            next_timer.map(tokio::time::Instant::from_std),
+            drain_deadline,
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        tokio::select! {
+            Some(ev) = sip_rx.recv() => {
+                on_sip(ev, &cfg, &codecs, rtp_addr, &mut calls, &mut next_media_key, &ivr_cfg, &media, &sip, &catalog, &store, &work_tx, &metrics, &mut bindings);
+            }
+            Some(ev) = media_ev.recv() => {
+                let (call_id, iev) = match ev {
+                    MediaEvent::PlaybackFinished { call, tag } => (calls.iter().find(|(_, c)| c.media_key == call).map(|(k, _)| k.clone()), Some(IvrEvent::PromptFinished(tag))),
+                    MediaEvent::Digit { call, digit, method } => {
+                        let id = calls.iter().find(|(_, c)| c.media_key == call).map(|(k, _)| k.clone());
+                        let ev = id.as_ref().and_then(|id| calls.get_mut(id)).and_then(|c| c.digits.offer(digit, method, Instant::now())).and_then(|d| Key::from_char(d.as_char()));
+                        if let Some(k) = ev { metrics.digit(method.as_str()); tracing::debug!(?k, method = method.as_str(), "digit"); }
+                        (id, ev.map(IvrEvent::Digit))
+                    }
+                };
+                if let (Some(id), Some(e)) = (call_id, iev) {
+                    feed(&id, e, &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings);
+                }
+            }
+            Some(w) = work_rx.recv() => match w {
+                Work::Event { call_id, ev, assigned } => {
+                    if assigned { if let Some(c) = calls.get_mut(&call_id) { c.assign_audited = true; } }
+                    feed(&call_id, ev, &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings);
+                }
+                Work::Registered { key, device, contact, source, expires, result } => match result {
+                    Ok(dn) => {
+                        if let Some(c) = &contact { bindings.set(&device, Binding { contact: c.clone(), source, until: Instant::now() + binding_lifetime(expires) }); }
+                        tracing::info!(%device, %dn, "phone registered");
+                        let extra = format!("Contact: <{}>;expires={expires}\r\nExpires: {expires}\r\n", contact.unwrap_or_default());
+                        sip.commands.send(SipCommand::Respond { key, status: 200, reason: "OK".into(), extra_headers: extra }).ok();
+                    }
+                    Err(why) => {
+                        tracing::warn!(%device, %why, "registration refused");
+                        sip.commands.send(SipCommand::Respond { key, status: 403, reason: format!("Forbidden - {why}"), extra_headers: String::new() }).ok();
+                    }
+                },
+            },
+            Some(req) = signals.recv() => match req {
+                crate::signals::OperatorRequest::Reload => {
+                    tracing::info!("SIGHUP: reload is not implemented yet; configuration unchanged");
+                }
+                crate::signals::OperatorRequest::Drain => {
+                    tracing::info!(active = calls.len(), "draining: refusing new calls");
+                    live.draining.store(true, Ordering::Relaxed);
+                    sip.commands.send(SipCommand::SetRefusing(Some(cfg.raw.shutdown.retry_after))).ok();
+                    sip.commands.send(SipCommand::UnregisterAll).ok();
+                    drain_deadline = Some(tokio::time::Instant::now() + cfg.raw.shutdown.drain_deadline);
+                    if calls.is_empty() { break; }
+                }
+                crate::signals::OperatorRequest::ExitNow => { tracing::warn!("second signal: exiting now"); break; }
+            },
+            _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending::<()>().await } } => {
+                let now = Instant::now();
+                if drain_deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
+                    let ids: Vec<String> = calls.keys().cloned().collect();
+                    for id in ids { sip.commands.send(SipCommand::Hangup { call_id: id.clone() }).ok(); feed(&id, IvrEvent::HangUp, &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings); }
+                    break;
+                }
+                let due: Vec<(String, TimerId)> = calls.iter().filter_map(|(k, c)| c.timer.filter(|(_, at)| *at <= now).map(|(id, _)| (k.clone(), id))).collect();
+                for (id, t) in due {
+                    if let Some(c) = calls.get_mut(&id) { c.timer = None; }
+                    feed(&id, IvrEvent::Timer(t), &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings);
+                }
+            }
+        }
+        live.active.store(calls.len() as u64, Ordering::Relaxed);
+        metrics.active_calls.set(calls.len() as i64);
+        if drain_deadline.is_some() && calls.is_empty() {
+            break;
+        }
+    }
+    // Let the un-REGISTER and last BYEs leave.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tracing::info!("selfprov stopped");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_sip(
+    ev: SipEvent,
+    cfg: &Arc<Config>,
+    codecs: &[SdpCodec],
+    rtp_addr: SocketAddr,
+    calls: &mut HashMap<String, CallCtx>,
+    next_media_key: &mut u64,
+    ivr_cfg: &IvrSettings,
+    media: &MediaEngine,
+    sip: &SipStack,
+    catalog: &Arc<Catalog>,
+    store: &Arc<SqliteStore>,
+    work: &mpsc::UnboundedSender<Work>,
+    metrics: &Arc<Metrics>,
+    bindings: &mut Bindings,
+) {
+    match ev {
+        SipEvent::IncomingCall {
+            call_id,
+            from_user,
+            pai_user,
+            contact,
+            source,
+            sdp: offer,
+            ..
+        } => {
+            let t0 = Instant::now();
+            let negotiated = sdp::parse(&offer).map_err(|e| e.to_string()).and_then(|o| {
+                sdp::answer(
+                    &o,
+                    codecs,
+                    rtp_addr,
+                    cfg.raw.media.ptime_ms,
+                    t0.elapsed().as_nanos() as u64 ^ 0x5e1f,
+                    1,
+                )
+                .map_err(|e| e.to_string())
+            });
+            let (neg, answer) = match negotiated {
+                Ok(x) => x,
+                Err(why) => {
+                    tracing::info!(%call_id, %why, "refusing call: 488");
+                    metrics.call_refused("488");
+                    sip.commands
+                        .send(SipCommand::Reject {
+                            call_id,
+                            status: 488,
+                            reason: "Not Acceptable Here".into(),
+                            extra_headers: format!(
+                                "Warning: 305 selfprov \"{}\"\r\n",
+                                why.replace('"', "'")
+                            ),
+                        })
+                        .ok();
+                    return;
+                }
+            };
+            let key = *next_media_key;
+            *next_media_key += 1;
+            let codec = media_codec(neg.codec);
+            media.send(MediaCommand::Add {
+                call: key,
+                spec: StreamSpec {
+                    codec,
+                    payload_type: neg.payload_type,
+                    ptime_ms: neg.ptime_ms,
+                    remote: neg.remote,
+                    telephone_event_pt: neg.telephone_event_pt,
+                },
+            });
+            sip.commands
+                .send(SipCommand::Answer {
+                    call_id: call_id.clone(),
+                    sdp: answer.into_bytes(),
+                })
+                .ok();
+            metrics
+                .call_setup_seconds
+                .observe(t0.elapsed().as_secs_f64());
+            // The calling device: P-Asserted-Identity, else From (device name or auto-registered DN).
+            let who = pai_user.or(from_user).unwrap_or_default();
+            let device = store
+                .find_device(&who)
+                .ok()
+                .flatten()
+                .map(|d| d.name.to_string())
+                .unwrap_or(who);
+            tracing::info!(%call_id, %device, codec = ?codec, "call answered");
+            let (ivr, actions) = Call::new(ivr_cfg.clone());
+            calls.insert(
+                call_id.clone(),
+                CallCtx {
+                    ivr,
+                    media_key: key,
+                    codec,
+                    language: ivr_cfg
+                        .languages
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(Language::en_us),
+                    device,
+                    contact,
+                    source,
+                    timer: None,
+                    digits: DigitStream::default(),
+                    assign_audited: false,
+                    started: t0,
+                },
+            );
+            apply(
+                &call_id, actions, cfg, calls, media, sip, catalog, store, work, metrics, bindings,
+            );
+        }
+        SipEvent::CallEnded { call_id, .. } => {
+            feed(
+                &call_id,
+                IvrEvent::HangUp,
+                cfg,
+                calls,
+                media,
+                sip,
+                catalog,
+                store,
+                work,
+                metrics,
+                bindings,
+            );
+        }
+        SipEvent::Reinvite {
+            call_id,
+            sdp: offer,
+        } => {
+            let Some(c) = calls.get(&call_id) else { return };
+            let key = c.media_key;
+            match sdp::parse(&offer).map_err(|e| e.to_string()).and_then(|o| {
+                sdp::answer(&o, codecs, rtp_addr, cfg.raw.media.ptime_ms, 1, 2)
+                    .map_err(|e| e.to_string())
+            }) {
+                Ok((neg, answer)) => {
+                    sip.commands
+                        .send(SipCommand::Answer {
+                            call_id: call_id.clone(),
+                            sdp: answer.into_bytes(),
+                        })
+                        .ok();
+                    if !neg.remote.ip().is_unspecified() && neg.remote.port() != 0 {
+                        media.send(MediaCommand::Remote {
+                            call: key,
+                            remote: neg.remote,
+                        });
+                    }
+                    let held = neg.direction.is_hold() || neg.remote.ip().is_unspecified();
+                    media.send(MediaCommand::Hold { call: key, held });
+                    feed(
+                        &call_id,
+                        if held {
+                            IvrEvent::Hold
+                        } else {
+                            IvrEvent::Resume
+                        },
+                        cfg,
+                        calls,
+                        media,
+                        sip,
+                        catalog,
+                        store,
+                        work,
+                        metrics,
+                        bindings,
+                    );
+                }
+                Err(why) => {
+                    sip.commands
+                        .send(SipCommand::Reject {
+                            call_id,
+                            status: 488,
+                            reason: "Not Acceptable Here".into(),
+                            extra_headers: format!("Warning: 305 selfprov \"{why}\"\r\n"),
+                        })
+                        .ok();
+                }
+            }
+        }
+        SipEvent::Info {
+            call_id,
+            content_type,
+            body,
+        } => {
+            if let Some((d, _)) = selfprov_dtmf::info::parse_info(&content_type, &body) {
+                let k = calls
+                    .get_mut(&call_id)
+                    .and_then(|c| c.digits.offer(d, Method::SipInfo, Instant::now()))
+                    .and_then(|d| Key::from_char(d.as_char()));
+                if let Some(k) = k {
+                    metrics.digit("sip_info");
+                    feed(
+                        &call_id,
+                        IvrEvent::Digit(k),
+                        cfg,
+                        calls,
+                        media,
+                        sip,
+                        catalog,
+                        store,
+                        work,
+                        metrics,
+                        bindings,
+                    );
+                }
+            }
+        }
+        SipEvent::Register {
+            key,
+            source,
+            headers,
+        } => {
+            let info = match parse_register(&headers) {
+                Ok(i) => i,
+                Err(why) => {
+                    sip.commands
+                        .send(SipCommand::Respond {
+                            key,
+                            status: 400,
+                            reason: format!("Bad Request - {why}"),
+                            extra_headers: String::new(),
+                        })
+                        .ok();
+                    return;
+                }
+            };
+            if info.expires == 0 {
+                bindings.remove(info.device.as_str());
+                sip.commands
+                    .send(SipCommand::Respond {
+                        key,
+                        status: 200,
+                        reason: "OK".into(),
+                        extra_headers: "Expires: 0\r\n".into(),
+                    })
+                    .ok();
+                return;
+            }
+            let store = store.clone();
+            let work = work.clone();
+            let cfg = cfg.clone();
+            tokio::task::spawn_blocking(move || {
+                let device = info.device.to_string();
+                let result = match store.get_device(&device) {
+                    Ok(d) => Ok(d.dn.map(|d| d.to_string()).unwrap_or_default()),
+                    Err(_) if cfg.auto_registration.enabled => store
+                        .auto_register(
+                            &info.device,
+                            &info.model,
+                            &cfg.auto_registration,
+                            UnixMillis::now(),
+                        )
+                        .map(|d| d.dn.map(|d| d.to_string()).unwrap_or_default())
+                        .map_err(|e| e.to_string()),
+                    Err(_) => Err("unknown device and auto-registration is disabled".into()),
+                };
+                let _ = work.send(Work::Registered {
+                    key,
+                    device,
+                    contact: info.contact,
+                    source,
+                    expires: info.expires.min(86_400),
+                    result,
+                });
+            });
+        }
+        SipEvent::CallConfirmed { .. } | SipEvent::Registration { .. } => {}
+    }
+}
+
+/// Give one event to a call's IVR and carry out what it says.
+#[allow(clippy::too_many_arguments)]
+fn feed(
+    call_id: &str,
+    ev: IvrEvent,
+    cfg: &Arc<Config>,
+    calls: &mut HashMap<String, CallCtx>,
+    media: &MediaEngine,
+    sip: &SipStack,
+    catalog: &Arc<Catalog>,
+    store: &Arc<SqliteStore>,
+    work: &mpsc::UnboundedSender<Work>,
+    metrics: &Arc<Metrics>,
+    bindings: &Bindings,
+) {
+    let Some(c) = calls.get_mut(call_id) else {
+        return;
+    };
+    tracing::debug!(%call_id, ?ev, "ivr event");
+    let actions = c.ivr.handle(ev, Instant::now());
+    tracing::debug!(%call_id, ?actions, "ivr actions");
+    apply(
+        call_id, actions, cfg, calls, media, sip, catalog, store, work, metrics, bindings,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    call_id: &str,
+    actions: Vec<Action>,
+    cfg: &Arc<Config>,
+    calls: &mut HashMap<String, CallCtx>,
+    media: &MediaEngine,
+    sip: &SipStack,
+    catalog: &Arc<Catalog>,
+    store: &Arc<SqliteStore>,
+    work: &mpsc::UnboundedSender<Work>,
+    metrics: &Arc<Metrics>,
+    bindings: &Bindings,
+) {
+    for a in actions {
+        let Some(c) = calls.get_mut(call_id) else {
+            return;
+        };
+        match a {
+            Action::Play { seq, prompts, .. } => {
+                let prefs: Vec<String> = std::iter::once(c.language.to_string())
+                    .chain(
+                        cfg.self_provisioning
+                            .languages
+                            .as_slice()
+                            .iter()
+                            .map(|l| l.to_string()),
+                    )
+                    .collect();
+                let mut queued = Vec::new();
+                for p in &prompts {
+                    let lang = p.language.as_ref().map(|l| l.to_string());
+                    let pref: Vec<&str> = lang
+                        .iter()
+                        .map(String::as_str)
+                        .chain(prefs.iter().map(String::as_str))
+                        .collect();
+                    match catalog
+                        .lookup(p.prompt.name(), &pref)
+                        .and_then(|x| x.encoded(c.codec).cloned())
+                    {
+                        Some(e) => queued.push(e),
+                        None => tracing::warn!(prompt = p.prompt.name(), "prompt missing; skipped"),
+                    }
+                }
+                let n = queued.len();
+                if n == 0 {
+                    let id = call_id.to_owned();
+                    let _ = work.send(Work::Event {
+                        call_id: id,
+                        ev: IvrEvent::PromptFinished(seq),
+                        assigned: false,
+                    });
+                }
+                for (i, e) in queued.into_iter().enumerate() {
+                    // Only the last prompt reports back: the sequence is one playback.
+                    let tag = if i + 1 == n { seq } else { 0 };
+                    media.send(MediaCommand::Play {
+                        call: c.media_key,
+                        audio: e,
+                        tag,
+                    });
+                }
+            }
+            Action::StopPlayback => {
+                media.send(MediaCommand::Stop { call: c.media_key });
+            }
+            Action::SetLanguage(l) => c.language = l,
+            Action::ArmTimer { id, at } => c.timer = Some((id, at)),
+            Action::CancelTimer => c.timer = None,
+            Action::Authenticate {
+                self_service_id,
+                secret,
+            } => {
+                let (store, work, cfg, id) =
+                    (store.clone(), work.clone(), cfg.clone(), call_id.to_owned());
+                tokio::task::spawn_blocking(move || {
+                    let r = match self_service_id.parse() {
+                        Ok(ssid) => store
+                            .authenticate(
+                                &ssid,
+                                secret.as_deref(),
+                                &cfg.self_provisioning,
+                                &cfg.credential_policy,
+                                UnixMillis::now(),
+                            )
+                            .map(|u| AuthOk {
+                                user_id: u.user_id.to_string(),
+                            })
+                            .map_err(|e| e.code()),
+                        Err(_) => Err(OutcomeCode::InvalidCredentials),
+                    };
+                    let _ = work.send(Work::Event {
+                        call_id: id,
+                        ev: IvrEvent::AuthResult(r),
+                        assigned: false,
+                    });
+                });
+            }
+            Action::PreviewAssignment { user_id } => {
+                let (store, work, id, device) = (
+                    store.clone(),
+                    work.clone(),
+                    call_id.to_owned(),
+                    c.device.clone(),
+                );
+                tokio::task::spawn_blocking(move || {
+                    let r = match user_id.parse::<UserId>() {
+                        Ok(u) => store
+                            .check_assignment(&device, &u)
+                            .map(|p| p.extension.to_string())
+                            .map_err(|e| e.code()),
+                        Err(_) => Err(OutcomeCode::InternalError),
+                    };
+                    let _ = work.send(Work::Event {
+                        call_id: id,
+                        ev: IvrEvent::PreviewResult(r),
+                        assigned: false,
+                    });
+                });
+            }
+            Action::Assign { user_id } => {
+                let (store, work, id, device) = (
+                    store.clone(),
+                    work.clone(),
+                    call_id.to_owned(),
+                    c.device.clone(),
+                );
+                tokio::task::spawn_blocking(move || {
+                    let r = match user_id.parse::<UserId>() {
+                        Ok(u) => match store.assign(&device, &u, &id, UnixMillis::now()) {
+                            Ok(AssignOutcome::Assigned(_) | AssignOutcome::AlreadyAssigned(_)) => {
+                                Ok(())
+                            }
+                            Err(e) => Err(e.code()),
+                        },
+                        Err(_) => Err(OutcomeCode::InternalError),
+                    };
+                    let _ = work.send(Work::Event {
+                        call_id: id,
+                        ev: IvrEvent::AssignResult(r),
+                        assigned: true,
+                    });
+                });
+            }
+            Action::HangUp => {
+                sip.commands
+                    .send(SipCommand::Hangup {
+                        call_id: call_id.to_owned(),
+                    })
+                    .ok();
+            }
+            Action::SendCheckSync => {
+                let now = Instant::now();
+                let target = bindings
+                    .get(&c.device, now)
+                    .map(|b| (b.source, b.contact.clone()))
+                    .or_else(|| c.contact.clone().map(|ct| (c.source, ct)));
+                if let Some((source, contact_uri)) = target {
+                    // To the contact's address when it is an IP literal, else where the phone's
+                    // requests come from (NAT).
+                    let addr = contact_uri
+                        .split_once('@')
+                        .map(|(_, h)| h.split(';').next().unwrap_or(h))
+                        .and_then(|hp| hp.parse::<SocketAddr>().ok())
+                        .unwrap_or(source.addr);
+                    let to = Peer {
+                        addr,
+                        reliable: source.reliable && addr == source.addr,
+                    };
+                    sip.commands
+                        .send(SipCommand::NotifyCheckSync { to, contact_uri })
+                        .ok();
+                }
+            }
+            Action::Finished(code) => {
+                let c = calls.remove(call_id);
+                let Some(c) = c else { return };
+                media.send(MediaCommand::Remove { call: c.media_key });
+                metrics.call_finished(code.as_str());
+                tracing::info!(%call_id, device = %c.device, outcome = %code, seconds = c.started.elapsed().as_secs(), "call finished");
+                if !c.assign_audited {
+                    let entry = AuditEntry {
+                        id: 0,
+                        time_ms: UnixMillis::now().0,
+                        call_id: call_id.to_owned(),
+                        device: Some(c.device.clone()),
+                        user: None,
+                        code,
+                        detail: "IVR call".into(),
+                    };
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = store.record_audit(&entry) {
+                            tracing::error!(error = %e, "audit entry not written");
+                        }
+                    });
+                }
+                return;
+            }
+        }
+    }
+}
