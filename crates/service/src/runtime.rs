@@ -16,7 +16,7 @@ use selfprov_prompts::Catalog;
 use selfprov_provisioning::model::AuditEntry;
 use selfprov_provisioning::model::UserId;
 use selfprov_provisioning::settings::{status, Status};
-use selfprov_provisioning::store::{AssignOutcome, SqliteStore, Store, UnixMillis};
+use selfprov_provisioning::store::{SqliteStore, Store, UnixMillis};
 use selfprov_provisioning::{Language, OutcomeCode};
 use selfprov_sip::endpoint::{EndpointConfig, Event as SipEvent, Peer};
 use selfprov_sip::sdp::{self, SdpCodec};
@@ -619,6 +619,24 @@ fn on_sip(
     }
 }
 
+/// Run provisioning work on tokio's blocking pool; its result comes back to the call as an event.
+fn on_blocking_pool(
+    work: &mpsc::UnboundedSender<Work>,
+    call_id: &str,
+    assigned: bool,
+    f: impl FnOnce() -> IvrEvent + Send + 'static,
+) {
+    let (work, call_id) = (work.clone(), call_id.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let ev = f();
+        let _ = work.send(Work::Event {
+            call_id,
+            ev,
+            assigned,
+        });
+    });
+}
+
 /// Give one event to a call's IVR and carry out what it says.
 #[allow(clippy::too_many_arguments)]
 fn feed(
@@ -719,10 +737,9 @@ fn apply(
                 self_service_id,
                 secret,
             } => {
-                let (store, work, cfg, id) =
-                    (store.clone(), work.clone(), cfg.clone(), call_id.to_owned());
-                tokio::task::spawn_blocking(move || {
-                    let r = match self_service_id.parse() {
+                let (store, cfg) = (store.clone(), cfg.clone());
+                on_blocking_pool(work, call_id, false, move || {
+                    IvrEvent::AuthResult(match self_service_id.parse() {
                         Ok(ssid) => store
                             .authenticate(
                                 &ssid,
@@ -736,58 +753,32 @@ fn apply(
                             })
                             .map_err(|e| e.code()),
                         Err(_) => Err(OutcomeCode::InvalidCredentials),
-                    };
-                    let _ = work.send(Work::Event {
-                        call_id: id,
-                        ev: IvrEvent::AuthResult(r),
-                        assigned: false,
-                    });
+                    })
                 });
             }
             Action::PreviewAssignment { user_id } => {
-                let (store, work, id, device) = (
-                    store.clone(),
-                    work.clone(),
-                    call_id.to_owned(),
-                    c.device.clone(),
-                );
-                tokio::task::spawn_blocking(move || {
-                    let r = match user_id.parse::<UserId>() {
+                let (store, device) = (store.clone(), c.device.clone());
+                on_blocking_pool(work, call_id, false, move || {
+                    IvrEvent::PreviewResult(match user_id.parse::<UserId>() {
                         Ok(u) => store
                             .check_assignment(&device, &u)
                             .map(|p| p.extension.to_string())
                             .map_err(|e| e.code()),
                         Err(_) => Err(OutcomeCode::InternalError),
-                    };
-                    let _ = work.send(Work::Event {
-                        call_id: id,
-                        ev: IvrEvent::PreviewResult(r),
-                        assigned: false,
-                    });
+                    })
                 });
             }
             Action::Assign { user_id } => {
-                let (store, work, id, device) = (
-                    store.clone(),
-                    work.clone(),
-                    call_id.to_owned(),
-                    c.device.clone(),
-                );
-                tokio::task::spawn_blocking(move || {
-                    let r = match user_id.parse::<UserId>() {
-                        Ok(u) => match store.assign(&device, &u, &id, UnixMillis::now()) {
-                            Ok(AssignOutcome::Assigned(_) | AssignOutcome::AlreadyAssigned(_)) => {
-                                Ok(())
-                            }
-                            Err(e) => Err(e.code()),
-                        },
+                let (store, device, id) = (store.clone(), c.device.clone(), call_id.to_owned());
+                // The assignment writes its own audit entry (in its transaction).
+                on_blocking_pool(work, call_id, true, move || {
+                    IvrEvent::AssignResult(match user_id.parse::<UserId>() {
+                        Ok(u) => store
+                            .assign(&device, &u, &id, UnixMillis::now())
+                            .map(|_| ())
+                            .map_err(|e| e.code()),
                         Err(_) => Err(OutcomeCode::InternalError),
-                    };
-                    let _ = work.send(Work::Event {
-                        call_id: id,
-                        ev: IvrEvent::AssignResult(r),
-                        assigned: true,
-                    });
+                    })
                 });
             }
             Action::HangUp => {

@@ -105,6 +105,17 @@ async fn start(max_calls: usize) -> (SipStack, Arc<Mutex<Seen>>) {
 
 /// Run SIPp with `args` against the stack; returns (exit success, stderr+stdout text).
 fn sipp(stack: &SipStack, scenario_args: &[&str], transport_tcp: bool, calls: u32) -> bool {
+    sipp_to(stack, scenario_args, transport_tcp, calls, "2000")
+}
+
+/// Run SIPp against the stack, calling `service`; true when every call succeeded.
+fn sipp_to(
+    stack: &SipStack,
+    scenario_args: &[&str],
+    transport_tcp: bool,
+    calls: u32,
+    service: &str,
+) -> bool {
     let sipp = require_tool("sipp");
     let dir = TempDir::new("sipp");
     let mut cmd = Proc::new(sipp);
@@ -113,7 +124,7 @@ fn sipp(stack: &SipStack, scenario_args: &[&str], transport_tcp: bool, calls: u3
         .args(scenario_args)
         .args([
             "-s",
-            "2000",
+            service,
             "-i",
             "127.0.0.1",
             "-m",
@@ -281,8 +292,7 @@ async fn refusals_404_486_503_cancel_and_malformed() {
     let ok = tokio::task::spawn_blocking(move || {
         let r486 = sipp(&s, &["-sf", busy.to_str().unwrap()], false, 3);
         // Not our DN.
-        let mut s404 = sipp_cmd_service(&s, &notfound, "4242");
-        let r404 = s404();
+        let r404 = sipp_to(&s, &["-sf", notfound.to_str().unwrap()], false, 1, "4242");
         cmds.send(Command::SetRefusing(Some(7))).unwrap();
         let r503 = sipp(&s, &["-sf", unavailable.to_str().unwrap()], true, 2);
         let rmal = sipp(&s, &["-sf", malformed.to_str().unwrap()], false, 1);
@@ -322,36 +332,7 @@ async fn refusals_404_486_503_cancel_and_malformed() {
     };
     let cancel = ok.4;
     let r = tokio::task::spawn_blocking(move || {
-        let sipp = require_tool("sipp");
-        let dir = TempDir::new("sipp-cancel");
-        let mut cmd = Proc::new(sipp);
-        cmd.current_dir(dir.path())
-            .arg(s2.local.to_string())
-            .args([
-                "-sf",
-                cancel.to_str().unwrap(),
-                "-s",
-                "2999",
-                "-i",
-                "127.0.0.1",
-                "-m",
-                "2",
-                "-timeout",
-                "15s",
-                "-timeout_error",
-                "-nostdin",
-            ])
-            .args([
-                "-p",
-                &free_udp_port().to_string(),
-                "-mp",
-                &free_udp_port().to_string(),
-            ]);
-        let (mut child, _o, _e) = spawn_watched("sipp", &mut cmd).unwrap();
-        child
-            .wait_timeout(Duration::from_secs(30))
-            .expect("sipp hung")
-            .success()
+        sipp_to(&s2, &["-sf", cancel.to_str().unwrap()], false, 2, "2999")
     })
     .await
     .unwrap();
@@ -370,43 +351,4 @@ async fn refusals_404_486_503_cancel_and_malformed() {
         2
     );
     assert_eq!(drained(&stack2).await, (0, 0, 0));
-}
-
-fn sipp_cmd_service<'a>(
-    s: &'a SipStack,
-    scenario: &'a std::path::Path,
-    service: &'a str,
-) -> impl FnMut() -> bool + 'a {
-    move || {
-        let sipp = require_tool("sipp");
-        let dir = TempDir::new("sipp-svc");
-        let mut cmd = Proc::new(sipp);
-        cmd.current_dir(dir.path())
-            .arg(s.local.to_string())
-            .args([
-                "-sf",
-                scenario.to_str().unwrap(),
-                "-s",
-                service,
-                "-i",
-                "127.0.0.1",
-                "-m",
-                "1",
-                "-timeout",
-                "15s",
-                "-timeout_error",
-                "-nostdin",
-            ])
-            .args([
-                "-p",
-                &free_udp_port().to_string(),
-                "-mp",
-                &free_udp_port().to_string(),
-            ]);
-        let (mut child, _o, _e) = spawn_watched("sipp", &mut cmd).unwrap();
-        child
-            .wait_timeout(Duration::from_secs(30))
-            .expect("sipp hung")
-            .success()
-    }
 }
