@@ -16,11 +16,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone()).unwrap_or_else(|| default.to_owned())
+    args.windows(2)
+        .find(|w| w[0] == name)
+        .map(|w| w[1].clone())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: plain syscall writing into ts.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -46,10 +52,18 @@ fn paced(seconds: u64, mut work: impl FnMut(u64) -> u64) -> Result {
         if deadline > now {
             std::thread::sleep(deadline - now);
         }
-        lateness_us.push(Instant::now().saturating_duration_since(deadline).as_micros() as u64);
+        lateness_us.push(
+            Instant::now()
+                .saturating_duration_since(deadline)
+                .as_micros() as u64,
+        );
         packets += work(tick);
     }
-    Result { packets, cpu: thread_cpu() - cpu0, lateness_us }
+    Result {
+        packets,
+        cpu: thread_cpu() - cpu0,
+        lateness_us,
+    }
 }
 
 fn pct(v: &mut [u64], p: f64) -> u64 {
@@ -59,12 +73,16 @@ fn pct(v: &mut [u64], p: f64) -> u64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let streams: usize = arg(&args, "--streams", "5000").parse().expect("--streams N");
+    let streams: usize = arg(&args, "--streams", "5000")
+        .parse()
+        .expect("--streams N");
     let seconds: u64 = arg(&args, "--seconds", "5").parse().expect("--seconds S");
 
     // Sinks: a few receiving sockets drained by one thread, so the kernel does the full delivery
     // work (a socket nobody reads would drop early and flatter both modes).
-    let sinks: Vec<UdpSocket> = (0..4).map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind sink")).collect();
+    let sinks: Vec<UdpSocket> = (0..4)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind sink"))
+        .collect();
     let dests: Vec<SocketAddr> = sinks.iter().map(|s| s.local_addr().unwrap()).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let received = Arc::new(AtomicU64::new(0));
@@ -91,26 +109,44 @@ fn main() {
         })
     };
 
-    let audio: Arc<dyn Frames> = Arc::new((0..500).map(|i| vec![(i % 251) as u8; 160].into_boxed_slice()).collect::<Vec<_>>());
+    let audio: Arc<dyn Frames> = Arc::new(
+        (0..500)
+            .map(|i| vec![(i % 251) as u8; 160].into_boxed_slice())
+            .collect::<Vec<_>>(),
+    );
     let tx = UdpSocket::bind("127.0.0.1:0").expect("bind tx");
     let mut sender = BatchSender::new();
 
     // 1. Floor: the same packets, prebuilt once, sent on the same schedule.
     let mut pre = Pacer::new();
     for i in 0..streams {
-        let id = pre.add(OutboundStream::new(0, 160), dests[i % dests.len()], 20, None);
+        let id = pre.add(
+            OutboundStream::new(0, 160),
+            dests[i % dests.len()],
+            20,
+            None,
+        );
         pre.enqueue(id, audio.clone(), 0);
     }
     let mut prebuilt = [Batch::with_capacity(streams), Batch::with_capacity(streams)];
     let mut ev = Vec::new();
     pre.tick(0, &mut prebuilt[0], &mut ev);
     pre.tick(1, &mut prebuilt[1], &mut ev);
-    let floor = paced(seconds, |tick| sender.send(&tx, &prebuilt[(tick % 2) as usize]).unwrap_or(0) as u64);
+    let floor = paced(seconds, |tick| {
+        sender
+            .send(&tx, &prebuilt[(tick % 2) as usize])
+            .unwrap_or(0) as u64
+    });
 
     // 2. The pacer: builds every packet (header + payload copy) each tick, then sends.
     let mut pacer = Pacer::new();
     for i in 0..streams {
-        let id = pacer.add(OutboundStream::new(0, 160), dests[i % dests.len()], 20, None);
+        let id = pacer.add(
+            OutboundStream::new(0, 160),
+            dests[i % dests.len()],
+            20,
+            None,
+        );
         pacer.enqueue(id, audio.clone(), 0);
     }
     let mut batch = Batch::with_capacity(streams);
@@ -126,16 +162,26 @@ fn main() {
     });
 
     // 3. One socket per stream (a port per call), one sendto per packet: what per-call ports cost.
-    let per_call: Vec<UdpSocket> = (0..streams).filter_map(|_| UdpSocket::bind("127.0.0.1:0").ok()).collect();
+    let per_call: Vec<UdpSocket> = (0..streams)
+        .filter_map(|_| UdpSocket::bind("127.0.0.1:0").ok())
+        .collect();
     let per_socket = if per_call.len() == streams {
         let mut pacer = Pacer::new();
         for i in 0..streams {
-            let id = pacer.add(OutboundStream::new(0, 160), dests[i % dests.len()], 20, None);
+            let id = pacer.add(
+                OutboundStream::new(0, 160),
+                dests[i % dests.len()],
+                20,
+                None,
+            );
             pacer.enqueue(id, audio.clone(), 0);
         }
         let mut batch = Batch::with_capacity(streams);
         let mut events: Vec<PacerEvent> = Vec::new();
-        let phase_streams: [Vec<usize>; 2] = [(0..streams).filter(|i| i % 2 == 0).collect(), (0..streams).filter(|i| i % 2 == 1).collect()];
+        let phase_streams: [Vec<usize>; 2] = [
+            (0..streams).filter(|i| i % 2 == 0).collect(),
+            (0..streams).filter(|i| i % 2 == 1).collect(),
+        ];
         Some(paced(seconds, |tick| {
             batch.clear();
             events.clear();
@@ -157,16 +203,26 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let _ = drain.join();
 
-    println!("streams={streams} seconds={seconds} received_by_sinks={}", received.load(Ordering::Relaxed));
+    println!(
+        "streams={streams} seconds={seconds} received_by_sinks={}",
+        received.load(Ordering::Relaxed)
+    );
     println!("| mode | packets | packets/s | CPU µs/packet | lateness p50 | p99 | max |");
     println!("|---|---|---|---|---|---|---|");
-    let mut rows = vec![("bare sendmmsg, shared socket (floor)", floor), ("selfprov pacer, shared socket, sendmmsg", engine)];
+    let mut rows = vec![
+        ("bare sendmmsg, shared socket (floor)", floor),
+        ("selfprov pacer, shared socket, sendmmsg", engine),
+    ];
     if let Some(r) = per_socket {
         rows.push(("selfprov pacer, socket per call, sendto", r));
     }
     for (name, mut r) in rows {
         let per = r.cpu.as_secs_f64() * 1e6 / r.packets.max(1) as f64;
-        let (p50, p99, max) = (pct(&mut r.lateness_us, 0.5), pct(&mut r.lateness_us, 0.99), pct(&mut r.lateness_us, 1.0));
+        let (p50, p99, max) = (
+            pct(&mut r.lateness_us, 0.5),
+            pct(&mut r.lateness_us, 0.99),
+            pct(&mut r.lateness_us, 1.0),
+        );
         println!(
             "| {name} | {} | {:.0} | {per:.2} | {:.2} ms | {:.2} ms | {:.2} ms |",
             r.packets,
@@ -176,5 +232,8 @@ fn main() {
             max as f64 / 1000.0
         );
     }
-    println!("pacer packet building alone: {:.3} µs/packet", build_ns as f64 / 1000.0 / (streams as f64 * 50.0 * seconds as f64));
+    println!(
+        "pacer packet building alone: {:.3} µs/packet",
+        build_ns as f64 / 1000.0 / (streams as f64 * 50.0 * seconds as f64)
+    );
 }

@@ -14,12 +14,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone()).unwrap_or_else(|| default.to_owned())
+    args.windows(2)
+        .find(|w| w[0] == name)
+        .map(|w| w[1].clone())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let assignments: usize = arg(&args, "--assignments", "20000").parse().expect("--assignments N");
+    let assignments: usize = arg(&args, "--assignments", "20000")
+        .parse()
+        .expect("--assignments N");
     let auths: usize = arg(&args, "--auths", "400").parse().expect("--auths N");
     let threads: usize = arg(&args, "--threads", "2").parse().expect("--threads T");
     let durability = match arg(&args, "--durability", "normal").as_str() {
@@ -29,7 +34,8 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("selfprov-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let store = Arc::new(SqliteStore::open_with(&dir.join("bench.db"), durability).expect("open db"));
+    let store =
+        Arc::new(SqliteStore::open_with(&dir.join("bench.db"), durability).expect("open db"));
 
     // Set-up: one profile (limit 20), a user per 20 devices, devices auto-registered.
     store
@@ -72,7 +78,12 @@ fn main() {
                 pin: None,
                 password: None,
             },
-            pin_hash: Some(selfprov_provisioning::secret::SecretHash::hash("12345").unwrap().as_phc().to_owned()),
+            pin_hash: Some(
+                selfprov_provisioning::secret::SecretHash::hash("12345")
+                    .unwrap()
+                    .as_phc()
+                    .to_owned(),
+            ),
             password_hash: None,
         })
         .collect();
@@ -103,7 +114,10 @@ fn main() {
         store.create_device(&d).unwrap();
     }
     let _ = ar;
-    eprintln!("set-up: {n_users} users, {assignments} devices in {:.1?}", t0.elapsed());
+    eprintln!(
+        "set-up: {n_users} users, {assignments} devices in {:.1?}",
+        t0.elapsed()
+    );
 
     // Assignments: thread t takes devices t, t+T, ...; device i goes to user i/20.
     let t0 = Instant::now();
@@ -113,7 +127,9 @@ fn main() {
             s.spawn(move || {
                 for i in (t..assignments).step_by(threads) {
                     let user: UserId = format!("u{}", i / 20).parse().unwrap();
-                    store.assign(&format!("SEP{i:012X}"), &user, "bench", now).expect("assign");
+                    store
+                        .assign(&format!("SEP{i:012X}"), &user, "bench", now)
+                        .expect("assign");
                 }
             });
         }
@@ -123,7 +139,11 @@ fn main() {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
     };
-    println!("| assignments | {assignments} | {threads} | synchronous={sync} | {:.0}/s | {:.3} ms |", assignments as f64 / el.as_secs_f64(), el.as_secs_f64() * 1000.0 / assignments as f64);
+    println!(
+        "| assignments | {assignments} | {threads} | synchronous={sync} | {:.0}/s | {:.3} ms |",
+        assignments as f64 / el.as_secs_f64(),
+        el.as_secs_f64() * 1000.0 / assignments as f64
+    );
 
     // Authentications (argon2 PIN check + counters).
     let settings = SelfProvisioningSettings {
@@ -131,7 +151,10 @@ fn main() {
         auth_mode: AuthMode::Users,
         auth_code_hash: None,
         languages: LanguagePreference::default(),
-        route_point: RoutePoint { name: "RP".into(), dns: vec![] },
+        route_point: RoutePoint {
+            name: "RP".into(),
+            dns: vec![],
+        },
         application_user: None,
         registrar_mode: RegistrarMode::Builtin,
     };
@@ -143,14 +166,21 @@ fn main() {
             let settings = settings.clone();
             s.spawn(move || {
                 for i in (t..auths).step_by(threads) {
-                    let ssid: SelfServiceId = format!("{}", 10_000_000 + (i % n_users)).parse().unwrap();
-                    store.authenticate(&ssid, Some("12345"), &settings, &policy, now).expect("auth");
+                    let ssid: SelfServiceId =
+                        format!("{}", 10_000_000 + (i % n_users)).parse().unwrap();
+                    store
+                        .authenticate(&ssid, Some("12345"), &settings, &policy, now)
+                        .expect("auth");
                 }
             });
         }
     });
     let el = t0.elapsed();
-    println!("| authentications | {auths} | {threads} | synchronous={sync} | {:.0}/s | {:.3} ms |", auths as f64 / el.as_secs_f64(), el.as_secs_f64() * 1000.0 / auths as f64);
+    println!(
+        "| authentications | {auths} | {threads} | synchronous={sync} | {:.0}/s | {:.3} ms |",
+        auths as f64 / el.as_secs_f64(),
+        el.as_secs_f64() * 1000.0 / auths as f64
+    );
 
     // One PIN check alone (argon2 cost), single thread.
     let h = selfprov_provisioning::secret::SecretHash::hash("12345").unwrap();
@@ -159,6 +189,10 @@ fn main() {
     for _ in 0..n {
         assert!(h.verify("12345"));
     }
-    println!("| one PIN check (argon2id m=4096 KiB, t=2, p=1) | {n} | 1 | - | {:.0}/s | {:.3} ms |", n as f64 / t0.elapsed().as_secs_f64(), t0.elapsed().as_secs_f64() * 1000.0 / n as f64);
+    println!(
+        "| one PIN check (argon2id m=4096 KiB, t=2, p=1) | {n} | 1 | - | {:.0}/s | {:.3} ms |",
+        n as f64 / t0.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64() * 1000.0 / n as f64
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

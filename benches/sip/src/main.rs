@@ -17,7 +17,11 @@ fn in_dialog(i: usize, method: &str, to_tag: &str, cseq: u32) -> Vec<u8> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let calls: usize = args.windows(2).find(|w| w[0] == "--calls").and_then(|w| w[1].parse().ok()).unwrap_or(100_000);
+    let calls: usize = args
+        .windows(2)
+        .find(|w| w[0] == "--calls")
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or(100_000);
 
     let msg = invite(1);
     let n = 200_000;
@@ -34,7 +38,10 @@ fn main() {
         max_calls: calls + 1,
         timers: Default::default(),
     });
-    let peer = Peer { addr: "127.0.0.1:5070".parse().unwrap(), reliable: false };
+    let peer = Peer {
+        addr: "127.0.0.1:5070".parse().unwrap(),
+        reliable: false,
+    };
     let invites: Vec<Vec<u8>> = (0..calls).map(invite).collect();
     let answer = b"v=0\r\no=selfprov 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\n".to_vec();
     let mut msgs = 0usize;
@@ -48,7 +55,13 @@ fn main() {
             if let Output::Send { data, .. } = o {
                 if data.starts_with(b"SIP/2.0 200") {
                     let s = String::from_utf8_lossy(&data);
-                    tag = s.lines().find(|l| l.starts_with("To:")).and_then(|l| l.split("tag=").nth(1)).unwrap_or("").trim().to_owned();
+                    tag = s
+                        .lines()
+                        .find(|l| l.starts_with("To:"))
+                        .and_then(|l| l.split("tag=").nth(1))
+                        .unwrap_or("")
+                        .trim()
+                        .to_owned();
                 }
             }
         }
@@ -60,7 +73,10 @@ fn main() {
     let el = t.elapsed().as_secs_f64();
     println!("| measure | result |");
     println!("|---|---|");
-    println!("| rsip-family parse + framing checks of a 400-byte INVITE | {:.0} msgs/s |", parse_rate);
+    println!(
+        "| rsip-family parse + framing checks of a 400-byte INVITE | {:.0} msgs/s |",
+        parse_rate
+    );
     println!("| whole calls through the endpoint (INVITE, answer, ACK, BYE; 3 in, 3 out) | {:.0} calls/s ({:.0} msgs in/s) |", calls as f64 / el, msgs as f64 / el);
     println!("| dialogs left | {} |", ep.active_calls());
 }
