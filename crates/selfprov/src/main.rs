@@ -65,6 +65,25 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             );
         }
         Command::Status { json } => {
+            // A running service answers for itself (registrations, active calls); otherwise the
+            // status is computed from the configuration.
+            if let Some(live) = live_status(cfg.raw.admin.listen) {
+                if json {
+                    println!("{live}");
+                } else {
+                    print_live_status(&live);
+                }
+                let ready = live.get("ready").and_then(|v| v.as_bool()).unwrap_or(false);
+                let draining = live
+                    .get("draining")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                return Ok(if ready && !draining {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
+            }
             let st = status(&cfg.self_provisioning, &cfg.auto_registration);
             if json {
                 output::json(&st)?;
@@ -78,6 +97,10 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
                         }
                     }
                 }
+                println!(
+                    "(service not running at {}; status from the configuration)",
+                    cfg.raw.admin.listen
+                );
             }
             if st != Status::Ready {
                 return Ok(ExitCode::from(1));
@@ -139,4 +162,41 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
         } => admin::audit(&admin::open_store(cfg)?, json, limit, device, user)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// GET /status from a running service's admin listener, if one answers.
+fn live_status(addr: std::net::SocketAddr) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_millis(500);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.write_all(b"GET /status HTTP/1.0\r\nHost: selfprov\r\n\r\n")
+        .ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let body = resp.split_once("\r\n\r\n")?.1;
+    serde_json::from_str(body).ok()
+}
+
+fn print_live_status(v: &serde_json::Value) {
+    let ready = v["ready"].as_bool().unwrap_or(false);
+    if v["draining"].as_bool().unwrap_or(false) {
+        println!("Draining (refusing new calls)");
+    } else if ready {
+        println!("Ready");
+    } else {
+        println!("Not ready:");
+        for r in v["reasons"].as_array().into_iter().flatten() {
+            println!("  {}", r.as_str().unwrap_or_default());
+        }
+    }
+    println!("active calls: {} of {}", v["active_calls"], v["max_calls"]);
+    for r in v["registrations"].as_array().into_iter().flatten() {
+        println!(
+            "route point {}: {}",
+            r["dn"].as_str().unwrap_or_default(),
+            r["state"].as_str().unwrap_or_default()
+        );
+    }
+    println!("SIP: {}", v["sip_listen"].as_str().unwrap_or_default());
 }

@@ -152,6 +152,22 @@ fn a_new_phone_provisions_itself_and_is_told_to_restart() {
     assert_eq!(audit[0]["code"], "SUCCESS");
     assert_eq!(audit[0]["device"], "SEP0011223344A1");
 
+    // `selfprov status` asks the running service.
+    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .arg("--config")
+        .arg(&s.cfg)
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success()
+            && text.starts_with("Ready")
+            && text.contains("active calls: 0")
+            && text.contains("route point 2000"),
+        "{text}"
+    );
+
     // SIGTERM with no call in progress: drains at once and exits 0.
     service.signal(15);
     let st = service
