@@ -240,6 +240,51 @@ pub async fn serve(cfg: Config) -> Result<()> {
         .await
         .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
+    // With an external registrar, every route-point DN registers with the application user.
+    if cfg.self_provisioning.registrar_mode
+        == selfprov_provisioning::settings::RegistrarMode::External
+    {
+        let addr = cfg.raw.registrar.address.clone().unwrap_or_default();
+        let registrar = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+            .ok()
+            .and_then(|mut a| a.next())
+            .with_context(|| format!("registrar.address `{addr}` does not resolve"))?;
+        let app = cfg.self_provisioning.application_user.clone();
+        let mut regs = Vec::new();
+        for dn in &cfg.self_provisioning.route_point.dns {
+            let rc = selfprov_sip::registration::RegistrationConfig {
+                dn: dn.to_string(),
+                registrar_host: addr.clone(),
+                username: app
+                    .as_ref()
+                    .map(|a| a.sip_username.clone())
+                    .unwrap_or_default(),
+                password: app
+                    .as_ref()
+                    .map(|a| a.sip_password.clone())
+                    .unwrap_or_default(),
+                expires: cfg.raw.registrar.expires,
+                min_backoff: std::time::Duration::from_secs(1),
+                max_backoff: std::time::Duration::from_secs(300),
+            };
+            let tcp = cfg.raw.registrar.transport == selfprov_config::Transport::Tcp;
+            sip.commands
+                .send(SipCommand::Register {
+                    cfg: rc,
+                    registrar,
+                    tcp,
+                })
+                .ok();
+            regs.push(RegistrationStatus {
+                dn: dn.to_string(),
+                state: "registering".into(),
+            });
+            metrics.set_registered(dn.as_str(), false);
+        }
+        if let Ok(mut r) = live.registrations.lock() {
+            *r = regs;
+        }
+    }
     let mut signals = crate::signals::install()?;
     tracing::info!(
         sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
@@ -270,6 +315,16 @@ pub async fn serve(cfg: Config) -> Result<()> {
         };
         tokio::select! {
             Some(ev) = sip_rx.recv() => {
+                if let SipEvent::Registration { dn, state } = &ev {
+                    tracing::info!(%dn, state = %state.describe(), "route-point registration");
+                    metrics.set_registered(dn, matches!(state, selfprov_sip::registration::RegState::Registered { .. }));
+                    if let Ok(mut r) = live.registrations.lock() {
+                        match r.iter_mut().find(|x| &x.dn == dn) {
+                            Some(x) => x.state = state.describe(),
+                            None => r.push(RegistrationStatus { dn: dn.clone(), state: state.describe() }),
+                        }
+                    }
+                }
                 on_sip(ev, &cfg, &codecs, rtp_addr, &mut calls, &mut next_media_key, &ivr_cfg, &media, &sip, &catalog, &store, &work_tx, &metrics, &mut bindings);
             }
             Some(ev) = media_ev.recv() => {
