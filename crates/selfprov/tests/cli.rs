@@ -81,7 +81,11 @@ fn status_ready_and_not_ready_with_seed_wording() {
     let e = Env::new("st-ok", "");
     let o = e.run(&["status"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(text(&o.stdout).starts_with("Ready\n"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).starts_with("Ready\n"),
+        "{}",
+        text(&o.stdout)
+    );
     let off = Env::new(
         "st-off",
         "[auto_registration]\nenabled = false\n[self_provisioning]\nivr_enabled = false\n[route_point]\ndns = []\n\

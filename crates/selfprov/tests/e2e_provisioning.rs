@@ -53,6 +53,51 @@ fn config(tag: &str) -> Service {
     Service { dir, cfg, sip_port }
 }
 
+/// Start `selfprov serve` and wait for its ready line.
+fn start_service(s: &Service) -> (selfprov_testkit::ChildGuard, selfprov_testkit::LineWatcher) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfprov"));
+    cmd.arg("--config").arg(&s.cfg).arg("serve");
+    let (service, _out, err) = spawn_watched("selfprov", &mut cmd).unwrap();
+    assert!(
+        err.wait_for("selfprov ready", Duration::from_secs(90))
+            .is_some(),
+        "service did not become ready"
+    );
+    (service, err)
+}
+
+/// Run a SIPp scenario (a built-in one with `-sn`, or a file) calling `service`; true on success.
+fn sipp_call(s: &Service, scenario: &[&str], service: &str) -> bool {
+    let mut sc = Command::new(require_tool("sipp"));
+    sc.current_dir(s.dir.path())
+        .arg(format!("127.0.0.1:{}", s.sip_port))
+        .args(scenario)
+        .args([
+            "-s",
+            service,
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-d",
+            "500",
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+        ])
+        .args([
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+        ]);
+    let (mut p, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
+    p.wait_timeout(Duration::from_secs(60))
+        .expect("sipp did not finish")
+        .success()
+}
+
 fn cli(s: &Service, args: &[&str]) -> serde_json::Value {
     let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
         .arg("--config")
@@ -174,4 +219,42 @@ fn a_new_phone_provisions_itself_and_is_told_to_restart() {
         .wait_timeout(Duration::from_secs(20))
         .expect("service did not stop");
     assert!(st.success(), "exit status {st:?}");
+}
+
+#[test]
+fn sighup_refuses_a_bad_config_and_applies_a_good_one() {
+    let s = config("e2e-sighup");
+    let (service, err) = start_service(&s);
+    let good = std::fs::read_to_string(&s.cfg).unwrap();
+
+    // A broken file: refused, the running configuration stays in force.
+    std::fs::write(&s.cfg, good.replace("max_attempts = 3", "max_attempts = 0")).unwrap();
+    service.signal(1);
+    assert!(err
+        .wait_for("reload refused", Duration::from_secs(30))
+        .is_some());
+    assert!(
+        sipp_call(&s, &["-sn", "uac"], "2000"),
+        "route point 2000 still answers"
+    );
+
+    // A new route-point DN: applied without a restart.
+    std::fs::write(&s.cfg, good.replace("dns = [\"2000\"]", "dns = [\"3000\"]")).unwrap();
+    service.signal(1);
+    assert!(err
+        .wait_for("configuration reloaded", Duration::from_secs(60))
+        .is_some());
+    assert!(
+        sipp_call(&s, &["-sn", "uac"], "3000"),
+        "the new route point answers"
+    );
+    let refused = s.dir.path().join("refused.xml");
+    let scenario = std::fs::read_to_string(repo().join("crates/sip/tests/scenarios/refused.xml"))
+        .unwrap()
+        .replace("EXPECT", "404");
+    std::fs::write(&refused, scenario).unwrap();
+    assert!(
+        sipp_call(&s, &["-sf", refused.to_str().unwrap()], "2000"),
+        "the old route point is gone (404)"
+    );
 }

@@ -30,6 +30,8 @@ use tokio::sync::mpsc;
 
 /// Results of blocking provisioning work, back into the loop.
 enum Work {
+    /// SIGHUP: the new configuration and prompts, loaded off the loop (or why not).
+    Reloaded(Box<Result<(Config, Catalog), String>>),
     Event {
         call_id: String,
         ev: IvrEvent,
@@ -103,6 +105,95 @@ struct Live {
     active: AtomicU64,
     draining: AtomicBool,
     registrations: Mutex<Vec<RegistrationStatus>>,
+    view: Mutex<ConfigView>,
+}
+
+/// The parts of the configuration the status shows (replaced on reload).
+struct ConfigView {
+    status: Status,
+    max_calls: u64,
+    dns: Vec<String>,
+}
+
+impl ConfigView {
+    fn of(cfg: &Config) -> Self {
+        ConfigView {
+            status: status(&cfg.self_provisioning, &cfg.auto_registration),
+            max_calls: u64::from(cfg.raw.sip.max_calls),
+            dns: cfg
+                .self_provisioning
+                .route_point
+                .dns
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// With an external registrar, register every route-point DN with the application user.
+fn register_route_point(
+    cfg: &Config,
+    sip: &SipStack,
+    live: &Live,
+    metrics: &Metrics,
+) -> Result<()> {
+    if cfg.self_provisioning.registrar_mode
+        == selfprov_provisioning::settings::RegistrarMode::External
+    {
+        let addr = cfg.raw.registrar.address.clone().unwrap_or_default();
+        let registrar = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+            .ok()
+            .and_then(|mut a| a.next())
+            .with_context(|| format!("registrar.address `{addr}` does not resolve"))?;
+        let app = cfg.self_provisioning.application_user.clone();
+        let mut regs = Vec::new();
+        for dn in &cfg.self_provisioning.route_point.dns {
+            let rc = selfprov_sip::registration::RegistrationConfig {
+                dn: dn.to_string(),
+                registrar_host: addr.clone(),
+                username: app
+                    .as_ref()
+                    .map(|a| a.sip_username.clone())
+                    .unwrap_or_default(),
+                password: app
+                    .as_ref()
+                    .map(|a| a.sip_password.clone())
+                    .unwrap_or_default(),
+                expires: cfg.raw.registrar.expires,
+                min_backoff: std::time::Duration::from_secs(1),
+                max_backoff: std::time::Duration::from_secs(300),
+            };
+            let tcp = cfg.raw.registrar.transport == selfprov_config::Transport::Tcp;
+            sip.commands
+                .send(SipCommand::Register {
+                    cfg: rc,
+                    registrar,
+                    tcp,
+                })
+                .ok();
+            regs.push(RegistrationStatus {
+                dn: dn.to_string(),
+                state: "registering".into(),
+            });
+            metrics.set_registered(dn.as_str(), false);
+        }
+        if let Ok(mut r) = live.registrations.lock() {
+            *r = regs;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a reload must re-register the route point.
+fn registration_changed(old: &Config, new: &Config) -> bool {
+    let (a, b) = (&old.self_provisioning, &new.self_provisioning);
+    a.route_point != b.route_point
+        || a.application_user != b.application_user
+        || a.registrar_mode != b.registrar_mode
+        || old.raw.registrar.address != new.raw.registrar.address
+        || old.raw.registrar.transport != new.raw.registrar.transport
+        || old.raw.registrar.expires != new.raw.registrar.expires
 }
 
 /// Run the service until SIGTERM/SIGINT (drain) completes.
@@ -127,9 +218,9 @@ pub async fn serve(cfg: Config) -> Result<()> {
         .map(|l| l.to_string())
         .collect();
     let lang_refs: Vec<&str> = langs.iter().map(String::as_str).collect();
-    let codecs = sdp_codecs(&cfg);
+    let mut codecs = sdp_codecs(&cfg);
     let media_codecs: Vec<Codec> = codecs.iter().map(|c| media_codec(*c)).collect();
-    let catalog = Arc::new(
+    let mut catalog = Arc::new(
         Catalog::load(
             &cfg.prompts_dir,
             &lang_refs,
@@ -187,6 +278,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
         active: AtomicU64::new(0),
         draining: AtomicBool::new(false),
         registrations: Mutex::new(Vec::new()),
+        view: Mutex::new(ConfigView::of(&cfg)),
     });
     let st = status(&cfg.self_provisioning, &cfg.auto_registration);
     if st != Status::Ready {
@@ -196,17 +288,12 @@ pub async fn serve(cfg: Config) -> Result<()> {
     }
     let source: admin::StatusSource = {
         let live = live.clone();
-        let st = st.clone();
-        let max = u64::from(cfg.raw.sip.max_calls);
         let listen = sip.local.to_string();
-        let dns: Vec<String> = cfg
-            .self_provisioning
-            .route_point
-            .dns
-            .iter()
-            .map(|d| d.to_string())
-            .collect();
         Arc::new(move || {
+            let (st, max, dns) = match live.view.lock() {
+                Ok(v) => (v.status.clone(), v.max_calls, v.dns.clone()),
+                Err(_) => (Status::NotReady(vec!["internal error".into()]), 0, vec![]),
+            };
             let mut regs = live
                 .registrations
                 .lock()
@@ -240,51 +327,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
         .await
         .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
-    // With an external registrar, every route-point DN registers with the application user.
-    if cfg.self_provisioning.registrar_mode
-        == selfprov_provisioning::settings::RegistrarMode::External
-    {
-        let addr = cfg.raw.registrar.address.clone().unwrap_or_default();
-        let registrar = std::net::ToSocketAddrs::to_socket_addrs(&addr)
-            .ok()
-            .and_then(|mut a| a.next())
-            .with_context(|| format!("registrar.address `{addr}` does not resolve"))?;
-        let app = cfg.self_provisioning.application_user.clone();
-        let mut regs = Vec::new();
-        for dn in &cfg.self_provisioning.route_point.dns {
-            let rc = selfprov_sip::registration::RegistrationConfig {
-                dn: dn.to_string(),
-                registrar_host: addr.clone(),
-                username: app
-                    .as_ref()
-                    .map(|a| a.sip_username.clone())
-                    .unwrap_or_default(),
-                password: app
-                    .as_ref()
-                    .map(|a| a.sip_password.clone())
-                    .unwrap_or_default(),
-                expires: cfg.raw.registrar.expires,
-                min_backoff: std::time::Duration::from_secs(1),
-                max_backoff: std::time::Duration::from_secs(300),
-            };
-            let tcp = cfg.raw.registrar.transport == selfprov_config::Transport::Tcp;
-            sip.commands
-                .send(SipCommand::Register {
-                    cfg: rc,
-                    registrar,
-                    tcp,
-                })
-                .ok();
-            regs.push(RegistrationStatus {
-                dn: dn.to_string(),
-                state: "registering".into(),
-            });
-            metrics.set_registered(dn.as_str(), false);
-        }
-        if let Ok(mut r) = live.registrations.lock() {
-            *r = regs;
-        }
-    }
+    register_route_point(&cfg, &sip, &live, &metrics)?;
     let mut signals = crate::signals::install()?;
     tracing::info!(
         sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
@@ -297,8 +340,8 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let mut calls: HashMap<String, CallCtx> = HashMap::new();
     let mut bindings = Bindings::default();
     let mut next_media_key: u64 = 1;
-    let ivr_cfg = ivr_settings(&cfg);
-    let cfg = Arc::new(cfg);
+    let mut ivr_cfg = ivr_settings(&cfg);
+    let mut cfg = Arc::new(cfg);
     let mut drain_deadline: Option<tokio::time::Instant> = None;
 
     loop {
@@ -342,6 +385,31 @@ pub async fn serve(cfg: Config) -> Result<()> {
                 }
             }
             Some(w) = work_rx.recv() => match w {
+                Work::Reloaded(r) => match *r {
+                    Err(why) => tracing::error!(%why, "reload refused; the running configuration stays in force"),
+                    Ok((new, new_catalog)) => {
+                        if new.raw.sip.listen != cfg.raw.sip.listen || new.raw.media.bind != cfg.raw.media.bind || new.raw.media.rtp_port_range.start != cfg.raw.media.rtp_port_range.start || new.raw.admin.listen != cfg.raw.admin.listen {
+                            tracing::warn!("listen addresses changed: they take effect at the next restart");
+                        }
+                        if registration_changed(&cfg, &new) {
+                            sip.commands.send(SipCommand::UnregisterAll).ok();
+                            if let Ok(mut r) = live.registrations.lock() { r.clear(); }
+                            if let Err(e) = register_route_point(&new, &sip, &live, &metrics) { tracing::error!(error = %e, "route-point registration"); }
+                        }
+                        sip.commands.send(SipCommand::SetRoutePoint { dns: new.self_provisioning.route_point.dns.iter().map(|d| d.to_string()).collect(), max_calls: new.raw.sip.max_calls as usize }).ok();
+                        let ready = status(&new.self_provisioning, &new.auto_registration) == Status::Ready;
+                        if !live.draining.load(Ordering::Relaxed) {
+                            sip.commands.send(SipCommand::SetRefusing(if ready { None } else { Some(new.raw.shutdown.retry_after) })).ok();
+                        }
+                        if let Ok(mut v) = live.view.lock() { *v = ConfigView::of(&new); }
+                        metrics.prompt_cache_bytes.set(new_catalog.encoded_bytes() as i64);
+                        codecs = sdp_codecs(&new);
+                        ivr_cfg = ivr_settings(&new);
+                        catalog = Arc::new(new_catalog);
+                        cfg = Arc::new(new);
+                        tracing::info!(active_calls = calls.len(), prompts = catalog.len(), "configuration reloaded; calls in progress continue");
+                    }
+                },
                 Work::Event { call_id, ev, assigned } => {
                     if assigned { if let Some(c) = calls.get_mut(&call_id) { c.assign_audited = true; } }
                     feed(&call_id, ev, &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings);
@@ -361,7 +429,18 @@ pub async fn serve(cfg: Config) -> Result<()> {
             },
             Some(req) = signals.recv() => match req {
                 crate::signals::OperatorRequest::Reload => {
-                    tracing::info!("SIGHUP: reload is not implemented yet; configuration unchanged");
+                    tracing::info!(file = %cfg.file.display(), "SIGHUP: reloading configuration and prompts");
+                    let (file, work) = (cfg.file.clone(), work_tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let r = Config::load(&file).map_err(|e| e.to_string()).and_then(|c| {
+                            let langs: Vec<String> = c.self_provisioning.languages.as_slice().iter().map(|l| l.to_string()).collect();
+                            let refs: Vec<&str> = langs.iter().map(String::as_str).collect();
+                            let codecs: Vec<Codec> = sdp_codecs(&c).into_iter().map(media_codec).collect();
+                            let cat = Catalog::load(&c.prompts_dir, &refs, &codecs, c.raw.media.ptime_ms).map_err(|e| e.to_string())?;
+                            Ok((c, cat))
+                        });
+                        let _ = work.send(Work::Reloaded(Box::new(r)));
+                    });
                 }
                 crate::signals::OperatorRequest::Drain => {
                     tracing::info!(active = calls.len(), "draining: refusing new calls");

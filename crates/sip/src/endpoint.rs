@@ -168,6 +168,12 @@ impl Endpoint {
         }
     }
 
+    /// Change the route-point DNs and the call limit; calls in progress are not touched.
+    pub fn set_route_point(&mut self, dns: Vec<String>, max_calls: usize) {
+        self.cfg.route_point_dns = dns;
+        self.cfg.max_calls = max_calls;
+    }
+
     /// Refuse new calls with 503 and this Retry-After (draining, not ready); `None` accepts.
     pub fn set_refusing(&mut self, retry_after: Option<u32>) {
         self.accepting = retry_after;

@@ -41,6 +41,11 @@ pub enum Command {
     },
     /// `Some(retry_after)`: refuse new calls with 503; `None`: accept.
     SetRefusing(Option<u32>),
+    /// New route-point DNs and call limit (configuration reload).
+    SetRoutePoint {
+        dns: Vec<String>,
+        max_calls: usize,
+    },
     /// Register a route-point DN with a registrar.
     Register {
         cfg: crate::registration::RegistrationConfig,
@@ -189,6 +194,7 @@ impl SipStack {
                             Some(Command::SetRefusing(r)) => ep.set_refusing(r),
                             Some(Command::Register { cfg, registrar, tcp }) => ep.register(cfg, Peer { addr: registrar, reliable: tcp }, now),
                             Some(Command::UnregisterAll) => ep.unregister_all(now),
+                            Some(Command::SetRoutePoint { dns, max_calls }) => ep.set_route_point(dns, max_calls),
                             Some(Command::Tables(tx)) => { let _ = tx.send(ep.table_sizes()); }
                         }
                     }
