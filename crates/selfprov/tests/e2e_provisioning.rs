@@ -19,6 +19,7 @@ struct Service {
     dir: TempDir,
     cfg: PathBuf,
     sip_port: u16,
+    admin_port: u16,
 }
 
 fn config(tag: &str) -> Service {
@@ -50,7 +51,12 @@ fn config(tag: &str) -> Service {
             &format!("dir = \"{}\"", repo().join("prompts").display()),
         );
     std::fs::write(&cfg, text).unwrap();
-    Service { dir, cfg, sip_port }
+    Service {
+        dir,
+        cfg,
+        sip_port,
+        admin_port: admin,
+    }
 }
 
 /// Start `selfprov serve` and wait for its ready line.
@@ -96,6 +102,16 @@ fn sipp_call(s: &Service, scenario: &[&str], service: &str) -> bool {
     p.wait_timeout(Duration::from_secs(60))
         .expect("sipp did not finish")
         .success()
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(format!("GET {path} HTTP/1.0\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
 }
 
 fn cli(s: &Service, args: &[&str]) -> serde_json::Value {
@@ -211,6 +227,19 @@ fn a_new_phone_provisions_itself_and_is_told_to_restart() {
             && text.contains("active calls: 0")
             && text.contains("route point 2000"),
         "{text}"
+    );
+
+    // The call's media shows in the metrics.
+    let m = http_get(s.admin_port, "/metrics");
+    let sent: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("selfprov_rtp_packets_sent_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(sent > 50, "RTP packets sent: {sent}\n{m}");
+    assert!(
+        m.contains("selfprov_calls_total{outcome=\"SUCCESS\"} 1"),
+        "{m}"
     );
 
     // SIGTERM with no call in progress: drains at once and exits 0.

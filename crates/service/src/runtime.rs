@@ -185,6 +185,36 @@ fn register_route_point(
     Ok(())
 }
 
+/// The media engine's counters as last exported to Prometheus (counters only grow by deltas).
+#[derive(Default)]
+struct RtpSeen {
+    sent: u64,
+    received: u64,
+    dropped: u64,
+}
+
+impl RtpSeen {
+    fn export(&mut self, media: &MediaEngine, m: &Metrics) {
+        let c = &media.counters;
+        for (seen, now, counter) in [
+            (&mut self.sent, c.sent.load(Ordering::Relaxed), &m.rtp_sent),
+            (
+                &mut self.received,
+                c.received.load(Ordering::Relaxed),
+                &m.rtp_received,
+            ),
+            (
+                &mut self.dropped,
+                c.dropped.load(Ordering::Relaxed),
+                &m.rtp_dropped,
+            ),
+        ] {
+            counter.inc_by(now.saturating_sub(*seen));
+            *seen = now;
+        }
+    }
+}
+
 /// Whether a reload must re-register the route point.
 fn registration_changed(old: &Config, new: &Config) -> bool {
     let (a, b) = (&old.self_provisioning, &new.self_provisioning);
@@ -343,6 +373,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let mut ivr_cfg = ivr_settings(&cfg);
     let mut cfg = Arc::new(cfg);
     let mut drain_deadline: Option<tokio::time::Instant> = None;
+    let mut rtp_seen = RtpSeen::default();
 
     loop {
         let next_timer = calls
@@ -468,6 +499,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
         }
         live.active.store(calls.len() as u64, Ordering::Relaxed);
         metrics.active_calls.set(calls.len() as i64);
+        rtp_seen.export(&media, &metrics);
         if drain_deadline.is_some() && calls.is_empty() {
             break;
         }
