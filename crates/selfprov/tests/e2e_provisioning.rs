@@ -287,3 +287,149 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one() {
         "the old route point is gone (404)"
     );
 }
+
+fn cli_ok(s: &Service, args: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .arg("--config")
+        .arg(&s.cfg)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Prepare the database with `setup`, then run the same phone as the success test; the call
+/// must end with `code` in the audit log and leave the phone unassigned.
+fn failing_provisioning(tag: &str, setup: &[&[&str]], code: &str) {
+    let s = config(tag);
+    cli_ok(&s, &["demo", "load"]);
+    for args in setup {
+        cli_ok(&s, args);
+    }
+    let before: Vec<serde_json::Value> = cli(&s, &["device", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .clone();
+    let (_service, _err) = start_service(&s);
+    let csv = s.dir.path().join("phones.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "SEQUENTIAL\nSEP0011223344A1;1004;12345;{}\n",
+            free_udp_port()
+        ),
+    )
+    .unwrap();
+    let scenario = repo().join("tests/scenarios/provision_rfc4733.xml");
+    let ok = sipp_call(
+        &s,
+        &[
+            "-sf",
+            scenario.to_str().unwrap(),
+            "-inf",
+            csv.to_str().unwrap(),
+        ],
+        "2000",
+    );
+    assert!(ok, "the IVR must play its prompt and hang up");
+    let audit = cli(&s, &["audit", "--json"]);
+    assert_eq!(audit[0]["code"], code, "{audit}");
+    let after = cli(&s, &["device", "list", "--json"]);
+    let phone = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "SEP0011223344A1")
+        .expect("the phone is known");
+    assert!(
+        phone["owner"].is_null()
+            || before
+                .iter()
+                .any(|b| b["name"] == "SEP0011223344A1" && b["owner"] == phone["owner"]),
+        "{phone}"
+    );
+    assert_ne!(phone["owner"], "jsmith", "nothing may be assigned: {phone}");
+    // Every device that existed before is unchanged.
+    for b in &before {
+        assert!(after.as_array().unwrap().contains(b), "{b} changed");
+    }
+}
+
+#[test]
+fn not_allowed_by_profile() {
+    failing_provisioning(
+        "e2e-notallowed",
+        &[&[
+            "profile",
+            "update",
+            "Standard Employee",
+            "--allow-self-provisioning",
+            "false",
+        ]],
+        "SELFPROV_NOT_ALLOWED",
+    );
+}
+
+#[test]
+fn no_device_template_for_the_class() {
+    failing_provisioning(
+        "e2e-noudt",
+        &[&[
+            "profile",
+            "update",
+            "Standard Employee",
+            "--udt-desk-phone",
+            "",
+        ]],
+        "MODEL_PHONETEMPLATE_NOT_FOUND",
+    );
+}
+
+#[test]
+fn phone_not_auto_registered() {
+    failing_provisioning(
+        "e2e-notauto",
+        &[&[
+            "device",
+            "create",
+            "SEP0011223344A1",
+            "--model",
+            "Cisco 8845",
+            "--dn",
+            "1500",
+        ]],
+        "NOT_AUTOREGISTERED",
+    );
+}
+
+#[test]
+fn device_limit_reached() {
+    failing_provisioning(
+        "e2e-limit",
+        &[
+            &[
+                "profile",
+                "update",
+                "Standard Employee",
+                "--device-limit",
+                "1",
+            ],
+            &[
+                "device",
+                "create",
+                "SEPAAAAAAAAAAAA",
+                "--model",
+                "Cisco 8845",
+                "--dn",
+                "1004",
+                "--owner",
+                "jsmith",
+            ],
+        ],
+        "SELFPROV_DEVICE_LIMIT",
+    );
+}
