@@ -433,3 +433,79 @@ fn device_limit_reached() {
         "SELFPROV_DEVICE_LIMIT",
     );
 }
+
+/// Provision the phone with `secret` typed as the PIN under the given `[self_provisioning]`
+/// settings; returns the phone's owner afterwards.
+fn provision_with(tag: &str, settings: &str, secret: &str) -> serde_json::Value {
+    let s = config(tag);
+    let text = std::fs::read_to_string(&s.cfg)
+        .unwrap()
+        .replace("authentication_mode = \"users\"", settings);
+    std::fs::write(&s.cfg, text).unwrap();
+    let (_service, _err) = start_service(&s);
+    let csv = s.dir.path().join("phones.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "SEQUENTIAL\nSEP0011223344A1;1004;{secret};{}\n",
+            free_udp_port()
+        ),
+    )
+    .unwrap();
+    let scenario = repo().join("tests/scenarios/provision_rfc4733.xml");
+    assert!(sipp_call(
+        &s,
+        &[
+            "-sf",
+            scenario.to_str().unwrap(),
+            "-inf",
+            csv.to_str().unwrap()
+        ],
+        "2000"
+    ));
+    let devices = cli(&s, &["device", "list", "--json"]);
+    devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "SEP0011223344A1")
+        .expect("phone")["owner"]
+        .clone()
+}
+
+#[test]
+fn users_and_admins_mode_accepts_the_authentication_code() {
+    let c = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .arg("--config")
+        .arg(repo().join("config/selfprov.toml"))
+        .arg("hash-secret")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut c = c;
+    c.stdin.take().unwrap().write_all(b"999000\n").unwrap();
+    let hash = String::from_utf8(c.wait_with_output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(hash.starts_with("$argon2id$"));
+    let settings = format!(
+        "authentication_mode = \"users_and_admins\"\nauthentication_code_hash = \"{hash}\""
+    );
+    assert_eq!(
+        provision_with("e2e-admins", &settings, "999000"),
+        "jsmith",
+        "the administrator code stands in for the PIN"
+    );
+}
+
+#[test]
+fn none_mode_needs_no_pin() {
+    // No PIN is asked: the phone's extra `#` is an invalid key at the confirmation, its `1` confirms.
+    assert_eq!(
+        provision_with("e2e-none", "authentication_mode = \"none\"", ""),
+        "jsmith"
+    );
+}
