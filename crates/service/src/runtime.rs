@@ -407,7 +407,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
                     MediaEvent::Digit { call, digit, method } => {
                         let id = calls.iter().find(|(_, c)| c.media_key == call).map(|(k, _)| k.clone());
                         let ev = id.as_ref().and_then(|id| calls.get_mut(id)).and_then(|c| c.digits.offer(digit, method, Instant::now())).and_then(|d| Key::from_char(d.as_char()));
-                        if let Some(k) = ev { metrics.digit(method.as_str()); tracing::debug!(?k, method = method.as_str(), "digit"); }
+                        if ev.is_some() { metrics.digit(method.as_str()); tracing::debug!(method = method.as_str(), "digit received"); }
                         (id, ev.map(IvrEvent::Digit))
                     }
                 };
@@ -821,9 +821,10 @@ fn feed(
     let Some(c) = calls.get_mut(call_id) else {
         return;
     };
-    tracing::debug!(%call_id, ?ev, "ivr event");
+    // Digits and secrets never reach the log: a PIN must not end up in a log file.
+    tracing::debug!(%call_id, ev = %redacted_event(&ev), "ivr event");
     let actions = c.ivr.handle(ev, Instant::now());
-    tracing::debug!(%call_id, ?actions, "ivr actions");
+    tracing::debug!(%call_id, actions = %redacted_actions(&actions), "ivr actions");
     apply(
         call_id, actions, cfg, calls, media, sip, catalog, store, work, metrics, bindings,
     );
@@ -1003,5 +1004,45 @@ fn apply(
                 return;
             }
         }
+    }
+}
+
+/// An IVR event for the debug log, with the digit's value hidden.
+fn redacted_event(ev: &IvrEvent) -> String {
+    match ev {
+        IvrEvent::Digit(_) => "Digit(*)".to_owned(),
+        e => format!("{e:?}"),
+    }
+}
+
+/// IVR actions for the debug log, with the self-service ID and secret hidden.
+fn redacted_actions(actions: &[Action]) -> String {
+    let shown: Vec<String> = actions
+        .iter()
+        .map(|a| match a {
+            Action::Authenticate { secret, .. } => format!(
+                "Authenticate {{ self_service_id: *, secret: {} }}",
+                if secret.is_some() { "*" } else { "none" }
+            ),
+            a => format!("{a:?}"),
+        })
+        .collect();
+    format!("[{}]", shown.join(", "))
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn debug_log_lines_hide_digits_and_secrets() {
+        let ev = redacted_event(&IvrEvent::Digit(Key::from_char('7').unwrap()));
+        assert!(!ev.contains('7'), "{ev}");
+        let a = redacted_actions(&[Action::Authenticate {
+            self_service_id: "1004".into(),
+            secret: Some("12345".into()),
+        }]);
+        assert!(!a.contains("1004") && !a.contains("12345"), "{a}");
+        assert!(a.contains("Authenticate"), "{a}");
     }
 }
