@@ -295,6 +295,11 @@ impl Catalog {
         self.prompts.len()
     }
 
+    /// Every prompt of every language, in no particular order.
+    pub fn prompts(&self) -> impl Iterator<Item = &Arc<Prompt>> {
+        self.prompts.values()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.prompts.is_empty()
     }

@@ -57,6 +57,10 @@ pub enum Command {
     /// Prompt files.
     #[command(subcommand)]
     Prompts(PromptsCmd),
+    /// A built-in test phone: register as a brand-new device, dial the route point, answer the
+    /// IVR with DTMF from --digits and print what happened. Exit 0 when the phone got
+    /// provisioned, 3 when the call ended otherwise, 1 on errors.
+    Phone(PhoneArgs),
     /// The audit log, newest first.
     Audit {
         #[arg(long)]
@@ -304,4 +308,54 @@ pub enum PromptsCmd {
         #[arg(long, value_delimiter = ',')]
         languages: Vec<String>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct PhoneArgs {
+    /// Digits to type. Each group is typed when the IVR next asks for input; groups are split
+    /// at commas, else after each `#`: "1004#12345#1" = ID, PIN, confirm.
+    #[arg(long, default_value = "")]
+    pub digits: String,
+    /// Device name to register as (default: a random SEP + MAC, a phone never seen before).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Codec to offer: PCMU, PCMA, G729, L16, OPUS.
+    #[arg(long, default_value = "PCMU")]
+    pub codec: String,
+    /// DTMF method: rfc4733, info or inband (in-band needs PCMU or PCMA).
+    #[arg(long, default_value = "rfc4733")]
+    pub dtmf: String,
+    /// selfprov's SIP address (default: sip.listen of the config file).
+    #[arg(long)]
+    pub server: Option<std::net::SocketAddr>,
+    /// Number to dial (default: the first route-point DN of the config file).
+    #[arg(long)]
+    pub dial: Option<String>,
+    /// Call without registering first.
+    #[arg(long)]
+    pub no_register: bool,
+    /// Send no audio, only DTMF (a phone with voice activity detection and silence suppression).
+    #[arg(long)]
+    pub vad: bool,
+    /// Put the call on hold when this prompt starts (e.g. enter_pin) ...
+    #[arg(long)]
+    pub hold_at: Option<String>,
+    /// ... for this long, then resume.
+    #[arg(long, default_value = "2s")]
+    pub hold_for: humantime::Duration,
+    /// Hang up right after typing the last digit group.
+    #[arg(long)]
+    pub hangup_after_digits: bool,
+    /// Wait this long after a prompt that asks for input starts before typing.
+    #[arg(long, default_value = "300ms")]
+    pub typing_delay: humantime::Duration,
+    /// Hang up after this long in the call.
+    #[arg(long, default_value = "120s")]
+    pub timeout: humantime::Duration,
+    /// Write the received audio, decoded, to this WAV file.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod logging;
 mod output;
+mod phone;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -154,6 +155,7 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Phone(args) => return phone::run(cfg, args),
         Command::Audit {
             json,
             limit,

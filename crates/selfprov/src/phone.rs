@@ -1,0 +1,109 @@
+//! `selfprov phone`: the built-in test phone (crate `selfprov-phone`) driven from the config file.
+
+use crate::cli::PhoneArgs;
+use anyhow::{bail, Context, Result};
+use selfprov_config::Config;
+use selfprov_media::Codec;
+use selfprov_phone::{DtmfMode, PhoneOptions, Recognizer, Script};
+use selfprov_prompts::Catalog;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+
+fn codec(name: &str) -> Result<Codec> {
+    Codec::ALL
+        .into_iter()
+        .find(|c| c.encoding_name().eq_ignore_ascii_case(name))
+        .with_context(|| format!("unknown codec {name:?}; use PCMU, PCMA, G729, L16 or OPUS"))
+}
+
+fn dtmf(name: &str) -> Result<DtmfMode> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "rfc4733" | "rfc2833" => DtmfMode::Rfc4733,
+        "info" | "sip-info" => DtmfMode::Info,
+        "inband" | "in-band" => DtmfMode::Inband,
+        _ => bail!("unknown DTMF method {name:?}; use rfc4733, info or inband"),
+    })
+}
+
+pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
+    let codec = codec(&a.codec)?;
+    let dtmf = dtmf(&a.dtmf)?;
+    let digits: String = a.digits.chars().filter(|c| !c.is_whitespace()).collect();
+    if let Some(bad) = digits.chars().find(|c| !matches!(c, '0'..='9' | '*' | '#' | ',' | 'A'..='D')) {
+        bail!("--digits: {bad:?} is not a DTMF key (0-9 * # A-D, commas between groups)");
+    }
+    let mut server = a.server.unwrap_or(cfg.raw.sip.listen);
+    if server.ip().is_unspecified() {
+        server.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    let bind = if server.ip().is_loopback() {
+        server.ip()
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    };
+    let route_point = match a.dial {
+        Some(d) => d,
+        None => cfg
+            .self_provisioning
+            .route_point
+            .dns
+            .first()
+            .map(|d| d.as_str().to_owned())
+            .context("the config file has no route-point DN; give --dial")?,
+    };
+    let device = a.device.unwrap_or_else(|| {
+        let mac: u64 = rand_mac();
+        format!("SEP{mac:012X}")
+    });
+    let langs: Vec<&str> = cfg.raw.self_provisioning.languages.iter().map(String::as_str).collect();
+    let catalog = Catalog::load(&cfg.prompts_dir, &langs, &[codec], 20)
+        .with_context(|| format!("loading prompts from {}", cfg.prompts_dir.display()))?;
+    let mut recognizer = Recognizer::new(&catalog, codec);
+    let opts = PhoneOptions {
+        server,
+        bind,
+        device,
+        user_agent: "Cisco-CP8845/14.2.1 (selfprov-phone)".into(),
+        route_point,
+        codec,
+        dtmf,
+        register: !a.no_register,
+        send_audio: !a.vad,
+        script: Script {
+            groups: Script::groups_from(&digits),
+            typing_delay: a.typing_delay.into(),
+            hold_at: a.hold_at,
+            hold_for: a.hold_for.into(),
+            hangup_after_digits: a.hangup_after_digits,
+        },
+        call_limit: a.timeout.into(),
+        notify_wait: std::time::Duration::from_secs(3),
+        record: a.record,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let report = rt.block_on(selfprov_phone::run(&opts, &mut recognizer))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(if report.outcome == "provisioned" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+/// A locally administered unicast MAC (first octet x2), so it never clashes with a real phone.
+fn rand_mac() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let r = t ^ (u64::from(std::process::id()) << 20) ^ 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(t | 1);
+    (r & 0x00ff_ffff_ffff) | 0x0200_0000_0000
+}
+
