@@ -3,127 +3,13 @@
 //! self-service ID and PIN as RFC 4733 events and confirms; then the device belongs to the user on
 //! the user's extension, the audit log says SUCCESS, and the phone got NOTIFY check-sync.
 
-use selfprov_testkit::{
-    free_tcp_port, free_udp_port, free_udp_tcp_port, require_tool, spawn_watched, TempDir,
-};
+mod common;
+
+use common::*;
+use selfprov_testkit::{free_udp_port, require_tool, spawn_watched};
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Service {
-    dir: TempDir,
-    cfg: PathBuf,
-    sip_port: u16,
-    admin_port: u16,
-}
-
-fn config(tag: &str) -> Service {
-    let dir = TempDir::new(tag);
-    let sip_port = free_udp_tcp_port();
-    // The RTP range must start on an even port: ask the OS until it offers one.
-    let rtp = (0..200)
-        .map(|_| free_udp_port())
-        .find(|p| p % 2 == 0)
-        .expect("an even free UDP port");
-    let admin = free_tcp_port();
-    let cfg = dir.path().join("selfprov.toml");
-    let text = std::fs::read_to_string(repo().join("config/selfprov.toml"))
-        .unwrap()
-        .replace(
-            "listen = \"127.0.0.1:5060\"",
-            &format!("listen = \"127.0.0.1:{sip_port}\""),
-        )
-        .replace(
-            "listen = \"127.0.0.1:8080\"",
-            &format!("listen = \"127.0.0.1:{admin}\""),
-        )
-        .replace(
-            "rtp_port_range = { start = 20000, end = 29999 }",
-            &format!("rtp_port_range = {{ start = {rtp}, end = {} }}", rtp + 1),
-        )
-        .replace(
-            "dir = \"../prompts\"",
-            &format!("dir = \"{}\"", repo().join("prompts").display()),
-        );
-    std::fs::write(&cfg, text).unwrap();
-    Service {
-        dir,
-        cfg,
-        sip_port,
-        admin_port: admin,
-    }
-}
-
-/// Start `selfprov serve` and wait for its ready line.
-fn start_service(s: &Service) -> (selfprov_testkit::ChildGuard, selfprov_testkit::LineWatcher) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfprov"));
-    cmd.arg("--config").arg(&s.cfg).arg("serve");
-    let (service, _out, err) = spawn_watched("selfprov", &mut cmd).unwrap();
-    assert!(
-        err.wait_for("selfprov ready", Duration::from_secs(90))
-            .is_some(),
-        "service did not become ready"
-    );
-    (service, err)
-}
-
-/// Run a SIPp scenario (a built-in one with `-sn`, or a file) calling `service`; true on success.
-fn sipp_call(s: &Service, scenario: &[&str], service: &str) -> bool {
-    let mut sc = Command::new(require_tool("sipp"));
-    sc.current_dir(s.dir.path())
-        .arg(format!("127.0.0.1:{}", s.sip_port))
-        .args(scenario)
-        .args([
-            "-s",
-            service,
-            "-i",
-            "127.0.0.1",
-            "-m",
-            "1",
-            "-d",
-            "500",
-            "-nostdin",
-            "-timeout",
-            "30s",
-            "-timeout_error",
-        ])
-        .args([
-            "-p",
-            &free_udp_port().to_string(),
-            "-mp",
-            &free_udp_port().to_string(),
-        ]);
-    let (mut p, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
-    p.wait_timeout(Duration::from_secs(60))
-        .expect("sipp did not finish")
-        .success()
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.write_all(format!("GET {path} HTTP/1.0\r\nHost: t\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    out
-}
-
-fn cli(s: &Service, args: &[&str]) -> serde_json::Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
-        .arg("--config")
-        .arg(&s.cfg)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 #[test]
 fn a_new_phone_provisions_itself_and_is_told_to_restart() {
@@ -285,20 +171,6 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one() {
     assert!(
         sipp_call(&s, &["-sf", refused.to_str().unwrap()], "2000"),
         "the old route point is gone (404)"
-    );
-}
-
-fn cli_ok(s: &Service, args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
-        .arg("--config")
-        .arg(&s.cfg)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
     );
 }
 

@@ -1,0 +1,197 @@
+//! Shared by the end-to-end tests: a private configuration per test (free ports, its own
+//! database), the service started and waited for, the CLI, HTTP, SIPp and the test phone.
+#![allow(dead_code)]
+
+use selfprov_testkit::{
+    free_tcp_port, free_udp_port, free_udp_tcp_port, require_tool, spawn_watched, TempDir,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub struct Service {
+    pub dir: TempDir,
+    pub cfg: PathBuf,
+    pub sip_port: u16,
+    pub admin_port: u16,
+}
+
+pub fn config(tag: &str) -> Service {
+    let dir = TempDir::new(tag);
+    let sip_port = free_udp_tcp_port();
+    // The RTP range must start on an even port: ask the OS until it offers one.
+    let rtp = (0..200)
+        .map(|_| free_udp_port())
+        .find(|p| p % 2 == 0)
+        .expect("an even free UDP port");
+    let admin = free_tcp_port();
+    let cfg = dir.path().join("selfprov.toml");
+    let text = std::fs::read_to_string(repo().join("config/selfprov.toml"))
+        .unwrap()
+        .replace(
+            "listen = \"127.0.0.1:5060\"",
+            &format!("listen = \"127.0.0.1:{sip_port}\""),
+        )
+        .replace(
+            "listen = \"127.0.0.1:8080\"",
+            &format!("listen = \"127.0.0.1:{admin}\""),
+        )
+        .replace(
+            "rtp_port_range = { start = 20000, end = 29999 }",
+            &format!("rtp_port_range = {{ start = {rtp}, end = {} }}", rtp + 1),
+        )
+        .replace(
+            "dir = \"../prompts\"",
+            &format!("dir = \"{}\"", repo().join("prompts").display()),
+        );
+    std::fs::write(&cfg, text).unwrap();
+    Service {
+        dir,
+        cfg,
+        sip_port,
+        admin_port: admin,
+    }
+}
+
+/// Start `selfprov serve` and wait for its ready line.
+pub fn start_service(s: &Service) -> (selfprov_testkit::ChildGuard, selfprov_testkit::LineWatcher) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfprov"));
+    cmd.arg("--config").arg(&s.cfg).arg("serve");
+    let (service, _out, err) = spawn_watched("selfprov", &mut cmd).unwrap();
+    assert!(
+        err.wait_for("selfprov ready", Duration::from_secs(90))
+            .is_some(),
+        "service did not become ready"
+    );
+    (service, err)
+}
+
+/// Run a SIPp scenario (a built-in one with `-sn`, or a file) calling `service`; true on success.
+pub fn sipp_call(s: &Service, scenario: &[&str], service: &str) -> bool {
+    let mut sc = Command::new(require_tool("sipp"));
+    sc.current_dir(s.dir.path())
+        .arg(format!("127.0.0.1:{}", s.sip_port))
+        .args(scenario)
+        .args([
+            "-s",
+            service,
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-d",
+            "500",
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+        ])
+        .args([
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+        ]);
+    let (mut p, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
+    p.wait_timeout(Duration::from_secs(60))
+        .expect("sipp did not finish")
+        .success()
+}
+
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(format!("GET {path} HTTP/1.0\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
+}
+
+pub fn cli(s: &Service, args: &[&str]) -> serde_json::Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .arg("--config")
+        .arg(&s.cfg)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+pub fn cli_ok(s: &Service, args: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .arg("--config")
+        .arg(&s.cfg)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+
+impl Service {
+    /// Change the configuration file: replace `from` (which must be there) by `to`.
+    pub fn edit(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.cfg).unwrap();
+        assert!(text.contains(from), "config has no {from:?}");
+        std::fs::write(&self.cfg, text.replace(from, to)).unwrap();
+    }
+}
+
+/// Run `selfprov phone --json` with `args`; its exit code and report.
+pub fn phone(s: &Service, args: &[&str]) -> (i32, serde_json::Value) {
+    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .arg("--config")
+        .arg(&s.cfg)
+        .arg("phone")
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "phone {args:?}: {e}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code().unwrap_or(-1), report)
+}
+
+/// Names of the prompts a phone report says were heard.
+pub fn heard(report: &serde_json::Value) -> Vec<String> {
+    report["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A device in `selfprov device list --json`.
+pub fn device(s: &Service, name: &str) -> Option<serde_json::Value> {
+    cli(s, &["device", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .cloned()
+}
+
+/// The value of a Prometheus sample line `name` (with labels) in `/metrics`.
+pub fn metric(s: &Service, name: &str) -> f64 {
+    http_get(s.admin_port, "/metrics")
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}

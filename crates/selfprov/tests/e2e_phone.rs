@@ -1,0 +1,172 @@
+//! End to end with the built-in test phone (`selfprov phone`): every codec, every DTMF method,
+//! hold, hang-up mid-PIN, wrong PINs until lockout, no input — against the real service.
+
+mod common;
+
+use common::*;
+use selfprov_media::{Codec, Decoder};
+
+fn provisioned(r: &serde_json::Value) -> bool {
+    r["outcome"] == "provisioned" && r["check_sync"] == true
+}
+
+/// What a phone decodes when the service plays `prompt` in `codec` (from the shipped prompts).
+fn reference(prompt: &str, codec: Codec) -> Vec<i16> {
+    let pcm = selfprov_prompts::read_wav(&repo().join(format!("prompts/en_US/{prompt}.wav"))).unwrap();
+    let enc = selfprov_prompts::encode(&pcm, codec, 20).unwrap();
+    let mut dec = Decoder::new(codec).unwrap();
+    let mut out = Vec::new();
+    for f in &enc.frames {
+        dec.decode(f, &mut out).unwrap();
+    }
+    out
+}
+
+/// Best normalised cross-correlation of `reference` against `got`, at whole-packet lags up to
+/// 200 ms, over the first second.
+fn correlation(got: &[i16], reference: &[i16], frame: usize) -> f64 {
+    let n = (frame * 50).min(reference.len());
+    (0..=10)
+        .map(|k| k * frame)
+        .filter(|lag| lag + n <= got.len())
+        .map(|lag| {
+            let (a, b) = (&got[lag..lag + n], &reference[..n]);
+            let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+            let ea: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum();
+            let eb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum();
+            if ea == 0.0 || eb == 0.0 {
+                0.0
+            } else {
+                dot / (ea * eb).sqrt()
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn every_codec_carries_the_prompts_and_provisions_the_phone() {
+    let s = config("e2e-codecs");
+    let (_svc, _err) = start_service(&s);
+    let codecs = [Codec::Pcmu, Codec::Pcma, Codec::G729, Codec::L16, Codec::Opus];
+    let results: Vec<_> = std::thread::scope(|sc| {
+        let hs: Vec<_> = codecs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let s = &s;
+                sc.spawn(move || {
+                    let wav = s.dir.path().join(format!("{c:?}.wav"));
+                    let dev = format!("SEP00000000C0{i:02X}");
+                    let (code, r) = phone(
+                        s,
+                        &[
+                            "--codec", c.encoding_name(), "--device", &dev, "--digits", "1004#12345#1",
+                            "--record", wav.to_str().unwrap(),
+                        ],
+                    );
+                    (*c, dev, wav, code, r)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (codec, dev, wav, code, r) in results {
+        assert_eq!(code, 0, "{codec:?}: {r:#}");
+        assert!(provisioned(&r), "{codec:?}: {r:#}");
+        assert_eq!(r["new_dn"], "1004", "{codec:?}: the DN read out");
+        assert_eq!(r["rtp"]["lost"], 0, "{codec:?}: {r:#}");
+        assert!(r["rtp"]["received"].as_u64().unwrap() > 200, "{codec:?}: {r:#}");
+        let d = device(&s, &dev).expect("device");
+        assert_eq!((d["owner"].as_str(), d["dn"].as_str()), (Some("jsmith"), Some("1004")), "{codec:?}");
+        // The received audio, decoded: not silence, and it is the welcome prompt.
+        let got: Vec<i16> = hound::WavReader::open(&wav).unwrap().samples::<i16>().map(Result::unwrap).collect();
+        let rms = (got.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / got.len() as f64).sqrt();
+        assert!(rms > 200.0, "{codec:?}: received audio is silent (rms {rms})");
+        let frame = codec.samples_per_frame(20);
+        let welcome = correlation(&got, &reference("welcome", codec), frame);
+        let goodbye = correlation(&got, &reference("goodbye", codec), frame);
+        assert!(welcome > 0.9, "{codec:?}: correlation with the welcome prompt {welcome:.3}");
+        assert!(goodbye < 0.5, "{codec:?}: correlation with another prompt {goodbye:.3}");
+    }
+}
+
+#[test]
+fn digits_by_sip_info_and_in_band_tones() {
+    let s = config("e2e-dtmf");
+    let (_svc, _err) = start_service(&s);
+    let (info, inband) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| phone(&s, &["--dtmf", "info", "--device", "SEP00000000D001", "--digits", "1004#12345#1"]));
+        let b = sc.spawn(|| phone(&s, &["--dtmf", "inband", "--codec", "PCMU", "--device", "SEP00000000D002", "--digits", "1005#54321#1"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(provisioned(&info.1), "{:#}", info.1);
+    assert!(provisioned(&inband.1), "{:#}", inband.1);
+    assert_eq!(device(&s, "SEP00000000D001").unwrap()["owner"], "jsmith");
+    assert_eq!(device(&s, "SEP00000000D002").unwrap()["owner"], "mdupont");
+    // 1004# 12345# 1 = 12 keys each way.
+    assert_eq!(metric(&s, "selfprov_dtmf_digits_total{method=\"sip_info\"}"), 12.0);
+    assert_eq!(metric(&s, "selfprov_dtmf_digits_total{method=\"inband\"}"), 12.0);
+}
+
+#[test]
+fn hold_and_resume_in_the_middle_of_the_flow() {
+    let s = config("e2e-hold");
+    let (_svc, _err) = start_service(&s);
+    let (code, r) = phone(&s, &["--hold-at", "enter_pin", "--hold-for", "2s", "--device", "SEP00000000E001", "--digits", "1004#12345#1"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(provisioned(&r), "{r:#}");
+    // The PIN prompt was cut by the hold and asked again after the resume.
+    let h = heard(&r);
+    assert_eq!(h.iter().filter(|n| *n == "enter_pin").count(), 2, "{h:?}");
+    let a = cli(&s, &["audit", "--json"]);
+    assert_eq!(a[0]["code"], "SUCCESS");
+}
+
+#[test]
+fn caller_hangs_up_in_the_middle_of_the_pin() {
+    let s = config("e2e-hangup");
+    let (_svc, _err) = start_service(&s);
+    let (code, r) = phone(&s, &["--hangup-after-digits", "--device", "SEP00000000E002", "--digits", "1004#,12"]);
+    assert_eq!(code, 3, "{r:#}");
+    assert_eq!(r["ended_by"], "phone BYE", "{r:#}");
+    assert_eq!(r["digits_sent"], serde_json::json!(["1004#", "12"]));
+    let a = cli(&s, &["audit", "--json"]);
+    assert_eq!(a[0]["code"], "ABANDONED", "{a:#}");
+    assert!(device(&s, "SEP00000000E002").unwrap()["owner"].is_null());
+    let st: serde_json::Value = serde_json::from_str(
+        http_get(s.admin_port, "/status").split("\r\n\r\n").nth(1).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(st["active_calls"], 0, "{st:#}");
+}
+
+#[test]
+fn wrong_pins_until_the_account_locks() {
+    let s = config("e2e-lockout");
+    s.edit("failed_attempts_threshold = 5", "failed_attempts_threshold = 2");
+    let (_svc, _err) = start_service(&s);
+    let (code, r) = phone(&s, &["--device", "SEP00000000F001", "--digits", "1004#,99999#,1004#,99999#,1004#,12345#"]);
+    assert_eq!(code, 3, "{r:#}");
+    assert_eq!(r["outcome"], "account_locked", "{r:#}");
+    assert!(heard(&r).contains(&"invalid_credentials".to_owned()), "{r:#}");
+    let a = cli(&s, &["audit", "--json"]);
+    assert_eq!(a[0]["code"], "ACCOUNT_LOCKED", "{a:#}");
+    // Locked: even the right PIN is refused now, and nothing was assigned.
+    let (_, r) = phone(&s, &["--device", "SEP00000000F001", "--digits", "1004#12345#1"]);
+    assert_eq!(r["outcome"], "account_locked", "{r:#}");
+    assert!(device(&s, "SEP00000000F001").unwrap()["owner"].is_null());
+    assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "ACCOUNT_LOCKED");
+}
+
+#[test]
+fn no_input_ends_the_call_and_changes_nothing() {
+    let s = config("e2e-noinput");
+    s.edit("first_digit_timeout = \"10s\"", "first_digit_timeout = \"1s\"");
+    let (_svc, _err) = start_service(&s);
+    let (code, r) = phone(&s, &["--device", "SEP00000000F002", "--timeout", "60s"]);
+    assert_eq!(code, 3, "{r:#}");
+    assert_eq!(r["outcome"], "no_input", "{r:#}");
+    assert_eq!(r["ended_by"], "server BYE", "{r:#}");
+    assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "NO_INPUT");
+    assert!(device(&s, "SEP00000000F002").unwrap()["owner"].is_null());
+}
