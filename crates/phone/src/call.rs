@@ -601,7 +601,10 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                     cseq += 1;
                     let b = id.request("BYE", &opts.route_point, &call_id, cseq, &tag, Some(&to_tag), &branch(), None, b"");
                     sip.send_to(&b, opts.server).await?;
-                    pending.push(Pending::new(cseq, "BYE", b, now));
+                    let mut p = Pending::new(cseq, "BYE", b, now);
+                    // A phone hanging up does not wait long for the 200.
+                    p.give_up = now + Duration::from_secs(4);
+                    pending.push(p);
                 }
                 // Digit markers take no packet time.
                 while let Some(Tx::DigitStart | Tx::DigitEnd) = media.queue.front() {

@@ -9,7 +9,9 @@ pub fn init(format: &str, level: &str) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour only on a terminal: log files and journald get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // try_init: tests may initialise twice in one process.
     let _ = if format == "json" {
         b.json().try_init()

@@ -381,3 +381,73 @@ fn none_mode_needs_no_pin() {
         "jsmith"
     );
 }
+
+#[test]
+fn a_hundred_phones_at_once_each_get_their_own_user() {
+    let s = config("e2e-hundred");
+    cli_ok(&s, &["demo", "load"]);
+    let users = s.dir.path().join("users.csv");
+    let mut csv = String::from("user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n");
+    for i in 0..100 {
+        csv += &format!("load{i:03},Load,User{i},{},{},{},Standard Employee\n", 7000 + i, 20000 + 37 * i, 4000 + i);
+    }
+    std::fs::write(&users, csv).unwrap();
+    cli_ok(&s, &["import", "users", users.to_str().unwrap()]);
+    let (_service, _err) = start_service(&s);
+
+    let notify = UdpSocket::bind("127.0.0.1:0").unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let port = notify.local_addr().unwrap().port();
+    let phones = s.dir.path().join("phones.csv");
+    let mut csv = String::from("SEQUENTIAL\n");
+    for i in 0..100 {
+        csv += &format!("SEP0000000100{i:02X};{};{};{port}\n", 7000 + i, 20000 + 37 * i);
+    }
+    std::fs::write(&phones, csv).unwrap();
+    let mut sc = Command::new(require_tool("sipp"));
+    sc.current_dir(s.dir.path())
+        .arg(format!("127.0.0.1:{}", s.sip_port))
+        .arg("-sf")
+        .arg(repo().join("tests/scenarios/provision_rfc4733.xml"))
+        .arg("-inf")
+        .arg(&phones)
+        .args(["-s", "2000", "-i", "127.0.0.1", "-m", "100", "-l", "100", "-r", "100", "-rp", "1000"])
+        .args(["-nostdin", "-timeout", "120s", "-timeout_error", "-trace_err"])
+        .args(["-p", &free_udp_port().to_string(), "-mp", &free_udp_port().to_string()]);
+    let (mut sipp, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
+    let st = sipp.wait_timeout(Duration::from_secs(150)).expect("sipp did not finish");
+    assert!(st.success(), "some of the 100 calls failed: {st:?}");
+
+    // Every phone was told to restart.
+    let mut told = std::collections::HashSet::new();
+    let mut buf = [0u8; 4096];
+    while told.len() < 100 {
+        let (n, from) = notify.recv_from(&mut buf).expect("missing NOTIFY check-sync");
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let dev = text.split_whitespace().nth(1).unwrap_or("").trim_start_matches("sip:").split('@').next().unwrap_or("").to_owned();
+        told.insert(dev);
+        // 200 OK so the service stops retransmitting.
+        let mut resp = String::from("SIP/2.0 200 OK\r\n");
+        for l in text.split("\r\n").filter(|l| ["Via:", "From:", "To:", "Call-ID:", "CSeq:"].iter().any(|h| l.starts_with(h))) {
+            resp += l;
+            resp += "\r\n";
+        }
+        resp += "Content-Length: 0\r\n\r\n";
+        notify.send_to(resp.as_bytes(), from).unwrap();
+    }
+
+    // Each phone belongs to its own user, on that user's extension: no DN or owner collision.
+    let devices = cli(&s, &["device", "list", "--json"]);
+    let mut owners = std::collections::HashSet::new();
+    let mut dns = std::collections::HashSet::new();
+    for i in 0..100 {
+        let name = format!("SEP0000000100{i:02X}");
+        let d = devices.as_array().unwrap().iter().find(|d| d["name"] == name.as_str()).expect("device");
+        assert_eq!(d["owner"], format!("load{i:03}").as_str(), "{d}");
+        assert_eq!(d["dn"], (4000 + i).to_string().as_str(), "{d}");
+        assert!(owners.insert(d["owner"].to_string()) && dns.insert(d["dn"].to_string()));
+    }
+    let audit = cli(&s, &["audit", "--json", "--limit", "1000"]);
+    let ok = audit.as_array().unwrap().iter().filter(|a| a["code"] == "SUCCESS").count();
+    assert_eq!(ok, 100, "{audit:#}");
+}

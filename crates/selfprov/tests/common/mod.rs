@@ -195,3 +195,80 @@ pub fn metric(s: &Service, name: &str) -> f64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
 }
+
+/// `n` users (`load000`…, self-service ID 7000+i, extension 4000+i) imported into the database,
+/// and the SIPp injection file of `n` new phones for them; NOTIFY check-sync goes to
+/// `notify_port`. Returns the injection file.
+pub fn load_users(s: &Service, n: usize, notify_port: u16) -> PathBuf {
+    cli_ok(s, &["demo", "load"]);
+    let users = s.dir.path().join("users.csv");
+    let mut csv = String::from(
+        "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n",
+    );
+    for i in 0..n {
+        csv += &format!(
+            "load{i:03},Load,User{i},{},{},{},Standard Employee\n",
+            7000 + i,
+            20000 + 37 * i,
+            4000 + i
+        );
+    }
+    std::fs::write(&users, csv).unwrap();
+    cli_ok(s, &["import", "users", users.to_str().unwrap()]);
+    let phones = s.dir.path().join("phones.csv");
+    let mut csv = String::from("SEQUENTIAL\n");
+    for i in 0..n {
+        csv += &format!(
+            "SEP0000000100{i:02X};{};{};{notify_port}\n",
+            7000 + i,
+            20000 + 37 * i
+        );
+    }
+    std::fs::write(&phones, csv).unwrap();
+    phones
+}
+
+/// Start SIPp placing `n` provisioning calls at once from the injection file `phones`.
+pub fn sipp_provisioning(s: &Service, phones: &Path, n: usize) -> selfprov_testkit::ChildGuard {
+    let mut sc = Command::new(require_tool("sipp"));
+    let n = n.to_string();
+    sc.current_dir(s.dir.path())
+        .arg(format!("127.0.0.1:{}", s.sip_port))
+        .arg("-sf")
+        .arg(repo().join("tests/scenarios/provision_rfc4733.xml"))
+        .arg("-inf")
+        .arg(phones)
+        .args(["-s", "2000", "-i", "127.0.0.1", "-m", &n, "-l", &n, "-r", &n, "-rp", "1000"])
+        .args(["-nostdin", "-timeout", "120s", "-timeout_error", "-trace_err"])
+        .args(["-p", &free_udp_port().to_string(), "-mp", &free_udp_port().to_string()]);
+    spawn_watched("sipp", &mut sc).unwrap().0
+}
+
+/// Active calls according to the running service's `/status`.
+pub fn active_calls(s: &Service) -> u64 {
+    let r = http_get(s.admin_port, "/status");
+    let body = r.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["active_calls"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Wait (polling `/status`) until at least `n` calls are up.
+pub fn wait_active(s: &Service, n: u64) {
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while active_calls(s) < n {
+        assert!(std::time::Instant::now() < until, "never reached {n} active calls");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How many audit entries carry `code`.
+pub fn audit_count(s: &Service, code: &str) -> usize {
+    cli(s, &["audit", "--json", "--limit", "10000"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["code"] == code)
+        .count()
+}
