@@ -294,6 +294,9 @@ impl RawConfig {
         };
 
         // [sip], [media], [ivr], [shutdown]
+        if self.sip.answer_delay > std::time::Duration::from_secs(30) {
+            issues.push(issue("sip.answer_delay", "must be at most 30s (phones give up ringing calls)"));
+        }
         if self.sip.max_calls == 0 {
             issues.push(issue("sip.max_calls", "must be at least 1"));
         }

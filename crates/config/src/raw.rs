@@ -212,6 +212,9 @@ pub struct Sip {
     /// Simultaneous IVR calls; above it new calls get 486 Busy Here.
     pub max_calls: u32,
     pub user_agent: String,
+    /// Ring (180 Ringing) this long before answering; 0 answers at once.
+    #[serde(with = "humantime_serde")]
+    pub answer_delay: Duration,
 }
 impl Default for Sip {
     fn default() -> Self {
@@ -219,6 +222,7 @@ impl Default for Sip {
             listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             public_address: None,
             max_calls: 10_000,
+            answer_delay: Duration::ZERO,
             user_agent: concat!("selfprov/", env!("CARGO_PKG_VERSION")).into(),
         }
     }

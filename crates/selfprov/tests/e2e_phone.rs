@@ -170,3 +170,25 @@ fn no_input_ends_the_call_and_changes_nothing() {
     assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "NO_INPUT");
     assert!(device(&s, "SEP00000000F002").unwrap()["owner"].is_null());
 }
+
+#[test]
+fn cancel_while_ringing_leaves_nothing_behind() {
+    let s = config("e2e-cancel");
+    s.edit("max_calls = 10000", "max_calls = 10000\nanswer_delay = \"5s\"");
+    let (_svc, err) = start_service(&s);
+    let scenario = repo().join("tests/scenarios/cancel_ringing.xml");
+    assert!(sipp_call(&s, &["-sf", scenario.to_str().unwrap()], "2000"), "180, CANCEL, 200, 487");
+    err.wait_for("cancelled while ringing", std::time::Duration::from_secs(10)).expect("log line");
+    let a = cli(&s, &["audit", "--json"]);
+    assert_eq!(a[0]["code"], "ABANDONED", "{a:#}");
+    assert_eq!(a[0]["detail"], "cancelled while ringing", "{a:#}");
+    assert_eq!(metric(&s, "selfprov_calls_total{outcome=\"ABANDONED\"}"), 1.0);
+    // Past the ring time: nothing is answered late, no call is left.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert_eq!(active_calls(&s), 0);
+    assert!(!err.lines().iter().any(|l| l.contains("call answered")));
+    // The ringing route point still answers a caller who waits.
+    let (code, r) = phone(&s, &["--device", "SEP00000000CA02", "--digits", "1004#12345#1"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(r["setup_ms"].as_f64().unwrap() >= 5000.0, "answered after the ring time: {r:#}");
+}

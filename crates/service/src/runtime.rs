@@ -30,6 +30,8 @@ use tokio::sync::mpsc;
 
 /// Results of blocking provisioning work, back into the loop.
 enum Work {
+    /// The ring time of a new call is over: answer it (unless it was cancelled meanwhile).
+    AnswerNow(String),
     /// SIGHUP: the new configuration and prompts, loaded off the loop (or why not).
     Reloaded(Box<Result<(Config, Catalog), String>>),
     Event {
@@ -374,6 +376,8 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let mut cfg = Arc::new(cfg);
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     let mut rtp_seen = RtpSeen::default();
+    // New calls ringing before their answer (sip.answer_delay), by Call-ID.
+    let mut ringing: HashMap<String, SipEvent> = HashMap::new();
 
     loop {
         let next_timer = calls
@@ -399,6 +403,24 @@ pub async fn serve(cfg: Config) -> Result<()> {
                         }
                     }
                 }
+                let ev = match ev {
+                    SipEvent::IncomingCall { ref call_id, .. } if !cfg.raw.sip.answer_delay.is_zero() => {
+                        sip.commands.send(SipCommand::Ring { call_id: call_id.clone() }).ok();
+                        let (id, work, delay) = (call_id.clone(), work_tx.clone(), cfg.raw.sip.answer_delay);
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let _ = work.send(Work::AnswerNow(id));
+                        });
+                        ringing.insert(call_id.clone(), ev);
+                        continue;
+                    }
+                    SipEvent::CallEnded { ref call_id, .. } if ringing.contains_key(call_id) => {
+                        ringing.remove(call_id);
+                        cancelled_while_ringing(call_id, &store, &metrics);
+                        continue;
+                    }
+                    ev => ev,
+                };
                 on_sip(ev, &cfg, &codecs, rtp_addr, &mut calls, &mut next_media_key, &ivr_cfg, &media, &sip, &catalog, &store, &work_tx, &metrics, &mut bindings);
             }
             Some(ev) = media_ev.recv() => {
@@ -441,6 +463,11 @@ pub async fn serve(cfg: Config) -> Result<()> {
                         tracing::info!(active_calls = calls.len(), prompts = catalog.len(), "configuration reloaded; calls in progress continue");
                     }
                 },
+                Work::AnswerNow(call_id) => {
+                    if let Some(ev) = ringing.remove(&call_id) {
+                        on_sip(ev, &cfg, &codecs, rtp_addr, &mut calls, &mut next_media_key, &ivr_cfg, &media, &sip, &catalog, &store, &work_tx, &metrics, &mut bindings);
+                    }
+                }
                 Work::Event { call_id, ev, assigned } => {
                     if assigned { if let Some(c) = calls.get_mut(&call_id) { c.assign_audited = true; } }
                     feed(&call_id, ev, &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings);
@@ -479,13 +506,16 @@ pub async fn serve(cfg: Config) -> Result<()> {
                     sip.commands.send(SipCommand::SetRefusing(Some(cfg.raw.shutdown.retry_after))).ok();
                     sip.commands.send(SipCommand::UnregisterAll).ok();
                     drain_deadline = Some(tokio::time::Instant::now() + cfg.raw.shutdown.drain_deadline);
-                    if calls.is_empty() { break; }
+                    if calls.is_empty() && ringing.is_empty() { break; }
                 }
                 crate::signals::OperatorRequest::ExitNow => { tracing::warn!("second signal: exiting now"); break; }
             },
             _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending::<()>().await } } => {
                 let now = Instant::now();
                 if drain_deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
+                    for (id, _) in ringing.drain() {
+                        sip.commands.send(SipCommand::Reject { call_id: id, status: 503, reason: "Service Unavailable".into(), extra_headers: format!("Retry-After: {}\r\n", cfg.raw.shutdown.retry_after) }).ok();
+                    }
                     let ids: Vec<String> = calls.keys().cloned().collect();
                     for id in ids { sip.commands.send(SipCommand::Hangup { call_id: id.clone() }).ok(); feed(&id, IvrEvent::HangUp, &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings); }
                     break;
@@ -500,7 +530,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
         live.active.store(calls.len() as u64, Ordering::Relaxed);
         metrics.active_calls.set(calls.len() as i64);
         rtp_seen.export(&media, &metrics);
-        if drain_deadline.is_some() && calls.is_empty() {
+        if drain_deadline.is_some() && calls.is_empty() && ringing.is_empty() {
             break;
         }
     }
@@ -1005,6 +1035,28 @@ fn apply(
             }
         }
     }
+}
+
+/// The caller gave up (CANCEL) before the answer: audited like any other call.
+fn cancelled_while_ringing(call_id: &str, store: &Arc<SqliteStore>, metrics: &Arc<Metrics>) {
+    let code = selfprov_provisioning::codes::OutcomeCode::Abandoned;
+    metrics.call_finished(code.as_str());
+    tracing::info!(%call_id, outcome = %code, "call cancelled while ringing");
+    let entry = AuditEntry {
+        id: 0,
+        time_ms: UnixMillis::now().0,
+        call_id: call_id.to_owned(),
+        device: None,
+        user: None,
+        code,
+        detail: "cancelled while ringing".into(),
+    };
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = store.record_audit(&entry) {
+            tracing::error!(error = %e, "audit entry not written");
+        }
+    });
 }
 
 /// An IVR event for the debug log, with the digit's value hidden.

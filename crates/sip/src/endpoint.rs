@@ -684,6 +684,17 @@ impl Endpoint {
         Some(r)
     }
 
+    /// 180 Ringing for a new call that is not answered yet.
+    pub fn ring(&mut self, call_id: &str, now: Instant) {
+        let Some(d) = self.dialogs.get(call_id) else {
+            return;
+        };
+        let (Some(key), tag) = (d.pending_invite.clone(), d.local_tag.clone()) else {
+            return;
+        };
+        self.respond_invite(&key, 180, "Ringing", Some(&tag), "", b"", now);
+    }
+
     /// Answer a pending INVITE or re-INVITE with 200 OK and this SDP.
     pub fn answer(&mut self, call_id: &str, sdp: &[u8], now: Instant) -> bool {
         let Some(d) = self.dialogs.get_mut(call_id) else {

@@ -29,6 +29,10 @@ pub enum Command {
     Hangup {
         call_id: String,
     },
+    /// 180 Ringing for a call not answered yet.
+    Ring {
+        call_id: String,
+    },
     Respond {
         key: String,
         status: u16,
@@ -189,6 +193,7 @@ impl SipStack {
                             Some(Command::Answer { call_id, sdp }) => { ep.answer(&call_id, &sdp, now); }
                             Some(Command::Reject { call_id, status, reason, extra_headers }) => ep.reject(&call_id, status, &reason, &extra_headers, now),
                             Some(Command::Hangup { call_id }) => ep.hangup(&call_id, now),
+                            Some(Command::Ring { call_id }) => ep.ring(&call_id, now),
                             Some(Command::Respond { key, status, reason, extra_headers }) => ep.respond(&key, status, &reason, &extra_headers, now),
                             Some(Command::NotifyCheckSync { to, contact_uri }) => ep.notify_check_sync(to, &contact_uri, now),
                             Some(Command::SetRefusing(r)) => ep.set_refusing(r),
