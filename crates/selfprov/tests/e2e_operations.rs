@@ -90,3 +90,16 @@ fn sigterm_deadline_hangs_up_the_rest_and_a_second_signal_exits_at_once() {
         p.join().unwrap();
     });
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let s = config("e2e-jsonlog");
+    s.edit("format = \"text\"", "format = \"json\"");
+    let (_service, err) = start_service(&s);
+    let ready = err.wait_for("selfprov ready", Duration::from_secs(5)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(ready.trim()).expect("a JSON log line");
+    assert_eq!(v["level"], "INFO", "{v}");
+    assert_eq!(v["fields"]["message"], "selfprov ready", "{v}");
+    assert!(v["fields"]["sip"].as_str().unwrap().starts_with("127.0.0.1:"), "{v}");
+    assert!(v["timestamp"].is_string(), "{v}");
+}
