@@ -253,10 +253,14 @@ pub struct Media {
     /// Codec preference, first = most preferred.
     pub codecs: Vec<CodecName>,
     pub ptime_ms: u32,
+    /// Send encoded silence while no prompt plays, so the caller gets a steady stream (NAT
+    /// bindings, SBC and phone media-inactivity timers); false sends nothing between prompts.
+    pub continuous_rtp: bool,
 }
 impl Default for Media {
     fn default() -> Self {
         Media {
+            continuous_rtp: true,
             bind: std::net::IpAddr::from([127, 0, 0, 1]),
             public_address: None,
             rtp_port_range: PortRange {

@@ -36,6 +36,9 @@ pub struct StreamSpec {
     pub remote: SocketAddr,
     /// Negotiated telephone-event payload type; `None`: detect DTMF in band (G.711 only).
     pub telephone_event_pt: Option<u8>,
+    /// Payload sent every packet time while nothing plays (encoded silence); `None`: send
+    /// nothing between prompts.
+    pub idle: Option<std::sync::Arc<[u8]>>,
 }
 
 /// Commands from the service.
@@ -164,7 +167,7 @@ impl State {
                     spec.payload_type,
                     spec.codec.timestamp_step(spec.ptime_ms),
                 );
-                let stream = self.pacer.add(rtp, spec.remote, spec.ptime_ms, None);
+                let stream = self.pacer.add(rtp, spec.remote, spec.ptime_ms, spec.idle.clone());
                 let events = spec.telephone_event_pt.map(EventReceiver::new);
                 let inband = match (spec.telephone_event_pt, spec.codec) {
                     (None, Codec::Pcmu | Codec::Pcma) => Decoder::new(spec.codec)
@@ -406,6 +409,7 @@ mod tests {
             ptime_ms: 20,
             remote: phone.local_addr().unwrap(),
             telephone_event_pt: Some(101),
+            idle: None,
         };
         assert!(engine.send(MediaCommand::Add { call: 7, spec }));
         assert!(engine.send(MediaCommand::Play {
@@ -469,6 +473,7 @@ mod tests {
             ptime_ms: 20,
             remote: "127.0.0.1:9".parse().unwrap(),
             telephone_event_pt: None,
+            idle: None,
         };
         engine.send(MediaCommand::Add { call: 1, spec });
         nat.send_to(

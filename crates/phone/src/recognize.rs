@@ -19,10 +19,15 @@ pub struct Heard {
     pub first_frame: usize,
 }
 
-/// Payload → (prompt, frame index) index for one codec.
-pub struct Recognizer {
+/// Payload → (prompt, frame index) for one codec; shared by every call of a load generator.
+struct Index {
     names: Vec<(String, String)>,
     frames: HashMap<u64, Vec<(u32, u32)>>,
+}
+
+/// Names the prompts of one received stream.
+pub struct Recognizer {
+    index: std::sync::Arc<Index>,
     /// The prompt being heard and its last frame index.
     current: Option<(u32, u32)>,
 }
@@ -49,21 +54,28 @@ impl Recognizer {
             }
         }
         Recognizer {
-            names,
-            frames,
+            index: std::sync::Arc::new(Index { names, frames }),
+            current: None,
+        }
+    }
+
+    /// A recognizer for another stream, sharing this one's index.
+    pub fn fork(&self) -> Recognizer {
+        Recognizer {
+            index: self.index.clone(),
             current: None,
         }
     }
 
     /// Number of prompts indexed.
     pub fn prompts(&self) -> usize {
-        self.names.len()
+        self.index.names.len()
     }
 
     /// Feed one received payload; `Some` when it starts a new prompt (or a new playing of the
     /// same prompt, e.g. the two zeros of extension 1004).
     pub fn feed(&mut self, payload: &[u8]) -> Option<Heard> {
-        let cands = self.frames.get(&key(payload))?;
+        let cands = self.index.frames.get(&key(payload))?;
         if let Some((p, i)) = self.current {
             if cands.contains(&(p, i + 1)) {
                 self.current = Some((p, i + 1));
@@ -84,7 +96,7 @@ impl Recognizer {
         if !fresh {
             return None;
         }
-        let (name, language) = self.names[first as usize].clone();
+        let (name, language) = self.index.names[first as usize].clone();
         Some(Heard {
             name,
             language,

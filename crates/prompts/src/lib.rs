@@ -173,6 +173,57 @@ pub fn encode(pcm16k: &[i16], codec: Codec, ptime_ms: u32) -> Result<EncodedAudi
     })
 }
 
+/// FNV-1a 64: a stable fingerprint of a prompt file for the encoded-prompt cache.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Cache file layout: magic, source fingerprint, frame count, then (u16 length, bytes) frames.
+const CACHE_MAGIC: &[u8; 8] = b"SPFRAME1";
+
+fn cache_read(file: &Path, source: u64, codec: Codec, ptime_ms: u32) -> Option<EncodedAudio> {
+    let data = std::fs::read(file).ok()?;
+    let rest = data.strip_prefix(CACHE_MAGIC)?;
+    let (h, rest) = rest.split_at_checked(8)?;
+    if u64::from_le_bytes(h.try_into().ok()?) != source {
+        return None;
+    }
+    let (n, mut rest) = rest.split_at_checked(4)?;
+    let n = u32::from_le_bytes(n.try_into().ok()?) as usize;
+    let mut frames = Vec::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        let (len, r) = rest.split_at_checked(2)?;
+        let (f, r) = r.split_at_checked(usize::from(u16::from_le_bytes(len.try_into().ok()?)))?;
+        frames.push(f.to_vec().into_boxed_slice());
+        rest = r;
+    }
+    (rest.is_empty() && !frames.is_empty()).then_some(EncodedAudio {
+        codec,
+        ptime_ms,
+        frames,
+    })
+}
+
+fn cache_write(file: &Path, source: u64, e: &EncodedAudio) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(e.bytes() + 2 * e.frames.len() + 20);
+    out.extend_from_slice(CACHE_MAGIC);
+    out.extend_from_slice(&source.to_le_bytes());
+    out.extend_from_slice(&(e.frames.len() as u32).to_le_bytes());
+    for f in &e.frames {
+        out.extend_from_slice(&(f.len() as u16).to_le_bytes());
+        out.extend_from_slice(f);
+    }
+    if let Some(d) = file.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    // Write then rename: a crash never leaves a half-written entry under the real name.
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &out)?;
+    std::fs::rename(&tmp, file)
+}
+
 impl Catalog {
     /// Load `dir/<language>/*.wav` for each language (plus `en_US`), encoding every prompt into
     /// every enabled codec of `codecs`. Work is spread over all cores.
@@ -181,6 +232,19 @@ impl Catalog {
         languages: &[&str],
         codecs: &[Codec],
         ptime_ms: u32,
+    ) -> Result<Catalog, PromptError> {
+        Self::load_cached(dir, languages, codecs, ptime_ms, None)
+    }
+
+    /// [`load`](Self::load), keeping encoded prompts in `cache` (a directory, created if need
+    /// be): a prompt whose WAV file is unchanged is read back instead of encoded again, so a
+    /// restart is quick. A missing, stale or damaged cache entry is encoded and rewritten.
+    pub fn load_cached(
+        dir: &Path,
+        languages: &[&str],
+        codecs: &[Codec],
+        ptime_ms: u32,
+        cache: Option<&Path>,
     ) -> Result<Catalog, PromptError> {
         let mut langs: Vec<&str> = languages.to_vec();
         if !langs.contains(&FALLBACK_LANGUAGE) {
@@ -219,8 +283,16 @@ impl Catalog {
                         part.iter()
                             .map(|(lang, name, path)| {
                                 let pcm = read_wav(path)?;
+                                let source = cache.map(|_| fnv1a(&std::fs::read(path).unwrap_or_default()));
                                 let mut encoded = HashMap::new();
                                 for &c in codecs {
+                                    let entry = cache.zip(source).map(|(dir, h)| {
+                                        (dir.join(lang).join(format!("{name}.{c:?}.{ptime_ms}ms.frames")), h)
+                                    });
+                                    if let Some(e) = entry.as_ref().and_then(|(f, h)| cache_read(f, *h, c, ptime_ms)) {
+                                        encoded.insert(c, Arc::new(e));
+                                        continue;
+                                    }
                                     let e = encode(&pcm, c, ptime_ms).map_err(|why| {
                                         PromptError::Encode {
                                             name: name.clone(),
@@ -229,6 +301,10 @@ impl Catalog {
                                             why,
                                         }
                                     })?;
+                                    if let Some((f, h)) = &entry {
+                                        // A cache that cannot be written only costs time.
+                                        let _ = cache_write(f, *h, &e);
+                                    }
                                     encoded.insert(c, Arc::new(e));
                                 }
                                 Ok(Prompt {

@@ -202,3 +202,37 @@ fn sequences_join_without_gaps() {
         .sequence(&["welcome", "nope"], &["en_US"], Codec::Pcmu)
         .is_none());
 }
+
+#[test]
+fn the_encoded_prompt_cache_is_used_and_follows_changes() {
+    let dir = TempDir::new("prompts-cache-src");
+    let cache = TempDir::new("prompts-cache");
+    std::fs::create_dir_all(dir.path().join("en_US")).unwrap();
+    let wav = dir.path().join("en_US/welcome.wav");
+    std::fs::copy(shipped().join("en_US/welcome.wav"), &wav).unwrap();
+    let codecs = [Codec::Pcmu, Codec::Opus];
+    let cold = Catalog::load_cached(dir.path(), &["en_US"], &codecs, 20, Some(cache.path())).unwrap();
+    let entry = cache.path().join("en_US/welcome.Opus.20ms.frames");
+    assert!(entry.exists());
+    // Warm: the same frames, read back.
+    let warm = Catalog::load_cached(dir.path(), &["en_US"], &codecs, 20, Some(cache.path())).unwrap();
+    for c in codecs {
+        let a = cold.lookup("welcome", &["en_US"]).unwrap();
+        let b = warm.lookup("welcome", &["en_US"]).unwrap();
+        assert_eq!(a.encoded(c).unwrap().frames, b.encoded(c).unwrap().frames);
+    }
+    // A damaged entry is re-encoded, not trusted.
+    std::fs::write(&entry, b"SPFRAME1garbage").unwrap();
+    let again = Catalog::load_cached(dir.path(), &["en_US"], &codecs, 20, Some(cache.path())).unwrap();
+    assert_eq!(
+        again.lookup("welcome", &["en_US"]).unwrap().encoded(Codec::Opus).unwrap().frames,
+        cold.lookup("welcome", &["en_US"]).unwrap().encoded(Codec::Opus).unwrap().frames
+    );
+    // A changed recording is encoded again: its frames change.
+    std::fs::copy(shipped().join("en_US/goodbye.wav"), &wav).unwrap();
+    let changed = Catalog::load_cached(dir.path(), &["en_US"], &codecs, 20, Some(cache.path())).unwrap();
+    assert_ne!(
+        changed.lookup("welcome", &["en_US"]).unwrap().encoded(Codec::Pcmu).unwrap().frames,
+        cold.lookup("welcome", &["en_US"]).unwrap().encoded(Codec::Pcmu).unwrap().frames
+    );
+}

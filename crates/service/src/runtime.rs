@@ -21,7 +21,8 @@ use selfprov_provisioning::{Language, OutcomeCode};
 use selfprov_sip::endpoint::{EndpointConfig, Event as SipEvent, Peer};
 use selfprov_sip::sdp::{self, SdpCodec};
 use selfprov_sip::stack::{Command as SipCommand, SipStack};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,73 @@ enum Work {
         expires: u32,
         result: Result<String, String>,
     },
+}
+
+/// Calls in progress, with the lookups the event loop needs without scanning every call: by
+/// media key, and the next timer due.
+#[derive(Default)]
+struct Calls {
+    map: HashMap<String, CallCtx>,
+    by_media: HashMap<u64, String>,
+    /// Armed timers, earliest first. Entries go stale when a timer is re-armed or cancelled or
+    /// its call ends; they are dropped when they reach the top.
+    timers: BinaryHeap<Reverse<(Instant, String)>>,
+}
+
+impl std::ops::Deref for Calls {
+    type Target = HashMap<String, CallCtx>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl Calls {
+    fn insert(&mut self, id: String, c: CallCtx) {
+        self.by_media.insert(c.media_key, id.clone());
+        self.map.insert(id, c);
+    }
+    fn remove(&mut self, id: &str) -> Option<CallCtx> {
+        let c = self.map.remove(id)?;
+        self.by_media.remove(&c.media_key);
+        Some(c)
+    }
+    fn get_mut(&mut self, id: &str) -> Option<&mut CallCtx> {
+        self.map.get_mut(id)
+    }
+    fn by_media(&self, key: u64) -> Option<String> {
+        self.by_media.get(&key).cloned()
+    }
+    fn arm(&mut self, id: &str, at: Instant) {
+        self.timers.push(Reverse((at, id.to_owned())));
+    }
+    /// The earliest armed timer.
+    fn next_timer(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, id))) = self.timers.peek() {
+            match self.map.get(id).and_then(|c| c.timer) {
+                Some((_, t)) if t == *at => return Some(*at),
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+    /// The timers due at `now`, disarmed: (call, timer).
+    fn due(&mut self, now: Instant) -> Vec<(String, TimerId)> {
+        let mut out = Vec::new();
+        while self.timers.peek().is_some_and(|Reverse((at, _))| *at <= now) {
+            let Some(Reverse((at, id))) = self.timers.pop() else { break };
+            if let Some(c) = self.map.get_mut(&id) {
+                if let Some((tid, t)) = c.timer {
+                    if t == at {
+                        c.timer = None;
+                        out.push((id, tid));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 struct CallCtx {
@@ -253,11 +321,12 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let mut codecs = sdp_codecs(&cfg);
     let media_codecs: Vec<Codec> = codecs.iter().map(|c| media_codec(*c)).collect();
     let mut catalog = Arc::new(
-        Catalog::load(
+        Catalog::load_cached(
             &cfg.prompts_dir,
             &lang_refs,
             &media_codecs,
             cfg.raw.media.ptime_ms,
+            Some(&prompt_cache_dir(&cfg)),
         )
         .with_context(|| format!("prompts in {}", cfg.prompts_dir.display()))?,
     );
@@ -369,7 +438,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
     );
 
     let (work_tx, mut work_rx) = mpsc::unbounded_channel::<Work>();
-    let mut calls: HashMap<String, CallCtx> = HashMap::new();
+    let mut calls = Calls::default();
     let mut bindings = Bindings::default();
     let mut next_media_key: u64 = 1;
     let mut ivr_cfg = ivr_settings(&cfg);
@@ -380,10 +449,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let mut ringing: HashMap<String, SipEvent> = HashMap::new();
 
     loop {
-        let next_timer = calls
-            .values()
-            .filter_map(|c| c.timer.map(|(_, at)| at))
-            .min();
+        let next_timer = calls.next_timer();
         let wake = match (
             next_timer.map(tokio::time::Instant::from_std),
             drain_deadline,
@@ -425,9 +491,9 @@ pub async fn serve(cfg: Config) -> Result<()> {
             }
             Some(ev) = media_ev.recv() => {
                 let (call_id, iev) = match ev {
-                    MediaEvent::PlaybackFinished { call, tag } => (calls.iter().find(|(_, c)| c.media_key == call).map(|(k, _)| k.clone()), Some(IvrEvent::PromptFinished(tag))),
+                    MediaEvent::PlaybackFinished { call, tag } => (calls.by_media(call), Some(IvrEvent::PromptFinished(tag))),
                     MediaEvent::Digit { call, digit, method } => {
-                        let id = calls.iter().find(|(_, c)| c.media_key == call).map(|(k, _)| k.clone());
+                        let id = calls.by_media(call);
                         let ev = id.as_ref().and_then(|id| calls.get_mut(id)).and_then(|c| c.digits.offer(digit, method, Instant::now())).and_then(|d| Key::from_char(d.as_char()));
                         if ev.is_some() { metrics.digit(method.as_str()); tracing::debug!(method = method.as_str(), "digit received"); }
                         (id, ev.map(IvrEvent::Digit))
@@ -494,7 +560,7 @@ pub async fn serve(cfg: Config) -> Result<()> {
                             let langs: Vec<String> = c.self_provisioning.languages.as_slice().iter().map(|l| l.to_string()).collect();
                             let refs: Vec<&str> = langs.iter().map(String::as_str).collect();
                             let codecs: Vec<Codec> = sdp_codecs(&c).into_iter().map(media_codec).collect();
-                            let cat = Catalog::load(&c.prompts_dir, &refs, &codecs, c.raw.media.ptime_ms).map_err(|e| e.to_string())?;
+                            let cat = Catalog::load_cached(&c.prompts_dir, &refs, &codecs, c.raw.media.ptime_ms, Some(&prompt_cache_dir(&c))).map_err(|e| e.to_string())?;
                             Ok((c, cat))
                         });
                         let _ = work.send(Work::Reloaded(Box::new(r)));
@@ -520,9 +586,8 @@ pub async fn serve(cfg: Config) -> Result<()> {
                     for id in ids { sip.commands.send(SipCommand::Hangup { call_id: id.clone() }).ok(); feed(&id, IvrEvent::HangUp, &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings); }
                     break;
                 }
-                let due: Vec<(String, TimerId)> = calls.iter().filter_map(|(k, c)| c.timer.filter(|(_, at)| *at <= now).map(|(id, _)| (k.clone(), id))).collect();
+                let due = calls.due(now);
                 for (id, t) in due {
-                    if let Some(c) = calls.get_mut(&id) { c.timer = None; }
                     feed(&id, IvrEvent::Timer(t), &cfg, &mut calls, &media, &sip, &catalog, &store, &work_tx, &metrics, &bindings);
                 }
             }
@@ -546,7 +611,7 @@ fn on_sip(
     cfg: &Arc<Config>,
     codecs: &[SdpCodec],
     rtp_addr: SocketAddr,
-    calls: &mut HashMap<String, CallCtx>,
+    calls: &mut Calls,
     next_media_key: &mut u64,
     ivr_cfg: &IvrSettings,
     media: &MediaEngine,
@@ -609,6 +674,7 @@ fn on_sip(
                     ptime_ms: neg.ptime_ms,
                     remote: neg.remote,
                     telephone_event_pt: neg.telephone_event_pt,
+                    idle: cfg.raw.media.continuous_rtp.then(|| silence_frame(codec, neg.ptime_ms)).flatten(),
                 },
             });
             sip.commands
@@ -839,7 +905,7 @@ fn feed(
     call_id: &str,
     ev: IvrEvent,
     cfg: &Arc<Config>,
-    calls: &mut HashMap<String, CallCtx>,
+    calls: &mut Calls,
     media: &MediaEngine,
     sip: &SipStack,
     catalog: &Arc<Catalog>,
@@ -865,7 +931,7 @@ fn apply(
     call_id: &str,
     actions: Vec<Action>,
     cfg: &Arc<Config>,
-    calls: &mut HashMap<String, CallCtx>,
+    calls: &mut Calls,
     media: &MediaEngine,
     sip: &SipStack,
     catalog: &Arc<Catalog>,
@@ -928,7 +994,10 @@ fn apply(
                 media.send(MediaCommand::Stop { call: c.media_key });
             }
             Action::SetLanguage(l) => c.language = l,
-            Action::ArmTimer { id, at } => c.timer = Some((id, at)),
+            Action::ArmTimer { id, at } => {
+                c.timer = Some((id, at));
+                calls.arm(call_id, at);
+            }
             Action::CancelTimer => c.timer = None,
             Action::Authenticate {
                 self_service_id,
@@ -1035,6 +1104,34 @@ fn apply(
             }
         }
     }
+}
+
+/// Encoded prompts are kept next to the database, so a restart does not encode them again.
+fn prompt_cache_dir(cfg: &Config) -> std::path::PathBuf {
+    cfg.database_path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("prompt-cache")
+}
+
+/// One packet of encoded silence for `codec` (what the pacer sends between prompts), made once
+/// per codec and packet time and shared by every call.
+fn silence_frame(codec: Codec, ptime_ms: u32) -> Option<Arc<[u8]>> {
+    use std::sync::{Mutex, OnceLock};
+    static FRAMES: OnceLock<Mutex<HashMap<(Codec, u32), Arc<[u8]>>>> = OnceLock::new();
+    let frames = FRAMES.get_or_init(Default::default);
+    let mut f = frames.lock().ok()?;
+    if let Some(x) = f.get(&(codec, ptime_ms)) {
+        return Some(x.clone());
+    }
+    let mut out = Vec::new();
+    selfprov_media::Encoder::new(codec)
+        .ok()?
+        .encode(&vec![0i16; codec.samples_per_frame(ptime_ms)], &mut out)
+        .ok()?;
+    let frame: Arc<[u8]> = out.into();
+    f.insert((codec, ptime_ms), frame.clone());
+    Some(frame)
 }
 
 /// The caller gave up (CANCEL) before the answer: audited like any other call.
