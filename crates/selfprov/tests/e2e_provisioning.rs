@@ -385,36 +385,11 @@ fn none_mode_needs_no_pin() {
 #[test]
 fn a_hundred_phones_at_once_each_get_their_own_user() {
     let s = config("e2e-hundred");
-    cli_ok(&s, &["demo", "load"]);
-    let users = s.dir.path().join("users.csv");
-    let mut csv = String::from("user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n");
-    for i in 0..100 {
-        csv += &format!("load{i:03},Load,User{i},{},{},{},Standard Employee\n", 7000 + i, 20000 + 37 * i, 4000 + i);
-    }
-    std::fs::write(&users, csv).unwrap();
-    cli_ok(&s, &["import", "users", users.to_str().unwrap()]);
-    let (_service, _err) = start_service(&s);
-
     let notify = UdpSocket::bind("127.0.0.1:0").unwrap();
     notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let port = notify.local_addr().unwrap().port();
-    let phones = s.dir.path().join("phones.csv");
-    let mut csv = String::from("SEQUENTIAL\n");
-    for i in 0..100 {
-        csv += &format!("SEP0000000100{i:02X};{};{};{port}\n", 7000 + i, 20000 + 37 * i);
-    }
-    std::fs::write(&phones, csv).unwrap();
-    let mut sc = Command::new(require_tool("sipp"));
-    sc.current_dir(s.dir.path())
-        .arg(format!("127.0.0.1:{}", s.sip_port))
-        .arg("-sf")
-        .arg(repo().join("tests/scenarios/provision_rfc4733.xml"))
-        .arg("-inf")
-        .arg(&phones)
-        .args(["-s", "2000", "-i", "127.0.0.1", "-m", "100", "-l", "100", "-r", "100", "-rp", "1000"])
-        .args(["-nostdin", "-timeout", "120s", "-timeout_error", "-trace_err"])
-        .args(["-p", &free_udp_port().to_string(), "-mp", &free_udp_port().to_string()]);
-    let (mut sipp, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
+    let phones = load_users(&s, 100, notify.local_addr().unwrap().port());
+    let (_service, _err) = start_service(&s);
+    let mut sipp = sipp_provisioning(&s, &phones, 100);
     let st = sipp.wait_timeout(Duration::from_secs(150)).expect("sipp did not finish");
     assert!(st.success(), "some of the 100 calls failed: {st:?}");
 

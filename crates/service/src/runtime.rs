@@ -1084,21 +1084,7 @@ fn apply(
                 metrics.call_finished(code.as_str());
                 tracing::info!(%call_id, device = %c.device, outcome = %code, seconds = c.started.elapsed().as_secs(), "call finished");
                 if !c.assign_audited {
-                    let entry = AuditEntry {
-                        id: 0,
-                        time_ms: UnixMillis::now().0,
-                        call_id: call_id.to_owned(),
-                        device: Some(c.device.clone()),
-                        user: None,
-                        code,
-                        detail: "IVR call".into(),
-                    };
-                    let store = store.clone();
-                    tokio::task::spawn_blocking(move || {
-                        if let Err(e) = store.record_audit(&entry) {
-                            tracing::error!(error = %e, "audit entry not written");
-                        }
-                    });
+                    audit_call(store, call_id, Some(c.device.clone()), code, "IVR call");
                 }
                 return;
             }
@@ -1136,17 +1122,22 @@ fn silence_frame(codec: Codec, ptime_ms: u32) -> Option<Arc<[u8]>> {
 
 /// The caller gave up (CANCEL) before the answer: audited like any other call.
 fn cancelled_while_ringing(call_id: &str, store: &Arc<SqliteStore>, metrics: &Arc<Metrics>) {
-    let code = selfprov_provisioning::codes::OutcomeCode::Abandoned;
+    let code = OutcomeCode::Abandoned;
     metrics.call_finished(code.as_str());
     tracing::info!(%call_id, outcome = %code, "call cancelled while ringing");
+    audit_call(store, call_id, None, code, "cancelled while ringing");
+}
+
+/// The audit entry of a call that ended without an assignment (written off the event loop).
+fn audit_call(store: &Arc<SqliteStore>, call_id: &str, device: Option<String>, code: OutcomeCode, detail: &str) {
     let entry = AuditEntry {
         id: 0,
         time_ms: UnixMillis::now().0,
         call_id: call_id.to_owned(),
-        device: None,
+        device,
         user: None,
         code,
-        detail: "cancelled while ringing".into(),
+        detail: detail.into(),
     };
     let store = store.clone();
     tokio::task::spawn_blocking(move || {

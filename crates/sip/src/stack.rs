@@ -5,7 +5,7 @@
 use crate::endpoint::{Endpoint, EndpointConfig, Event, Output, Peer};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -176,8 +176,25 @@ impl SipStack {
             let mut ep = Endpoint::new(cfg);
             let mut tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
             let mut buf = vec![0u8; 65536];
+            // The earliest timer, found by scanning every transaction: done at most every
+            // RESCAN (not once per datagram, which made set-up cost grow with the number of
+            // transactions alive). A timer armed meanwhile fires at most RESCAN late; SIP timers
+            // start at T1 = 500 ms.
+            const RESCAN: Duration = Duration::from_millis(10);
+            let mut deadline: Option<Instant> = None;
+            let mut last_scan: Option<Instant> = None;
             loop {
-                let sleep_until = ep.next_timeout().map(tokio::time::Instant::from_std);
+                let now = Instant::now();
+                if last_scan.is_none_or(|t| now.duration_since(t) >= RESCAN) {
+                    deadline = ep.next_timeout();
+                    last_scan = Some(now);
+                }
+                let rescan_at = last_scan.map(|t| t + RESCAN);
+                let wake = match (deadline, rescan_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let sleep_until = wake.map(tokio::time::Instant::from_std);
                 tokio::select! {
                     r = udp.recv_from(&mut buf) => {
                         if let Ok((n, from)) = r {
@@ -204,7 +221,12 @@ impl SipStack {
                         }
                     }
                     _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending::<()>().await } } => {
-                        ep.handle_timeout(Instant::now());
+                        let now = Instant::now();
+                        if deadline.is_some_and(|t| t <= now) {
+                            ep.handle_timeout(now);
+                            // Timers changed: look again now.
+                            last_scan = None;
+                        }
                     }
                 }
                 while let Some(o) = ep.poll_output() {

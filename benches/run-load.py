@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Benchmark runner: selfprov under rising load, measured from the outside.
+
+    benches/run-load.py [--quick] [--steps silent:1000,silent:5000,duplex:2500] [--hold 30]
+
+Builds selfprov and selfprov-loadgen in release mode, then for each step starts selfprov on a
+tuned copy of the sample configuration (logs at warn, 10 min first-digit timeout so silent
+callers are not hung up, max_calls 20000, its own data directory), runs the load generator,
+samples selfprov's CPU (user + system, /proc/PID/stat) and resident memory (/proc/PID/status)
+every 0.25 s, and stops selfprov. Also measures start-to-ready (cold: empty prompt cache, and
+warm) and runs the SIPp scripts (calls per second, INVITE -> 200 at 500 calls/s, flood).
+
+Writes benches/results/<UTC time>/ (every raw file), benches/results/latest.json, PNG plots in
+docs/img/, and the "Load" section of docs/benchmarks.md between its markers.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+SELFPROV = TARGET / "release" / "selfprov"
+LOADGEN = TARGET / "release" / "selfprov-loadgen"
+SIP_PORT, ADMIN_PORT = 5070, 8090
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def config(work: Path, extra=None) -> Path:
+    text = (REPO / "config/selfprov.toml").read_text()
+    for a, b in [
+        ('listen = "127.0.0.1:5060"', f'listen = "127.0.0.1:{SIP_PORT}"'),
+        ('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{ADMIN_PORT}"'),
+        ('dir = "../prompts"', f'dir = "{REPO / "prompts"}"'),
+        ('level = "info"', 'level = "warn"'),
+        ('first_digit_timeout = "10s"', 'first_digit_timeout = "10m"'),
+        ("max_calls = 10000", "max_calls = 20000"),
+    ] + (extra or []):
+        assert a in text, a
+        text = text.replace(a, b)
+    p = work / "selfprov.toml"
+    p.write_text(text)
+    return p
+
+
+class Service:
+    """selfprov serve, started and waited for; stopped (and reaped) on exit."""
+
+    def __init__(self, cfg: Path, log: Path):
+        self.log = log
+        t0 = time.monotonic()
+        self.p = subprocess.Popen(
+            [str(SELFPROV), "--config", str(cfg), "serve"],
+            stderr=open(log, "w"),
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "RUST_LOG": "warn,selfprov_service::runtime=info"},
+        )
+        while "selfprov ready" not in log.read_text():
+            if self.p.poll() is not None:
+                sys.exit(f"selfprov exited:\n{log.read_text()}")
+            time.sleep(0.002)
+        self.ready_ms = (time.monotonic() - t0) * 1000
+
+    def cpu_s(self) -> float:
+        f = Path(f"/proc/{self.p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / TICKS
+
+    def rss_kib(self) -> int:
+        m = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{self.p.pid}/status").read_text())
+        return int(m.group(1)) if m else 0
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(60)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+
+def sample(svc: Service, proc: subprocess.Popen, every=0.25):
+    """(t, cpu seconds, rss KiB) until `proc` exits."""
+    out = []
+    while proc.poll() is None:
+        out.append((time.monotonic(), svc.cpu_s(), svc.rss_kib()))
+        time.sleep(every)
+    return out
+
+
+def load_step(run: Path, kind: str, calls: int, rate: float, hold: float) -> dict:
+    work = run / f"{kind}-{calls}"
+    work.mkdir()
+    cfg = config(work)
+    with Service(cfg, work / "selfprov.log") as svc:
+        time.sleep(0.5)
+        idle_rss = svc.rss_kib()
+        args = [str(LOADGEN), "--server", f"127.0.0.1:{SIP_PORT}", "--calls", str(calls),
+                "--rate", str(rate), "--hold", f"{hold}s", "--prompts", str(REPO / "prompts"),
+                "--dtmf-probe", "--json", str(work / "loadgen.json"), "--csv", str(work / "calls.csv")]
+        if kind == "duplex":
+            args.append("--duplex")
+        t0 = time.monotonic()
+        lg = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(work / "loadgen.log", "w"))
+        samples = sample(svc, lg)
+        lg.wait()
+    summary = json.loads((work / "loadgen.json").read_text())
+    # Steady state: every call up, prompts playing or silence streaming; skip 3 s at each end.
+    lo, hi = t0 + calls / rate + 3, t0 + calls / rate + hold - 3
+    win = [s for s in samples if lo <= s[0] <= hi]
+    cpu_pct = mem_per_call = None
+    if len(win) >= 2:
+        cpu_pct = 100 * (win[-1][1] - win[0][1]) / (win[-1][0] - win[0][0])
+        mem_per_call = (max(s[2] for s in win) - idle_rss) / calls
+    peak = max((s[2] for s in samples), default=0)
+    return {
+        "kind": kind, "calls": calls, "rate": rate, "hold_s": hold,
+        "loadgen": summary, "selfprov_cpu_pct": cpu_pct,
+        "cpu_pct_per_call": cpu_pct / calls if cpu_pct is not None else None,
+        "idle_rss_kib": idle_rss, "peak_rss_kib": peak, "kib_per_call": mem_per_call,
+        "samples": [(round(t - t0, 3), c, r) for t, c, r in samples],
+    }
+
+
+def startup(run: Path) -> dict:
+    work = run / "startup"
+    work.mkdir()
+    cfg = config(work)
+    out = {}
+    for label in ["cold", "warm", "warm2"]:
+        with Service(cfg, work / f"{label}.log") as svc:
+            out[label] = round(svc.ready_ms, 1)
+    return out
+
+
+def sipp(work: Path, scenario: str, args: list) -> dict:
+    """Run a SIPp script; its summary counters and response-time repartition."""
+    r = subprocess.run(
+        ["sipp", f"127.0.0.1:{SIP_PORT}", "-sf", str(REPO / "benches/sipp" / scenario), "-s", "2000",
+         "-i", "127.0.0.1", "-p", "5071", "-mp", "30000", "-nostdin", "-trace_stat", "-fd", "1",
+         "-trace_rtt", "-rtt_freq", "1", *args],
+        cwd=work, capture_output=True, text=True, timeout=900)
+    stat = sorted(work.glob("*_.csv")) or sorted(work.glob("*_stat.csv"))
+    rtt = sorted(work.glob("*_rtt.csv"))
+    out = {"exit": r.returncode}
+    if stat:
+        rows = [l.split(";") for l in stat[-1].read_text().splitlines()]
+        head, last = rows[0], rows[-1]
+        col = {h: i for i, h in enumerate(head)}
+        for k in ["SuccessfulCall(C)", "FailedCall(C)", "CallRate(C)", "TotalCallCreated"]:
+            if k in col:
+                out[k] = last[col[k]]
+    if rtt:
+        vals = {}
+        # Date_ms;response_time_ms;rtd_no (SIPp's resolution is 1 ms).
+        for l in rtt[-1].read_text().splitlines()[1:]:
+            f = l.split(";")
+            if len(f) >= 3:
+                vals.setdefault(f[2].strip(), []).append(float(f[1]))
+        for name, v in vals.items():
+            v.sort()
+            out[f"rtt_{name}_ms"] = {"n": len(v), "p50": v[len(v) // 2], "p99": v[min(len(v) - 1, int(len(v) * 0.99))], "max": v[-1]}
+    return out
+
+
+def sipp_steps(run: Path, quick: bool) -> dict:
+    res = {}
+    for name, scen, args, extra in [
+        ("cps", "setup_teardown.xml", ["-r", "1500", "-m", "9000" if quick else "45000", "-l", "3000"], []),
+        ("invite_500cps", "setup_teardown.xml", ["-r", "500", "-m", "5000" if quick else "15000", "-l", "2000"], []),
+        ("flood", "flood.xml", ["-d", "5000", "-r", "2000", "-m", "6000" if quick else "20000", "-l", "20000"],
+         [("max_calls = 20000", "max_calls = 1000")]),
+    ]:
+        work = run / f"sipp-{name}"
+        work.mkdir()
+        with Service(config(work, extra), work / "selfprov.log") as svc:
+            rss0 = svc.rss_kib()
+            cpu0 = svc.cpu_s()
+            t0 = time.monotonic()
+            res[name] = sipp(work, scen, args)
+            res[name]["selfprov_cpu_pct"] = 100 * (svc.cpu_s() - cpu0) / (time.monotonic() - t0)
+            time.sleep(6)
+            res[name]["rss_kib_before_after"] = [rss0, svc.rss_kib()]
+    return res
+
+
+def plot(run: Path, steps: list):
+    if not shutil.which("gnuplot"):
+        print("gnuplot missing: no plots (apt-get install gnuplot-nox)")
+        return
+    img = REPO / "docs/img"
+    img.mkdir(parents=True, exist_ok=True)
+    dat = run / "load.dat"
+    with open(dat, "w") as f:
+        for kind in ["silent", "duplex"]:
+            f.write(f"# {kind}\n")
+            for s in steps:
+                if s["kind"] == kind:
+                    d = s["loadgen"]["deviation_ms"]
+                    f.write(f"{s['calls']} {d['p50']} {d['p99']} {d['max']} {s['cpu_pct_per_call'] or 0} {s['selfprov_cpu_pct'] or 0}\n")
+            f.write("\n\n")
+    script = f"""
+set terminal pngcairo size 900,500
+set grid
+set key top left
+set xlabel 'concurrent calls'
+set output '{img}/latency-vs-calls.png'
+set title 'RTP arrival deviation from the 20 ms grid (received by the callers)'
+set ylabel 'ms'
+plot '{dat}' index 0 using 1:3 with linespoints title 'p99 silent callers', \
+     '{dat}' index 1 using 1:3 with linespoints title 'p99 duplex callers', \
+     '{dat}' index 0 using 1:2 with linespoints title 'p50 silent', \
+     '{dat}' index 1 using 1:2 with linespoints title 'p50 duplex'
+set output '{img}/cpu-per-call.png'
+set title 'selfprov CPU per call (user + system, % of one core)'
+set ylabel '% of a core per call'
+plot '{dat}' index 0 using 1:5 with linespoints title 'silent callers', \
+     '{dat}' index 1 using 1:5 with linespoints title 'duplex callers'
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=False)
+
+
+def markdown(res: dict) -> str:
+    L = []
+    L.append(f"Run {res['when']} on this machine ({os.cpu_count()} cores), selfprov and the load "
+             "generator together; command: `benches/run-load.py" + (" --quick" if res["quick"] else "") + "`.\n")
+    s = res["startup"]
+    L.append(f"**Start to ready** (route point up, prompts loaded): cold (prompt cache empty, every prompt "
+             f"encoded in 5 codecs) {s['cold']} ms; warm (prompt cache filled) {s['warm']} / {s['warm2']} ms. Target ≤ 300 ms.\n")
+    L.append("| callers | calls | lost | failed | p50 / p99 / max deviation (ms) | INVITE→200 p99 (ms) | INVITE→1st RTP p99 (ms) | `#`→prompt p50 / p99 (ms) | selfprov CPU (% core) | CPU per call (% core) | memory per call (KiB) |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for st in res["steps"]:
+        g = st["loadgen"]
+        d, i, f, r = g["deviation_ms"], g["invite_to_200_ms"], g["invite_to_first_rtp_ms"], g["dtmf_to_prompt_ms"]
+        fmt = lambda v, n=2: "-" if v is None else f"{v:.{n}f}"
+        L.append(f"| {st['kind']} | {st['calls']} | {g['rtp_lost']} | {g['failed']} | {d['p50']:.2f} / {d['p99']:.2f} / {d['max']:.2f} | "
+                 f"{i['p99']:.2f} | {f['p99']:.1f} | {r['p50']:.1f} / {r['p99']:.1f} | {fmt(st['selfprov_cpu_pct'], 1)} | "
+                 f"{fmt(st['cpu_pct_per_call'], 4)} | {fmt(st['kib_per_call'], 1)} |")
+    L.append("")
+    sp = res.get("sipp", {})
+    if sp:
+        L.append("| SIPp script | result |")
+        L.append("|---|---|")
+        for k, v in sp.items():
+            rt = {a: b for a, b in v.items() if a.startswith("rtt_")}
+            rts = "; ".join(f"{a[4:-3]} p50 {b['p50']:.1f} ms, p99 {b['p99']:.1f} ms, max {b['max']:.1f} ms (n={b['n']})" for a, b in rt.items())
+            L.append(f"| {k} | exit {v['exit']}; created {v.get('TotalCallCreated', '?')}, successful {v.get('SuccessfulCall(C)', '?')}, "
+                     f"failed {v.get('FailedCall(C)', '?')}, rate {v.get('CallRate(C)', '?')} cps; {rts}; selfprov CPU {v['selfprov_cpu_pct']:.0f}% of a core; "
+                     f"RSS before/after {v['rss_kib_before_after'][0]}/{v['rss_kib_before_after'][1]} KiB |")
+    L.append("\n![latency](img/latency-vs-calls.png)\n\n![cpu](img/cpu-per-call.png)\n")
+    return "\n".join(L)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small steps, short holds (a smoke run)")
+    ap.add_argument("--steps", help="kind:calls,... (kind silent or duplex)")
+    ap.add_argument("--hold", type=float, default=30.0)
+    ap.add_argument("--rate", type=float, default=500.0)
+    ap.add_argument("--no-sipp", action="store_true")
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "selfprov", "-p", "selfprov-loadgen"],
+                   cwd=REPO, check=True)
+    steps = a.steps or ("silent:200,duplex:200" if a.quick else
+                        "silent:1000,silent:2500,silent:5000,duplex:1000,duplex:2500")
+    hold = 10.0 if a.quick and a.hold == 30.0 else a.hold
+    when = time.strftime("%Y-%m-%dT%H-%M-%SZ", time.gmtime())
+    run = REPO / "benches/results" / when
+    run.mkdir(parents=True)
+    res = {"when": when, "quick": a.quick, "startup": startup(run), "steps": []}
+    print("start to ready:", res["startup"], flush=True)
+    for st in steps.split(","):
+        kind, n = st.split(":")
+        r = load_step(run, kind, int(n), a.rate, hold)
+        g = r["loadgen"]
+        print(f"{kind} {n}: lost {g['rtp_lost']} failed {g['failed']} dev p99 {g['deviation_ms']['p99']} ms, "
+              f"cpu {r['selfprov_cpu_pct']} %, {r['kib_per_call']} KiB/call", flush=True)
+        res["steps"].append(r)
+    if not a.no_sipp and shutil.which("sipp"):
+        res["sipp"] = sipp_steps(run, a.quick)
+        print(json.dumps(res["sipp"], indent=1), flush=True)
+    (run / "results.json").write_text(json.dumps(res, indent=1))
+    (REPO / "benches/results/latest.json").write_text(json.dumps({k: v for k, v in res.items() if k != "steps"} |
+        {"steps": [{k: v for k, v in s.items() if k != "samples"} for s in res["steps"]]}, indent=1))
+    plot(run, res["steps"])
+    md = markdown(res)
+    (run / "summary.md").write_text(md)
+    doc = REPO / "docs/benchmarks.md"
+    text = doc.read_text()
+    begin, end = "<!-- load:begin -->", "<!-- load:end -->"
+    if begin in text and end in text:
+        text = text[: text.index(begin) + len(begin)] + "\n" + md + "\n" + text[text.index(end):]
+        doc.write_text(text)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
