@@ -198,6 +198,48 @@ def sipp_steps(run: Path, quick: bool) -> dict:
     return res
 
 
+def provisioning_step(run: Path, n: int, rate: int) -> dict:
+    """Whole provisioning flows (SIPp provision.xml with play_dtmf) for n new phones and n users,
+    started at `rate`/s; the rate of SUCCESS entries in the audit log is the result."""
+    import socket
+    work = run / f"provisioning-{rate}"
+    work.mkdir()
+    cfg = config(work, [('dn_range = { start = "1000", end = "1999" }', 'dn_range = { start = "400000", end = "499999" }')])
+    cli = lambda *a: subprocess.run([str(SELFPROV), "--config", str(cfg), *a], check=True,
+                                    capture_output=True, text=True).stdout
+    cli("demo", "load")
+    users = ["user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile"]
+    phones = ["SEQUENTIAL"]
+    notify = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    notify.bind(("127.0.0.1", 0))
+    port = notify.getsockname()[1]
+    # 4-digit IDs and 5-digit PINs: provision.xml types each entry with SIPp's play_dtmf after a
+    # fixed pause, and longer entries would still be playing when the next one starts.
+    assert n <= 3000, "self-service IDs 7000-9999"
+    for i in range(n):
+        users.append(f"bench{i:05},Bench,User{i},{7000 + i},{20000 + 7 * i},{300000 + i},Standard Employee")
+        phones.append(f"SEP{0xB0000000 + i:012X};{7000 + i};{20000 + 7 * i};{port}")
+    (work / "users.csv").write_text("\n".join(users) + "\n")
+    (work / "phones.csv").write_text("\n".join(phones) + "\n")
+    cli("import", "users", str(work / "users.csv"))
+    with Service(cfg, work / "selfprov.log") as svc:
+        cpu0, t0 = svc.cpu_s(), time.monotonic()
+        r = subprocess.run(
+            ["sipp", f"127.0.0.1:{SIP_PORT}", "-sf", str(REPO / "benches/sipp/provision.xml"), "-inf",
+             str(work / "phones.csv"), "-s", "2000", "-i", "127.0.0.1", "-p", "5071", "-mp", "30000",
+             "-r", str(rate), "-m", str(n), "-l", str(n), "-nostdin", "-timeout", "600s", "-trace_stat", "-fd", "1"],
+            cwd=work, capture_output=True, text=True, timeout=900)
+        cpu = 100 * (svc.cpu_s() - cpu0) / (time.monotonic() - t0)
+    notify.close()
+    audit = json.loads(cli("audit", "--json", "--limit", str(10 * n)))
+    ok = sorted(a["time_ms"] for a in audit if a["code"] == "SUCCESS")
+    span = (ok[-1] - ok[0]) / 1000 if len(ok) > 1 else 0
+    return {"phones": n, "offered_rate": rate, "sipp_exit": r.returncode, "successful": len(ok),
+            "other_outcomes": len(audit) - len(ok),
+            "provisionings_per_s": round((len(ok) - 1) / span, 1) if span else None,
+            "selfprov_cpu_pct": round(cpu, 1)}
+
+
 def plot(run: Path, steps: list):
     if not shutil.which("gnuplot"):
         print("gnuplot missing: no plots (apt-get install gnuplot-nox)")
@@ -261,6 +303,13 @@ def markdown(res: dict) -> str:
             L.append(f"| {k} | exit {v['exit']}; created {v.get('TotalCallCreated', '?')}, successful {v.get('SuccessfulCall(C)', '?')}, "
                      f"failed {v.get('FailedCall(C)', '?')}, rate {v.get('CallRate(C)', '?')} cps; {rts}; selfprov CPU {v['selfprov_cpu_pct']:.0f}% of a core; "
                      f"RSS before/after {v['rss_kib_before_after'][0]}/{v['rss_kib_before_after'][1]} KiB |")
+    pv = res.get("provisioning")
+    if pv:
+        L.append(f"\n**Provisioning flows** (SIPp `provision.xml`: register, call, ID and PIN by `play_dtmf`, "
+                 f"confirm; SQLite, fully durable commits): {pv['phones']} new phones offered at {pv['offered_rate']}/s — "
+                 f"{pv['successful']} provisioned, {pv['other_outcomes']} other outcomes, "
+                 f"**{pv['provisionings_per_s']} completed provisionings/s** (first to last SUCCESS in the audit log); "
+                 f"selfprov at {pv['selfprov_cpu_pct']}% of a core; SIPp exit {pv['sipp_exit']}.")
     L.append("\n![latency](img/latency-vs-calls.png)\n\n![cpu](img/cpu-per-call.png)\n")
     return "\n".join(L)
 
@@ -272,6 +321,7 @@ def main():
     ap.add_argument("--hold", type=float, default=30.0)
     ap.add_argument("--rate", type=float, default=500.0)
     ap.add_argument("--no-sipp", action="store_true")
+    ap.add_argument("--only-provisioning", type=int, metavar="RATE", help="just the provisioning-flow step, at RATE phones/s")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "selfprov", "-p", "selfprov-loadgen"],
                    cwd=REPO, check=True)
@@ -281,6 +331,9 @@ def main():
     when = time.strftime("%Y-%m-%dT%H-%M-%SZ", time.gmtime())
     run = REPO / "benches/results" / when
     run.mkdir(parents=True)
+    if a.only_provisioning:
+        print(json.dumps(provisioning_step(run, 15 * a.only_provisioning, a.only_provisioning), indent=1))
+        return
     res = {"when": when, "quick": a.quick, "startup": startup(run), "steps": []}
     print("start to ready:", res["startup"], flush=True)
     for st in steps.split(","):
@@ -293,6 +346,8 @@ def main():
     if not a.no_sipp and shutil.which("sipp"):
         res["sipp"] = sipp_steps(run, a.quick)
         print(json.dumps(res["sipp"], indent=1), flush=True)
+        res["provisioning"] = provisioning_step(run, 400 if a.quick else 3000, 200)
+        print(json.dumps(res["provisioning"], indent=1), flush=True)
     (run / "results.json").write_text(json.dumps(res, indent=1))
     (REPO / "benches/results/latest.json").write_text(json.dumps({k: v for k, v in res.items() if k != "steps"} |
         {"steps": [{k: v for k, v in s.items() if k != "samples"} for s in res["steps"]]}, indent=1))
