@@ -524,10 +524,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                                 ended.get_or_insert_with(|| "server BYE".into());
                                 pending.clear();
                             }
-                            "NOTIFY" => {
-                                if msg.header("event").is_some_and(|e| e.trim().eq_ignore_ascii_case("check-sync")) {
-                                    report.check_sync = true;
-                                }
+                            "NOTIFY" if msg.header("event").is_some_and(|e| e.trim().eq_ignore_ascii_case("check-sync")) => {
+                                report.check_sync = true;
                             }
                             _ => {}
                         }
@@ -734,7 +732,7 @@ mod tests {
         assert_eq!((r.outcome.as_str(), r.new_dn.as_deref()), ("provisioned", Some("1004")));
         let mut r = Report { prompts: ["enter_pin", "invalid_credentials", "account_locked", "goodbye"].map(h).to_vec(), ..Report::default() };
         r.conclude();
-        assert_eq!((r.outcome.as_str(), r.new_dn), ("account_locked".into(), None));
+        assert_eq!((r.outcome.as_str(), r.new_dn), ("account_locked", None));
     }
 
     #[test]

@@ -1104,7 +1104,8 @@ fn prompt_cache_dir(cfg: &Config) -> std::path::PathBuf {
 /// per codec and packet time and shared by every call.
 fn silence_frame(codec: Codec, ptime_ms: u32) -> Option<Arc<[u8]>> {
     use std::sync::{Mutex, OnceLock};
-    static FRAMES: OnceLock<Mutex<HashMap<(Codec, u32), Arc<[u8]>>>> = OnceLock::new();
+    type Frames = HashMap<(Codec, u32), Arc<[u8]>>;
+    static FRAMES: OnceLock<Mutex<Frames>> = OnceLock::new();
     let frames = FRAMES.get_or_init(Default::default);
     let mut f = frames.lock().ok()?;
     if let Some(x) = f.get(&(codec, ptime_ms)) {
