@@ -12,6 +12,9 @@ pub mod rfc4733;
 
 use std::time::{Duration, Instant};
 
+/// RFC 4733 event codes 0-15, in order.
+const EVENT_KEYS: &[u8; 16] = b"0123456789*#ABCD";
+
 /// A DTMF key: `0`-`9`, `*`, `#`, `A`-`D`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Digit(char);
@@ -19,8 +22,11 @@ pub struct Digit(char);
 impl Digit {
     /// The digit for an RFC 4733 event code (0-15).
     pub fn from_event(code: u8) -> Option<Digit> {
-        const KEYS: &[u8; 16] = b"0123456789*#ABCD";
-        KEYS.get(code as usize).map(|&b| Digit(b as char))
+        EVENT_KEYS.get(code as usize).map(|&b| Digit(b as char))
+    }
+    /// The RFC 4733 event code (0-15) of this digit.
+    pub fn event_code(self) -> u8 {
+        EVENT_KEYS.iter().position(|&b| b as char == self.0).unwrap_or(0) as u8
     }
     pub fn from_char(c: char) -> Option<Digit> {
         let c = c.to_ascii_uppercase();
@@ -93,6 +99,15 @@ impl DigitStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_codes_round_trip() {
+        for code in 0..16u8 {
+            assert_eq!(Digit::from_event(code).unwrap().event_code(), code);
+        }
+        assert_eq!(Digit::from_char('#').unwrap().event_code(), 11);
+        assert_eq!(Digit::from_char('d').unwrap().event_code(), 15);
+    }
 
     #[test]
     fn same_press_by_two_methods_once() {

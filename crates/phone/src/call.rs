@@ -289,24 +289,20 @@ struct Media {
 impl Media {
     async fn send(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
         let mut p = Vec::with_capacity(12 + payload.len());
-        p.extend_from_slice(&[0x80, pt | if marker { 0x80 } else { 0 }]);
-        p.extend_from_slice(&self.seq.to_be_bytes());
-        p.extend_from_slice(&ts.to_be_bytes());
-        p.extend_from_slice(&self.ssrc.to_be_bytes());
-        p.extend_from_slice(payload);
+        rtp_packet(pt, marker, self.seq, ts, self.ssrc, payload, &mut p);
         self.seq = self.seq.wrapping_add(1);
         let _ = self.sock.send_to(&p, self.remote).await;
     }
 }
 
-fn digit_code(c: char) -> Option<u8> {
-    match c {
-        '0'..='9' => Some(c as u8 - b'0'),
-        '*' => Some(10),
-        '#' => Some(11),
-        'A'..='D' => Some(c as u8 - b'A' + 12),
-        _ => None,
-    }
+/// One RTP packet (version 2, no CSRC or extension) into `out`, replacing its contents.
+pub fn rtp_packet(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&[0x80, pt | if marker { 0x80 } else { 0 }]);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&ts.to_be_bytes());
+    out.extend_from_slice(&ssrc.to_be_bytes());
+    out.extend_from_slice(payload);
 }
 
 /// A request waiting for its final response, retransmitted on UDP (RFC 3261 timer A/E).
@@ -322,6 +318,42 @@ struct Pending {
 impl Pending {
     fn new(cseq: u32, method: &'static str, bytes: Vec<u8>, now: Instant) -> Pending {
         Pending { cseq, method, bytes, next: now + Duration::from_millis(500), interval: Duration::from_millis(500), give_up: now + Duration::from_secs(32) }
+    }
+}
+
+/// The call's dialog: what every in-dialog request repeats, and the next CSeq.
+struct Dialog<'a> {
+    id: &'a Identity,
+    target: &'a str,
+    call_id: String,
+    tag: String,
+    to_tag: String,
+    cseq: u32,
+    codec: Codec,
+    dtmf: DtmfMode,
+    rtp: SocketAddr,
+    session: u64,
+    sdp_version: u64,
+}
+
+impl Dialog<'_> {
+    /// The next request in the dialog, ready to send and retransmit.
+    fn next(&mut self, method: &'static str, content_type: Option<&str>, body: &[u8], now: Instant) -> Pending {
+        self.cseq += 1;
+        let b = self.id.request(method, self.target, &self.call_id, self.cseq, &self.tag, Some(&self.to_tag), &branch(), content_type, body);
+        Pending::new(self.cseq, method, b, now)
+    }
+
+    /// A re-INVITE with a new offer in direction `dir` (hold: `sendonly`; resume: `sendrecv`).
+    fn reoffer(&mut self, dir: &str, now: Instant) -> Pending {
+        self.sdp_version += 1;
+        let body = offer(self.codec, self.dtmf, self.rtp, self.session, self.sdp_version, dir);
+        self.next("INVITE", Some("application/sdp"), body.as_bytes(), now)
+    }
+
+    /// ACK for the 2xx to INVITE number `cseq`.
+    fn ack(&self, cseq: u32) -> Vec<u8> {
+        self.id.request("ACK", self.target, &self.call_id, cseq, &self.tag, Some(&self.to_tag), &branch(), None, b"")
     }
 }
 
@@ -402,9 +434,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     // INVITE.
     let call_id = format!("{}@selfprov-phone", token());
     let session = rand::random::<u32>() as u64;
-    let mut sdp_version = 1;
     let rtp_local = rtp.local_addr()?;
-    let body = offer(opts.codec, opts.dtmf, rtp_local, session, sdp_version, "sendrecv");
+    let body = offer(opts.codec, opts.dtmf, rtp_local, session, 1, "sendrecv");
     let inv_branch = branch();
     let invite = id.request("INVITE", &opts.route_point, &call_id, 1, &tag, None, &inv_branch, Some("application/sdp"), body.as_bytes());
     let t_invite = Instant::now();
@@ -421,8 +452,20 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
         return Ok(report);
     }
     report.setup_ms = Some(t_invite.elapsed().as_secs_f64() * 1000.0);
-    let ack = id.request("ACK", &opts.route_point, &call_id, 1, &tag, Some(&to_tag), &branch(), None, b"");
-    sip.send_to(&ack, opts.server).await?;
+    let mut dlg = Dialog {
+        id: &id,
+        target: &opts.route_point,
+        call_id,
+        tag: tag.clone(),
+        to_tag,
+        cseq: 1,
+        codec: opts.codec,
+        dtmf: opts.dtmf,
+        rtp: rtp_local,
+        session,
+        sdp_version: 1,
+    };
+    sip.send_to(&dlg.ack(1), opts.server).await?;
     let answered = Instant::now();
 
     let sd = selfprov_sip::sdp::parse(&answer.body).map_err(|e| PhoneError::Sdp(e.to_string()))?;
@@ -452,7 +495,6 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     let mut stats = RtpStats::default();
     let mut recorded: Vec<i16> = Vec::new();
     let mut pcm = Vec::new();
-    let mut cseq = 1u32;
     let mut pending: Vec<Pending> = Vec::new();
     let mut next_group = 0usize;
     // When the server could first see the last digit typed, and when it was complete.
@@ -499,12 +541,9 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                     let fresh = last_digit_start.is_none_or(|t| began > t);
                     if held_until.is_none() && !hold_done && opts.script.hold_at.as_deref() == Some(name.as_str()) {
                         hold_done = true;
-                        cseq += 1;
-                        sdp_version += 1;
-                        let body = offer(opts.codec, opts.dtmf, rtp_local, session, sdp_version, "sendonly");
-                        let b = id.request("INVITE", &opts.route_point, &call_id, cseq, &tag, Some(&to_tag), &branch(), Some("application/sdp"), body.as_bytes());
-                        sip.send_to(&b, opts.server).await?;
-                        pending.push(Pending::new(cseq, "INVITE", b, now));
+                        let p = dlg.reoffer("sendonly", now);
+                        sip.send_to(&p.bytes, opts.server).await?;
+                        pending.push(p);
                         held_until = Some(now + opts.script.hold_for);
                     } else if ASKING.contains(&name.as_str()) && fresh && typing_at.is_none() && held_until.is_none() && next_group < opts.script.groups.len() {
                         typing_at = Some(now + opts.script.typing_delay);
@@ -520,7 +559,7 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                         if msg.method == "ACK" { continue; }
                         sip.send_to(&msg.response(200, "OK", &tag), from).await?;
                         match msg.method.as_str() {
-                            "BYE" if msg.call_id() == call_id => {
+                            "BYE" if msg.call_id() == dlg.call_id => {
                                 ended.get_or_insert_with(|| "server BYE".into());
                                 pending.clear();
                             }
@@ -530,11 +569,11 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                             _ => {}
                         }
                     }
-                    Some(code) if code >= 200 && msg.call_id() == call_id => {
+                    Some(code) if code >= 200 && msg.call_id() == dlg.call_id => {
                         let (n, method) = msg.cseq();
                         pending.retain(|p| !(p.cseq == n && p.method == method));
                         if method == "INVITE" {
-                            let ack = id.request("ACK", &opts.route_point, &call_id, n, &tag, Some(&to_tag), &branch(), None, b"");
+                            let ack = dlg.ack(n);
                             sip.send_to(&ack, opts.server).await?;
                         } else if method == "BYE" {
                             ended.get_or_insert_with(|| "phone BYE".into());
@@ -571,12 +610,9 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                 if let Some(t) = held_until {
                     if now >= t {
                         held_until = None;
-                        cseq += 1;
-                        sdp_version += 1;
-                        let body = offer(opts.codec, opts.dtmf, rtp_local, session, sdp_version, "sendrecv");
-                        let b = id.request("INVITE", &opts.route_point, &call_id, cseq, &tag, Some(&to_tag), &branch(), Some("application/sdp"), body.as_bytes());
-                        sip.send_to(&b, opts.server).await?;
-                        pending.push(Pending::new(cseq, "INVITE", b, now));
+                        let p = dlg.reoffer("sendrecv", now);
+                        sip.send_to(&p.bytes, opts.server).await?;
+                        pending.push(p);
                     } else {
                         media.ts = media.ts.wrapping_add(media.step);
                         continue;
@@ -596,10 +632,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                 if !bye_sent && (hangup_at.is_some_and(|t| now >= t) || now >= limit) {
                     bye_sent = true;
                     if now >= limit { ended = Some("time limit".into()); }
-                    cseq += 1;
-                    let b = id.request("BYE", &opts.route_point, &call_id, cseq, &tag, Some(&to_tag), &branch(), None, b"");
-                    sip.send_to(&b, opts.server).await?;
-                    let mut p = Pending::new(cseq, "BYE", b, now);
+                    let mut p = dlg.next("BYE", None, b"", now);
+                    sip.send_to(&p.bytes, opts.server).await?;
                     // A phone hanging up does not wait long for the 200.
                     p.give_up = now + Duration::from_secs(4);
                     pending.push(p);
@@ -627,11 +661,10 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                         media.send(te, first, ets, &payload).await;
                     }
                     Some(Tx::Info(c)) => {
-                        cseq += 1;
                         let body = format!("Signal={c}\r\nDuration=160\r\n");
-                        let b = id.request("INFO", &opts.route_point, &call_id, cseq, &tag, Some(&to_tag), &branch(), Some("application/dtmf-relay"), body.as_bytes());
-                        sip.send_to(&b, opts.server).await?;
-                        pending.push(Pending::new(cseq, "INFO", b, now));
+                        let p = dlg.next("INFO", Some("application/dtmf-relay"), body.as_bytes(), now);
+                        sip.send_to(&p.bytes, opts.server).await?;
+                        pending.push(p);
                     }
                     Some(Tx::Gap | Tx::DigitStart | Tx::DigitEnd) | None => {
                         if opts.send_audio {
@@ -668,7 +701,9 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
 /// Queue a group of digits for sending: 100 ms per digit, 60 ms between digits.
 fn queue_digits(media: &mut Media, mode: DtmfMode, group: &str, encoder: &mut Encoder) {
     for c in group.chars() {
-        let Some(code) = digit_code(c) else { continue };
+        let Some(code) = selfprov_dtmf::Digit::from_char(c).map(selfprov_dtmf::Digit::event_code) else {
+            continue;
+        };
         media.queue.push_back(Tx::DigitStart);
         match mode {
             DtmfMode::Rfc4733 => {

@@ -14,7 +14,8 @@ pub struct RtpStats {
     origin: Option<(u64, u32)>,
     /// Deviation of each arrival from the grid, in µs (for percentiles).
     pub deviations_us: Vec<u32>,
-    seen: Vec<u64>,
+    /// The last 64 extended sequence numbers (duplicate detection).
+    seen: std::collections::VecDeque<u64>,
 }
 
 impl RtpStats {
@@ -41,9 +42,9 @@ impl RtpStats {
             self.received -= 1;
             return;
         }
-        self.seen.push(ext);
+        self.seen.push_back(ext);
         if self.seen.len() > 64 {
-            self.seen.remove(0);
+            self.seen.pop_front();
         }
         if ext < self.highest {
             self.out_of_order += 1;

@@ -4,22 +4,10 @@
 mod common;
 
 use common::*;
-use selfprov_media::{Codec, Decoder};
+use selfprov_media::Codec;
 
 fn provisioned(r: &serde_json::Value) -> bool {
     r["outcome"] == "provisioned" && r["check_sync"] == true
-}
-
-/// What a phone decodes when the service plays `prompt` in `codec` (from the shipped prompts).
-fn reference(prompt: &str, codec: Codec) -> Vec<i16> {
-    let pcm = selfprov_prompts::read_wav(&repo().join(format!("prompts/en_US/{prompt}.wav"))).unwrap();
-    let enc = selfprov_prompts::encode(&pcm, codec, 20).unwrap();
-    let mut dec = Decoder::new(codec).unwrap();
-    let mut out = Vec::new();
-    for f in &enc.frames {
-        dec.decode(f, &mut out).unwrap();
-    }
-    out
 }
 
 /// Best normalised cross-correlation of `reference` against `got`, at whole-packet lags up to
@@ -83,8 +71,8 @@ fn every_codec_carries_the_prompts_and_provisions_the_phone() {
         let rms = (got.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / got.len() as f64).sqrt();
         assert!(rms > 200.0, "{codec:?}: received audio is silent (rms {rms})");
         let frame = codec.samples_per_frame(20);
-        let welcome = correlation(&got, &reference("welcome", codec), frame);
-        let goodbye = correlation(&got, &reference("goodbye", codec), frame);
+        let welcome = correlation(&got, &decoded_prompt("welcome", codec), frame);
+        let goodbye = correlation(&got, &decoded_prompt("goodbye", codec), frame);
         assert!(welcome > 0.9, "{codec:?}: correlation with the welcome prompt {welcome:.3}");
         assert!(goodbye < 0.5, "{codec:?}: correlation with another prompt {goodbye:.3}");
     }

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use selfprov_media::{Codec, Decoder};
+use selfprov_media::Codec;
 use selfprov_testkit::{free_tcp_port, free_udp_tcp_port, require_tool, spawn_watched};
 use std::io::Write;
 use std::process::Command;
@@ -41,18 +41,6 @@ fn pieces_found(got: &[i16], reference: &[i16]) -> usize {
         .map(|k| starts[k * starts.len() / 5])
         .filter(|&at| best(&reference[at..at + 800]) > 0.9)
         .count()
-}
-
-/// What a phone decodes when the service plays `prompt` in PCMU.
-fn reference(prompt: &str) -> Vec<i16> {
-    let pcm = selfprov_prompts::read_wav(&repo().join(format!("prompts/en_US/{prompt}.wav"))).unwrap();
-    let enc = selfprov_prompts::encode(&pcm, Codec::Pcmu, 20).unwrap();
-    let mut out = Vec::new();
-    let mut dec = Decoder::new(Codec::Pcmu).unwrap();
-    for f in &enc.frames {
-        dec.decode(f, &mut out).unwrap();
-    }
-    out
 }
 
 #[test]
@@ -119,8 +107,8 @@ fn baresip_provisions_itself_and_hears_the_prompts() {
     let got: Vec<i16> = hound::WavReader::open(&recording).unwrap().samples::<i16>().map(Result::unwrap).collect();
     // The last 10 s hold the success prompt and goodbye.
     let tail = &got[got.len().saturating_sub(80_000)..];
-    let found = pieces_found(tail, &reference("success"));
+    let found = pieces_found(tail, &decoded_prompt("success", Codec::Pcmu));
     assert!(found >= 4, "only {found} of 5 pieces of the success prompt are in baresip's audio");
     // And the measure can fail: account_locked was never played.
-    assert!(pieces_found(tail, &reference("account_locked")) <= 1);
+    assert!(pieces_found(tail, &decoded_prompt("account_locked", Codec::Pcmu)) <= 1);
 }

@@ -272,3 +272,15 @@ pub fn audit_count(s: &Service, code: &str) -> usize {
         .filter(|a| a["code"] == code)
         .count()
 }
+
+/// What a phone decodes when the service plays `prompt` (en_US, shipped) in `codec`.
+pub fn decoded_prompt(prompt: &str, codec: selfprov_media::Codec) -> Vec<i16> {
+    let pcm = selfprov_prompts::read_wav(&repo().join(format!("prompts/en_US/{prompt}.wav"))).unwrap();
+    let enc = selfprov_prompts::encode(&pcm, codec, 20).unwrap();
+    let mut dec = selfprov_media::Decoder::new(codec).unwrap();
+    let mut out = Vec::new();
+    for f in &enc.frames {
+        dec.decode(f, &mut out).unwrap();
+    }
+    out
+}
