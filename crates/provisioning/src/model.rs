@@ -298,8 +298,12 @@ impl DnRange {
     }
     /// The DNs of the range in order.
     pub fn iter(&self) -> impl Iterator<Item = Dn> + '_ {
+        (self.start.value()..=self.end.value()).map(|v| self.dn(v))
+    }
+    /// The DN with numeric value `v`, at the range's width (`v` is not checked against the range).
+    pub fn dn(&self, v: u128) -> Dn {
         let width = self.start.as_str().len();
-        (self.start.value()..=self.end.value()).map(move |v| Dn(format!("{v:0width$}")))
+        Dn(format!("{v:0width$}"))
     }
 }
 

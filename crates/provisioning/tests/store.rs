@@ -536,6 +536,32 @@ fn auto_registration_hands_out_free_dns_and_reports_exhaustion() {
 }
 
 #[test]
+fn auto_registration_hands_dns_out_in_turn_and_skips_long_taken_runs() {
+    let dir = TempDir::new("autoreg-runs");
+    let s = fixture(&dir);
+    let set = autoreg("6000", "6199");
+    let reg = |s: &SqliteStore, i: u32| {
+        s.auto_register(&format!("SEPD{i:011}").parse().unwrap(), "Cisco 8845", &set, NOW)
+            .unwrap()
+            .dn
+            .unwrap()
+            .to_string()
+    };
+    for i in 0..100 {
+        assert_eq!(reg(&s, i), format!("{}", 6000 + i));
+    }
+    // A freed DN is not handed out again at once: the next one after the last is.
+    s.delete_device("SEPD00000000000").unwrap();
+    assert_eq!(reg(&s, 100), "6100");
+    drop(s);
+    // A new process starts at the bottom: 6000 is free again.
+    let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    assert_eq!(reg(&s, 101), "6000");
+    // Then 6001..6100 are taken: more than the probes, so the range is read once.
+    assert_eq!(reg(&s, 102), "6101");
+}
+
+#[test]
 fn concurrent_auto_registration_never_shares_a_dn() {
     let dir = TempDir::new("autoreg-race");
     let s = Arc::new(fixture(&dir));
@@ -574,11 +600,11 @@ fn migrations_apply_once_and_reopen_cleanly() {
     let p = dir.path().join("m.db");
     {
         let s = SqliteStore::open(&p).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         s.create_udt(&udt("Desk", false)).unwrap();
     }
     let s = SqliteStore::open(&p).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     assert_eq!(s.list_udts().unwrap().len(), 1);
 }
 

@@ -688,12 +688,18 @@ fn on_sip(
                 .observe(t0.elapsed().as_secs_f64());
             // The calling device: P-Asserted-Identity, else From (device name or auto-registered DN).
             let who = pai_user.or(from_user).unwrap_or_default();
-            let device = store
-                .find_device(&who)
-                .ok()
-                .flatten()
-                .map(|d| d.name.to_string())
-                .unwrap_or(who);
+            // A phone registered here is known by name without asking the database (this runs on
+            // the event loop); anything else (a DN, a phone registered elsewhere) is looked up.
+            let device = if bindings.get(&who, Instant::now()).is_some() {
+                who
+            } else {
+                store
+                    .find_device(&who)
+                    .ok()
+                    .flatten()
+                    .map(|d| d.name.to_string())
+                    .unwrap_or(who)
+            };
             tracing::info!(%call_id, %device, codec = ?codec, "call answered");
             let (ivr, actions) = Call::new(ivr_cfg.clone());
             calls.insert(

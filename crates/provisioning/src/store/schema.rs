@@ -76,4 +76,6 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_time ON audit_log(time_ms);
 "#,
+    // 2: auto-registration looks DNs up among users' primary extensions.
+    "CREATE INDEX end_user_primary_extension ON end_user(primary_extension);",
 ];

@@ -3,7 +3,7 @@
 
 use super::schema::MIGRATIONS;
 use super::*;
-use crate::model::{check_pin, expand_pattern, model_class, DeviceClass, Dn};
+use crate::model::{check_pin, expand_pattern, model_class, DeviceClass, Dn, DnRange};
 use crate::rules::{evaluate, AssignContext};
 use crate::secret::SecretHash;
 use crate::AuthMode;
@@ -34,6 +34,11 @@ pub struct SqliteStore {
     /// Connections handed out or pooled; at most `max`.
     open: Mutex<usize>,
     max: usize,
+    /// Writers of this process queue here, not in SQLite's busy handler: that handler sleeps in
+    /// steps of up to 100 ms, which under load pushed REGISTER answers past SIP retransmission.
+    writer: Mutex<()>,
+    /// The value after the last auto-registered DN: the next search starts there.
+    dn_hint: Mutex<Option<u128>>,
 }
 
 struct Pooled<'a> {
@@ -251,6 +256,8 @@ impl SqliteStore {
             available: Condvar::new(),
             open: Mutex::new(0),
             max: 8,
+            writer: Mutex::new(()),
+            dn_hint: Mutex::new(None),
         };
         s.migrate()?;
         Ok(s)
@@ -265,6 +272,8 @@ impl SqliteStore {
             available: Condvar::new(),
             open: Mutex::new(0),
             max: 1,
+            writer: Mutex::new(()),
+            dn_hint: Mutex::new(None),
         };
         s.migrate()?;
         Ok(s)
@@ -340,6 +349,7 @@ impl SqliteStore {
 
     fn migrate(&self) -> Result<(), StoreError> {
         let mut c = self.conn()?;
+        let _w = self.write_lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
         let current: i64 = tx.query_row(
@@ -381,11 +391,59 @@ impl SqliteStore {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
+    /// A free DN of the range for auto-registration, inside the caller's write transaction. It
+    /// probes (two index lookups each) from just after the last DN handed out, wrapping at the
+    /// end, so DNs are handed out in turn; when 64 probes in a row are taken it reads the range's
+    /// used DNs once. Taken means held by any device or as any user's primary extension.
+    fn free_dn(&self, tx: &Transaction, range: &DnRange) -> Result<Dn, StoreError> {
+        const PROBES: u128 = 64;
+        let (lo, hi, len) = (range.start().value(), range.end().value(), range.len());
+        let mut hint = self.dn_hint.lock().unwrap_or_else(|p| p.into_inner());
+        let from = hint.filter(|v| (lo..=hi).contains(v)).unwrap_or(lo);
+        let nth = |i: u128| lo + (from - lo + i) % len;
+        let mut taken = tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM device WHERE dn = ?1) OR EXISTS(SELECT 1 FROM end_user WHERE primary_extension = ?1)",
+        )?;
+        for i in 0..len.min(PROBES) {
+            let dn = range.dn(nth(i));
+            if !taken.query_row([dn.as_str()], |r| r.get::<_, bool>(0))? {
+                *hint = Some(nth(i) + 1);
+                return Ok(dn);
+            }
+        }
+        if len > PROBES {
+            let mut used = std::collections::HashSet::new();
+            let mut st = tx.prepare(
+                "SELECT dn FROM device WHERE dn BETWEEN ?1 AND ?2 AND length(dn) = ?3 \
+                 UNION SELECT primary_extension FROM end_user WHERE primary_extension BETWEEN ?1 AND ?2 AND length(primary_extension) = ?3",
+            )?;
+            let width = range.start().as_str().len() as i64;
+            for dn in st.query_map(params![range.start().as_str(), range.end().as_str(), width], |r| r.get::<_, String>(0))? {
+                if let Ok(v) = dn?.parse::<u128>() {
+                    used.insert(v);
+                }
+            }
+            if let Some(v) = (PROBES..len).map(nth).find(|v| !used.contains(v)) {
+                *hint = Some(v + 1);
+                return Ok(range.dn(v));
+            }
+        }
+        Err(StoreError::RangeExhausted {
+            range: range.to_string(),
+        })
+    }
+
+    /// Held (after taking a connection, so it never waits for one) for a write transaction.
+    fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn write<T>(
         &self,
         f: impl FnOnce(&Transaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut c = self.conn()?;
+        let _w = self.write_lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let v = f(&tx)?;
         tx.commit()?;
@@ -633,6 +691,7 @@ impl SqliteStore {
         pause: impl FnOnce(),
     ) -> Result<(), StoreError> {
         let mut c = self.conn()?;
+        let _w = self.write_lock();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE device SET owner = ?1, auto_registered = 0 WHERE name = ?2",
@@ -1034,17 +1093,17 @@ impl Store for SqliteStore {
         now: UnixMillis,
     ) -> Result<AuthenticatedUser, AssignError> {
         let internal = |e: StoreError| AssignError::Internal(e.to_string());
-        let row: Option<(String, Option<String>, Option<i64>)> = self
+        let row: Option<(String, Option<String>, Option<i64>, i64)> = self
             .conn()
             .map_err(internal)?
             .query_row(
-                "SELECT user_id, pin_hash, locked_until_ms FROM end_user WHERE self_service_id = ?1",
+                "SELECT user_id, pin_hash, locked_until_ms, failed_attempts FROM end_user WHERE self_service_id = ?1",
                 [self_service_id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(|e| AssignError::Internal(e.to_string()))?;
-        let Some((user_id, pin_hash, locked_until)) = row else {
+        let Some((user_id, pin_hash, locked_until, failed_before)) = row else {
             // Same work as a real check, so timing does not tell unknown IDs apart.
             if settings.auth_mode != AuthMode::None {
                 SecretHash::verify_dummy(secret.unwrap_or(""));
@@ -1081,6 +1140,13 @@ impl Store for SqliteStore {
                 }
             }
         };
+        // A success with nothing to reset writes nothing (one durable commit less per call).
+        if ok && (!policy.reset_on_success || (failed_before == 0 && locked_until.is_none())) {
+            return Ok(AuthenticatedUser {
+                user_id: user_id_t,
+                via_auth_code: via_code,
+            });
+        }
         // Short write transaction for the counters, after the slow hash check.
         let res = self.write(|tx| {
             if ok {
@@ -1141,6 +1207,7 @@ impl Store for SqliteStore {
         let mut c = self
             .conn()
             .map_err(|e| AssignError::Internal(e.to_string()))?;
+        let _w = self.write_lock();
         let tx = c
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(internal)?;
@@ -1228,20 +1295,7 @@ impl Store for SqliteStore {
             {
                 return Ok(d);
             }
-            let range = &settings.dn_range;
-            let mut used = std::collections::HashSet::new();
-            {
-                let mut st = tx.prepare(
-                    "SELECT dn FROM device WHERE dn IS NOT NULL UNION SELECT primary_extension FROM end_user WHERE primary_extension IS NOT NULL",
-                )?;
-                for dn in st.query_map([], |r| r.get::<_, String>(0))? {
-                    used.insert(dn?);
-                }
-            }
-            let dn: Dn = range
-                .iter()
-                .find(|d| !used.contains(d.as_str()))
-                .ok_or_else(|| StoreError::RangeExhausted { range: range.to_string() })?;
+            let dn = self.free_dn(tx, &settings.dn_range)?;
             let class = model_class(model).unwrap_or(DeviceClass::DeskPhone);
             let d = Device {
                 name: name.clone(),
