@@ -198,11 +198,13 @@ def sipp_steps(run: Path, quick: bool) -> dict:
     return res
 
 
-def provisioning_step(run: Path, n: int, rate: int) -> dict:
-    """Whole provisioning flows (SIPp provision.xml with play_dtmf) for n new phones and n users,
-    started at `rate`/s; the rate of SUCCESS entries in the audit log is the result."""
+def provisioning_step(run: Path, n: int, rate: int, tool: str = "loadgen") -> dict:
+    """Whole provisioning flows for n new phones and n users, started at `rate`/s, driven by the
+    load generator (--provision, RFC 4733 from each phone's own socket) or by SIPp (provision.xml
+    with play_dtmf, which sends DTMF through raw sockets). The rate of SUCCESS entries in the
+    audit log is the result."""
     import socket
-    work = run / f"provisioning-{rate}"
+    work = run / f"provisioning-{tool}-{rate}"
     work.mkdir()
     cfg = config(work, [('dn_range = { start = "1000", end = "1999" }', 'dn_range = { start = "400000", end = "499999" }')])
     cli = lambda *a: subprocess.run([str(SELFPROV), "--config", str(cfg), *a], check=True,
@@ -222,22 +224,36 @@ def provisioning_step(run: Path, n: int, rate: int) -> dict:
     (work / "users.csv").write_text("\n".join(users) + "\n")
     (work / "phones.csv").write_text("\n".join(phones) + "\n")
     cli("import", "users", str(work / "users.csv"))
+    gen = {}
     with Service(cfg, work / "selfprov.log") as svc:
         cpu0, t0 = svc.cpu_s(), time.monotonic()
-        r = subprocess.run(
-            ["sipp", f"127.0.0.1:{SIP_PORT}", "-sf", str(REPO / "benches/sipp/provision.xml"), "-inf",
-             str(work / "phones.csv"), "-s", "2000", "-i", "127.0.0.1", "-p", "5071", "-mp", "30000",
-             "-r", str(rate), "-m", str(n), "-l", str(n), "-nostdin", "-timeout", "600s", "-trace_stat", "-fd", "1"],
-            cwd=work, capture_output=True, text=True, timeout=900)
+        if tool == "sipp":
+            r = subprocess.run(
+                ["sipp", f"127.0.0.1:{SIP_PORT}", "-sf", str(REPO / "benches/sipp/provision.xml"), "-inf",
+                 str(work / "phones.csv"), "-s", "2000", "-i", "127.0.0.1", "-p", "5071", "-mp", "30000",
+                 "-r", str(rate), "-m", str(n), "-l", str(n), "-nostdin", "-timeout", "600s", "-trace_stat", "-fd", "1"],
+                cwd=work, capture_output=True, text=True, timeout=900)
+        else:
+            r = subprocess.run(
+                [str(LOADGEN), "--server", f"127.0.0.1:{SIP_PORT}", "--provision", str(work / "phones.csv"), "--prompts", str(REPO / "prompts"),
+                 "--rate", str(rate), "--json", str(work / "loadgen.json"), "--csv", str(work / "loadgen.csv")],
+                cwd=work, stdout=subprocess.DEVNULL, stderr=open(work / "loadgen.log", "w"), timeout=900)
+            gen = json.loads((work / "loadgen.json").read_text())
         cpu = 100 * (svc.cpu_s() - cpu0) / (time.monotonic() - t0)
     notify.close()
     audit = json.loads(cli("audit", "--json", "--limit", str(10 * n)))
     ok = sorted(a["time_ms"] for a in audit if a["code"] == "SUCCESS")
     span = (ok[-1] - ok[0]) / 1000 if len(ok) > 1 else 0
-    return {"phones": n, "offered_rate": rate, "sipp_exit": r.returncode, "successful": len(ok),
-            "other_outcomes": len(audit) - len(ok),
-            "provisionings_per_s": round((len(ok) - 1) / span, 1) if span else None,
-            "selfprov_cpu_pct": round(cpu, 1)}
+    res = {"tool": tool, "phones": n, "offered_rate": rate, "exit": r.returncode, "successful": len(ok),
+           "other_outcomes": len(audit) - len(ok),
+           "provisionings_per_s": round((len(ok) - 1) / span, 1) if span else None,
+           "selfprov_cpu_pct": round(cpu, 1)}
+    if gen:
+        p = gen["provisioning"]
+        res |= {"notified": p["provisioned"], "register_to_200_ms": p["register_to_200_ms"],
+                "invite_to_200_ms": gen["invite_to_200_ms"], "flow_s": p["flow_s"],
+                "rtp_lost": gen["rtp_lost"], "deviation_ms": gen["deviation_ms"]}
+    return res
 
 
 def plot(run: Path, steps: list):
@@ -322,6 +338,8 @@ def main():
     ap.add_argument("--rate", type=float, default=500.0)
     ap.add_argument("--no-sipp", action="store_true")
     ap.add_argument("--only-provisioning", type=int, metavar="RATE", help="just the provisioning-flow step, at RATE phones/s")
+    ap.add_argument("--provisioning-tool", choices=["loadgen", "sipp"], default="loadgen",
+                    help="what drives the provisioning flows (default: the load generator)")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "selfprov", "-p", "selfprov-loadgen"],
                    cwd=REPO, check=True)
@@ -332,7 +350,7 @@ def main():
     run = REPO / "benches/results" / when
     run.mkdir(parents=True)
     if a.only_provisioning:
-        print(json.dumps(provisioning_step(run, 15 * a.only_provisioning, a.only_provisioning), indent=1))
+        print(json.dumps(provisioning_step(run, 15 * a.only_provisioning, a.only_provisioning, a.provisioning_tool), indent=1))
         return
     res = {"when": when, "quick": a.quick, "startup": startup(run), "steps": []}
     print("start to ready:", res["startup"], flush=True)

@@ -8,6 +8,14 @@
 //! RTP, arrival deviation from the 20 ms grid, loss, reordering and — with `--dtmf-probe` — the
 //! time from a `#` (end of the key press) to the prompt it triggers. At the end it prints a
 //! summary and writes JSON (summary) and CSV (one line per call).
+//!
+//! With `--provision FILE` each call is a whole provisioning flow instead: the phone REGISTERs
+//! (and is auto-registered), calls, and types its self-service ID, PIN and `1` as RFC 4733
+//! events when it hears the prompt asking for each (half a second into it, barging in), as a
+//! user who knows the system would; it answers the IVR's BYE and the NOTIFY check-sync. A phone
+//! is provisioned when its NOTIFY arrives. Unlike `benches/sipp/provision.xml`, which types at
+//! fixed times, it waits for the confirmation prompt, so a slow PIN check cannot make it press
+//! `1` before the IVR asks (keys pressed while the IVR is checking are ignored).
 
 use clap::Parser;
 use selfprov_media::{Codec, Encoder};
@@ -59,10 +67,55 @@ struct Args {
     /// One line per call as CSV here.
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Whole provisioning flows, one per line of this file: `device;self_service_id;pin` (more
+    /// fields are ignored; a first line SEQUENTIAL or RANDOM, SIPp's -inf header, is skipped).
+    /// Sets --calls to the number of phones; --hold is not used.
+    #[arg(long)]
+    provision: Option<PathBuf>,
+}
+
+/// The prompts that ask for each digit group, and how long into them the user starts typing.
+const ASKS: [&[&str]; 3] = [&["enter_self_service_id"], &["enter_pin", "enter_pin_or_auth_code"], &["confirm_extension"]];
+const THINK: Duration = Duration::from_millis(500);
+/// A provisioning flow the IVR has not ended by then is hung up and counted as failed.
+const FLOW_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One phone of a provisioning run.
+struct Phone {
+    device: String,
+    /// Digit groups (self-service ID + `#`, PIN + `#`, `1`) as RFC 4733 event codes.
+    groups: [Vec<u8>; 3],
+}
+
+fn read_phones(path: &std::path::Path) -> std::io::Result<Vec<Phone>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut phones = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (n == 0 && matches!(line, "SEQUENTIAL" | "RANDOM" | "USER")) {
+            continue;
+        }
+        let f: Vec<&str> = line.split(';').collect();
+        let bad = |why: &str| std::io::Error::other(format!("{}:{}: {why}: `{line}`", path.display(), n + 1));
+        if f.len() < 3 {
+            return Err(bad("expected device;self_service_id;pin"));
+        }
+        let events = |s: &str| -> std::io::Result<Vec<u8>> {
+            s.chars()
+                .map(|c| selfprov_dtmf::Digit::from_char(c).map(|d| d.event_code()).ok_or_else(|| bad("not a DTMF digit")))
+                .collect()
+        };
+        phones.push(Phone {
+            device: f[0].to_owned(),
+            groups: [events(&format!("{}#", f[1]))?, events(&format!("{}#", f[2]))?, events("1")?],
+        });
+    }
+    Ok(phones)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    Registering,
     Inviting,
     Up,
     Byeing,
@@ -73,9 +126,11 @@ enum State {
 struct Press {
     ts: u32,
     step: u8,
+    event: u8,
 }
 
 struct Call {
+    id: Identity,
     call_id: String,
     tag: String,
     to_tag: String,
@@ -100,9 +155,35 @@ struct Call {
     press: Option<Press>,
     probe_end: Option<Instant>,
     reaction_ms: Option<f64>,
+    /// Provisioning flows: the phone, the next group to type, keys still to press, packet slots
+    /// to wait before the next key, REGISTER → 200, and when the flow started and ended.
+    phone: Option<usize>,
+    typed: usize,
+    type_at: Option<Instant>,
+    keys: std::collections::VecDeque<u8>,
+    gap: u8,
+    register_ms: Option<f64>,
+    t_start: Instant,
+    flow_s: Option<f64>,
+    notified: Option<Instant>,
+}
+
+impl Call {
+    /// The call is over: stop listening on its socket and count it.
+    fn end(&mut self, ep: &Epoll, done: &mut usize) {
+        self.state = State::Done;
+        *done += 1;
+        ep.del(self.rtp.as_raw_fd());
+    }
 }
 
 const SIP_TOKEN: u64 = u64::MAX;
+
+/// The INVITE of call `idx`: PCMU with RFC 4733 events, media on the call's own socket.
+fn invite(id: &Identity, dial: &str, call_id: &str, tag: &str, rtp: &UdpSocket, idx: usize) -> std::io::Result<Vec<u8>> {
+    let body = offer(Codec::Pcmu, DtmfMode::Rfc4733, rtp.local_addr()?, idx as u64, 1, "sendrecv");
+    Ok(id.request("INVITE", dial, call_id, 1, tag, None, &branch(), Some("application/sdp"), body.as_bytes()))
+}
 const TICK: Duration = Duration::from_millis(10);
 
 fn raise_fd_limit(need: u64) {
@@ -156,8 +237,14 @@ impl Drop for Epoll {
 
 fn main() -> std::io::Result<()> {
     let a = Args::parse();
-    raise_fd_limit(a.calls as u64 + 256);
-    let recognizer = if a.dtmf_probe {
+    let phones = match &a.provision {
+        Some(p) => read_phones(p)?,
+        None => Vec::new(),
+    };
+    let provisioning = a.provision.is_some();
+    let n_calls = if provisioning { phones.len() } else { a.calls };
+    raise_fd_limit(n_calls as u64 + 256);
+    let recognizer = if a.dtmf_probe || a.provision.is_some() {
         let cat = Catalog::load(&a.prompts, &["en_US"], &[Codec::Pcmu], 20)
             .map_err(|e| std::io::Error::other(format!("prompts: {e}")))?;
         Some(Recognizer::new(&cat, Codec::Pcmu))
@@ -166,6 +253,8 @@ fn main() -> std::io::Result<()> {
     };
     let sip = UdpSocket::bind((a.bind, 0))?;
     sip.set_nonblocking(true)?;
+    // Every call's SIP goes through this one socket.
+    selfprov_media::engine::grow_buffers(&sip);
     let ep = Epoll::new()?;
     ep.add(sip.as_raw_fd(), SIP_TOKEN)?;
     let id = Identity {
@@ -182,8 +271,10 @@ fn main() -> std::io::Result<()> {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
 
     let hold: Duration = a.hold.into();
-    let mut calls: Vec<Call> = Vec::with_capacity(a.calls);
-    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(a.calls);
+    let mut calls: Vec<Call> = Vec::with_capacity(n_calls);
+    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(2 * n_calls);
+    let by_device: HashMap<&str, usize> = phones.iter().enumerate().map(|(i, p)| (p.device.as_str(), i)).collect();
+    let mut all_done_at: Option<Instant> = None;
     let start = Instant::now();
     let mut tick: u64 = 0;
     let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
@@ -196,7 +287,7 @@ fn main() -> std::io::Result<()> {
     loop {
         let now = Instant::now();
         // Ramp: launch the calls due by now.
-        while calls.len() < a.calls
+        while calls.len() < n_calls
             && now >= start + Duration::from_secs_f64(calls.len() as f64 / a.rate)
         {
             let rtp = UdpSocket::bind((a.bind, 0))?;
@@ -205,15 +296,31 @@ fn main() -> std::io::Result<()> {
             ep.add(rtp.as_raw_fd(), idx as u64)?;
             let call_id = format!("{}-{idx}@loadgen", token());
             let tag = token();
-            let body = offer(Codec::Pcmu, DtmfMode::Rfc4733, rtp.local_addr()?, idx as u64, 1, "sendrecv");
-            let invite = id.request("INVITE", &a.dial, &call_id, 1, &tag, None, &branch(), Some("application/sdp"), body.as_bytes());
-            let _ = sip.send_to(&invite, a.server);
+            let phone = provisioning.then_some(idx);
+            let cid = match phone {
+                // A brand-new phone of a known model (auto-registration picks its template).
+                Some(i) => Identity {
+                    user: phones[i].device.clone(),
+                    user_agent: "Cisco-CP8845/14.2.1 selfprov-loadgen".into(),
+                    ..id.clone()
+                },
+                None => id.clone(),
+            };
+            let (first, state) = if phone.is_some() {
+                let reg_id = format!("reg-{call_id}");
+                by_id.insert(reg_id.clone(), idx);
+                (cid.register(&reg_id, 1, &tag, 3600), State::Registering)
+            } else {
+                (invite(&cid, &a.dial, &call_id, &tag, &rtp, idx)?, State::Inviting)
+            };
+            let _ = sip.send_to(&first, a.server);
             by_id.insert(call_id.clone(), idx);
             calls.push(Call {
+                id: cid,
                 call_id,
                 tag,
                 to_tag: String::new(),
-                state: State::Inviting,
+                state,
                 failed: None,
                 rtp,
                 remote: None,
@@ -229,11 +336,20 @@ fn main() -> std::io::Result<()> {
                 answered: None,
                 stats: RtpStats::default(),
                 rec: recognizer.as_ref().map(Recognizer::fork),
-                pending: Some((invite, now + Duration::from_millis(500), Duration::from_millis(500), 0)),
+                pending: Some((first, now + Duration::from_millis(500), Duration::from_millis(500), 0)),
                 probe_at: None,
                 press: None,
                 probe_end: None,
                 reaction_ms: None,
+                phone,
+                typed: 0,
+                type_at: None,
+                keys: Default::default(),
+                gap: 0,
+                register_ms: None,
+                t_start: now,
+                flow_s: None,
+                notified: None,
             });
         }
 
@@ -246,9 +362,7 @@ fn main() -> std::io::Result<()> {
                 if now >= *at {
                     if *tries >= 6 {
                         c.failed.get_or_insert_with(|| format!("no answer ({:?})", c.state));
-                        c.state = State::Done;
-                        done += 1;
-                        ep.del(c.rtp.as_raw_fd());
+                        c.end(&ep, &mut done);
                         continue;
                     }
                     let _ = sip.send_to(bytes, a.server);
@@ -261,8 +375,12 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
             let Some(remote) = c.remote else { continue };
-            if c.answered.is_some_and(|t| now >= t + hold) {
-                let b = id.request("BYE", &a.dial, &c.call_id, 2, &c.tag, Some(&c.to_tag), &branch(), None, b"");
+            let limit = if c.phone.is_some() { FLOW_TIMEOUT } else { hold };
+            if c.answered.is_some_and(|t| now >= t + limit) {
+                if c.phone.is_some() {
+                    c.failed.get_or_insert_with(|| format!("the IVR did not end the call within {}s", limit.as_secs()));
+                }
+                let b = c.id.request("BYE", &a.dial, &c.call_id, 2, &c.tag, Some(&c.to_tag), &branch(), None, b"");
                 let _ = sip.send_to(&b, a.server);
                 c.pending = Some((b, now + Duration::from_millis(500), Duration::from_millis(500), 0));
                 c.state = State::Byeing;
@@ -272,13 +390,27 @@ fn main() -> std::io::Result<()> {
             c.ts = c.ts.wrapping_add(160);
             if c.probe_at.is_some_and(|t| now >= t) {
                 c.probe_at = None;
-                c.press = Some(Press { ts, step: 0 });
+                c.press = Some(Press { ts, step: 0, event: 11 });
+            }
+            if let Some(i) = c.phone {
+                if c.type_at.is_some_and(|t| now >= t) {
+                    c.type_at = None;
+                    c.keys.extend(phones[i].groups[c.typed].iter().copied());
+                    c.typed += 1;
+                }
+                if c.gap > 0 {
+                    c.gap -= 1;
+                } else if c.press.is_none() {
+                    if let Some(event) = c.keys.pop_front() {
+                        c.press = Some(Press { ts, step: 0, event });
+                    }
+                }
             }
             if let Some(p) = &mut c.press {
-                // '#' = event 11: 5 packets of a 100 ms press, then 3 end packets.
+                // 5 packets of a 100 ms press, then 3 end packets.
                 let end = p.step >= 5;
                 let dur: u16 = 160 * u16::from(p.step.min(4) + 1);
-                let payload = [11u8, if end { 0x80 | 10 } else { 10 }, (dur >> 8) as u8, dur as u8];
+                let payload = [p.event, if end { 0x80 | 10 } else { 10 }, (dur >> 8) as u8, dur as u8];
                 rtp_packet(c.te_pt, p.step == 0, c.seq, p.ts, c.ssrc, &payload, &mut pkt);
                 if p.step == 5 {
                     c.probe_end = Some(now);
@@ -286,6 +418,8 @@ fn main() -> std::io::Result<()> {
                 p.step += 1;
                 if p.step >= 8 {
                     c.press = None;
+                    // 40 ms between keys.
+                    c.gap = 2;
                 }
             } else if a.duplex {
                 rtp_packet(c.pt, false, c.seq, ts, c.ssrc, &audio, &mut pkt);
@@ -307,6 +441,15 @@ fn main() -> std::io::Result<()> {
                 if token == SIP_TOKEN {
                     while let Ok((len, from)) = sip.recv_from(&mut buf) {
                         let Some(m) = Msg::parse(&buf[..len]) else { continue };
+                        if m.status.is_none() && m.method == "NOTIFY" {
+                            // check-sync, outside any call: the phone is provisioned.
+                            let _ = sip.send_to(&m.response(200, "OK", &selfprov_phone::sipmsg::token()), from);
+                            let dev = m.header("to").map(selfprov_sip::headers::uri_of).and_then(selfprov_sip::headers::uri_user);
+                            if let Some(&i) = dev.and_then(|d| by_device.get(d)) {
+                                calls[i].notified.get_or_insert_with(Instant::now);
+                            }
+                            continue;
+                        }
                         let Some(&idx) = by_id.get(m.call_id()) else { continue };
                         let c = &mut calls[idx];
                         match m.status {
@@ -316,11 +459,31 @@ fn main() -> std::io::Result<()> {
                                 }
                                 let _ = sip.send_to(&m.response(200, "OK", &c.tag), from);
                                 if m.method == "BYE" && c.state != State::Done {
-                                    c.failed.get_or_insert_with(|| "the IVR hung up".into());
-                                    c.state = State::Done;
-                                    done += 1;
-                                    ep.del(c.rtp.as_raw_fd());
+                                    if c.phone.is_some() {
+                                        c.flow_s = Some(c.t_start.elapsed().as_secs_f64());
+                                    } else {
+                                        c.failed.get_or_insert_with(|| "the IVR hung up".into());
+                                    }
+                                    c.end(&ep, &mut done);
                                 }
+                            }
+                            Some(code) if c.state == State::Registering && m.cseq().1 == "REGISTER" => {
+                                if code < 200 {
+                                    continue;
+                                }
+                                if code >= 300 {
+                                    c.pending = None;
+                                    c.failed = Some(format!("REGISTER: {code} {}", m.reason));
+                                    c.end(&ep, &mut done);
+                                    continue;
+                                }
+                                let t = Instant::now();
+                                c.register_ms = Some(t.duration_since(c.t_start).as_secs_f64() * 1e3);
+                                let inv = invite(&c.id, &a.dial, &c.call_id, &c.tag, &c.rtp, idx)?;
+                                let _ = sip.send_to(&inv, a.server);
+                                c.pending = Some((inv, t + Duration::from_millis(500), Duration::from_millis(500), 0));
+                                c.t_invite = t;
+                                c.state = State::Inviting;
                             }
                             Some(code) if code < 200 => {
                                 // Provisional: stop retransmitting the INVITE.
@@ -335,13 +498,11 @@ fn main() -> std::io::Result<()> {
                                 if method == "INVITE" && c.state == State::Inviting {
                                     c.pending = None;
                                     c.to_tag = m.to_tag().unwrap_or_default();
-                                    let ack = id.request("ACK", &a.dial, &c.call_id, n, &c.tag, Some(&c.to_tag), &branch(), None, b"");
+                                    let ack = c.id.request("ACK", &a.dial, &c.call_id, n, &c.tag, Some(&c.to_tag), &branch(), None, b"");
                                     let _ = sip.send_to(&ack, a.server);
                                     if code >= 300 {
                                         c.failed = Some(format!("{code} {}", m.reason));
-                                        c.state = State::Done;
-                                        done += 1;
-                                        ep.del(c.rtp.as_raw_fd());
+                                        c.end(&ep, &mut done);
                                         continue;
                                     }
                                     let t = Instant::now();
@@ -363,9 +524,7 @@ fn main() -> std::io::Result<()> {
                                     }
                                 } else if method == "BYE" && c.state == State::Byeing {
                                     c.pending = None;
-                                    c.state = State::Done;
-                                    done += 1;
-                                    ep.del(c.rtp.as_raw_fd());
+                                    c.end(&ep, &mut done);
                                 }
                             }
                         }
@@ -384,7 +543,11 @@ fn main() -> std::io::Result<()> {
                     if let Some(r) = &mut c.rec {
                         if let Some(h) = r.feed(p.payload) {
                             let began = t - Duration::from_millis(20 * h.first_frame as u64);
-                            if h.name == "enter_self_service_id" && c.probe_end.is_none() && c.press.is_none() && c.probe_at.is_none() {
+                            if c.phone.is_some() {
+                                if ASKS.get(c.typed).is_some_and(|names| names.contains(&h.name.as_str())) && c.type_at.is_none() {
+                                    c.type_at = Some(t + THINK);
+                                }
+                            } else if h.name == "enter_self_service_id" && c.probe_end.is_none() && c.press.is_none() && c.probe_at.is_none() {
                                 c.probe_at = Some(t + Duration::from_millis(200));
                             } else if let Some(e) = c.probe_end {
                                 if began > e - Duration::from_millis(100) {
@@ -407,21 +570,41 @@ fn main() -> std::io::Result<()> {
         if now.duration_since(last_report) >= Duration::from_secs(5) {
             last_report = now;
             eprintln!(
-                "[{:>5.1}s] launched {} up {} done {} failed {}",
+                "[{:>5.1}s] launched {} up {} done {} failed {}{}",
                 now.duration_since(start).as_secs_f64(),
                 calls.len(),
                 active,
                 done,
-                calls.iter().filter(|c| c.failed.is_some()).count()
+                calls.iter().filter(|c| c.failed.is_some()).count(),
+                if provisioning {
+                    format!(" provisioned {}", calls.iter().filter(|c| c.notified.is_some()).count())
+                } else {
+                    String::new()
+                }
             );
         }
-        if calls.len() == a.calls && done == a.calls {
-            break;
+        if calls.len() == n_calls && done == n_calls {
+            // A check-sync NOTIFY may trail the BYE: wait for it a little.
+            let since = *all_done_at.get_or_insert(now);
+            if !provisioning || calls.iter().all(|c| c.notified.is_some() || c.failed.is_some()) || now >= since + Duration::from_secs(2) {
+                break;
+            }
         }
     }
 
     // Summary.
+    for c in calls.iter_mut().filter(|c| c.phone.is_some() && c.failed.is_none() && c.notified.is_none()) {
+        c.failed = Some("no NOTIFY check-sync: not provisioned".into());
+    }
     let failed: Vec<&Call> = calls.iter().filter(|c| c.failed.is_some()).collect();
+    let mut notified: Vec<Instant> = calls.iter().filter_map(|c| c.notified).collect();
+    notified.sort();
+    let per_s = match (notified.first(), notified.last()) {
+        (Some(f), Some(l)) if notified.len() > 1 && l > f => Some((notified.len() - 1) as f64 / l.duration_since(*f).as_secs_f64()),
+        _ => None,
+    };
+    let registered: Vec<u32> = calls.iter().filter_map(|c| c.register_ms).map(|v| (v * 1000.0) as u32).collect();
+    let flows: Vec<u32> = calls.iter().filter_map(|c| c.flow_s).map(|v| (v * 1e6) as u32).collect();
     let setup: Vec<u32> = calls.iter().filter_map(|c| c.setup_ms).map(|v| (v * 1000.0) as u32).collect();
     let first: Vec<u32> = calls.iter().filter_map(|c| c.first_rtp_ms).map(|v| (v * 1000.0) as u32).collect();
     let reaction: Vec<u32> = calls.iter().filter_map(|c| c.reaction_ms).map(|v| (v * 1000.0) as u32).collect();
@@ -434,7 +617,7 @@ fn main() -> std::io::Result<()> {
     let ooo: u64 = calls.iter().map(|c| c.stats.out_of_order).sum();
     let ms = |v: &[u32], q: f64| percentile(v, q) / 1000.0;
     let summary = serde_json::json!({
-        "calls": a.calls,
+        "calls": n_calls,
         "rate": a.rate,
         "hold_s": hold.as_secs_f64(),
         "duplex": a.duplex,
@@ -450,17 +633,29 @@ fn main() -> std::io::Result<()> {
         "dtmf_to_prompt_ms": {"n": reaction.len(), "p50": ms(&reaction, 0.5), "p99": ms(&reaction, 0.99), "max": ms(&reaction, 1.0)},
         "seconds": start.elapsed().as_secs_f64(),
     });
+    let mut summary = summary;
+    if provisioning {
+        summary["provisioning"] = serde_json::json!({
+            "phones": n_calls,
+            "provisioned": notified.len(),
+            "provisionings_per_s": per_s.map(|v| (v * 10.0).round() / 10.0),
+            "register_to_200_ms": {"p50": ms(&registered, 0.5), "p99": ms(&registered, 0.99), "max": ms(&registered, 1.0)},
+            "flow_s": {"p50": ms(&flows, 0.5) / 1000.0, "p99": ms(&flows, 0.99) / 1000.0, "max": ms(&flows, 1.0) / 1000.0},
+        });
+    }
     println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_vec_pretty(&summary).unwrap_or_default())?;
     }
     if let Some(p) = &a.csv {
         let mut f = std::io::BufWriter::new(std::fs::File::create(p)?);
-        writeln!(f, "call,setup_ms,first_rtp_ms,received,lost,out_of_order,dev_p99_ms,dev_max_ms,dtmf_to_prompt_ms,failure")?;
+        writeln!(f, "call,device,register_ms,setup_ms,first_rtp_ms,received,lost,out_of_order,dev_p99_ms,dev_max_ms,dtmf_to_prompt_ms,flow_s,failure")?;
         for (i, c) in calls.iter().enumerate() {
             writeln!(
                 f,
-                "{i},{},{},{},{},{},{:.3},{:.3},{},{}",
+                "{i},{},{},{},{},{},{},{},{:.3},{:.3},{},{},{}",
+                c.phone.map(|p| phones[p].device.as_str()).unwrap_or(""),
+                c.register_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
                 c.setup_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
                 c.first_rtp_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
                 c.stats.received,
@@ -469,6 +664,7 @@ fn main() -> std::io::Result<()> {
                 c.stats.deviation_ms(0.99),
                 c.stats.deviation_ms(1.0),
                 c.reaction_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
+                c.flow_s.map(|v| format!("{v:.3}")).unwrap_or_default(),
                 c.failed.clone().unwrap_or_default().replace(',', ";"),
             )?;
         }

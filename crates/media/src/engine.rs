@@ -108,7 +108,24 @@ pub struct MediaEngine {
     commands: Sender<MediaCommand>,
     local: SocketAddr,
     pub counters: Arc<MediaCounters>,
+    /// The RTP socket's receive buffer, as granted by the kernel (bytes).
+    pub receive_buffer: usize,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What a shared socket asks the kernel for, each way. Every call's packets pass through one
+/// socket, so the default (~200 KiB, a few milliseconds of traffic at thousands of calls) drops
+/// packets — DTMF included — whenever the engine thread is held up. The kernel caps the request
+/// at `net.core.rmem_max`/`wmem_max` (docs/operations.md).
+pub const SOCKET_BUFFER: usize = 8 << 20;
+
+/// Ask for [`SOCKET_BUFFER`] of receive and send buffer on `sock`; returns the receive buffer
+/// the kernel granted.
+pub fn grow_buffers(sock: &impl std::os::fd::AsFd) -> usize {
+    let s = socket2::SockRef::from(sock);
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    s.recv_buffer_size().unwrap_or(0)
 }
 
 impl MediaEngine {
@@ -116,6 +133,7 @@ impl MediaEngine {
     pub fn start(bind: SocketAddr, events: Sender<MediaEvent>) -> std::io::Result<MediaEngine> {
         let sock = UdpSocket::bind(bind)?;
         sock.set_nonblocking(true)?;
+        let receive_buffer = grow_buffers(&sock);
         let local = sock.local_addr()?;
         let (tx, rx) = mpsc::channel();
         let counters = Arc::new(MediaCounters::default());
@@ -126,6 +144,7 @@ impl MediaEngine {
         Ok(MediaEngine {
             commands: tx,
             local,
+            receive_buffer,
             counters,
             thread: Some(thread),
         })

@@ -43,8 +43,13 @@ fn main() -> ExitCode {
 fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
     match cmd {
         Command::Serve => {
+            // Provisioning work (Argon2 checks, SQLite commits) runs on the blocking pool. Bounded,
+            // a burst of calls queues there instead of starting hundreds of threads with 4 MiB of
+            // Argon2 memory each (measured: 550 threads, 3.6 GiB resident at 150 flows/s).
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .max_blocking_threads((4 * cores).clamp(8, 64))
                 .build()
                 .context("starting the runtime")?;
             rt.block_on(selfprov_service::serve(cfg.clone()))?;

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+/// Receive buffer asked for on the SIP UDP socket.
+const SIP_SOCKET_BUFFER: usize = 4 << 20;
 use tokio::sync::mpsc;
 
 /// Largest SIP message accepted over TCP.
@@ -154,6 +157,9 @@ impl SipStack {
         events: mpsc::UnboundedSender<Event>,
     ) -> std::io::Result<SipStack> {
         let udp = UdpSocket::bind(listen).await?;
+        // A burst of REGISTERs and INVITEs (phones after a power cut) must queue, not be dropped
+        // and wait 500 ms for a retransmission. The kernel caps this at net.core.rmem_max.
+        let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(SIP_SOCKET_BUFFER);
         let local = udp.local_addr()?;
         let tcp = TcpListener::bind(local).await?;
         if cfg.advertised.is_empty() {
