@@ -136,6 +136,16 @@ def load_step(run: Path, kind: str, calls: int, rate: float, hold: float) -> dic
     }
 
 
+def floor_step(run: Path, streams: int, hold: float = 10.0) -> dict:
+    """The loopback kernel floor in the same run: selfprov-loadgen --floor, a bare sendmmsg sender
+    thread to `streams` receiving sockets, measured like a load step."""
+    work = run / f"floor-{streams}"
+    work.mkdir()
+    subprocess.run([str(LOADGEN), "--floor", "--calls", str(streams), "--hold", f"{hold}s",
+                    "--json", str(work / "floor.json")], stdout=subprocess.DEVNULL, check=True, timeout=600)
+    return json.loads((work / "floor.json").read_text())
+
+
 def startup(run: Path) -> dict:
     work = run / "startup"
     work.mkdir()
@@ -320,12 +330,30 @@ def markdown(res: dict) -> str:
                      f"failed {v.get('FailedCall(C)', '?')}, rate {v.get('CallRate(C)', '?')} cps; {rts}; selfprov CPU {v['selfprov_cpu_pct']:.0f}% of a core; "
                      f"RSS before/after {v['rss_kib_before_after'][0]}/{v['rss_kib_before_after'][1]} KiB |")
     pv = res.get("provisioning")
-    if pv:
-        L.append(f"\n**Provisioning flows** (SIPp `provision.xml`: register, call, ID and PIN by `play_dtmf`, "
-                 f"confirm; SQLite, fully durable commits): {pv['phones']} new phones offered at {pv['offered_rate']}/s — "
-                 f"{pv['successful']} provisioned, {pv['other_outcomes']} other outcomes, "
-                 f"**{pv['provisionings_per_s']} completed provisionings/s** (first to last SUCCESS in the audit log); "
-                 f"selfprov at {pv['selfprov_cpu_pct']}% of a core; SIPp exit {pv['sipp_exit']}.")
+    fl = res.get("floor", {})
+    if fl:
+        L.append("\n**Kernel floor, same run** (`selfprov-loadgen --floor`: a bare `sendmmsg` sender thread, "
+                 "one 20 ms PCMU packet per stream per packet time to that many receiving sockets, nothing else):\n")
+        L.append("| streams | kept up | sender µs/packet | sender CPU per stream (% core) | selfprov CPU per silent call (% core) | selfprov / floor | floor p50 / p99 / max deviation (ms) |")
+        L.append("|---|---|---|---|---|---|---|")
+        for n, f in sorted(fl.items(), key=lambda kv: int(kv[0])):
+            sp_call = next((st["cpu_pct_per_call"] for st in res["steps"] if st["kind"] == "silent" and st["calls"] == int(n)), None)
+            ratio = "-" if sp_call is None else f"{sp_call / f['sender_cpu_pct_per_stream']:.2f}"
+            d = f["deviation_ms"]
+            L.append(f"| {n} | {'yes' if f['kept_up'] else 'no (' + str(f['ticks_late']) + ' ticks late)'} | {f['sender_us_per_packet']:.2f} | "
+                     f"{f['sender_cpu_pct_per_stream']:.4f} | {'-' if sp_call is None else f'{sp_call:.4f}'} | {ratio} | "
+                     f"{d['p50']:.2f} / {d['p99']:.2f} / {d['max']:.2f} |")
+    pvs = [v for k, v in res.items() if k.startswith("provisioning")]
+    if pvs:
+        L.append("\n**Provisioning flows** (new phone registers and is auto-registered, calls, types ID and PIN, "
+                 "confirms; SQLite with fully durable commits; result counted from SUCCESS entries in the audit log):\n")
+        L.append("| driver | phones | offered /s | provisioned | other outcomes | completed /s | REGISTER→200 p50 / p99 (ms) | flow p50 / p99 (s) | selfprov CPU (% core) |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+        for pv in pvs:
+            pp = lambda d: "-" if not d else f"{d['p50']:.1f} / {d['p99']:.1f}"
+            L.append(f"| {'selfprov-loadgen --provision' if pv['tool'] == 'loadgen' else 'SIPp provision.xml (play_dtmf)'} | {pv['phones']} | "
+                     f"{pv['offered_rate']} | {pv['successful']} | {pv['other_outcomes']} | **{pv['provisionings_per_s']}** | "
+                     f"{pp(pv.get('register_to_200_ms'))} | {pp(pv.get('flow_s'))} | {pv['selfprov_cpu_pct']} |")
     L.append("\n![latency](img/latency-vs-calls.png)\n\n![cpu](img/cpu-per-call.png)\n")
     return "\n".join(L)
 
@@ -361,11 +389,19 @@ def main():
         print(f"{kind} {n}: lost {g['rtp_lost']} failed {g['failed']} dev p99 {g['deviation_ms']['p99']} ms, "
               f"cpu {r['selfprov_cpu_pct']} %, {r['kib_per_call']} KiB/call", flush=True)
         res["steps"].append(r)
+        if kind == "silent" and str(n) not in res.setdefault("floor", {}):
+            res["floor"][str(n)] = floor_step(run, int(n))
+            f = res["floor"][str(n)]
+            print(f"floor {n}: {f['sender_us_per_packet']:.2f} us/packet, {f['sender_cpu_pct_per_stream']:.4f} % per stream, "
+                  f"kept up {f['kept_up']}, dev p99 {f['deviation_ms']['p99']} ms", flush=True)
     if not a.no_sipp and shutil.which("sipp"):
         res["sipp"] = sipp_steps(run, a.quick)
         print(json.dumps(res["sipp"], indent=1), flush=True)
-        res["provisioning"] = provisioning_step(run, 400 if a.quick else 3000, 200)
-        print(json.dumps(res["provisioning"], indent=1), flush=True)
+        for key, n, rate, tool in ([("provisioning", 400, 200, "loadgen")] if a.quick else
+                                   [("provisioning", 3000, 200, "loadgen"), ("provisioning-150", 2250, 150, "loadgen"),
+                                    ("provisioning-sipp", 750, 50, "sipp")]):
+            res[key] = provisioning_step(run, n, rate, tool)
+            print(json.dumps(res[key], indent=1), flush=True)
     (run / "results.json").write_text(json.dumps(res, indent=1))
     (REPO / "benches/results/latest.json").write_text(json.dumps({k: v for k, v in res.items() if k != "steps"} |
         {"steps": [{k: v for k, v in s.items() if k != "samples"} for s in res["steps"]]}, indent=1))

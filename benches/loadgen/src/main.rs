@@ -72,6 +72,12 @@ struct Args {
     /// Sets --calls to the number of phones; --hold is not used.
     #[arg(long)]
     provision: Option<PathBuf>,
+    /// Measure the loopback kernel floor instead (no SIP, no selfprov): a second thread sends a
+    /// 20 ms PCMU packet to each of --calls sockets every packet time, from one socket with
+    /// sendmmsg (the least any media engine can do for silent callers), for --hold. Prints that
+    /// thread's CPU time per stream and the arrival statistics measured as in a load run.
+    #[arg(long)]
+    floor: bool,
 }
 
 /// The prompts that ask for each digit group, and how long into them the user starts typing.
@@ -235,8 +241,115 @@ impl Drop for Epoll {
     }
 }
 
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: plain syscall writing into a local timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// `--floor`: a bare sender to `a.calls` sockets of this process, received and measured here.
+fn floor(a: &Args) -> std::io::Result<()> {
+    use selfprov_media::net::BatchSender;
+    use selfprov_media::pacer::Batch;
+    let n = a.calls;
+    raise_fd_limit(n as u64 + 256);
+    let hold: Duration = a.hold.into();
+    let ep = Epoll::new()?;
+    let mut socks = Vec::with_capacity(n);
+    let mut dests = Vec::with_capacity(n);
+    for i in 0..n {
+        let s = UdpSocket::bind((a.bind, 0))?;
+        s.set_nonblocking(true)?;
+        ep.add(s.as_raw_fd(), i as u64)?;
+        dests.push(s.local_addr()?);
+        socks.push(s);
+    }
+    let tx = UdpSocket::bind((a.bind, 0))?;
+    let start = Instant::now() + Duration::from_millis(50);
+    let sender = std::thread::spawn(move || {
+        let mut out = BatchSender::new();
+        let mut batch = Batch::with_capacity(n / 2 + 1);
+        let mut pkt = Vec::with_capacity(256);
+        let payload = [0xFFu8; 160];
+        let ssrc: Vec<u32> = (0..n).map(|_| rand::random()).collect();
+        let (mut sent, mut refused, mut late) = (0u64, 0u64, 0u64);
+        let ticks = hold.as_millis() as u64 / 10;
+        let cpu0 = thread_cpu();
+        for tick in 0..ticks {
+            let deadline = start + TICK * tick as u32;
+            match deadline.checked_duration_since(Instant::now()) {
+                Some(wait) => std::thread::sleep(wait),
+                None if Instant::now() > deadline + TICK => late += 1,
+                None => {}
+            }
+            // Like the media engine: streams spread over the two 10 ms ticks of a packet time.
+            batch.clear();
+            let k = tick / 2;
+            for i in ((tick % 2) as usize..n).step_by(2) {
+                rtp_packet(0, k == 0, k as u16, (k as u32).wrapping_mul(160), ssrc[i], &payload, &mut pkt);
+                batch.push(&pkt, dests[i]);
+            }
+            let ok = out.send(&tx, &batch).unwrap_or(0);
+            sent += ok as u64;
+            refused += (batch.len() - ok) as u64;
+        }
+        (thread_cpu() - cpu0, sent, refused, late, start.elapsed())
+    });
+    let mut stats: Vec<RtpStats> = (0..n).map(|_| RtpStats::default()).collect();
+    let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
+    let mut buf = vec![0u8; 2048];
+    let cpu0 = thread_cpu();
+    while !sender.is_finished() || Instant::now() < start + hold + Duration::from_millis(100) {
+        let k = ep.wait(&mut evs, TICK);
+        for e in &evs[..k] {
+            let i = e.u64 as usize;
+            while let Ok((len, _)) = socks[i].recv_from(&mut buf) {
+                let t = Instant::now();
+                if let Ok(p) = selfprov_media::rtp::parse(&buf[..len]) {
+                    stats[i].on_packet(p.sequence, p.timestamp, p.marker, t.saturating_duration_since(start).as_micros() as u64, 8000);
+                }
+            }
+        }
+    }
+    let recv_cpu = thread_cpu() - cpu0;
+    let (cpu, sent, refused, late, elapsed) = sender.join().map_err(|_| std::io::Error::other("sender thread panicked"))?;
+    let mut devs: Vec<u32> = Vec::new();
+    for s in &stats {
+        devs.extend_from_slice(&s.deviations_us);
+    }
+    let ms = |v: &[u32], q: f64| percentile(v, q) / 1000.0;
+    // Over the time the sender really took (longer than --hold when it cannot keep up).
+    let secs = elapsed.as_secs_f64();
+    let pct = 100.0 * cpu.as_secs_f64() / secs;
+    let summary = serde_json::json!({
+        "floor": true,
+        "streams": n,
+        "seconds": secs,
+        "packets_sent": sent,
+        "packets_refused": refused,
+        "ticks_late": late,
+        "kept_up": late == 0,
+        "sender_cpu_pct": pct,
+        "sender_cpu_pct_per_stream": pct / n.max(1) as f64,
+        "sender_us_per_packet": cpu.as_secs_f64() * 1e6 / sent.max(1) as f64,
+        "receiver_cpu_pct": 100.0 * recv_cpu.as_secs_f64() / secs,
+        "rtp_received": stats.iter().map(|s| s.received).sum::<u64>(),
+        "rtp_lost": stats.iter().map(|s| s.lost()).sum::<u64>(),
+        "deviation_ms": {"p50": ms(&devs, 0.5), "p99": ms(&devs, 0.99), "p999": ms(&devs, 0.999), "max": ms(&devs, 1.0)},
+    });
+    println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_vec_pretty(&summary).unwrap_or_default())?;
+    }
+    Ok(())
+}
+
 fn main() -> std::io::Result<()> {
     let a = Args::parse();
+    if a.floor {
+        return floor(&a);
+    }
     let phones = match &a.provision {
         Some(p) => read_phones(p)?,
         None => Vec::new(),

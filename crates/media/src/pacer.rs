@@ -91,6 +91,16 @@ impl Batch {
         self.lens.clear();
         self.addrs.clear();
     }
+    /// Add a ready-made packet (for tools that build their own, e.g. the load generator's
+    /// kernel-floor sender).
+    pub fn push(&mut self, pkt: &[u8], to: SocketAddr) {
+        let n = pkt.len().min(MAX_PACKET);
+        if let Some(slot) = self.slot() {
+            slot[..n].copy_from_slice(&pkt[..n]);
+            self.lens.push(n);
+            self.addrs.push(to);
+        }
+    }
     /// The i-th packet and its destination.
     pub fn packet(&self, i: usize) -> (&[u8], SocketAddr) {
         (
