@@ -10,7 +10,7 @@
 //! is a stray packet: dropped and counted.
 
 use crate::codec::{Codec, Decoder};
-use crate::net::BatchSender;
+use crate::net::{BatchReceiver, BatchSender};
 use crate::pacer::{Batch, Frames, Pacer, PacerEvent, StreamId, TICK_MS};
 use crate::rtp::{parse, OutboundStream};
 use selfprov_dtmf::inband::InbandDetector;
@@ -186,7 +186,9 @@ impl State {
                     spec.payload_type,
                     spec.codec.timestamp_step(spec.ptime_ms),
                 );
-                let stream = self.pacer.add(rtp, spec.remote, spec.ptime_ms, spec.idle.clone());
+                let stream = self
+                    .pacer
+                    .add(rtp, spec.remote, spec.ptime_ms, spec.idle.clone());
                 let events = spec.telephone_event_pt.map(EventReceiver::new);
                 let inband = match (spec.telephone_event_pt, spec.codec) {
                     (None, Codec::Pcmu | Codec::Pcma) => Decoder::new(spec.codec)
@@ -298,7 +300,7 @@ fn run(
     let mut pacer_events = Vec::new();
     let mut digits = Vec::new();
     let mut pcm = Vec::with_capacity(960);
-    let mut buf = [0u8; 2048];
+    let mut receiver = BatchReceiver::new(64);
     let start = Instant::now();
     let mut tick: u64 = 0;
     loop {
@@ -316,39 +318,48 @@ fn run(
         }
         // Inbound.
         let now = Instant::now();
-        while let Ok((n, src)) = sock.recv_from(&mut buf) {
-            let Some(call) = st.demux(src) else {
-                counters.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            let Ok(p) = parse(&buf[..n]) else {
-                counters.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            counters.received.fetch_add(1, Ordering::Relaxed);
-            let Some(c) = st.calls.get_mut(&call) else {
-                continue;
-            };
-            digits.clear();
-            let mut method = selfprov_dtmf::Method::Rfc4733;
-            if let Some(rx) = &mut c.events {
-                rx.on_packet(p.payload_type, p.timestamp, p.payload, now, &mut digits);
-            }
-            if let Some((dec, det)) = &mut c.inband {
-                if p.payload_type == c.spec.payload_type {
-                    pcm.clear();
-                    if dec.decode(p.payload, &mut pcm).is_ok() {
-                        det.feed(&pcm, &mut digits);
-                        method = selfprov_dtmf::Method::InBand;
+        let mut more = true;
+        while more {
+            let n = receiver.recv(&sock).unwrap_or(0);
+            more = n == receiver.capacity();
+            for i in 0..n {
+                let Some((data, src)) = receiver.get(i) else {
+                    counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let Some(call) = st.demux(src) else {
+                    counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let Ok(p) = parse(data) else {
+                    counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                counters.received.fetch_add(1, Ordering::Relaxed);
+                let Some(c) = st.calls.get_mut(&call) else {
+                    continue;
+                };
+                digits.clear();
+                let mut method = selfprov_dtmf::Method::Rfc4733;
+                if let Some(rx) = &mut c.events {
+                    rx.on_packet(p.payload_type, p.timestamp, p.payload, now, &mut digits);
+                }
+                if let Some((dec, det)) = &mut c.inband {
+                    if p.payload_type == c.spec.payload_type {
+                        pcm.clear();
+                        if dec.decode(p.payload, &mut pcm).is_ok() {
+                            det.feed(&pcm, &mut digits);
+                            method = selfprov_dtmf::Method::InBand;
+                        }
                     }
                 }
-            }
-            for d in &digits {
-                let _ = events.send(MediaEvent::Digit {
-                    call,
-                    digit: *d,
-                    method,
-                });
+                for d in &digits {
+                    let _ = events.send(MediaEvent::Digit {
+                        call,
+                        digit: *d,
+                        method,
+                    });
+                }
             }
         }
         // Telephone-events whose end packets were lost.

@@ -426,3 +426,47 @@ fn a_hundred_phones_at_once_each_get_their_own_user() {
     let ok = audit.as_array().unwrap().iter().filter(|a| a["code"] == "SUCCESS").count();
     assert_eq!(ok, 100, "{audit:#}");
 }
+
+/// The benchmark's provisioning driver (`selfprov-loadgen --provision`) against the real service:
+/// 50 new phones register, call, type when the prompts ask, and each is provisioned — so the
+/// figure in docs/benchmarks.md comes from flows that really end in SUCCESS.
+#[test]
+fn the_load_generator_provisions_fifty_phones_through_the_ivr() {
+    let s = config("e2e-loadgen");
+    let phones = load_users(&s, 50, free_udp_port());
+    let (_service, _err) = start_service(&s);
+    let loadgen = std::path::Path::new(env!("CARGO_BIN_EXE_selfprov")).with_file_name("selfprov-loadgen");
+    assert!(
+        loadgen.exists(),
+        "{} is missing: build the workspace first (`cargo build --workspace`, as scripts/test.sh does)",
+        loadgen.display()
+    );
+    let out = s.dir.path().join("loadgen.json");
+    let mut cmd = Command::new(&loadgen);
+    cmd.arg("--server")
+        .arg(format!("127.0.0.1:{}", s.sip_port))
+        .arg("--provision")
+        .arg(&phones)
+        .arg("--rate")
+        .arg("25")
+        .arg("--prompts")
+        .arg(repo().join("prompts"))
+        .arg("--json")
+        .arg(&out);
+    let (mut lg, _o, lg_err) = spawn_watched("loadgen", &mut cmd).unwrap();
+    let st = lg.wait_timeout(Duration::from_secs(120)).expect("loadgen did not finish");
+    assert!(st.success(), "loadgen failed: {st:?}\n{}", lg_err.lines().join("\n"));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(summary["provisioning"]["provisioned"], 50, "{summary:#}");
+    assert_eq!(summary["failed"], 0, "{summary:#}");
+    let devices = cli(&s, &["device", "list", "--json"]);
+    for i in 0..50 {
+        let name = format!("SEP0000000100{i:02X}");
+        let d = devices.as_array().unwrap().iter().find(|d| d["name"] == name.as_str()).expect("device");
+        assert_eq!(d["owner"], format!("load{i:03}").as_str(), "{d}");
+        assert_eq!(d["dn"], (4000 + i).to_string().as_str(), "{d}");
+    }
+    let audit = cli(&s, &["audit", "--json", "--limit", "1000"]);
+    let ok = audit.as_array().unwrap().iter().filter(|a| a["code"] == "SUCCESS").count();
+    assert_eq!(ok, 50, "{audit:#}");
+}
