@@ -21,7 +21,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $# -ge 1 ]] || { sed -n '2,13p' "$0"; exit 2; }
-scenario="$1"; shift
+scenario="$(realpath "$1")"; shift
 command -v sipp >/dev/null || { echo "run.sh: sipp missing (scripts/install-deps.sh)"; exit 2; }
 (cd "$repo" && cargo build --release --locked -q -p selfprov)
 bin="${CARGO_TARGET_DIR:-$repo/target}/release/selfprov"
@@ -52,7 +52,7 @@ c0=$(cpu); r0=$(rss); peak=$r0
 sampler=$!
 s0=$(date +%s%N)
 set +e
-(cd "$work" && sipp 127.0.0.1:5070 -sf "$(cd "$(dirname "$scenario")" && pwd)/$(basename "$scenario")" \
+(cd "$work" && sipp 127.0.0.1:5070 -sf "$scenario" \
    -s 2000 -i 127.0.0.1 -p 5071 -mp 30000 -nostdin -trace_stat -fd 1 -trace_rtt -rtt_freq 1 "$@")
 rc=$?
 set -e
