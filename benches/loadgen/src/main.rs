@@ -367,7 +367,7 @@ fn main() -> std::io::Result<()> {
     let sip = UdpSocket::bind((a.bind, 0))?;
     sip.set_nonblocking(true)?;
     // Every call's SIP goes through this one socket.
-    selfprov_media::engine::grow_buffers(&sip);
+    selfprov_media::net::grow_buffers(&sip);
     let ep = Epoll::new()?;
     ep.add(sip.as_raw_fd(), SIP_TOKEN)?;
     let id = Identity {

@@ -10,7 +10,7 @@
 //! is a stray packet: dropped and counted.
 
 use crate::codec::{Codec, Decoder};
-use crate::net::{BatchReceiver, BatchSender};
+use crate::net::{grow_buffers, BatchReceiver, BatchSender};
 use crate::pacer::{Batch, Frames, Pacer, PacerEvent, StreamId, TICK_MS};
 use crate::rtp::{parse, OutboundStream};
 use selfprov_dtmf::inband::InbandDetector;
@@ -108,24 +108,10 @@ pub struct MediaEngine {
     commands: Sender<MediaCommand>,
     local: SocketAddr,
     pub counters: Arc<MediaCounters>,
-    /// The RTP socket's receive buffer, as granted by the kernel (bytes).
+    /// The RTP socket's receive buffer, as granted by the kernel (bytes; see
+    /// [`crate::net::SOCKET_BUFFER`]).
     pub receive_buffer: usize,
     thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// What a shared socket asks the kernel for, each way. Every call's packets pass through one
-/// socket, so the default (~200 KiB, a few milliseconds of traffic at thousands of calls) drops
-/// packets — DTMF included — whenever the engine thread is held up. The kernel caps the request
-/// at `net.core.rmem_max`/`wmem_max` (docs/operations.md).
-pub const SOCKET_BUFFER: usize = 8 << 20;
-
-/// Ask for [`SOCKET_BUFFER`] of receive and send buffer on `sock`; returns the receive buffer
-/// the kernel granted.
-pub fn grow_buffers(sock: &impl std::os::fd::AsFd) -> usize {
-    let s = socket2::SockRef::from(sock);
-    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
-    s.recv_buffer_size().unwrap_or(0)
 }
 
 impl MediaEngine {

@@ -7,6 +7,21 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 
+/// What a shared socket asks the kernel for, each way. Every call's packets pass through one
+/// socket, so the default (~200 KiB, a few milliseconds of traffic at thousands of calls) drops
+/// packets — DTMF included — whenever the engine thread is held up. The kernel caps the request
+/// at `net.core.rmem_max`/`wmem_max` (docs/operations.md).
+pub const SOCKET_BUFFER: usize = 8 << 20;
+
+/// Ask for [`SOCKET_BUFFER`] of receive and send buffer on `sock`; returns the receive buffer
+/// the kernel granted.
+pub fn grow_buffers(sock: &impl std::os::fd::AsFd) -> usize {
+    let s = socket2::SockRef::from(sock);
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    s.recv_buffer_size().unwrap_or(0)
+}
+
 fn sockaddr(addr: &SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
     // SAFETY: sockaddr_storage is large enough for both address families; we write the
     // matching struct at its start.

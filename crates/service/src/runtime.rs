@@ -339,10 +339,10 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let media_bind = SocketAddr::new(cfg.raw.media.bind, cfg.raw.media.rtp_port_range.start);
     let media = MediaEngine::start(media_bind, media_tx)
         .with_context(|| format!("RTP socket {media_bind}"))?;
-    if media.receive_buffer < selfprov_media::engine::SOCKET_BUFFER {
+    if media.receive_buffer < selfprov_media::net::SOCKET_BUFFER {
         tracing::info!(
             granted_bytes = media.receive_buffer,
-            wanted_bytes = selfprov_media::engine::SOCKET_BUFFER,
+            wanted_bytes = selfprov_media::net::SOCKET_BUFFER,
             "the kernel capped the RTP socket's receive buffer; for thousands of calls raise net.core.rmem_max (docs/operations.md)"
         );
     }

@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
 
 /// Receive buffer asked for on the SIP UDP socket.
 const SIP_SOCKET_BUFFER: usize = 4 << 20;
-use tokio::sync::mpsc;
 
 /// Largest SIP message accepted over TCP.
 pub const MAX_TCP_MESSAGE: usize = 64 * 1024;

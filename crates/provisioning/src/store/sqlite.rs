@@ -349,8 +349,7 @@ impl SqliteStore {
 
     fn migrate(&self) -> Result<(), StoreError> {
         let mut c = self.conn()?;
-        let _w = self.write_lock();
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (_w, tx) = self.begin(&mut c)?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
         let current: i64 = tx.query_row(
             "SELECT COALESCE(MAX(version), 0) FROM schema_version",
@@ -433,9 +432,15 @@ impl SqliteStore {
         })
     }
 
-    /// Held (after taking a connection, so it never waits for one) for a write transaction.
-    fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    /// Begin a write transaction on `c` (already taken from the pool, so the lock holder never
+    /// waits for a connection). The guard queues this process's writers; bind it before the
+    /// transaction so it is released after the commit or rollback.
+    fn begin<'c>(
+        &self,
+        c: &'c mut Connection,
+    ) -> rusqlite::Result<(std::sync::MutexGuard<'_, ()>, Transaction<'c>)> {
+        let guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        Ok((guard, c.transaction_with_behavior(TransactionBehavior::Immediate)?))
     }
 
     fn write<T>(
@@ -443,8 +448,7 @@ impl SqliteStore {
         f: impl FnOnce(&Transaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut c = self.conn()?;
-        let _w = self.write_lock();
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (_w, tx) = self.begin(&mut c)?;
         let v = f(&tx)?;
         tx.commit()?;
         Ok(v)
@@ -691,8 +695,7 @@ impl SqliteStore {
         pause: impl FnOnce(),
     ) -> Result<(), StoreError> {
         let mut c = self.conn()?;
-        let _w = self.write_lock();
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (_w, tx) = self.begin(&mut c)?;
         tx.execute(
             "UPDATE device SET owner = ?1, auto_registered = 0 WHERE name = ?2",
             params![user_id.as_str(), device],
@@ -1207,10 +1210,7 @@ impl Store for SqliteStore {
         let mut c = self
             .conn()
             .map_err(|e| AssignError::Internal(e.to_string()))?;
-        let _w = self.write_lock();
-        let tx = c
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(internal)?;
+        let (_w, tx) = self.begin(&mut c).map_err(internal)?;
         let (user, profile, dev, owned) = Self::assign_context(&tx, device, user_id)?;
         let verdict = evaluate(&AssignContext {
             user: &user,
