@@ -1,0 +1,334 @@
+//! One phone, one call: register as a new device, dial the route point, listen, answer the IVR
+//! with DTMF when it asks, and report what happened.
+//!
+//! This file holds [`run`], the call from REGISTER to the report, and its error. What the caller
+//! asks for is in `options`, what comes back in `report`, the SIP requests the phone sends and
+//! retransmits in `signalling`, and the SDP offer, RTP and digit sending in `media`.
+
+mod media;
+mod options;
+mod report;
+mod signalling;
+
+pub use media::{offer, payload_type, rtp_packet};
+pub use options::{DtmfMode, PhoneOptions, Script};
+pub use report::{HeardAt, Report, RtpSummary};
+
+use crate::recognize::{Heard, Recognizer};
+use crate::sipmsg::{branch, token, Identity, Msg};
+use crate::stats::RtpStats;
+use media::{queue_digits, write_wav, Media, Tx, TE_PT};
+use selfprov_media::{Codec, Decoder, Encoder};
+use signalling::{transact, Dialog, Pending};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PhoneError {
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("no answer to {0} from {1} (is selfprov running there?)")]
+    NoAnswer(&'static str, SocketAddr),
+    #[error("registration refused: {0}")]
+    Register(String),
+    #[error("the 200 OK carries no usable SDP answer: {0}")]
+    Sdp(String),
+    #[error("{0:?} is not supported here: {1}")]
+    Codec(Codec, String),
+    #[error("in-band DTMF needs PCMU or PCMA, not {0:?}")]
+    InbandCodec(Codec),
+}
+
+/// Prompts after which the IVR waits for digits.
+const ASKING: &[&str] = &[
+    "language_select",
+    "enter_self_service_id",
+    "enter_pin",
+    "enter_pin_or_auth_code",
+    "confirm_press",
+];
+
+/// Place one call as described by `opts`; `recognizer` must be built for `opts.codec`.
+pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Report, PhoneError> {
+    if opts.dtmf == DtmfMode::Inband && !matches!(opts.codec, Codec::Pcmu | Codec::Pcma) {
+        return Err(PhoneError::InbandCodec(opts.codec));
+    }
+    let mut encoder = Encoder::new(opts.codec).map_err(|e| PhoneError::Codec(opts.codec, e.to_string()))?;
+    let mut decoder = Decoder::new(opts.codec).map_err(|e| PhoneError::Codec(opts.codec, e.to_string()))?;
+    let sip = UdpSocket::bind((opts.bind, 0)).await?;
+    let rtp = UdpSocket::bind((opts.bind, 0)).await?;
+    let id = Identity {
+        user: opts.device.clone(),
+        user_agent: opts.user_agent.clone(),
+        local: sip.local_addr()?,
+        server: opts.server,
+    };
+    let mut report = Report { device: opts.device.clone(), codec: format!("{:?}", opts.codec), ..Report::default() };
+    let tag = token();
+
+    if opts.register {
+        let cid = format!("{}@selfprov-phone", token());
+        let r = transact(&sip, opts.server, id.register(&cid, 1, &tag, 3600), &cid, 1, "REGISTER", &tag).await?;
+        report.registered = r.status;
+        if r.status != Some(200) {
+            return Err(PhoneError::Register(format!("{} {}", r.status.unwrap_or(0), r.reason)));
+        }
+    }
+
+    // INVITE.
+    let call_id = format!("{}@selfprov-phone", token());
+    let session = rand::random::<u32>() as u64;
+    let rtp_local = rtp.local_addr()?;
+    let body = offer(opts.codec, opts.dtmf, rtp_local, session, 1, "sendrecv");
+    let inv_branch = branch();
+    let invite = id.request("INVITE", &opts.route_point, &call_id, 1, &tag, None, &inv_branch, Some("application/sdp"), body.as_bytes());
+    let t_invite = Instant::now();
+    let answer = transact(&sip, opts.server, invite, &call_id, 1, "INVITE", &tag).await?;
+    let status = answer.status.unwrap_or(0);
+    report.call_status = Some(status);
+    let to_tag = answer.to_tag().unwrap_or_default();
+    if status >= 300 {
+        // ACK for a failure: same branch as the INVITE.
+        let ack = id.request("ACK", &opts.route_point, &call_id, 1, &tag, Some(&to_tag), &inv_branch, None, b"");
+        sip.send_to(&ack, opts.server).await?;
+        report.ended_by = format!("refused ({status} {})", answer.reason);
+        report.conclude();
+        return Ok(report);
+    }
+    report.setup_ms = Some(t_invite.elapsed().as_secs_f64() * 1000.0);
+    let mut dlg = Dialog {
+        id: &id,
+        target: &opts.route_point,
+        call_id,
+        tag: tag.clone(),
+        to_tag,
+        cseq: 1,
+        codec: opts.codec,
+        dtmf: opts.dtmf,
+        rtp: rtp_local,
+        session,
+        sdp_version: 1,
+    };
+    sip.send_to(&dlg.ack(1), opts.server).await?;
+    let answered = Instant::now();
+
+    let sd = selfprov_sip::sdp::parse(&answer.body).map_err(|e| PhoneError::Sdp(e.to_string()))?;
+    let m = sd.media.iter().find(|m| m.media == "audio" && m.port != 0).ok_or_else(|| PhoneError::Sdp("no audio stream".into()))?;
+    let ip = m.connection.or(sd.connection).ok_or_else(|| PhoneError::Sdp("no c= line".into()))?;
+    let pt = m.formats.first().and_then(|f| f.parse().ok()).unwrap_or(payload_type(opts.codec));
+    let te_pt = m.rtpmaps.iter().find(|(_, n, _)| n.eq_ignore_ascii_case("telephone-event")).map(|(p, _, _)| *p);
+    let step = opts.codec.timestamp_step(20);
+    let mut silence = Vec::new();
+    encoder
+        .encode(&vec![0i16; opts.codec.samples_per_frame(20)], &mut silence)
+        .map_err(|e| PhoneError::Codec(opts.codec, e.to_string()))?;
+    let mut media = Media {
+        sock: rtp,
+        remote: SocketAddr::new(ip, m.port),
+        pt,
+        te_pt,
+        ssrc: rand::random(),
+        seq: rand::random(),
+        ts: rand::random(),
+        step,
+        event_ts: 0,
+        silence,
+        queue: VecDeque::new(),
+    };
+
+    let mut stats = RtpStats::default();
+    let mut recorded: Vec<i16> = Vec::new();
+    let mut pcm = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut next_group = 0usize;
+    // When the server could first see the last digit typed, and when it was complete.
+    let mut last_digit_start: Option<Instant> = None;
+    let mut last_digit_end: Option<Instant> = None;
+    let mut awaiting_reaction = false;
+    let mut typing_at: Option<Instant> = None;
+    let mut hold_done = false;
+    let mut held_until: Option<Instant> = None;
+    let mut hangup_at: Option<Instant> = None;
+    let mut bye_sent = false;
+    let mut ended: Option<String> = None;
+    let mut notify_deadline: Option<Instant> = None;
+    let limit = answered + opts.call_limit;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sbuf = vec![0u8; 65_536];
+    let mut rbuf = vec![0u8; 2048];
+
+    loop {
+        tokio::select! {
+            r = media.sock.recv_from(&mut rbuf), if ended.is_none() => {
+                let Ok((n, _)) = r else { continue };
+                let Ok(p) = selfprov_media::rtp::parse(&rbuf[..n]) else { continue };
+                if p.payload_type != media.pt { continue; }
+                let now = Instant::now();
+                report.first_rtp_ms.get_or_insert(now.duration_since(t_invite).as_secs_f64() * 1000.0);
+                stats.on_packet(p.sequence, p.timestamp, p.marker, now.duration_since(t_invite).as_micros() as u64, opts.codec.rtp_clock_rate());
+                if opts.record.is_some() {
+                    pcm.clear();
+                    if decoder.decode(p.payload, &mut pcm).is_ok() {
+                        recorded.extend_from_slice(&pcm);
+                    }
+                }
+                if let Some(Heard { name, language, first_frame }) = recognizer.feed(p.payload) {
+                    let began = now - Duration::from_millis(20 * first_frame as u64);
+                    if awaiting_reaction {
+                        if let Some(t) = last_digit_end {
+                            report.reaction_ms.push(began.saturating_duration_since(t).as_secs_f64() * 1000.0);
+                        }
+                        awaiting_reaction = false;
+                    }
+                    // A prompt that began before our last digit could be seen was queued before it.
+                    let fresh = last_digit_start.is_none_or(|t| began > t);
+                    if held_until.is_none() && !hold_done && opts.script.hold_at.as_deref() == Some(name.as_str()) {
+                        hold_done = true;
+                        let p = dlg.reoffer("sendonly", now);
+                        sip.send_to(&p.bytes, opts.server).await?;
+                        pending.push(p);
+                        held_until = Some(now + opts.script.hold_for);
+                    } else if ASKING.contains(&name.as_str()) && fresh && typing_at.is_none() && held_until.is_none() && next_group < opts.script.groups.len() {
+                        typing_at = Some(now + opts.script.typing_delay);
+                    }
+                    report.prompts.push(HeardAt { name, language, at_ms: began.saturating_duration_since(answered).as_millis() as u64 });
+                }
+            }
+            r = sip.recv_from(&mut sbuf) => {
+                let Ok((n, from)) = r else { continue };
+                let Some(msg) = Msg::parse(&sbuf[..n]) else { continue };
+                match msg.status {
+                    None => {
+                        if msg.method == "ACK" { continue; }
+                        sip.send_to(&msg.response(200, "OK", &tag), from).await?;
+                        match msg.method.as_str() {
+                            "BYE" if msg.call_id() == dlg.call_id => {
+                                ended.get_or_insert_with(|| "server BYE".into());
+                                pending.clear();
+                            }
+                            "NOTIFY" if msg.header("event").is_some_and(|e| e.trim().eq_ignore_ascii_case("check-sync")) => {
+                                report.check_sync = true;
+                            }
+                            _ => {}
+                        }
+                    }
+                    Some(code) if code >= 200 && msg.call_id() == dlg.call_id => {
+                        let (n, method) = msg.cseq();
+                        pending.retain(|p| !(p.cseq == n && p.method == method));
+                        if method == "INVITE" {
+                            let ack = dlg.ack(n);
+                            sip.send_to(&ack, opts.server).await?;
+                        } else if method == "BYE" {
+                            ended.get_or_insert_with(|| "phone BYE".into());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                for p in pending.iter_mut().filter(|p| now >= p.next) {
+                    let _ = sip.send_to(&p.bytes, opts.server).await;
+                    p.interval = (p.interval * 2).min(Duration::from_secs(4));
+                    p.next = now + p.interval;
+                }
+                if let Some(p) = pending.iter().find(|p| now >= p.give_up) {
+                    let why = format!("no answer to {}; gave up", p.method);
+                    pending.clear();
+                    ended.get_or_insert(why);
+                }
+                if let Some(ended_by) = &ended {
+                    // After the call: wait for check-sync if provisioning succeeded.
+                    if report.check_sync || !report.prompts.iter().any(|p| p.name == "success") {
+                        report.ended_by = ended_by.clone();
+                        break;
+                    }
+                    let d = *notify_deadline.get_or_insert(now + opts.notify_wait);
+                    if now >= d {
+                        report.ended_by = ended_by.clone();
+                        break;
+                    }
+                    continue;
+                }
+                if let Some(t) = held_until {
+                    if now >= t {
+                        held_until = None;
+                        let p = dlg.reoffer("sendrecv", now);
+                        sip.send_to(&p.bytes, opts.server).await?;
+                        pending.push(p);
+                    } else {
+                        media.ts = media.ts.wrapping_add(media.step);
+                        continue;
+                    }
+                }
+                if typing_at.is_some_and(|t| now >= t) {
+                    typing_at = None;
+                    let group = opts.script.groups[next_group].clone();
+                    next_group += 1;
+                    queue_digits(&mut media, opts.dtmf, &group, &mut encoder);
+                    report.digits_sent.push(group);
+                    if opts.script.hangup_after_digits && next_group == opts.script.groups.len() {
+                        let packets = media.queue.iter().filter(|t| !matches!(t, Tx::DigitStart | Tx::DigitEnd)).count();
+                        hangup_at = Some(now + Duration::from_millis(300 + 20 * packets as u64));
+                    }
+                }
+                if !bye_sent && (hangup_at.is_some_and(|t| now >= t) || now >= limit) {
+                    bye_sent = true;
+                    if now >= limit { ended = Some("time limit".into()); }
+                    let mut p = dlg.next("BYE", None, b"", now);
+                    sip.send_to(&p.bytes, opts.server).await?;
+                    // A phone hanging up does not wait long for the 200.
+                    p.give_up = now + Duration::from_secs(4);
+                    pending.push(p);
+                }
+                // Digit markers take no packet time.
+                while let Some(Tx::DigitStart | Tx::DigitEnd) = media.queue.front() {
+                    if let Some(Tx::DigitStart) = media.queue.pop_front() {
+                        last_digit_start = Some(now);
+                    } else {
+                        last_digit_end = Some(now);
+                        awaiting_reaction = true;
+                    }
+                }
+                // One packet time of media.
+                let ts = media.ts;
+                media.ts = media.ts.wrapping_add(media.step);
+                match media.queue.pop_front() {
+                    Some(Tx::Audio(a)) => media.send(media.pt, false, ts, &a).await,
+                    Some(Tx::Event { code, duration, end, first }) => {
+                        if first { media.event_ts = ts; }
+                        let te = media.te_pt.unwrap_or(TE_PT);
+                        let d = (u32::from(duration) * media.step / 160) as u16;
+                        let payload = [code, if end { 0x80 | 10 } else { 10 }, (d >> 8) as u8, d as u8];
+                        let ets = media.event_ts;
+                        media.send(te, first, ets, &payload).await;
+                    }
+                    Some(Tx::Info(c)) => {
+                        let body = format!("Signal={c}\r\nDuration=160\r\n");
+                        let p = dlg.next("INFO", Some("application/dtmf-relay"), body.as_bytes(), now);
+                        sip.send_to(&p.bytes, opts.server).await?;
+                        pending.push(p);
+                    }
+                    Some(Tx::Gap | Tx::DigitStart | Tx::DigitEnd) | None => {
+                        if opts.send_audio {
+                            let s = media.silence.clone();
+                            media.send(media.pt, false, ts, &s).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report.rtp = RtpSummary::from_stats(&stats);
+    if let Some(path) = &opts.record {
+        write_wav(path, opts.codec.sample_rate(), &recorded)?;
+    }
+    report.conclude();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;
