@@ -5,10 +5,11 @@
 //!
 //! Prints one Markdown table row per measurement (see docs/benchmarks.md).
 
+use selfprov_operations::{Actor, ClaimContext, Operations};
 use selfprov_provisioning::model::*;
 use selfprov_provisioning::settings::*;
 use selfprov_provisioning::store::sqlite_durability::Durability;
-use selfprov_provisioning::store::{SqliteStore, Store, UnixMillis};
+use selfprov_provisioning::store::{SqliteStore, StoreExt, UnixMillis};
 use selfprov_provisioning::AuthMode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,31 +37,37 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store =
         Arc::new(SqliteStore::open_with(&dir.join("bench.db"), durability).expect("open db"));
+    let ops = Operations::new(store.clone());
+    let claims = ops.claims().clone();
 
     // Set-up: one profile (limit 20), a user per 20 devices, devices auto-registered.
     store
-        .create_udt(&UniversalDeviceTemplate {
-            name: "Desk".parse().unwrap(),
-            description: String::new(),
-            device_pool: "Default".into(),
-            device_security_profile: String::new(),
-            secure: false,
-            sip_profile: String::new(),
-            phone_button_template: String::new(),
-            description_pattern: "#FirstName# #LastName# (#Product#)".into(),
+        .writing(|tx| {
+            tx.insert_udt(&UniversalDeviceTemplate {
+                name: "Desk".parse().unwrap(),
+                description: String::new(),
+                device_pool: "Default".into(),
+                device_security_profile: String::new(),
+                secure: false,
+                sip_profile: String::new(),
+                phone_button_template: String::new(),
+                description_pattern: "#FirstName# #LastName# (#Product#)".into(),
+            })
         })
         .unwrap();
     store
-        .create_profile(&UserProfile {
-            name: "P".parse().unwrap(),
-            description: String::new(),
-            system_default: true,
-            udt_desk_phone: Some("Desk".parse().unwrap()),
-            udt_mobile_desktop: None,
-            udt_profile: None,
-            ult: None,
-            allow_self_provisioning: true,
-            device_limit: 20,
+        .writing(|tx| {
+            tx.insert_profile(&UserProfile {
+                name: "P".parse().unwrap(),
+                description: String::new(),
+                system_default: true,
+                udt_desk_phone: Some("Desk".parse().unwrap()),
+                udt_mobile_desktop: None,
+                udt_profile: None,
+                ult: None,
+                allow_self_provisioning: true,
+                device_limit: 20,
+            })
         })
         .unwrap();
     let n_users = assignments.div_ceil(20).max(threads);
@@ -87,7 +94,7 @@ fn main() {
             password_hash: None,
         })
         .collect();
-    store.import_users(&users).unwrap();
+    ops.import_users(&Actor::system(), &users, "bench").unwrap();
     let ar = AutoRegistrationSettings {
         enabled: true,
         udt: None,
@@ -111,7 +118,7 @@ fn main() {
             created_at: 0,
             updated_at: 0,
         };
-        store.create_device(&d).unwrap();
+        store.writing(|tx| tx.insert_device(&d)).unwrap();
     }
     let _ = ar;
     eprintln!(
@@ -123,12 +130,13 @@ fn main() {
     let t0 = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
-            let store = store.clone();
+            let claims = claims.clone();
             s.spawn(move || {
+                let how = ClaimContext::ivr("bench");
                 for i in (t..assignments).step_by(threads) {
                     let user: UserId = format!("u{}", i / 20).parse().unwrap();
-                    store
-                        .assign(&format!("SEP{i:012X}"), &user, "bench", now)
+                    claims
+                        .claim(&format!("SEP{i:012X}"), &user, &how, now)
                         .expect("assign");
                 }
             });
@@ -162,13 +170,12 @@ fn main() {
     let t0 = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
-            let store = store.clone();
+            let claims = claims.clone();
             let settings = settings.clone();
             s.spawn(move || {
                 for i in (t..auths).step_by(threads) {
-                    let ssid: SelfServiceId =
-                        format!("{}", 10_000_000 + (i % n_users)).parse().unwrap();
-                    store
+                    let ssid = format!("{}", 10_000_000 + (i % n_users));
+                    claims
                         .authenticate(&ssid, Some("12345"), &settings, &policy, now)
                         .expect("auth");
                 }

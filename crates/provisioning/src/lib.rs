@@ -1,16 +1,17 @@
 //! Provisioning core of selfprov: the CUCM self-provisioning model (settings, templates, user
-//! profiles, end users, auto-registration, devices, credential policy, audit log), the assign and
-//! authenticate operations, and their storage. It knows nothing of SIP, RTP or sockets.
+//! profiles, end users, auto-registration, devices, credential policy, audit log), the assign
+//! rules, and their storage. The operations on them (claims, administrative changes) are in
+//! `selfprov-operations`, written once against [`store::Tx`]. It knows nothing of SIP, RTP or
+//! sockets.
 //!
-//! - [`model`]: the objects, validated at the edge.
+//! - [`model`]: the objects, validated at the edge; [`audit`]: the audit log's entries.
 //! - [`settings`]: system settings and the `Ready` status.
 //! - [`rules`]: the assign rules as one pure function.
-//! - [`store`]: the [`Store`] interface and its SQLite backend.
+//! - [`store`]: the [`Store`] interface (transactions of row operations) and its SQLite backend.
 //! - [`import`]: bulk user import from CSV.
-//! - [`demo`]: the demo data set loaded on first start.
 
+pub mod audit;
 pub mod codes;
-pub mod demo;
 pub mod import;
 pub mod model;
 pub mod rules;

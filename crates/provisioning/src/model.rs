@@ -4,6 +4,8 @@
 //! naming the field and the rule it broke.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::audit::{AuditEntry, AuditKind};
 use std::fmt;
 use std::str::FromStr;
 
@@ -469,19 +471,6 @@ pub struct Device {
     /// Unix seconds.
     pub created_at: i64,
     pub updated_at: i64,
-}
-
-/// One audit log entry. Never contains a PIN or an authentication code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    /// Unix milliseconds.
-    pub time_ms: i64,
-    pub call_id: String,
-    pub device: Option<String>,
-    pub user: Option<String>,
-    pub code: crate::OutcomeCode,
-    pub detail: String,
 }
 
 /// Fill a CUCM-style pattern (`#FirstName# #LastName# (#Product#)`).

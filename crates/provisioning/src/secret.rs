@@ -61,7 +61,9 @@ impl SecretHash {
         };
         let (Ok(algorithm), Ok(version), Ok(params)) = (
             Algorithm::try_from(parsed.algorithm),
-            parsed.version.map_or(Ok(Version::default()), Version::try_from),
+            parsed
+                .version
+                .map_or(Ok(Version::default()), Version::try_from),
             Params::try_from(&parsed),
         ) else {
             return false;
@@ -145,7 +147,11 @@ mod tests {
         use argon2::password_hash::PasswordHasher;
         // Bigger, then smaller than the PIN cost, on one thread (one reused buffer); and an
         // Argon2i hash.
-        for (alg, m, t) in [(Algorithm::Argon2id, 8192, 1), (Algorithm::Argon2id, 1024, 3), (Algorithm::Argon2i, 4096, 2)] {
+        for (alg, m, t) in [
+            (Algorithm::Argon2id, 8192, 1),
+            (Algorithm::Argon2id, 1024, 3),
+            (Algorithm::Argon2i, 4096, 2),
+        ] {
             let salt = SaltString::generate(&mut OsRng);
             let a = Argon2::new(alg, Version::V0x13, Params::new(m, t, 1, None).unwrap());
             let phc = a.hash_password(b"24680", &salt).unwrap().to_string();

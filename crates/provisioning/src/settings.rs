@@ -59,6 +59,13 @@ pub struct RoutePoint {
     pub dns: Vec<Dn>,
 }
 
+impl RoutePoint {
+    /// The DNs as strings, as SIP compares them with a request's user part.
+    pub fn dn_strings(&self) -> Vec<String> {
+        self.dns.iter().map(|d| d.to_string()).collect()
+    }
+}
+
 /// The application user the route point registers with (SIP digest credentials).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApplicationUser {

@@ -44,7 +44,7 @@ pub enum Command {
     Template(TemplateCmd),
     /// User profiles.
     #[command(subcommand)]
-    Profile(ProfileCmd),
+    Profile(Crud<ProfileArgs>),
     /// End users.
     #[command(subcommand)]
     User(UserCmd),
@@ -61,17 +61,93 @@ pub enum Command {
     /// IVR with DTMF from --digits and print what happened. Exit 0 when the phone got
     /// provisioned, 3 when the call ended otherwise, 1 on errors.
     Phone(PhoneArgs),
-    /// The audit log, newest first.
-    Audit {
+    /// The audit log, newest first: claims (with their outcome codes) and administrative
+    /// changes (who, what, before and after).
+    Audit(AuditArgs),
+    /// Self-provisioning and auto-registration settings changed at run time (they override the
+    /// configuration file; a running service applies them within seconds, without a restart).
+    #[command(subcommand)]
+    Settings(SettingsCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// `claim` (IVR calls, assignments) or `change` (administrative changes).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Entries about this device.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Entries about this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Entries about this object (a template, profile, user or device name).
+    #[arg(long)]
+    pub object: Option<String>,
+    /// Who acted: `cli:root`, or a channel such as `cli`, `ivr`, `registrar`.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// An outcome code, e.g. SUCCESS, INVALID_CREDENTIALS.
+    #[arg(long)]
+    pub code: Option<String>,
+    /// From this time: RFC 3339 (`2026-11-29T08:00:00Z`) or a span ago (`2h`, `3days`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Up to this time (same forms).
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SettingsCmd {
+    /// The settings in force, where each comes from (file or database), and the status.
+    Show {
         #[arg(long)]
         json: bool,
-        #[arg(long)]
-        limit: Option<usize>,
-        #[arg(long)]
-        device: Option<String>,
-        #[arg(long)]
-        user: Option<String>,
     },
+    /// Change settings; only the ones given change.
+    Set(SettingsArgs),
+    /// Drop run-time changes so the file's values apply again: setting names, or `all`.
+    Reset {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SettingsArgs {
+    /// Turn the self-provisioning IVR service on or off.
+    #[arg(long)]
+    pub ivr_enabled: Option<bool>,
+    /// users, users_and_admins or none.
+    #[arg(long)]
+    pub authentication_mode: Option<String>,
+    /// Read the administrator authentication code (1 to 20 digits) from standard input.
+    #[arg(long)]
+    pub authentication_code_stdin: bool,
+    /// IVR languages in priority order, e.g. en_US,fr_FR.
+    #[arg(long, value_delimiter = ',')]
+    pub languages: Option<Vec<String>>,
+    #[arg(long)]
+    pub auto_registration_enabled: Option<bool>,
+    /// UDT for auto-registered phones ("" for none).
+    #[arg(long)]
+    pub auto_registration_udt: Option<String>,
+    /// ULT for auto-registered phones ("" for none).
+    #[arg(long)]
+    pub auto_registration_ult: Option<String>,
+    /// First temporary DN.
+    #[arg(long)]
+    pub dn_range_start: Option<String>,
+    /// Last temporary DN.
+    #[arg(long)]
+    pub dn_range_end: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,15 +166,41 @@ pub enum TemplateCmd {
     Ult(Crud<UltArgs>),
 }
 
+/// Search and paging of a list (seed 004 global search: a prefix, or `*` wildcards).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ListArgs {
+    /// Prefix or `*` pattern, e.g. `jsm`, `*smith`, `00:11:22*` (matches several columns).
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Skip this many matches.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// Show at most this many.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A list that can also be sorted.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SortedListArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Sort key (users: user_id, last_name, primary_extension; devices: name, dn, owner, model, updated).
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// Sort in descending order.
+    #[arg(long)]
+    pub desc: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Crud<A: Args> {
     Create(A),
     /// Change only the fields given.
     Update(A),
-    List {
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListArgs),
     Show {
         name: String,
         #[arg(long)]
@@ -145,24 +247,6 @@ pub struct UltArgs {
     pub voicemail_profile: Option<String>,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum ProfileCmd {
-    Create(ProfileArgs),
-    Update(ProfileArgs),
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    Show {
-        name: String,
-        #[arg(long)]
-        json: bool,
-    },
-    Delete {
-        name: String,
-    },
-}
-
 #[derive(Args, Debug)]
 pub struct ProfileArgs {
     pub name: String,
@@ -195,10 +279,7 @@ pub struct ProfileArgs {
 pub enum UserCmd {
     Create(UserArgs),
     Update(UserArgs),
-    List {
-        #[arg(long)]
-        json: bool,
-    },
+    List(SortedListArgs),
     Show {
         user_id: String,
         #[arg(long)]
@@ -210,6 +291,13 @@ pub enum UserCmd {
     /// Clear a lockout after too many wrong PINs.
     Unlock {
         user_id: String,
+    },
+    /// Give the user a new PIN (and clear a lockout): from stdin, or a random one printed once.
+    ResetPin {
+        user_id: String,
+        /// Read the new PIN from standard input instead of generating one.
+        #[arg(long)]
+        pin_stdin: bool,
     },
 }
 
@@ -242,10 +330,7 @@ pub struct UserArgs {
 pub enum DeviceCmd {
     Create(DeviceArgs),
     Update(DeviceArgs),
-    List {
-        #[arg(long)]
-        json: bool,
-    },
+    List(SortedListArgs),
     Show {
         name: String,
         #[arg(long)]
@@ -264,6 +349,10 @@ pub enum DeviceCmd {
     Assign {
         name: String,
         user_id: String,
+    },
+    /// Give a device back: it returns to auto-registered with a temporary DN (audited).
+    Release {
+        name: String,
     },
 }
 

@@ -1,5 +1,6 @@
-//! The `selfprov` binary: the admin command line over the provisioning core (and, in later
-//! work, the service itself).
+//! The `selfprov` binary: `serve` runs the service (crate `selfprov-service`); every other
+//! command is a front end over the operations layer (`selfprov-operations`), or a tool (the test
+//! phone, prompt and configuration checks).
 
 mod admin;
 mod cli;
@@ -7,6 +8,7 @@ mod logging;
 mod output;
 mod phone;
 
+use admin::Admin;
 use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{Cli, Command, DemoCmd, ImportCmd, PromptsCmd};
@@ -90,7 +92,13 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
                     ExitCode::from(1)
                 });
             }
-            let st = status(&cfg.self_provisioning, &cfg.auto_registration);
+            // Settings changed at run time live in the database, when there is one.
+            let st = if cfg.database_path.exists() {
+                let a = Admin::open(cfg)?;
+                status(&a.cfg.self_provisioning, &a.cfg.auto_registration)
+            } else {
+                status(&cfg.self_provisioning, &cfg.auto_registration)
+            };
             if json {
                 output::json(&st)?;
             } else {
@@ -122,16 +130,17 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             println!("{}", h.as_phc());
         }
         Command::Demo(DemoCmd::Load) => {
-            let store = admin::open_store(cfg)?;
-            let n = selfprov_provisioning::demo::load_demo_data(&store)?;
+            let a = Admin::open(cfg)?;
+            let n = selfprov_operations::demo::load_demo_data(&a.ops, &a.actor)?;
             println!("demo data loaded ({n} object(s) created)");
         }
-        Command::Template(c) => admin::template(&admin::open_store(cfg)?, c)?,
-        Command::Profile(c) => admin::profile(&admin::open_store(cfg)?, c)?,
-        Command::User(c) => admin::user(&admin::open_store(cfg)?, c)?,
-        Command::Device(c) => admin::device(&admin::open_store(cfg)?, cfg, c)?,
+        Command::Template(c) => admin::template(&Admin::open(cfg)?, c)?,
+        Command::Profile(c) => admin::profile(&Admin::open(cfg)?, c)?,
+        Command::User(c) => admin::user(&Admin::open(cfg)?, c)?,
+        Command::Device(c) => admin::device(&Admin::open(cfg)?, c)?,
+        Command::Settings(c) => admin::settings(&Admin::open(cfg)?, c)?,
         Command::Import(ImportCmd::Users { file, dry_run }) => {
-            if !admin::import_users(&admin::open_store(cfg)?, &file, dry_run)? {
+            if !admin::import_users(&Admin::open(cfg)?, &file, dry_run)? {
                 return Ok(ExitCode::from(1));
             }
         }
@@ -161,12 +170,7 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             }
         }
         Command::Phone(args) => return phone::run(cfg, args),
-        Command::Audit {
-            json,
-            limit,
-            device,
-            user,
-        } => admin::audit(&admin::open_store(cfg)?, json, limit, device, user)?,
+        Command::Audit(args) => admin::audit(&Admin::open(cfg)?, args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

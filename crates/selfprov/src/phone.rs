@@ -29,7 +29,10 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
     let codec = codec(&a.codec)?;
     let dtmf = dtmf(&a.dtmf)?;
     let digits: String = a.digits.chars().filter(|c| !c.is_whitespace()).collect();
-    if let Some(bad) = digits.chars().find(|c| !matches!(c, '0'..='9' | '*' | '#' | ',' | 'A'..='D')) {
+    if let Some(bad) = digits
+        .chars()
+        .find(|c| !matches!(c, '0'..='9' | '*' | '#' | ',' | 'A'..='D'))
+    {
         bail!("--digits: {bad:?} is not a DTMF key (0-9 * # A-D, commas between groups)");
     }
     let mut server = a.server.unwrap_or(cfg.raw.sip.listen);
@@ -55,7 +58,13 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         let mac: u64 = rand_mac();
         format!("SEP{mac:012X}")
     });
-    let langs: Vec<&str> = cfg.raw.self_provisioning.languages.iter().map(String::as_str).collect();
+    let langs: Vec<&str> = cfg
+        .raw
+        .self_provisioning
+        .languages
+        .iter()
+        .map(String::as_str)
+        .collect();
     let catalog = Catalog::load(&cfg.prompts_dir, &langs, &[codec], 20)
         .with_context(|| format!("loading prompts from {}", cfg.prompts_dir.display()))?;
     let mut recognizer = Recognizer::new(&catalog, codec);
@@ -103,7 +112,7 @@ fn rand_mac() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos() as u64;
-    let r = t ^ (u64::from(std::process::id()) << 20) ^ 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(t | 1);
+    let r =
+        t ^ (u64::from(std::process::id()) << 20) ^ 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(t | 1);
     (r & 0x00ff_ffff_ffff) | 0x0200_0000_0000
 }
-

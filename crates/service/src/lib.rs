@@ -1,13 +1,37 @@
 //! The running selfprov service. The protocol crates (`sip`, `media`, `dtmf`, `ivr`) are state
-//! machines and engines; this crate is the thin outer layer that owns the runtime, sockets, the
-//! database handle and the clock, and moves events and actions between them. It also serves the
-//! admin HTTP endpoints (`/health`, `/status`, `/metrics`) and turns Unix signals into reload and
-//! drain requests.
+//! machines and engines and the domain's operations are in `selfprov-operations`; this crate is
+//! the thin outer layer that owns the runtime, sockets, the store handle and the clock, and moves
+//! events and actions between them.
+//!
+//! The way of a call, by file: [`start`] wires everything and starts the event loop
+//! ([`event_loop`]); an INVITE arrives as a SIP event ([`sip_events`]) and becomes a call in the
+//! call table ([`calls`]); digits and prompt ends come from the media engine ([`media_events`]);
+//! each event goes to the call's IVR and the actions it returns are carried out
+//! ([`ivr_actions`]): prompts, timers, PIN checks and the claim (through the claim engine, off
+//! the loop: [`work`]). Phones register at the built-in registrar ([`registrar`],
+//! [`phone_registrations`]); the route point registers at an external one ([`route_point`]).
+//! SIGHUP and changed settings reload without dropping calls ([`reload`]); SIGTERM drains
+//! ([`operator`], [`signals`]). `/health`, `/status` and `/metrics` are served by [`admin`] from
+//! [`status`] and [`metrics`].
 
 pub mod admin;
+mod calls;
+mod codecs;
+mod event_loop;
+mod ivr_actions;
+mod media_events;
 pub mod metrics;
+mod operator;
+mod phone_registrations;
+mod redact;
 pub mod registrar;
-pub mod runtime;
+mod reload;
+mod route_point;
 pub mod signals;
+mod sip_events;
+mod start;
+mod state;
+mod status;
+mod work;
 
-pub use runtime::serve;
+pub use start::{open_store, serve};

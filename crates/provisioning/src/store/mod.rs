@@ -1,11 +1,23 @@
-//! Storage of the provisioning model behind one interface, [`Store`]. The embedded SQLite
-//! backend ([`SqliteStore`]) is the default; the SQL is kept portable (no SQLite-only syntax but
-//! `INSERT OR`-free upserts and partial indexes, which PostgreSQL has too) so that a PostgreSQL
-//! backend can implement the same trait for multi-node deployments.
+//! Storage of the provisioning model behind one interface. A backend implements [`Store`]: it
+//! runs a closure inside a read or a write transaction and hands it a [`Tx`], the backend's row
+//! operations (read, insert, update, delete of each kind of object, the audit log, settings).
+//! Everything above the rows — validation, the assign rules, the claim engine, the audit of
+//! administrative changes — is written once against `Tx` (crate `selfprov-operations`), so a
+//! second backend only has to store and find rows, and every behaviour test runs against each
+//! backend unchanged.
+//!
+//! A write transaction is all or nothing and serialised against the other writers of the same
+//! database ([`SqliteStore`]: `BEGIN IMMEDIATE`). A backend that detects conflicts instead of
+//! preventing them may run the closure again, which is why it is `FnMut`.
 
+mod query;
 mod schema;
 mod sqlite;
 
+pub use query::{DeviceSort, ListQuery, Page, Pattern, UserSort};
+/// The schema migrations, in order (for migration tests).
+#[doc(hidden)]
+pub use schema::MIGRATIONS;
 pub use sqlite::SqliteStore;
 /// Commit durability of the SQLite backend.
 pub mod sqlite_durability {
@@ -13,13 +25,11 @@ pub mod sqlite_durability {
 }
 
 use crate::model::{
-    AuditEntry, Device, DeviceName, EndUser, FieldError, NewUser, ObjectName, SelfServiceId,
+    AuditEntry, AuditKind, Device, Dn, DnRange, EndUser, FieldError, NewUser,
     UniversalDeviceTemplate, UniversalLineTemplate, UserId, UserProfile,
 };
-use crate::rules::{AssignError, AssignmentPreview};
-use crate::settings::{AutoRegistrationSettings, CredentialPolicy, SelfProvisioningSettings};
 use crate::OutcomeCode;
-use serde::Serialize;
+use std::collections::HashSet;
 
 /// Milliseconds since the Unix epoch. Operations take `now` from the caller so that tests (and
 /// the lockout rules) do not depend on the wall clock.
@@ -38,7 +48,7 @@ impl UnixMillis {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("{kind} `{name}` not found")]
     NotFound { kind: &'static str, name: String },
@@ -50,7 +60,7 @@ pub enum StoreError {
         name: String,
         by: String,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] FieldError),
     #[error("the auto-registration DN range {range} is exhausted: every DN is in use (widen auto_registration.dn_range)")]
     RangeExhausted { range: String },
@@ -64,121 +74,164 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// A caller whose credentials were accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuthenticatedUser {
+/// A storage backend: runs closures in transactions.
+pub trait Store: Send + Sync {
+    /// `sqlite`, `postgresql`, … (for logs and `status`).
+    fn backend(&self) -> &'static str;
+    /// Run `f` on a consistent read-only view.
+    fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<(), StoreError>) -> Result<(), StoreError>;
+    /// Run `f` in one write transaction: committed when `f` returns `Ok`, rolled back otherwise.
+    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<(), StoreError>)
+        -> Result<(), StoreError>;
+}
+
+/// Typed helpers over [`Store`] (the trait itself stays object safe).
+pub trait StoreExt: Store {
+    /// Read something in one transaction.
+    fn reading<T>(
+        &self,
+        f: impl FnOnce(&dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.read(&mut |tx| {
+            if let Some(f) = f.take() {
+                out = Some(f(tx)?);
+            }
+            Ok(())
+        })?;
+        out.ok_or_else(|| StoreError::Database("read transaction ran no work".into()))
+    }
+    /// Change something in one write transaction; `f` may run more than once (see module doc).
+    fn writing<T>(
+        &self,
+        mut f: impl FnMut(&dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut out = None;
+        self.write(&mut |tx| {
+            out = Some(f(tx)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| StoreError::Database("write transaction ran no work".into()))
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
+/// Everything a transaction can do, grouped by object kind.
+pub trait Tx: TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows {}
+impl<T: TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows> Tx for T {}
+
+/// Universal device and line templates, user profiles.
+pub trait TemplateRows {
+    fn udt(&self, name: &str) -> Result<Option<UniversalDeviceTemplate>, StoreError>;
+    fn udts(&self) -> Result<Vec<UniversalDeviceTemplate>, StoreError>;
+    /// `AlreadyExists` when the name is taken.
+    fn insert_udt(&self, t: &UniversalDeviceTemplate) -> Result<(), StoreError>;
+    /// `NotFound` when there is no such template.
+    fn update_udt(&self, t: &UniversalDeviceTemplate) -> Result<(), StoreError>;
+    /// `NotFound`, or `InUse` naming what refers to it.
+    fn delete_udt(&self, name: &str) -> Result<(), StoreError>;
+    fn ult(&self, name: &str) -> Result<Option<UniversalLineTemplate>, StoreError>;
+    fn ults(&self) -> Result<Vec<UniversalLineTemplate>, StoreError>;
+    fn insert_ult(&self, t: &UniversalLineTemplate) -> Result<(), StoreError>;
+    fn update_ult(&self, t: &UniversalLineTemplate) -> Result<(), StoreError>;
+    fn delete_ult(&self, name: &str) -> Result<(), StoreError>;
+    fn profile(&self, name: &str) -> Result<Option<UserProfile>, StoreError>;
+    fn profiles(&self) -> Result<Vec<UserProfile>, StoreError>;
+    /// The profile flagged system default, if any.
+    fn default_profile(&self) -> Result<Option<UserProfile>, StoreError>;
+    /// Storing a profile flagged system default clears the flag on every other one.
+    fn insert_profile(&self, p: &UserProfile) -> Result<(), StoreError>;
+    fn update_profile(&self, p: &UserProfile) -> Result<(), StoreError>;
+    fn delete_profile(&self, name: &str) -> Result<(), StoreError>;
+}
+
+/// What the PIN check needs about the user behind a self-service ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
     pub user_id: UserId,
-    /// True when the administrator authentication code was used instead of the user's PIN.
-    pub via_auth_code: bool,
+    pub pin_hash: Option<String>,
+    pub failed_attempts: u32,
+    pub locked_until: Option<UnixMillis>,
 }
 
-/// Result of a successful `assign`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum AssignOutcome {
-    Assigned(AssignmentPreview),
-    /// The device already belonged to this user; nothing changed.
-    AlreadyAssigned(AssignmentPreview),
+/// End users (with their secrets' hashes) and their lockout counters.
+pub trait UserRows {
+    fn user(&self, user_id: &str) -> Result<Option<EndUser>, StoreError>;
+    fn users(&self, q: &ListQuery<UserSort>) -> Result<Page<EndUser>, StoreError>;
+    /// The self-service ID is the user's own or, when unset, the primary extension.
+    /// `AlreadyExists` for a taken user ID; a field error for a taken self-service ID.
+    fn insert_user(&self, u: &EndUser) -> Result<(), StoreError>;
+    /// Every field, hashes included, is written as given.
+    fn update_user(&self, u: &EndUser) -> Result<(), StoreError>;
+    fn delete_user(&self, user_id: &str) -> Result<(), StoreError>;
+    fn credentials(&self, self_service_id: &str) -> Result<Option<Credentials>, StoreError>;
+    /// Count one more failed attempt; returns the new count.
+    fn add_failed_attempt(&self, user_id: &str) -> Result<u32, StoreError>;
+    fn set_lock_state(
+        &self,
+        user_id: &str,
+        failed: u32,
+        locked_until: Option<UnixMillis>,
+    ) -> Result<(), StoreError>;
+    /// Failed attempts and lock state of a user; `None` for an unknown user.
+    fn lock_state(&self, user_id: &str) -> Result<Option<(u32, Option<UnixMillis>)>, StoreError>;
+    /// User IDs, self-service IDs and profile names in use (import checks).
+    fn existing_keys(&self) -> Result<ExistingKeys, StoreError>;
 }
 
-/// Result of a bulk import.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ImportSummary {
-    pub imported: usize,
-    pub dry_run: bool,
+/// Devices and the directory numbers they hold.
+pub trait DeviceRows {
+    fn device(&self, name: &str) -> Result<Option<Device>, StoreError>;
+    /// The auto-registered device that holds this temporary DN.
+    fn device_by_temporary_dn(&self, dn: &str) -> Result<Option<Device>, StoreError>;
+    fn devices(&self, q: &ListQuery<DeviceSort>) -> Result<Page<Device>, StoreError>;
+    /// `AlreadyExists`, or a field error when an auto-registered DN is taken or the owner is unknown.
+    fn insert_device(&self, d: &Device) -> Result<(), StoreError>;
+    fn update_device(&self, d: &Device) -> Result<(), StoreError>;
+    fn delete_device(&self, name: &str) -> Result<(), StoreError>;
+    /// How many devices the user owns.
+    fn owned_count(&self, user_id: &str) -> Result<u32, StoreError>;
+    /// Whether a device holds the DN or a user has it as primary extension.
+    fn dn_taken(&self, dn: &Dn) -> Result<bool, StoreError>;
+    /// Every DN of the range (as a number) held by a device or as a primary extension.
+    fn used_dns(&self, range: &DnRange) -> Result<HashSet<u128>, StoreError>;
 }
 
-/// Filter for reading the audit log (newest first).
+/// Filter for reading the audit log (newest first). Every condition given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub limit: Option<usize>,
+    pub kind: Option<AuditKind>,
     pub device: Option<String>,
     pub user: Option<String>,
+    /// The changed object's name, or the device or user an entry is about.
+    pub object: Option<String>,
+    /// Exact actor (`cli:root`) or its channel (`cli`).
+    pub actor: Option<String>,
     pub code: Option<OutcomeCode>,
+    pub since: Option<UnixMillis>,
+    pub until: Option<UnixMillis>,
 }
 
-/// One interface for every storage backend.
-pub trait Store: Send + Sync {
-    // Templates and profiles.
-    fn create_udt(&self, t: &UniversalDeviceTemplate) -> Result<(), StoreError>;
-    fn update_udt(&self, t: &UniversalDeviceTemplate) -> Result<(), StoreError>;
-    fn get_udt(&self, name: &str) -> Result<UniversalDeviceTemplate, StoreError>;
-    fn list_udts(&self) -> Result<Vec<UniversalDeviceTemplate>, StoreError>;
-    fn delete_udt(&self, name: &str) -> Result<(), StoreError>;
-    fn create_ult(&self, t: &UniversalLineTemplate) -> Result<(), StoreError>;
-    fn update_ult(&self, t: &UniversalLineTemplate) -> Result<(), StoreError>;
-    fn get_ult(&self, name: &str) -> Result<UniversalLineTemplate, StoreError>;
-    fn list_ults(&self) -> Result<Vec<UniversalLineTemplate>, StoreError>;
-    fn delete_ult(&self, name: &str) -> Result<(), StoreError>;
-    /// Creating or updating a profile with `system_default` clears the flag on every other one.
-    fn create_profile(&self, p: &UserProfile) -> Result<(), StoreError>;
-    fn update_profile(&self, p: &UserProfile) -> Result<(), StoreError>;
-    fn get_profile(&self, name: &str) -> Result<UserProfile, StoreError>;
-    fn list_profiles(&self) -> Result<Vec<UserProfile>, StoreError>;
-    fn delete_profile(&self, name: &str) -> Result<(), StoreError>;
+pub trait AuditRows {
+    fn insert_audit(&self, e: &AuditEntry) -> Result<(), StoreError>;
+    fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+}
 
-    // Users (secrets are hashed by the store).
-    fn create_user(&self, u: &NewUser) -> Result<(), StoreError>;
-    /// Update a user; a `None` PIN/password keeps the stored one.
-    fn update_user(&self, u: &NewUser) -> Result<(), StoreError>;
-    fn get_user(&self, user_id: &str) -> Result<EndUser, StoreError>;
-    fn list_users(&self) -> Result<Vec<EndUser>, StoreError>;
-    fn delete_user(&self, user_id: &str) -> Result<(), StoreError>;
-    /// Failed attempts and lock state of a user: (failed attempts, locked until).
-    fn lock_state(&self, user_id: &str) -> Result<(u32, Option<UnixMillis>), StoreError>;
-    /// Clear a lockout (administrator action).
-    fn unlock_user(&self, user_id: &str) -> Result<(), StoreError>;
-
-    // Devices.
-    fn create_device(&self, d: &Device) -> Result<(), StoreError>;
-    fn update_device(&self, d: &Device) -> Result<(), StoreError>;
-    fn get_device(&self, name: &str) -> Result<Device, StoreError>;
-    /// Find a device by name or, failing that, by its current DN.
-    fn find_device(&self, name_or_dn: &str) -> Result<Option<Device>, StoreError>;
-    fn list_devices(&self) -> Result<Vec<Device>, StoreError>;
-    fn delete_device(&self, name: &str) -> Result<(), StoreError>;
-
-    // Operations.
-    /// Check the caller's self-service ID and secret under the mode and credential policy.
-    fn authenticate(
+/// Named settings documents (JSON) that override the configuration file.
+pub trait SettingRows {
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+    fn put_setting(
         &self,
-        self_service_id: &SelfServiceId,
-        secret: Option<&str>,
-        settings: &SelfProvisioningSettings,
-        policy: &CredentialPolicy,
+        name: &str,
+        json: &str,
+        actor: &str,
         now: UnixMillis,
-    ) -> Result<AuthenticatedUser, AssignError>;
-    /// Run every assign rule without changing anything.
-    fn check_assignment(
-        &self,
-        device: &str,
-        user_id: &UserId,
-    ) -> Result<AssignmentPreview, AssignError>;
-    /// Assign the device to the user in one transaction, audited.
-    fn assign(
-        &self,
-        device: &str,
-        user_id: &UserId,
-        call_id: &str,
-        now: UnixMillis,
-    ) -> Result<AssignOutcome, AssignError>;
-    /// A phone registers: return the known device, or create it with the next free DN.
-    fn auto_register(
-        &self,
-        name: &DeviceName,
-        model: &str,
-        settings: &AutoRegistrationSettings,
-        now: UnixMillis,
-    ) -> Result<Device, StoreError>;
-
-    // Audit and bulk work.
-    fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-    fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
-    /// Import users in one transaction: all rows or none. Returns how many were imported.
-    fn import_users(&self, users: &[PreparedUser]) -> Result<ImportSummary, StoreError>;
-    /// Names of the profiles, user IDs and self-service IDs in use (for validating imports).
-    fn existing_keys(&self) -> Result<ExistingKeys, StoreError>;
-    /// The system default user profile, if any.
-    fn default_profile(&self) -> Result<Option<ObjectName>, StoreError>;
+    ) -> Result<(), StoreError>;
+    /// Grows with every `put_setting`: a node polls it to notice changes made elsewhere.
+    fn settings_revision(&self) -> Result<i64, StoreError>;
 }
 
 /// A user ready to insert: secrets already hashed (hashing is the slow part of an import and is
@@ -193,7 +246,7 @@ pub struct PreparedUser {
 /// Keys already in the database, for import validation.
 #[derive(Debug, Default, Clone)]
 pub struct ExistingKeys {
-    pub profiles: std::collections::HashSet<String>,
-    pub user_ids: std::collections::HashSet<String>,
-    pub self_service_ids: std::collections::HashSet<String>,
+    pub profiles: HashSet<String>,
+    pub user_ids: HashSet<String>,
+    pub self_service_ids: HashSet<String>,
 }

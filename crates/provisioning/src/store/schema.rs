@@ -78,4 +78,40 @@ CREATE INDEX audit_time ON audit_log(time_ms);
 "#,
     // 2: auto-registration looks DNs up among users' primary extensions.
     "CREATE INDEX end_user_primary_extension ON end_user(primary_extension);",
+    // 3: the audit log also records administrative changes (who, what, before and after), and
+    // settings changed through the operations layer override the configuration file.
+    r#"
+CREATE TABLE audit_log_v3 (
+    id INTEGER PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    device TEXT,
+    user_id TEXT,
+    code TEXT,
+    detail TEXT NOT NULL,
+    object_kind TEXT,
+    object TEXT,
+    action TEXT,
+    before_json TEXT,
+    after_json TEXT
+);
+INSERT INTO audit_log_v3 (id, time_ms, kind, actor, call_id, device, user_id, code, detail)
+    SELECT id, time_ms, 'claim', CASE WHEN call_id LIKE 'cli-%' THEN 'cli' ELSE 'ivr' END,
+           call_id, device, user_id, code, detail FROM audit_log;
+DROP TABLE audit_log;
+ALTER TABLE audit_log_v3 RENAME TO audit_log;
+CREATE INDEX audit_time ON audit_log(time_ms);
+CREATE INDEX audit_device ON audit_log(device);
+CREATE INDEX audit_user ON audit_log(user_id);
+CREATE INDEX audit_object ON audit_log(object);
+CREATE TABLE setting (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    revision BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    updated_by TEXT NOT NULL
+);
+"#,
 ];

@@ -137,7 +137,6 @@ pub fn cli_ok(s: &Service, args: &[&str]) {
     );
 }
 
-
 impl Service {
     /// Change the configuration file: replace `from` (which must be there) by `to`.
     pub fn edit(&self, from: &str, to: &str) {
@@ -238,9 +237,33 @@ pub fn sipp_provisioning(s: &Service, phones: &Path, n: usize) -> selfprov_testk
         .arg(repo().join("tests/scenarios/provision_rfc4733.xml"))
         .arg("-inf")
         .arg(phones)
-        .args(["-s", "2000", "-i", "127.0.0.1", "-m", &n, "-l", &n, "-r", &n, "-rp", "1000"])
-        .args(["-nostdin", "-timeout", "120s", "-timeout_error", "-trace_err"])
-        .args(["-p", &free_udp_port().to_string(), "-mp", &free_udp_port().to_string()]);
+        .args([
+            "-s",
+            "2000",
+            "-i",
+            "127.0.0.1",
+            "-m",
+            &n,
+            "-l",
+            &n,
+            "-r",
+            &n,
+            "-rp",
+            "1000",
+        ])
+        .args([
+            "-nostdin",
+            "-timeout",
+            "120s",
+            "-timeout_error",
+            "-trace_err",
+        ])
+        .args([
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &free_udp_port().to_string(),
+        ]);
     spawn_watched("sipp", &mut sc).unwrap().0
 }
 
@@ -258,7 +281,10 @@ pub fn active_calls(s: &Service) -> u64 {
 pub fn wait_active(s: &Service, n: u64) {
     let until = std::time::Instant::now() + Duration::from_secs(60);
     while active_calls(s) < n {
-        assert!(std::time::Instant::now() < until, "never reached {n} active calls");
+        assert!(
+            std::time::Instant::now() < until,
+            "never reached {n} active calls"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -275,7 +301,8 @@ pub fn audit_count(s: &Service, code: &str) -> usize {
 
 /// What a phone decodes when the service plays `prompt` (en_US, shipped) in `codec`.
 pub fn decoded_prompt(prompt: &str, codec: selfprov_media::Codec) -> Vec<i16> {
-    let pcm = selfprov_prompts::read_wav(&repo().join(format!("prompts/en_US/{prompt}.wav"))).unwrap();
+    let pcm =
+        selfprov_prompts::read_wav(&repo().join(format!("prompts/en_US/{prompt}.wav"))).unwrap();
     let enc = selfprov_prompts::encode(&pcm, codec, 20).unwrap();
     let mut dec = selfprov_media::Decoder::new(codec).unwrap();
     let mut out = Vec::new();

@@ -1,0 +1,75 @@
+//! Who is acting: every operation carries it, and the audit log records it.
+
+use std::fmt;
+
+/// An actor as `channel` or `channel:name`: `cli:root`, `api:helpdesk-token`, `ivr`,
+/// `registrar`, `system`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Actor(String);
+
+impl Actor {
+    /// An administrator at the command line, named by the operating-system user.
+    pub fn cli(os_user: &str) -> Actor {
+        Actor(format!("cli:{}", clean(os_user)))
+    }
+    /// The command line's operating-system user (`$USER`, else `$LOGNAME`, else the numeric uid).
+    pub fn cli_from_env() -> Actor {
+        let name = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| {
+                use std::os::unix::fs::MetadataExt;
+                std::fs::metadata("/proc/self")
+                    .map(|m| format!("uid{}", m.uid()))
+                    .unwrap_or_else(|_| "unknown".into())
+            });
+        Actor::cli(&name)
+    }
+    /// A front end's own user (API token owner, console login): `channel:name`.
+    pub fn named(channel: &str, name: &str) -> Actor {
+        Actor(format!("{}:{}", clean(channel), clean(name)))
+    }
+    /// A caller of the IVR (the claim's user is recorded separately, once authenticated).
+    pub fn ivr() -> Actor {
+        Actor("ivr".into())
+    }
+    /// The built-in registrar auto-registering a phone.
+    pub fn registrar() -> Actor {
+        Actor("registrar".into())
+    }
+    /// selfprov itself (first-start demo data, migrations).
+    pub fn system() -> Actor {
+        Actor("system".into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Names go into logs and the audit: printable, no separators that would confuse `channel:name`,
+/// bounded.
+fn clean(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && !c.is_whitespace())
+        .take(64)
+        .collect()
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actor_strings() {
+        assert_eq!(Actor::cli("root").as_str(), "cli:root");
+        assert_eq!(Actor::named("api", "ops team\n").as_str(), "api:opsteam");
+        assert!(Actor::cli_from_env().as_str().starts_with("cli:"));
+    }
+}

@@ -1,0 +1,63 @@
+//! The domain operations of selfprov, written once below every front end (the IVR, the command
+//! line, the HTTP API and web console to come): each front end translates its input into these
+//! calls and their results into its own output, so validation, rules, outcome codes and the audit
+//! are the same whichever way in.
+//!
+//! - [`Operations`]: create/update/delete/list/search of templates ([`templates`]), user
+//!   profiles ([`profiles`]), users ([`users`]: also unlock and PIN reset) and devices
+//!   ([`devices`]); the settings ([`settings`]); bulk import ([`import`]); the audit log
+//!   ([`audit`]). Every change runs in one transaction with its audit entry: who ([`Actor`]),
+//!   when, what, the fields before and after — never a secret.
+//! - [`ClaimEngine`] ([`claim`], [`registry`]): authentication, preview and claim of a device
+//!   with the assign rules, auto-registration and release.
+//!
+//! It knows the store only through [`selfprov_provisioning::store::Store`], so it runs on any
+//! backend.
+
+pub mod actor;
+pub mod audit;
+pub mod claim;
+pub mod demo;
+pub mod devices;
+pub mod error;
+mod field;
+pub mod import;
+mod object;
+pub mod profiles;
+pub mod registry;
+pub mod settings;
+pub mod templates;
+pub mod users;
+
+pub use actor::Actor;
+pub use claim::{AssignOutcome, AuthenticatedUser, ClaimContext, ClaimEngine};
+pub use error::{ErrorClass, OpError};
+
+use selfprov_provisioning::store::Store;
+use std::sync::Arc;
+
+/// The operations layer over one store. Cheap to share (`Arc` inside).
+#[derive(Clone)]
+pub struct Operations {
+    store: Arc<dyn Store>,
+    claims: Arc<ClaimEngine>,
+}
+
+impl Operations {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Operations {
+            claims: Arc::new(ClaimEngine::new(store.clone())),
+            store,
+        }
+    }
+
+    /// The claim engine (the IVR's way in; the administrator's `assign` goes through it too).
+    pub fn claims(&self) -> &Arc<ClaimEngine> {
+        &self.claims
+    }
+
+    /// The backend's name (`sqlite`, …).
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+}

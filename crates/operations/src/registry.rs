@@ -1,0 +1,153 @@
+//! The device registry's side of the claim engine: which device is calling, auto-registration of
+//! unknown phones with the next free temporary DN, and release of a claimed device back to
+//! auto-registered.
+
+use crate::claim::ClaimEngine;
+use crate::object::{entry, not_found};
+use crate::{Actor, OpError};
+use selfprov_provisioning::model::{
+    model_class, Device, DeviceClass, DeviceName, Dn, DnRange, FieldError,
+};
+use selfprov_provisioning::settings::AutoRegistrationSettings;
+use selfprov_provisioning::store::{StoreError, StoreExt, Tx, UnixMillis};
+use std::sync::Mutex;
+
+/// The value after the last temporary DN handed out: the next search starts there, so DNs are
+/// handed out in turn (a restart starts from the bottom again).
+#[derive(Debug, Default)]
+pub struct DnHint(Mutex<Option<u128>>);
+
+/// Probes before reading the whole range's used DNs at once.
+const PROBES: u128 = 64;
+
+/// `d` as an auto-registered device: no owner, the temporary DN, the auto-registration templates.
+fn temporary(d: Device, dn: Dn, settings: &AutoRegistrationSettings, now: UnixMillis) -> Device {
+    Device {
+        description: format!("Auto {dn}"),
+        dn: Some(dn),
+        owner: None,
+        auto_registered: true,
+        udt: settings.udt.as_ref().map(|u| u.to_string()),
+        ult: settings.ult.as_ref().map(|u| u.to_string()),
+        updated_at: now.0 / 1000,
+        ..d
+    }
+}
+
+impl ClaimEngine {
+    /// A free DN of the range, inside the caller's write transaction. It probes from just after
+    /// the last DN handed out, wrapping at the end; when 64 probes in a row are taken it reads the
+    /// range's used DNs once. Taken means held by any device or as any user's primary extension.
+    fn free_dn(&self, tx: &dyn Tx, range: &DnRange) -> Result<Dn, StoreError> {
+        let (lo, hi, len) = (range.start().value(), range.end().value(), range.len());
+        let mut hint = self.dn_hint.0.lock().unwrap_or_else(|p| p.into_inner());
+        let from = hint.filter(|v| (lo..=hi).contains(v)).unwrap_or(lo);
+        let nth = |i: u128| lo + (from - lo + i) % len;
+        for i in 0..len.min(PROBES) {
+            let dn = range.dn(nth(i));
+            if !tx.dn_taken(&dn)? {
+                *hint = Some(nth(i) + 1);
+                return Ok(dn);
+            }
+        }
+        if len > PROBES {
+            let used = tx.used_dns(range)?;
+            if let Some(v) = (PROBES..len).map(nth).find(|v| !used.contains(v)) {
+                *hint = Some(v + 1);
+                return Ok(range.dn(v));
+            }
+        }
+        Err(StoreError::RangeExhausted {
+            range: range.to_string(),
+        })
+    }
+
+    /// The device of this name, if known.
+    pub fn device(&self, name: &str) -> Result<Option<Device>, StoreError> {
+        self.store.reading(|tx| tx.device(name))
+    }
+
+    /// The device making a call, by name or by the temporary DN it holds while auto-registered.
+    pub fn identify(&self, name_or_dn: &str) -> Result<Option<Device>, StoreError> {
+        self.store.reading(|tx| match tx.device(name_or_dn)? {
+            Some(d) => Ok(Some(d)),
+            None => tx.device_by_temporary_dn(name_or_dn),
+        })
+    }
+
+    /// A phone makes itself known (REGISTER, first configuration fetch): the known device, or a
+    /// new auto-registered one with the next free DN of the range, audited as `autoregister`.
+    pub fn auto_register(
+        &self,
+        name: &DeviceName,
+        model: &str,
+        settings: &AutoRegistrationSettings,
+        actor: &Actor,
+        now: UnixMillis,
+    ) -> Result<Device, StoreError> {
+        self.store.writing(|tx| {
+            if let Some(d) = tx.device(name.as_str())? {
+                return Ok(d);
+            }
+            let new = Device {
+                name: name.clone(),
+                model: model.to_owned(),
+                protocol: "SIP".into(),
+                class: model_class(model).unwrap_or(DeviceClass::DeskPhone),
+                secure: false,
+                description: String::new(),
+                dn: None,
+                owner: None,
+                auto_registered: true,
+                udt: None,
+                ult: None,
+                created_at: now.0 / 1000,
+                updated_at: now.0 / 1000,
+            };
+            let d = temporary(new, self.free_dn(tx, &settings.dn_range)?, settings, now);
+            tx.insert_device(&d)?;
+            tx.insert_audit(&entry(
+                actor,
+                "autoregister",
+                name.as_str(),
+                None,
+                Some(&d),
+                now,
+            ))?;
+            Ok(d)
+        })
+    }
+
+    /// Give a claimed device back: it returns to auto-registered with a new temporary DN and the
+    /// auto-registration templates, without an owner.
+    pub fn release(
+        &self,
+        name: &str,
+        settings: &AutoRegistrationSettings,
+        actor: &Actor,
+        now: UnixMillis,
+    ) -> Result<Device, OpError> {
+        Ok(self.store.writing(|tx| {
+            let before = tx.device(name)?.ok_or_else(|| not_found::<Device>(name))?;
+            if before.auto_registered && before.owner.is_none() {
+                return Err(FieldError::new(
+                    "device",
+                    format!("`{name}` is auto-registered and has no owner: nothing to release"),
+                )
+                .into());
+            }
+            let dn = self.free_dn(tx, &settings.dn_range)?;
+            let after = temporary(before.clone(), dn, settings, now);
+            tx.update_device(&after)?;
+            tx.insert_audit(&entry(
+                actor,
+                "release",
+                name,
+                Some(&before),
+                Some(&after),
+                now,
+            ))?;
+            Ok(after)
+        })?)
+    }
+}

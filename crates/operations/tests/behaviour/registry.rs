@@ -1,0 +1,149 @@
+//! Auto-registration (free DNs in turn, exhaustion, no DN shared under concurrency) and release.
+
+use crate::*;
+use selfprov_provisioning::model::AuditKind;
+use selfprov_provisioning::store::AuditFilter;
+
+fn register(
+    ops: &Operations,
+    name: &str,
+    set: &AutoRegistrationSettings,
+) -> Result<Device, selfprov_provisioning::StoreError> {
+    ops.claims().auto_register(
+        &name.parse().unwrap(),
+        "Cisco 8845",
+        set,
+        &Actor::registrar(),
+        NOW,
+    )
+}
+
+pub fn auto_registration_hands_out_free_dns_and_reports_exhaustion(make: &Factory) {
+    let h = fixture(make);
+    // 1004 and 1005 are users' extensions: skipped.
+    let set = autoreg("1003", "1006");
+    let a = register(&h.ops, "SEP00000000000A", &set).unwrap();
+    let b = register(&h.ops, "SEP00000000000B", &set).unwrap();
+    assert_eq!(a.dn.unwrap().as_str(), "1003");
+    assert_eq!(b.dn.unwrap().as_str(), "1006");
+    // Known device: unchanged, and audited once.
+    assert_eq!(
+        register(&h.ops, "SEP00000000000A", &set)
+            .unwrap()
+            .dn
+            .unwrap()
+            .as_str(),
+        "1003"
+    );
+    let e = register(&h.ops, "SEP00000000000C", &set).unwrap_err();
+    assert!(e.to_string().contains("1003..1006 is exhausted"), "{e}");
+    let entries = h
+        .ops
+        .audit_log(&AuditFilter {
+            device: s("SEP00000000000A"),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].action.as_deref(), entries[0].actor.as_str()),
+        (Some("autoregister"), "registrar")
+    );
+}
+
+pub fn auto_registration_hands_dns_out_in_turn_and_skips_long_taken_runs(make: &Factory) {
+    let h = fixture(make);
+    let set = autoreg("6000", "6199");
+    let reg = |ops: &Operations, i: u32| {
+        register(ops, &format!("SEPD{i:011}"), &set)
+            .unwrap()
+            .dn
+            .unwrap()
+            .to_string()
+    };
+    for i in 0..100 {
+        assert_eq!(reg(&h.ops, i), format!("{}", 6000 + i));
+    }
+    // A freed DN is not handed out again at once: the next one after the last is.
+    h.ops.delete_device(&admin(), "SEPD00000000000").unwrap();
+    assert_eq!(reg(&h.ops, 100), "6100");
+    // A new process starts at the bottom: 6000 is free again.
+    let again = h.restarted();
+    assert_eq!(reg(&again, 101), "6000");
+    // Then 6001..6100 are taken: more than the probes, so the range is read once.
+    assert_eq!(reg(&again, 102), "6101");
+}
+
+pub fn concurrent_auto_registration_never_shares_a_dn(make: &Factory) {
+    let h = fixture(make);
+    let set = autoreg("5000", "5099");
+    std::thread::scope(|sc| {
+        for t in 0..4 {
+            let (h, set) = (&h, &set);
+            sc.spawn(move || {
+                for i in 0..20 {
+                    register(&h.ops, &format!("SEPT{t}{i:010}"), set).unwrap();
+                }
+            });
+        }
+    });
+    let dns: Vec<String> = h
+        .ops
+        .devices(&Default::default())
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|d| d.dn.map(String::from))
+        .collect();
+    let unique: std::collections::HashSet<_> = dns.iter().collect();
+    assert_eq!((dns.len(), unique.len()), (80, 80));
+}
+
+pub fn release_returns_a_device_to_a_temporary_dn(make: &Factory) {
+    let h = fixture(make);
+    let set = autoreg("3000", "3999");
+    autoreg_device(&h, "SEPRELEASE00001", "Cisco 8845");
+    claim(&h, "SEPRELEASE00001", "alice").unwrap();
+    let d = h
+        .claims()
+        .release("SEPRELEASE00001", &set, &admin(), NOW)
+        .unwrap();
+    assert!(d.auto_registered && d.owner.is_none(), "{d:?}");
+    let dn = d.dn.clone().unwrap();
+    assert!(set.dn_range.contains(&dn) && dn.as_str() != "1004", "{dn}");
+    assert_eq!(d.description, format!("Auto {dn}"));
+    // The released device can be claimed again, by someone else.
+    create_user(&h, "frank", Some("1009"), "Std", "5555");
+    assert_eq!(
+        code_of(claim(&h, "SEPRELEASE00001", "frank")),
+        OutcomeCode::Success
+    );
+    // Releasing an unowned auto-registered device is refused and changes nothing.
+    autoreg_device(&h, "SEPRELEASE00002", "Cisco 8845");
+    let e = h
+        .claims()
+        .release("SEPRELEASE00002", &set, &admin(), NOW)
+        .unwrap_err();
+    assert!(e.to_string().contains("nothing to release"), "{e}");
+    assert!(h
+        .claims()
+        .release("SEPNOSUCH000000", &set, &admin(), NOW)
+        .unwrap_err()
+        .to_string()
+        .contains("not found"));
+    let rel = h
+        .ops
+        .audit_log(&AuditFilter {
+            kind: Some(AuditKind::Change),
+            object: s("SEPRELEASE00001"),
+            ..Default::default()
+        })
+        .unwrap();
+    let release = rel
+        .iter()
+        .find(|e| e.action.as_deref() == Some("release"))
+        .expect("release audited");
+    assert_eq!(release.user.as_deref(), Some("alice"));
+    assert_eq!(release.before.as_ref().unwrap()["owner"], "alice");
+    assert!(release.after.as_ref().unwrap()["owner"].is_null());
+}

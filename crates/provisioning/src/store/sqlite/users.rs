@@ -1,0 +1,194 @@
+//! End users, their secrets' hashes and lockout counters in SQLite.
+
+use super::rows::*;
+use super::SqliteTx;
+use crate::model::{EndUser, FieldError};
+use crate::store::{
+    Credentials, ExistingKeys, ListQuery, Page, StoreError, UnixMillis, UserRows, UserSort,
+};
+use rusqlite::{params, OptionalExtension};
+
+const USER: &str = "user";
+
+fn sort_col(s: UserSort) -> &'static str {
+    match s {
+        UserSort::UserId => "user_id",
+        UserSort::LastName => "last_name",
+        UserSort::PrimaryExtension => "primary_extension",
+    }
+}
+
+/// The stored self-service ID: the user's own, else the primary extension.
+fn effective_ssid(u: &EndUser) -> Option<String> {
+    u.self_service_id
+        .as_ref()
+        .map(|s| s.to_string())
+        .or_else(|| u.primary_extension.as_ref().map(|d| d.to_string()))
+}
+
+impl SqliteTx<'_> {
+    fn ssid_taken(&self, ssid: Option<String>) -> StoreError {
+        FieldError::new(
+            "self_service_id",
+            format!(
+                "`{}` is already used by another user",
+                ssid.unwrap_or_default()
+            ),
+        )
+        .into()
+    }
+}
+
+impl UserRows for SqliteTx<'_> {
+    fn user(&self, user_id: &str) -> Result<Option<EndUser>, StoreError> {
+        Ok(self
+            .c
+            .query_row(
+                &format!("SELECT {USER_COLS} FROM end_user WHERE user_id = ?1"),
+                [user_id],
+                row_user,
+            )
+            .optional()?)
+    }
+
+    fn users(&self, q: &ListQuery<UserSort>) -> Result<Page<EndUser>, StoreError> {
+        let like = q.search.as_ref().map(|p| p.to_like());
+        let page = Paged {
+            cols: USER_COLS,
+            table: "end_user",
+            cond: "(?1 IS NULL OR user_id LIKE ?1 ESCAPE '\\' OR last_name LIKE ?1 ESCAPE '\\' OR first_name LIKE ?1 ESCAPE '\\' \
+                   OR primary_extension LIKE ?1 ESCAPE '\\' OR self_service_id LIKE ?1 ESCAPE '\\')",
+            order: format!("{} {} NULLS LAST, user_id", sort_col(q.sort), if q.descending { "DESC" } else { "ASC" }),
+            limit: q.limit,
+            offset: q.offset,
+        };
+        page.run(self.c, &[&like], row_user)
+    }
+
+    fn insert_user(&self, u: &EndUser) -> Result<(), StoreError> {
+        let ssid = effective_ssid(u);
+        let r = self.c.execute(
+            &format!(
+                "INSERT INTO end_user ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
+            rusqlite::params_from_iter(user_params(u, &ssid)),
+        );
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                if self.user(u.user_id.as_str())?.is_some() {
+                    Err(StoreError::AlreadyExists {
+                        kind: USER,
+                        name: u.user_id.to_string(),
+                    })
+                } else {
+                    Err(self.ssid_taken(ssid))
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn update_user(&self, u: &EndUser) -> Result<(), StoreError> {
+        let ssid = effective_ssid(u);
+        let r = self.c.execute(
+            "UPDATE end_user SET first_name=?2, last_name=?3, self_service_id=?4, primary_extension=?5, user_profile=?6, \
+             enabled=?7, pin_hash=?8, password_hash=?9 WHERE user_id=?1",
+            rusqlite::params_from_iter(user_params(u, &ssid)),
+        );
+        match r {
+            Ok(n) => one_row(n, USER, u.user_id.as_str()),
+            Err(e) if is_unique_violation(&e) => Err(self.ssid_taken(ssid)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn delete_user(&self, user_id: &str) -> Result<(), StoreError> {
+        self.delete_unless_used(
+            "DELETE FROM end_user WHERE user_id = ?1",
+            user_id,
+            USER,
+            &[(
+                "SELECT COUNT(*) FROM device WHERE owner = ?1",
+                "device(s) owned",
+            )],
+        )
+    }
+
+    fn credentials(&self, self_service_id: &str) -> Result<Option<Credentials>, StoreError> {
+        let row: Option<(String, Option<String>, i64, Option<i64>)> = self
+            .c
+            .prepare_cached("SELECT user_id, pin_hash, failed_attempts, locked_until_ms FROM end_user WHERE self_service_id = ?1")?
+            .query_row([self_service_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        row.map(|(id, pin_hash, failed, until)| {
+            Ok(Credentials {
+                user_id: id.parse()?,
+                pin_hash,
+                failed_attempts: failed.clamp(0, i64::from(u32::MAX)) as u32,
+                locked_until: until.map(UnixMillis),
+            })
+        })
+        .transpose()
+    }
+
+    fn add_failed_attempt(&self, user_id: &str) -> Result<u32, StoreError> {
+        let n: Option<i64> = self
+            .c
+            .query_row(
+                "UPDATE end_user SET failed_attempts = failed_attempts + 1 WHERE user_id = ?1 RETURNING failed_attempts",
+                [user_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let n = n.ok_or_else(|| StoreError::NotFound {
+            kind: USER,
+            name: user_id.to_owned(),
+        })?;
+        Ok(n.clamp(0, i64::from(u32::MAX)) as u32)
+    }
+
+    fn set_lock_state(
+        &self,
+        user_id: &str,
+        failed: u32,
+        locked_until: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        let n = self.c.execute(
+            "UPDATE end_user SET failed_attempts = ?2, locked_until_ms = ?3 WHERE user_id = ?1",
+            params![user_id, failed, locked_until.map(|t| t.0)],
+        )?;
+        one_row(n, USER, user_id)
+    }
+
+    /// Failed attempts and lock state of a user (for `user show`).
+    fn lock_state(&self, user_id: &str) -> Result<Option<(u32, Option<UnixMillis>)>, StoreError> {
+        let r: Option<(i64, Option<i64>)> = self
+            .c
+            .query_row(
+                "SELECT failed_attempts, locked_until_ms FROM end_user WHERE user_id = ?1",
+                [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(r.map(|(n, u)| (n.max(0) as u32, u.map(UnixMillis))))
+    }
+
+    fn existing_keys(&self) -> Result<ExistingKeys, StoreError> {
+        let mut k = ExistingKeys::default();
+        for (sql, set) in [
+            ("SELECT name FROM user_profile", &mut k.profiles),
+            ("SELECT user_id FROM end_user", &mut k.user_ids),
+            (
+                "SELECT self_service_id FROM end_user WHERE self_service_id IS NOT NULL",
+                &mut k.self_service_ids,
+            ),
+        ] {
+            let mut st = self.c.prepare(sql)?;
+            for v in st.query_map([], |r| r.get::<_, String>(0))? {
+                set.insert(v?);
+            }
+        }
+        Ok(k)
+    }
+}

@@ -1,0 +1,297 @@
+//! SIP events in: a new call is answered with the negotiated codec and gets its IVR; a hang-up,
+//! a re-INVITE (hold/resume) or an INFO digit goes to the call's IVR; REGISTERs go to the
+//! built-in registrar; the route point's own registration state goes to `/status`.
+
+use crate::calls::CallCtx;
+use crate::codecs::{media_codec, silence_frame};
+use crate::state::Service;
+use crate::work::Work;
+use selfprov_dtmf::{DigitStream, Method};
+use selfprov_ivr::{Call, Event as IvrEvent, Key};
+use selfprov_media::engine::{MediaCommand, StreamSpec};
+use selfprov_provisioning::Language;
+use selfprov_sip::endpoint::{Event as SipEvent, Peer};
+use selfprov_sip::registration::RegState;
+use selfprov_sip::sdp;
+use selfprov_sip::stack::Command as SipCommand;
+use std::time::Instant;
+
+/// What an INVITE says about the caller.
+struct NewCall {
+    call_id: String,
+    from_user: Option<String>,
+    pai_user: Option<String>,
+    contact: Option<String>,
+    source: Peer,
+    offer: Vec<u8>,
+}
+
+impl Service {
+    /// One event from the SIP stack.
+    pub(crate) fn on_sip_event(&mut self, ev: SipEvent) {
+        match ev {
+            SipEvent::Registration { dn, state } => {
+                tracing::info!(%dn, state = %state.describe(), "route-point registration");
+                self.metrics
+                    .set_registered(&dn, matches!(state, RegState::Registered { .. }));
+                self.live.set_registration(&dn, state.describe());
+            }
+            SipEvent::IncomingCall { ref call_id, .. }
+                if !self.cfg.raw.sip.answer_delay.is_zero() =>
+            {
+                // Ring first; the answer comes back as `Work::AnswerNow`.
+                self.sip
+                    .commands
+                    .send(SipCommand::Ring {
+                        call_id: call_id.clone(),
+                    })
+                    .ok();
+                let (id, work, delay) = (
+                    call_id.clone(),
+                    self.work.clone(),
+                    self.cfg.raw.sip.answer_delay,
+                );
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = work.send(Work::AnswerNow(id));
+                });
+                self.ringing.insert(call_id.clone(), ev);
+            }
+            SipEvent::CallEnded { ref call_id, .. } if self.ringing.contains_key(call_id) => {
+                self.ringing.remove(call_id);
+                self.cancelled_while_ringing(call_id);
+            }
+            ev => self.on_sip(ev),
+        }
+    }
+
+    /// A call's ring time is over.
+    pub(crate) fn answer_now(&mut self, call_id: &str) {
+        if let Some(ev) = self.ringing.remove(call_id) {
+            self.on_sip(ev);
+        }
+    }
+
+    fn on_sip(&mut self, ev: SipEvent) {
+        match ev {
+            SipEvent::IncomingCall {
+                call_id,
+                from_user,
+                pai_user,
+                contact,
+                source,
+                sdp: offer,
+                ..
+            } => self.incoming_call(NewCall {
+                call_id,
+                from_user,
+                pai_user,
+                contact,
+                source,
+                offer,
+            }),
+            SipEvent::CallEnded { call_id, .. } => self.feed(&call_id, IvrEvent::HangUp),
+            SipEvent::Reinvite {
+                call_id,
+                sdp: offer,
+            } => self.reinvite(&call_id, &offer),
+            SipEvent::Info {
+                call_id,
+                content_type,
+                body,
+            } => {
+                if let Some((d, _)) = selfprov_dtmf::info::parse_info(&content_type, &body) {
+                    let k = self
+                        .calls
+                        .get_mut(&call_id)
+                        .and_then(|c| c.digits.offer(d, Method::SipInfo, Instant::now()))
+                        .and_then(|d| Key::from_char(d.as_char()));
+                    if let Some(k) = k {
+                        self.metrics.digit("sip_info");
+                        self.feed(&call_id, IvrEvent::Digit(k));
+                    }
+                }
+            }
+            SipEvent::Register {
+                key,
+                source,
+                headers,
+            } => self.on_register(key, source, &headers),
+            SipEvent::CallConfirmed { .. } | SipEvent::Registration { .. } => {}
+        }
+    }
+
+    /// Answer a new call with the first configured codec the caller offers (488 when none), start
+    /// its media and its IVR.
+    fn incoming_call(&mut self, n: NewCall) {
+        let t0 = Instant::now();
+        let negotiated = sdp::parse(&n.offer)
+            .map_err(|e| e.to_string())
+            .and_then(|o| {
+                sdp::answer(
+                    &o,
+                    &self.codecs,
+                    self.rtp_addr,
+                    self.cfg.raw.media.ptime_ms,
+                    t0.elapsed().as_nanos() as u64 ^ 0x5e1f,
+                    1,
+                )
+                .map_err(|e| e.to_string())
+            });
+        let (neg, answer) = match negotiated {
+            Ok(x) => x,
+            Err(why) => {
+                tracing::info!(call_id = %n.call_id, %why, "refusing call: 488");
+                self.metrics.call_refused("488");
+                self.sip
+                    .commands
+                    .send(SipCommand::Reject {
+                        call_id: n.call_id,
+                        status: 488,
+                        reason: "Not Acceptable Here".into(),
+                        extra_headers: format!(
+                            "Warning: 305 selfprov \"{}\"\r\n",
+                            why.replace('"', "'")
+                        ),
+                    })
+                    .ok();
+                return;
+            }
+        };
+        let key = self.next_media_key;
+        self.next_media_key += 1;
+        let codec = media_codec(neg.codec);
+        self.media.send(MediaCommand::Add {
+            call: key,
+            spec: StreamSpec {
+                codec,
+                payload_type: neg.payload_type,
+                ptime_ms: neg.ptime_ms,
+                remote: neg.remote,
+                telephone_event_pt: neg.telephone_event_pt,
+                idle: self
+                    .cfg
+                    .raw
+                    .media
+                    .continuous_rtp
+                    .then(|| silence_frame(codec, neg.ptime_ms))
+                    .flatten(),
+            },
+        });
+        self.sip
+            .commands
+            .send(SipCommand::Answer {
+                call_id: n.call_id.clone(),
+                sdp: answer.into_bytes(),
+            })
+            .ok();
+        self.metrics
+            .call_setup_seconds
+            .observe(t0.elapsed().as_secs_f64());
+        let device = self.calling_device(n.pai_user.or(n.from_user).unwrap_or_default());
+        tracing::info!(call_id = %n.call_id, %device, codec = ?codec, "call answered");
+        let (ivr, actions) = Call::new(self.ivr.clone());
+        self.calls.insert(
+            n.call_id.clone(),
+            CallCtx {
+                ivr,
+                media_key: key,
+                codec,
+                language: self
+                    .ivr
+                    .languages
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(Language::en_us),
+                device,
+                contact: n.contact,
+                source: n.source,
+                timer: None,
+                digits: DigitStream::default(),
+                assign_audited: false,
+                started: t0,
+            },
+        );
+        self.apply(&n.call_id, actions);
+    }
+
+    /// The calling device from the identity the request carries (P-Asserted-Identity, else From:
+    /// a device name or an auto-registered DN). A phone registered here is known by name without
+    /// asking the database (this runs on the event loop); anything else is looked up.
+    fn calling_device(&self, who: String) -> String {
+        if self.bindings.get(&who, Instant::now()).is_some() {
+            return who;
+        }
+        self.claims
+            .identify(&who)
+            .ok()
+            .flatten()
+            .map(|d| d.name.to_string())
+            .unwrap_or(who)
+    }
+
+    /// Hold or resume: answer the new offer and tell the media engine and the IVR.
+    fn reinvite(&mut self, call_id: &str, offer: &[u8]) {
+        let Some(c) = self.calls.get(call_id) else {
+            return;
+        };
+        let key = c.media_key;
+        let answered = sdp::parse(offer).map_err(|e| e.to_string()).and_then(|o| {
+            sdp::answer(
+                &o,
+                &self.codecs,
+                self.rtp_addr,
+                self.cfg.raw.media.ptime_ms,
+                1,
+                2,
+            )
+            .map_err(|e| e.to_string())
+        });
+        match answered {
+            Ok((neg, answer)) => {
+                self.sip
+                    .commands
+                    .send(SipCommand::Answer {
+                        call_id: call_id.to_owned(),
+                        sdp: answer.into_bytes(),
+                    })
+                    .ok();
+                if !neg.remote.ip().is_unspecified() && neg.remote.port() != 0 {
+                    self.media.send(MediaCommand::Remote {
+                        call: key,
+                        remote: neg.remote,
+                    });
+                }
+                let held = neg.direction.is_hold() || neg.remote.ip().is_unspecified();
+                self.media.send(MediaCommand::Hold { call: key, held });
+                self.feed(
+                    call_id,
+                    if held {
+                        IvrEvent::Hold
+                    } else {
+                        IvrEvent::Resume
+                    },
+                );
+            }
+            Err(why) => {
+                self.sip
+                    .commands
+                    .send(SipCommand::Reject {
+                        call_id: call_id.to_owned(),
+                        status: 488,
+                        reason: "Not Acceptable Here".into(),
+                        extra_headers: format!("Warning: 305 selfprov \"{why}\"\r\n"),
+                    })
+                    .ok();
+            }
+        }
+    }
+
+    /// The caller gave up (CANCEL) before the answer: audited like any other call.
+    fn cancelled_while_ringing(&mut self, call_id: &str) {
+        let code = selfprov_provisioning::OutcomeCode::Abandoned;
+        self.metrics.call_finished(code.as_str());
+        tracing::info!(%call_id, outcome = %code, "call cancelled while ringing");
+        self.audit_outcome(call_id, None, code, "cancelled while ringing");
+    }
+}

@@ -1,0 +1,174 @@
+//! Start-up: open the database, load the prompts, start the media engine, the SIP stack and the
+//! admin listener, register the route point, and hand everything to the event loop.
+
+use crate::admin;
+use crate::calls::Calls;
+use crate::codecs::sdp_codecs;
+use crate::event_loop::Inputs;
+use crate::metrics::Metrics;
+use crate::registrar::Bindings;
+use crate::reload::{effective, load_catalog};
+use crate::route_point::register_route_point;
+use crate::state::{ivr_settings, RtpSeen, Service};
+use crate::status::{status_source, Live};
+use anyhow::{anyhow, Context, Result};
+use selfprov_config::Config;
+use selfprov_media::engine::{MediaEngine, MediaEvent};
+use selfprov_operations::{Actor, Operations};
+use selfprov_provisioning::settings::{status, Status};
+use selfprov_provisioning::store::{ListQuery, SqliteStore, Store};
+use selfprov_sip::endpoint::EndpointConfig;
+use selfprov_sip::stack::{Command as SipCommand, SipStack};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// The store the configuration names.
+pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
+    let store = SqliteStore::open(&cfg.database_path)
+        .with_context(|| format!("database {}", cfg.database_path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The media engine on its socket; its events forwarded into the async world.
+fn start_media(
+    cfg: &Config,
+) -> Result<(MediaEngine, mpsc::UnboundedReceiver<MediaEvent>, SocketAddr)> {
+    let (media_tx, media_rx) = std::sync::mpsc::channel::<MediaEvent>();
+    let bind = SocketAddr::new(cfg.raw.media.bind, cfg.raw.media.rtp_port_range.start);
+    let media = MediaEngine::start(bind, media_tx).with_context(|| format!("RTP socket {bind}"))?;
+    if media.receive_buffer < selfprov_media::net::SOCKET_BUFFER {
+        tracing::info!(
+            granted_bytes = media.receive_buffer,
+            wanted_bytes = selfprov_media::net::SOCKET_BUFFER,
+            "the kernel capped the RTP socket's receive buffer; for thousands of calls raise net.core.rmem_max (docs/operations.md)"
+        );
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("media-events".into())
+        .spawn(move || {
+            while let Ok(e) = media_rx.recv() {
+                if tx.send(e).is_err() {
+                    break;
+                }
+            }
+        })?;
+    let rtp_addr = match &cfg.raw.media.public_address {
+        Some(ip) => SocketAddr::new(
+            ip.parse().context("media.public_address")?,
+            media.local_addr().port(),
+        ),
+        None => media.local_addr(),
+    };
+    Ok((media, rx, rtp_addr))
+}
+
+async fn start_sip(
+    cfg: &Config,
+) -> Result<(
+    SipStack,
+    mpsc::UnboundedReceiver<selfprov_sip::endpoint::Event>,
+)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let ep = EndpointConfig {
+        advertised: cfg.raw.sip.public_address.clone().unwrap_or_default(),
+        user_agent: cfg.raw.sip.user_agent.clone(),
+        route_point_dns: cfg.self_provisioning.route_point.dn_strings(),
+        max_calls: cfg.raw.sip.max_calls as usize,
+        timers: Default::default(),
+    };
+    let sip = SipStack::start(cfg.raw.sip.listen, ep, tx)
+        .await
+        .with_context(|| format!("SIP listener {}", cfg.raw.sip.listen))?;
+    Ok((sip, rx))
+}
+
+/// Run the service until SIGTERM/SIGINT (drain) completes.
+pub async fn serve(base: Config) -> Result<()> {
+    let started = Instant::now();
+    for w in &base.warnings {
+        tracing::warn!("{w}");
+    }
+    let ops = Operations::new(open_store(&base)?);
+    let first_start = ops
+        .users(&ListQuery {
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .total
+        == 0;
+    if base.raw.demo.load_on_first_start && first_start {
+        let n = selfprov_operations::demo::load_demo_data(&ops, &Actor::system())?;
+        tracing::info!(objects = n, "demo data loaded into the empty database");
+    }
+    let settings_revision = ops.settings_revision()?;
+    let cfg = effective(&base, &ops).map_err(|e| anyhow!(e))?;
+    let catalog = Arc::new(
+        load_catalog(&cfg).with_context(|| format!("prompts in {}", cfg.prompts_dir.display()))?,
+    );
+    let metrics = Arc::new(Metrics::new());
+    metrics
+        .prompt_cache_bytes
+        .set(catalog.encoded_bytes() as i64);
+    let (media, media_ev, rtp_addr) = start_media(&cfg)?;
+    let (sip, sip_ev) = start_sip(&cfg).await?;
+
+    let live = Arc::new(Live::new(&cfg));
+    if status(&cfg.self_provisioning, &cfg.auto_registration) != Status::Ready {
+        sip.commands
+            .send(SipCommand::SetRefusing(Some(cfg.raw.shutdown.retry_after)))
+            .ok();
+    }
+    let (admin_addr, admin_fut) = admin::bind(
+        cfg.raw.admin.listen,
+        status_source(live.clone(), sip.local.to_string()),
+        metrics.clone(),
+    )
+    .await
+    .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
+    tokio::spawn(admin_fut);
+    register_route_point(&cfg, &sip, &live, &metrics)?;
+    let operator = crate::signals::install()?;
+    tracing::info!(
+        sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
+        route_point = %cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+        prompts = catalog.len(), database = ops.backend(), startup_ms = started.elapsed().as_millis() as u64,
+        "selfprov ready"
+    );
+
+    let (work_tx, work_rx) = mpsc::unbounded_channel();
+    let service = Service {
+        codecs: sdp_codecs(&cfg),
+        ivr: ivr_settings(&cfg),
+        cfg: Arc::new(cfg),
+        base,
+        catalog,
+        rtp_addr,
+        media,
+        sip,
+        claims: ops.claims().clone(),
+        ops,
+        metrics,
+        live,
+        work: work_tx,
+        calls: Calls::default(),
+        ringing: HashMap::new(),
+        bindings: Bindings::default(),
+        next_media_key: 1,
+        drain_deadline: None,
+        rtp_seen: RtpSeen::default(),
+        settings_revision,
+    };
+    service
+        .run(Inputs {
+            sip: sip_ev,
+            media: media_ev,
+            work: work_rx,
+            operator,
+        })
+        .await;
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! What the service says about itself at `/status` and `/health`: the live state shared between
+//! the event loop (which updates it) and the admin listener (which reads it).
+
+use crate::admin::{RegistrationStatus, StatusSnapshot, StatusSource};
+use selfprov_config::Config;
+use selfprov_provisioning::settings::{status, Status};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Shared with the admin listener.
+pub(crate) struct Live {
+    pub active: AtomicU64,
+    pub draining: AtomicBool,
+    pub registrations: Mutex<Vec<RegistrationStatus>>,
+    pub view: Mutex<ConfigView>,
+}
+
+impl Live {
+    pub fn new(cfg: &Config) -> Self {
+        Live {
+            active: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
+            registrations: Mutex::new(Vec::new()),
+            view: Mutex::new(ConfigView::of(cfg)),
+        }
+    }
+
+    /// Record a route-point DN's registration state.
+    pub fn set_registration(&self, dn: &str, state: String) {
+        if let Ok(mut r) = self.registrations.lock() {
+            match r.iter_mut().find(|x| x.dn == dn) {
+                Some(x) => x.state = state,
+                None => r.push(RegistrationStatus {
+                    dn: dn.to_owned(),
+                    state,
+                }),
+            }
+        }
+    }
+}
+
+/// The parts of the configuration the status shows (replaced on reload).
+pub(crate) struct ConfigView {
+    pub status: Status,
+    pub max_calls: u64,
+    pub dns: Vec<String>,
+}
+
+impl ConfigView {
+    pub fn of(cfg: &Config) -> Self {
+        ConfigView {
+            status: status(&cfg.self_provisioning, &cfg.auto_registration),
+            max_calls: u64::from(cfg.raw.sip.max_calls),
+            dns: cfg.self_provisioning.route_point.dn_strings(),
+        }
+    }
+}
+
+/// The admin listener's view of `live`.
+pub(crate) fn status_source(live: Arc<Live>, sip_listen: String) -> StatusSource {
+    Arc::new(move || {
+        let (st, max, dns) = match live.view.lock() {
+            Ok(v) => (v.status.clone(), v.max_calls, v.dns.clone()),
+            Err(_) => (Status::NotReady(vec!["internal error".into()]), 0, vec![]),
+        };
+        let mut regs = live
+            .registrations
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        if regs.is_empty() {
+            regs = dns
+                .iter()
+                .map(|d| RegistrationStatus {
+                    dn: d.clone(),
+                    state: "direct (built-in registrar)".into(),
+                })
+                .collect();
+        }
+        StatusSnapshot {
+            ready: st == Status::Ready,
+            reasons: match &st {
+                Status::Ready => vec![],
+                Status::NotReady(r) => r.clone(),
+            },
+            draining: live.draining.load(Ordering::Relaxed),
+            active_calls: live.active.load(Ordering::Relaxed),
+            max_calls: max,
+            registrations: regs,
+            sip_listen: sip_listen.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    })
+}
