@@ -251,6 +251,8 @@ impl ClaimEngine {
                         (Ok(p), Some(d)) => {
                             let after = assigned(tx, d, &ctx.user, &p, now)?;
                             tx.update_device(&after)?;
+                            // The user's line gets its own secret; the temporary one stops working.
+                            crate::registry::new_credential(tx, device, now)?;
                             audit.detail = format!("extension {} udt {}", p.extension, p.udt);
                             audit.before = Some(d.view());
                             audit.after = Some(after.view());

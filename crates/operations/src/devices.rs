@@ -63,7 +63,8 @@ impl Object for Device {
         tx.device(key)
     }
     fn insert(&self, tx: &dyn Tx) -> Result<(), StoreError> {
-        tx.insert_device(self)
+        tx.insert_device(self)?;
+        crate::registry::new_credential(tx, self.name.as_str(), UnixMillis::now()).map(|_| ())
     }
     fn update(&self, tx: &dyn Tx) -> Result<(), StoreError> {
         tx.update_device(self)

@@ -25,6 +25,7 @@ pub mod import;
 mod object;
 pub mod profiles;
 pub mod registry;
+pub mod secrets;
 pub mod settings;
 pub mod templates;
 pub mod users;
@@ -32,6 +33,7 @@ pub mod users;
 pub use actor::Actor;
 pub use claim::{AssignOutcome, AuthenticatedUser, ClaimContext, ClaimEngine};
 pub use error::{ErrorClass, OpError};
+pub use secrets::DeviceSecrets;
 
 use selfprov_provisioning::store::Store;
 use std::sync::Arc;

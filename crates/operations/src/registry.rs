@@ -9,7 +9,7 @@ use selfprov_provisioning::model::{
     model_class, Device, DeviceClass, DeviceName, Dn, DnRange, FieldError,
 };
 use selfprov_provisioning::settings::AutoRegistrationSettings;
-use selfprov_provisioning::store::{StoreError, StoreExt, Tx, UnixMillis};
+use selfprov_provisioning::store::{Credential, StoreError, StoreExt, Tx, UnixMillis};
 use std::sync::Mutex;
 
 /// The value after the last temporary DN handed out: the next search starts there, so DNs are
@@ -19,6 +19,25 @@ pub struct DnHint(Mutex<Option<u128>>);
 
 /// Probes before reading the whole range's used DNs at once.
 const PROBES: u128 = 64;
+
+/// Issue the device a new credential generation (the first, or the next): its previous secret
+/// stops working at once. Called inside the transaction that changes the device.
+pub(crate) fn new_credential(
+    tx: &dyn Tx,
+    device: &str,
+    now: UnixMillis,
+) -> Result<Credential, StoreError> {
+    let generation = tx
+        .credential(device)?
+        .map_or(1, |c| c.generation.wrapping_add(1).max(1));
+    let c = Credential {
+        generation,
+        issued: now,
+        fetched: None,
+    };
+    tx.put_credential(device, &c)?;
+    Ok(c)
+}
 
 /// `d` as an auto-registered device: no owner, the temporary DN, the auto-registration templates.
 fn temporary(d: Device, dn: Dn, settings: &AutoRegistrationSettings, now: UnixMillis) -> Device {
@@ -60,6 +79,11 @@ impl ClaimEngine {
         Err(StoreError::RangeExhausted {
             range: range.to_string(),
         })
+    }
+
+    /// The device's credential (which generation of its secret is in force).
+    pub fn credential(&self, device: &str) -> Result<Option<Credential>, StoreError> {
+        self.store.reading(|tx| tx.credential(device))
     }
 
     /// The device of this name, if known.
@@ -106,6 +130,7 @@ impl ClaimEngine {
             };
             let d = temporary(new, self.free_dn(tx, &settings.dn_range)?, settings, now);
             tx.insert_device(&d)?;
+            new_credential(tx, name.as_str(), now)?;
             tx.insert_audit(&entry(
                 actor,
                 "autoregister",
@@ -139,6 +164,7 @@ impl ClaimEngine {
             let dn = self.free_dn(tx, &settings.dn_range)?;
             let after = temporary(before.clone(), dn, settings, now);
             tx.update_device(&after)?;
+            new_credential(tx, name, now)?;
             tx.insert_audit(&entry(
                 actor,
                 "release",

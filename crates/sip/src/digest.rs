@@ -16,7 +16,7 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Algorithm::Md5 => "MD5",
             Algorithm::Md5Sess => "MD5-sess",
@@ -24,7 +24,7 @@ impl Algorithm {
             Algorithm::Sha256Sess => "SHA-256-sess",
         }
     }
-    fn hash(self, s: &str) -> String {
+    pub(crate) fn hash(self, s: &str) -> String {
         let mut out = String::with_capacity(64);
         match self {
             Algorithm::Md5 | Algorithm::Md5Sess => {
@@ -40,8 +40,21 @@ impl Algorithm {
         }
         out
     }
-    fn is_sess(self) -> bool {
+    pub(crate) fn is_sess(self) -> bool {
         matches!(self, Algorithm::Md5Sess | Algorithm::Sha256Sess)
+    }
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = DigestError;
+    fn from_str(s: &str) -> Result<Algorithm, DigestError> {
+        match s.to_ascii_uppercase().as_str() {
+            "MD5" => Ok(Algorithm::Md5),
+            "MD5-SESS" => Ok(Algorithm::Md5Sess),
+            "SHA-256" => Ok(Algorithm::Sha256),
+            "SHA-256-SESS" => Ok(Algorithm::Sha256Sess),
+            _ => Err(DigestError::Algorithm(s.to_owned())),
+        }
     }
 }
 
@@ -70,7 +83,7 @@ pub enum DigestError {
 }
 
 /// Split `k=v, k="v, with comma", ...` respecting quotes.
-fn params(s: &str) -> Vec<(String, String)> {
+pub(crate) fn params(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     loop {
@@ -144,15 +157,7 @@ impl Challenge {
                         .filter(|q| !q.is_empty())
                         .collect()
                 }
-                "algorithm" => {
-                    algorithm = match val.to_ascii_uppercase().as_str() {
-                        "MD5" => Algorithm::Md5,
-                        "MD5-SESS" => Algorithm::Md5Sess,
-                        "SHA-256" => Algorithm::Sha256,
-                        "SHA-256-SESS" => Algorithm::Sha256Sess,
-                        _ => return Err(DigestError::Algorithm(val)),
-                    }
-                }
+                "algorithm" => algorithm = val.parse()?,
                 _ => {}
             }
         }

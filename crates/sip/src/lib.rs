@@ -9,6 +9,7 @@
 //! - [`transaction`]: RFC 3261 transactions (timers A–K) as sans-I/O state machines.
 
 pub mod digest;
+pub mod digest_server;
 pub mod endpoint;
 pub mod headers;
 pub mod message;

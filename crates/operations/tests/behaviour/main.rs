@@ -90,6 +90,7 @@ backend_suite!(sqlite:
     registry::auto_registration_hands_dns_out_in_turn_and_skips_long_taken_runs,
     registry::concurrent_auto_registration_never_shares_a_dn,
     registry::release_returns_a_device_to_a_temporary_dn,
+    registry::credentials_rotate_at_auto_registration_claim_and_release,
     objects::referential_errors_name_what_is_wrong,
     objects::only_one_system_default_profile,
     objects::search_sort_and_page,

@@ -147,3 +147,34 @@ pub fn release_returns_a_device_to_a_temporary_dn(make: &Factory) {
     assert_eq!(release.before.as_ref().unwrap()["owner"], "alice");
     assert!(release.after.as_ref().unwrap()["owner"].is_null());
 }
+
+pub fn credentials_rotate_at_auto_registration_claim_and_release(make: &Factory) {
+    let h = fixture(make);
+    let gen = |d: &str| h.claims().credential(d).unwrap().map(|c| c.generation);
+    autoreg_device(&h, "SEPCRED00000001", "Cisco 8845");
+    assert_eq!(gen("SEPCRED00000001"), Some(1));
+    let c = h.claims().credential("SEPCRED00000001").unwrap().unwrap();
+    assert_eq!((c.issued, c.fetched), (NOW, None));
+    // A refused claim issues nothing; a claim issues the user's line its own secret.
+    assert_eq!(
+        code_of(claim(&h, "SEPCRED00000001", "bob")),
+        OutcomeCode::SelfprovNotAllowed
+    );
+    assert_eq!(gen("SEPCRED00000001"), Some(1));
+    claim(&h, "SEPCRED00000001", "alice").unwrap();
+    assert_eq!(gen("SEPCRED00000001"), Some(2));
+    // Claiming again changes nothing, so no new secret either.
+    claim(&h, "SEPCRED00000001", "alice").unwrap();
+    assert_eq!(gen("SEPCRED00000001"), Some(2));
+    h.claims()
+        .release("SEPCRED00000001", &autoreg("3000", "3999"), &admin(), NOW)
+        .unwrap();
+    assert_eq!(gen("SEPCRED00000001"), Some(3));
+    // A device an administrator creates gets one too; deleting the device deletes it.
+    h.ops
+        .create_device(&admin(), "SEPCRED00000002", &Default::default())
+        .unwrap();
+    assert_eq!(gen("SEPCRED00000002"), Some(1));
+    h.ops.delete_device(&admin(), "SEPCRED00000002").unwrap();
+    assert_eq!(gen("SEPCRED00000002"), None);
+}

@@ -181,6 +181,17 @@ pub trait UserRows {
     fn existing_keys(&self) -> Result<ExistingKeys, StoreError>;
 }
 
+/// A device's SIP credential: the secret itself is derived from a server key and the generation
+/// (`selfprov-operations`), so the database never holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential {
+    /// Grows with each new secret: the old one stops working at once.
+    pub generation: u32,
+    pub issued: UnixMillis,
+    /// The first fetch of the configuration file carrying this generation.
+    pub fetched: Option<UnixMillis>,
+}
+
 /// Devices and the directory numbers they hold.
 pub trait DeviceRows {
     fn device(&self, name: &str) -> Result<Option<Device>, StoreError>;
@@ -197,6 +208,9 @@ pub trait DeviceRows {
     fn dn_taken(&self, dn: &Dn) -> Result<bool, StoreError>;
     /// Every DN of the range (as a number) held by a device or as a primary extension.
     fn used_dns(&self, range: &DnRange) -> Result<HashSet<u128>, StoreError>;
+    fn credential(&self, device: &str) -> Result<Option<Credential>, StoreError>;
+    /// Store the device's credential (insert or replace).
+    fn put_credential(&self, device: &str, c: &Credential) -> Result<(), StoreError>;
 }
 
 /// Filter for reading the audit log (newest first). Every condition given must hold.

@@ -114,4 +114,15 @@ CREATE TABLE setting (
     updated_by TEXT NOT NULL
 );
 "#,
+    // 4: each device's SIP credential: which generation of its derived secret is in force (a new
+    // one at auto-registration, claim and release), since when, and when the phone first fetched
+    // the configuration file that carries it.
+    r#"
+CREATE TABLE device_credential (
+    device TEXT PRIMARY KEY REFERENCES device(name) ON DELETE CASCADE,
+    generation BIGINT NOT NULL,
+    issued_ms BIGINT NOT NULL,
+    fetched_ms BIGINT
+);
+"#,
 ];

@@ -3,7 +3,7 @@
 use super::rows::*;
 use super::SqliteTx;
 use crate::model::{Device, Dn, DnRange, FieldError};
-use crate::store::{DeviceRows, DeviceSort, ListQuery, Page, StoreError};
+use crate::store::{Credential, DeviceRows, DeviceSort, ListQuery, Page, StoreError, UnixMillis};
 use rusqlite::{params, OptionalExtension};
 use std::collections::HashSet;
 
@@ -133,5 +133,29 @@ impl DeviceRows for SqliteTx<'_> {
             }
         }
         Ok(used)
+    }
+
+    fn credential(&self, device: &str) -> Result<Option<Credential>, StoreError> {
+        let row: Option<(i64, i64, Option<i64>)> = self
+            .c
+            .prepare_cached("SELECT generation, issued_ms, fetched_ms FROM device_credential WHERE device = ?1")?
+            .query_row([device], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        Ok(row.map(|(g, i, f)| Credential {
+            generation: g.clamp(0, i64::from(u32::MAX)) as u32,
+            issued: UnixMillis(i),
+            fetched: f.map(UnixMillis),
+        }))
+    }
+
+    fn put_credential(&self, device: &str, c: &Credential) -> Result<(), StoreError> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO device_credential (device, generation, issued_ms, fetched_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (device) DO UPDATE SET generation = excluded.generation, issued_ms = excluded.issued_ms,
+                     fetched_ms = excluded.fetched_ms",
+            )?
+            .execute(params![device, c.generation, c.issued.0, c.fetched.map(|t| t.0)])?;
+        Ok(())
     }
 }
