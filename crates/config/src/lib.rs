@@ -60,6 +60,10 @@ pub struct Config {
     pub database_path: PathBuf,
     /// Absolute path of the prompts directory.
     pub prompts_dir: PathBuf,
+    /// Absolute path of the phone-configuration template overrides.
+    pub templates_dir: PathBuf,
+    /// Absolute path of the device-secret key file.
+    pub secret_key_file: PathBuf,
     /// Warnings to log at start (e.g. authentication mode `none`).
     pub warnings: Vec<String>,
 }
@@ -295,7 +299,10 @@ impl RawConfig {
 
         // [sip], [media], [ivr], [shutdown]
         if self.sip.answer_delay > std::time::Duration::from_secs(30) {
-            issues.push(issue("sip.answer_delay", "must be at most 30s (phones give up ringing calls)"));
+            issues.push(issue(
+                "sip.answer_delay",
+                "must be at most 30s (phones give up ringing calls)",
+            ));
         }
         if self.sip.max_calls == 0 {
             issues.push(issue("sip.max_calls", "must be at least 1"));
@@ -350,6 +357,37 @@ impl RawConfig {
         }
 
         let prompts_dir = resolve(base, &self.prompts.dir);
+        let templates_dir = resolve(base, &self.phone_config.templates_dir);
+        let secret_key_file = self
+            .phone_config
+            .secret_key_file
+            .as_ref()
+            .map(|p| resolve(base, p))
+            .unwrap_or_else(|| data_dir.join("device-secret.key"));
+        let pc = &self.phone_config;
+        if pc.realm.is_empty()
+            || pc.realm.contains(['"', '\\'])
+            || pc.realm.chars().any(char::is_control)
+        {
+            issues.push(issue(
+                "phone_config.realm",
+                "must be non-empty, without quotes, backslashes or control characters",
+            ));
+        }
+        if let Some(u) = &pc.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) || u.ends_with('/') {
+                issues.push(issue(
+                    "phone_config.public_url",
+                    format!("`{u}` must start with http:// or https:// and not end with /"),
+                ));
+            }
+        }
+        if pc.first_fetch_window.is_zero() {
+            issues.push(issue(
+                "phone_config.first_fetch_window",
+                "must be longer than 0s",
+            ));
+        }
         let self_provisioning = SelfProvisioningSettings {
             ivr_enabled: sp.ivr_enabled,
             auth_mode: sp.authentication_mode,
@@ -375,6 +413,8 @@ impl RawConfig {
                 credential_policy,
                 database_path,
                 prompts_dir,
+                templates_dir,
+                secret_key_file,
                 warnings,
                 raw: self,
             }),

@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub ivr: Ivr,
     pub prompts: Prompts,
     pub admin: Admin,
+    pub phone_config: PhoneConfig,
     pub log: Log,
     pub shutdown: Shutdown,
     pub demo: Demo,
@@ -326,6 +327,44 @@ impl Default for Admin {
     fn default() -> Self {
         Admin {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneConfig {
+    /// HTTP listener phones fetch their configuration files from; unset: no configuration server.
+    pub http_listen: Option<SocketAddr>,
+    /// The base URL written into phones' files (default `http://<http_listen>`): what phones reach.
+    pub public_url: Option<String>,
+    /// The SIP registrar address written into phones' files (default `sip.public_address`, else
+    /// `sip.listen`).
+    pub sip_address: Option<String>,
+    /// Template overrides (relative to the config file); a missing folder means the shipped ones.
+    pub templates_dir: PathBuf,
+    /// The key device secrets are derived from (created on first start; default
+    /// `<data_dir>/device-secret.key`). Nodes sharing a database need the same file.
+    pub secret_key_file: Option<PathBuf>,
+    /// Digest realm of phones' credentials (configuration files and registrar).
+    pub realm: String,
+    /// How long after auto-registration a phone may fetch its first file without credentials.
+    #[serde(with = "humantime_serde")]
+    pub first_fetch_window: Duration,
+    /// Requests for unknown MACs allowed per source address and minute (scanning is refused above).
+    pub unknown_per_minute: u32,
+}
+impl Default for PhoneConfig {
+    fn default() -> Self {
+        PhoneConfig {
+            http_listen: None,
+            public_url: None,
+            sip_address: None,
+            templates_dir: PathBuf::from("templates"),
+            secret_key_file: None,
+            realm: "selfprov".into(),
+            first_fetch_window: Duration::from_secs(600),
+            unknown_per_minute: 60,
         }
     }
 }

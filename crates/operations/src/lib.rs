@@ -23,6 +23,7 @@ pub mod error;
 mod field;
 pub mod import;
 mod object;
+pub mod phone_files;
 pub mod profiles;
 pub mod registry;
 pub mod secrets;

@@ -67,6 +67,17 @@ impl DeviceSecrets {
         }
     }
 
+    /// A key for another purpose (e.g. signing digest nonces), derived so that every node holding
+    /// the key file derives the same one.
+    pub fn derive_key(&self, purpose: &[u8]) -> [u8; 32] {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
+            unreachable!("HMAC takes keys of any length")
+        };
+        mac.update(b"selfprov derived key v1\0");
+        mac.update(purpose);
+        mac.finalize().into_bytes().into()
+    }
+
     /// The digest secret of `device` in credential generation `generation`.
     pub fn secret(&self, device: &str, generation: u32) -> String {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {

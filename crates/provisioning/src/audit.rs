@@ -15,6 +15,8 @@ pub enum AuditKind {
     Claim,
     /// An administrative change of an object, with the fields before and after.
     Change,
+    /// A phone's configuration fetch, served or refused (and why).
+    Fetch,
 }
 
 impl AuditKind {
@@ -22,6 +24,7 @@ impl AuditKind {
         match self {
             AuditKind::Claim => "claim",
             AuditKind::Change => "change",
+            AuditKind::Fetch => "fetch",
         }
     }
 }
@@ -32,9 +35,10 @@ impl FromStr for AuditKind {
         match s {
             "claim" => Ok(AuditKind::Claim),
             "change" => Ok(AuditKind::Change),
+            "fetch" => Ok(AuditKind::Fetch),
             _ => Err(FieldError::new(
                 "kind",
-                format!("`{s}` is not `claim` or `change`"),
+                format!("`{s}` is not `claim`, `change` or `fetch`"),
             )),
         }
     }

@@ -64,6 +64,9 @@ pub enum Command {
     /// The audit log, newest first: claims (with their outcome codes) and administrative
     /// changes (who, what, before and after).
     Audit(AuditArgs),
+    /// Phones' configuration files: what a device receives, and checking the templates.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Self-provisioning and auto-registration settings changed at run time (they override the
     /// configuration file; a running service applies them within seconds, without a restart).
     #[command(subcommand)]
@@ -100,6 +103,28 @@ pub struct AuditArgs {
     /// Up to this time (same forms).
     #[arg(long)]
     pub until: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Print the files a device receives (its secret masked unless --show-secrets).
+    Render {
+        /// Device name (`SEP001122AABBCC`).
+        device: String,
+        /// Render as this model (its family's files and the model's template overrides); a
+        /// device not in the database is shown as a freshly auto-registered one.
+        #[arg(long)]
+        model: Option<String>,
+        /// One of the family's templates only (e.g. `device.cnf.xml`).
+        #[arg(long)]
+        file: Option<String>,
+        /// Print the SIP secret instead of `********`.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Render every template (shipped and overrides) for sample phones; report errors with file
+    /// and line. Exit 1 when anything is wrong.
+    Check,
 }
 
 #[derive(Subcommand, Debug)]

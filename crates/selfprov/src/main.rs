@@ -139,6 +139,13 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
         Command::User(c) => admin::user(&Admin::open(cfg)?, c)?,
         Command::Device(c) => admin::device(&Admin::open(cfg)?, c)?,
         Command::Settings(c) => admin::settings(&Admin::open(cfg)?, c)?,
+        Command::Config(cli::ConfigCmd::Check) => return admin::phone_files::check(cfg),
+        Command::Config(cli::ConfigCmd::Render {
+            device,
+            model,
+            file,
+            show_secrets,
+        }) => admin::phone_files::render(&Admin::open(cfg)?, &device, model, file, show_secrets)?,
         Command::Import(ImportCmd::Users { file, dry_run }) => {
             if !admin::import_users(&Admin::open(cfg)?, &file, dry_run)? {
                 return Ok(ExitCode::from(1));

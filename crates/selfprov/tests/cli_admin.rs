@@ -335,3 +335,83 @@ fn reset_pin_and_release_from_the_cli() {
         text(&page.stderr)
     );
 }
+
+#[test]
+fn config_render_and_check() {
+    let e = Env::new("cli-phonecfg");
+    e.ok(&["demo", "load"]);
+    e.ok(&[
+        "device",
+        "autoregister",
+        "SEP00AA00BB00EE",
+        "--model",
+        "Cisco 8845",
+    ]);
+    let out = e.ok(&["config", "render", "SEP00AA00BB00EE"]);
+    assert!(
+        out.contains("==> SEP00AA00BB00EE.cnf.xml (template shipped:cisco/device.cnf.xml) <=="),
+        "{out}"
+    );
+    assert!(
+        out.contains("<authPassword>********</authPassword>"),
+        "masked by default: {out}"
+    );
+    let shown = e.ok(&[
+        "config",
+        "render",
+        "SEP00AA00BB00EE",
+        "--show-secrets",
+        "--file",
+        "device.cnf.xml",
+    ]);
+    assert!(
+        !shown.contains("********") && !shown.contains("XmlDefault"),
+        "{shown}"
+    );
+    // The same device rendered twice gives the same bytes.
+    assert_eq!(
+        shown,
+        e.ok(&[
+            "config",
+            "render",
+            "SEP00AA00BB00EE",
+            "--show-secrets",
+            "--file",
+            "device.cnf.xml"
+        ])
+    );
+    // A model's files for a phone not yet known.
+    let y = e.ok(&[
+        "config",
+        "render",
+        "SEP001565AABBCC",
+        "--model",
+        "Yealink T46U",
+    ]);
+    assert!(
+        y.contains("==> 001565aabbcc.cfg") && y.contains("account.1.auth_name = SEP001565AABBCC"),
+        "{y}"
+    );
+    assert!(e
+        .error(&["config", "render", "SEP001565AABBCC"])
+        .contains("--model"));
+    assert!(e
+        .error(&["config", "render", "SEP00AA00BB00EE", "--file", "nope.cfg"])
+        .contains("the cisco templates are"));
+    // Check: clean, then a broken override named with its file and line.
+    assert!(e.ok(&["config", "check"]).contains("0 problem(s)"));
+    let tdir = e._dir.path().join("templates/cisco");
+    std::fs::create_dir_all(&tdir).unwrap();
+    std::fs::write(
+        tdir.join("device.cnf.xml"),
+        "<device>\n  <x>{{ line.numbr }}</x>\n</device>\n",
+    )
+    .unwrap();
+    let o = e.run(&["config", "check"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("templates/cisco/device.cnf.xml:2: undefined value"),
+        "{}",
+        text(&o.stdout)
+    );
+}

@@ -17,11 +17,13 @@
 pub mod admin;
 mod calls;
 mod codecs;
+pub mod config_server;
 mod event_loop;
 mod ivr_actions;
 mod media_events;
 pub mod metrics;
 mod operator;
+pub mod phone_config;
 mod phone_registrations;
 mod redact;
 pub mod registrar;

@@ -53,27 +53,10 @@ fn h<'a>(hs: &'a [(String, String)], n: &str) -> Option<&'a str> {
     hs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str())
 }
 
-/// Recognise a phone model from its User-Agent (`Cisco-CP8845/14.2.1` → `Cisco 8845`).
+/// Recognise a phone model from its User-Agent (`Cisco-CP8845/14.2.1` → `Cisco 8845`), as the
+/// configuration server does.
 pub fn model_from_user_agent(ua: Option<&str>) -> String {
-    let ua = ua.unwrap_or("");
-    if let Some(rest) = ua.strip_prefix("Cisco-CP") {
-        let num: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if !num.is_empty() {
-            return format!("Cisco {num}");
-        }
-    }
-    let l = ua.to_ascii_lowercase();
-    if l.contains("yealink") && l.contains("t46") {
-        return "Yealink T46U".into();
-    }
-    if l.contains("baresip")
-        || l.contains("linphone")
-        || l.contains("jabber")
-        || l.contains("selfprov-phone")
-    {
-        return "Generic Softphone".into();
-    }
-    "Generic SIP Phone".into()
+    selfprov_phoneconfig::read_user_agent(ua).model
 }
 
 /// Read a REGISTER: device name from `+sip.instance` (`urn:uuid:…-<12 hex>` → `SEP<MAC>`) or

@@ -65,15 +65,37 @@ pub(crate) fn load_catalog(cfg: &Config) -> Result<Catalog, selfprov_prompts::Pr
     )
 }
 
-/// Load `base` (or the file again) with the stored settings and its prompts, off the loop.
+/// The phone-configuration templates of a configuration (shipped plus its overrides), when the
+/// configuration server runs; every problem with its file and line.
+pub(crate) fn load_templates(
+    cfg: &Config,
+) -> Result<Option<selfprov_phoneconfig::Templates>, String> {
+    if cfg.raw.phone_config.http_listen.is_none() {
+        return Ok(None);
+    }
+    selfprov_phoneconfig::Templates::load(&cfg.templates_dir)
+        .map(Some)
+        .map_err(|problems| {
+            let lines: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}/{p}", cfg.templates_dir.display()))
+                .collect();
+            format!("phone-configuration templates: {}", lines.join("; "))
+        })
+}
+
+/// Load `base` (or the file again) with the stored settings, its prompts and templates, off the
+/// loop.
 fn load(base: Result<Config, String>, ops: &Operations) -> Result<Loaded, String> {
     let base = base?;
     let effective = effective(&base, ops)?;
     let catalog = load_catalog(&effective).map_err(|e| e.to_string())?;
+    let templates = load_templates(&effective)?;
     Ok(Loaded {
         base,
         effective,
         catalog,
+        templates,
     })
 }
 
@@ -119,6 +141,7 @@ impl Service {
             base,
             effective: new,
             catalog,
+            templates,
         } = match r {
             Err(why) => {
                 return tracing::error!(%why, "reload refused; the running configuration stays in force")
@@ -162,6 +185,9 @@ impl Service {
         }
         if let Ok(mut v) = self.live.view.lock() {
             *v = ConfigView::of(&new);
+        }
+        if let (Some(server), Some(t)) = (&self.config_server, templates) {
+            server.set_view(crate::phone_config::view(&new, t, &self.config_url));
         }
         self.metrics
             .prompt_cache_bytes

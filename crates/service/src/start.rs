@@ -131,9 +131,15 @@ pub async fn serve(base: Config) -> Result<()> {
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
     register_route_point(&cfg, &sip, &live, &metrics)?;
+    let config_server = crate::phone_config::start(&cfg, &ops).await?;
+    let config_url = config_server
+        .as_ref()
+        .map(|(u, _)| u.clone())
+        .unwrap_or_default();
     let operator = crate::signals::install()?;
     tracing::info!(
         sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
+        config = %if config_url.is_empty() { "off" } else { config_url.as_str() },
         route_point = %cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
         prompts = catalog.len(), database = ops.backend(), startup_ms = started.elapsed().as_millis() as u64,
         "selfprov ready"
@@ -161,6 +167,8 @@ pub async fn serve(base: Config) -> Result<()> {
         drain_deadline: None,
         rtp_seen: RtpSeen::default(),
         settings_revision,
+        config_server: config_server.map(|(_, s)| s),
+        config_url,
     };
     service
         .run(Inputs {

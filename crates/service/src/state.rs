@@ -94,6 +94,10 @@ pub(crate) struct Service {
     pub rtp_seen: RtpSeen,
     /// The stored settings' revision the running configuration reflects.
     pub settings_revision: i64,
+    /// The configuration server, when `phone_config.http_listen` is set.
+    pub config_server: Option<Arc<crate::config_server::ConfigServer>>,
+    /// Where phones fetch their files (`http://host:port`).
+    pub config_url: String,
 }
 
 impl Service {

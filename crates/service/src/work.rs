@@ -15,6 +15,8 @@ pub(crate) struct Loaded {
     pub base: Config,
     pub effective: Config,
     pub catalog: Catalog,
+    /// The phone-configuration templates, when the configuration server runs.
+    pub templates: Option<selfprov_phoneconfig::Templates>,
 }
 
 /// Results of work done off the loop.

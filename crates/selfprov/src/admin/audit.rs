@@ -62,9 +62,11 @@ pub fn audit(a: &Admin, args: AuditArgs) -> Result<()> {
     let rows: Vec<Vec<String>> = entries
         .into_iter()
         .map(|e| {
-            // A claim shows its outcome and device; a change its action and object.
+            // A claim shows its outcome and device; a change its action and object; a fetch
+            // whether it was served, and the file.
             let (what, about) = match e.kind {
                 AuditKind::Claim => (opt(&e.code), opt(&e.device)),
+                AuditKind::Fetch => (opt(&e.action), opt(&e.object)),
                 AuditKind::Change => (
                     opt(&e.action),
                     format!("{} {}", opt(&e.object_kind), opt(&e.object)),

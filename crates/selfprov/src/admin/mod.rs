@@ -6,6 +6,7 @@
 mod audit;
 mod devices;
 mod import;
+pub mod phone_files;
 mod settings;
 mod templates;
 mod users;

@@ -18,6 +18,7 @@ pub struct Service {
     pub cfg: PathBuf,
     pub sip_port: u16,
     pub admin_port: u16,
+    pub config_port: u16,
 }
 
 pub fn config(tag: &str) -> Service {
@@ -29,6 +30,7 @@ pub fn config(tag: &str) -> Service {
         .find(|p| p % 2 == 0)
         .expect("an even free UDP port");
     let admin = free_tcp_port();
+    let phone_config = free_tcp_port();
     let cfg = dir.path().join("selfprov.toml");
     let text = std::fs::read_to_string(repo().join("config/selfprov.toml"))
         .unwrap()
@@ -39,6 +41,10 @@ pub fn config(tag: &str) -> Service {
         .replace(
             "listen = \"127.0.0.1:8080\"",
             &format!("listen = \"127.0.0.1:{admin}\""),
+        )
+        .replace(
+            "http_listen = \"127.0.0.1:6970\"",
+            &format!("http_listen = \"127.0.0.1:{phone_config}\""),
         )
         .replace(
             "rtp_port_range = { start = 20000, end = 29999 }",
@@ -54,6 +60,7 @@ pub fn config(tag: &str) -> Service {
         cfg,
         sip_port,
         admin_port: admin,
+        config_port: phone_config,
     }
 }
 

@@ -1,0 +1,274 @@
+//! One configuration request, from its path, User-Agent, credentials and source to the answer:
+//! recognise the file, find (or auto-register) the device, decide whether it may have a file that
+//! carries a secret, render it, and leave the fetch in the device's history.
+
+use super::{ConfigServer, View};
+use selfprov_operations::phone_files::{fetch_entry, judge, Proof, Verdict};
+use selfprov_operations::Actor;
+use selfprov_phoneconfig::context::Context;
+use selfprov_phoneconfig::{read_user_agent, recognise, Family, FileRequest, Mac};
+use selfprov_provisioning::model::DeviceName;
+use selfprov_provisioning::store::{Credential, UnixMillis};
+use selfprov_sip::digest_server::{Authorization, NonceCheck};
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// How long a nonce stays good.
+const NONCE_MAX_AGE_S: u64 = 300;
+
+/// What came in.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+    pub source: IpAddr,
+}
+
+/// What goes out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    File {
+        content_type: &'static str,
+        body: String,
+    },
+    NotFound,
+    /// 401 with fresh digest challenges (`stale`: the nonce only aged).
+    Challenge {
+        stale: bool,
+    },
+    /// 429: too many requests for unknown MACs from this source.
+    TooMany,
+    /// 503: the file could not be made (the reason is logged).
+    Unavailable,
+}
+
+fn content_type(family: Family) -> &'static str {
+    match family {
+        Family::Yealink | Family::Baresip => "text/plain; charset=utf-8",
+        _ => "application/xml; charset=utf-8",
+    }
+}
+
+fn unix_s() -> u64 {
+    UnixMillis::now().0.max(0) as u64 / 1000
+}
+
+impl ConfigServer {
+    /// Answer one request (blocking: it reads and writes the database).
+    pub fn fetch(&self, r: &Request<'_>) -> Reply {
+        let view = self.view();
+        let agent = read_user_agent(r.user_agent);
+        let known = |mac: Mac| {
+            self.ops
+                .claims()
+                .device(&mac.device_name())
+                .ok()
+                .flatten()
+                .and_then(|d| Family::of_model(&d.model))
+        };
+        let Some(req) = recognise(r.path, &agent, known) else {
+            tracing::debug!(path = r.path, source = %r.source, "config request for no known file");
+            return Reply::NotFound;
+        };
+        let file = r.path.trim_start_matches('/');
+        match (req.secret, req.mac) {
+            (true, Some(mac)) => self.device_file(&view, r, &req, mac, &agent.model, file),
+            _ => self.common_file(&view, &req, file),
+        }
+    }
+
+    /// A file without a secret: the same for every phone of the family.
+    fn common_file(&self, view: &View, req: &FileRequest, file: &str) -> Reply {
+        let ctx = Context {
+            device: None,
+            line: None,
+            user: None,
+            sip: view.server.sip.clone(),
+            route_point: selfprov_phoneconfig::context::RoutePointInfo {
+                dn: view.server.route_point_dn.clone(),
+                label: format!("Dial {} to assign an extension", view.server.route_point_dn),
+            },
+            config_url: view.server.config_url.clone(),
+            idle_url: None,
+            language: view.server.language.clone(),
+            udt: None,
+            ult: None,
+        };
+        match view
+            .templates
+            .render(req.family, req.template, "", None, &ctx)
+        {
+            Ok(r) => Reply::File {
+                content_type: content_type(req.family),
+                body: r.text,
+            },
+            Err(p) => {
+                tracing::error!(file, problem = %p, "configuration file not rendered");
+                Reply::Unavailable
+            }
+        }
+    }
+
+    fn refuse(&self, r: &Request<'_>, device: Option<&str>, file: &str, reason: &str) {
+        // One line per refusal, in a form fail2ban can match: `config fetch refused .* source=<HOST>`.
+        tracing::warn!(source = %r.source, file, device = device.unwrap_or("-"), reason, "config fetch refused");
+        let _ = self.history.send(fetch_entry(
+            device,
+            file,
+            &r.source.to_string(),
+            false,
+            reason,
+            UnixMillis::now(),
+        ));
+    }
+
+    /// What the request proves about the device's secret.
+    fn proof(
+        &self,
+        view: &View,
+        r: &Request<'_>,
+        name: &str,
+        cred: &Credential,
+    ) -> Result<Proof, Reply> {
+        let Some(header) = r.authorization else {
+            return Ok(Proof::None);
+        };
+        let Ok(auth) = Authorization::parse(header) else {
+            return Ok(Proof::Wrong);
+        };
+        if auth.username != name || auth.realm != view.realm || auth.uri != r.path {
+            return Ok(Proof::Wrong);
+        }
+        match self.nonce.check(&auth.nonce, unix_s(), NONCE_MAX_AGE_S) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => return Err(Reply::Challenge { stale: true }),
+            NonceCheck::Forged => return Ok(Proof::Wrong),
+        }
+        let gens = [
+            Some(cred.generation),
+            cred.generation.checked_sub(1).filter(|g| *g > 0),
+        ];
+        Ok(gens
+            .into_iter()
+            .flatten()
+            .find(|g| auth.verify(r.method, &self.secrets.secret(name, *g)))
+            .map_or(Proof::Wrong, |generation| Proof::Secret { generation }))
+    }
+
+    /// A device's own file: auto-register an unknown phone, check its right to the secret, render.
+    fn device_file(
+        &self,
+        view: &View,
+        r: &Request<'_>,
+        req: &FileRequest,
+        mac: Mac,
+        model: &str,
+        file: &str,
+    ) -> Reply {
+        let name = mac.device_name();
+        let claims = self.ops.claims();
+        let device = match claims.device(&name) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                if !self
+                    .throttle
+                    .allow(r.source, view.per_minute, Instant::now())
+                {
+                    self.refuse(r, None, file, "too many unknown MACs from this address");
+                    return Reply::TooMany;
+                }
+                if !view.autoreg.enabled {
+                    self.refuse(
+                        r,
+                        None,
+                        file,
+                        "unknown device and auto-registration is disabled",
+                    );
+                    return Reply::NotFound;
+                }
+                let Ok(dn) = name.parse::<DeviceName>() else {
+                    return Reply::NotFound;
+                };
+                let actor = Actor::named("config", &r.source.to_string());
+                match claims.auto_register(&dn, model, &view.autoreg, &actor, UnixMillis::now()) {
+                    Ok(d) => {
+                        tracing::info!(device = %name, model, dn = ?d.dn.as_ref().map(|x| x.to_string()), source = %r.source, "phone auto-registered at its first configuration fetch");
+                        d
+                    }
+                    Err(e) => {
+                        tracing::warn!(device = %name, error = %e, "auto-registration at configuration fetch failed");
+                        self.refuse(r, Some(&name), file, "auto-registration failed");
+                        return Reply::Unavailable;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "database unavailable for a configuration fetch");
+                return Reply::Unavailable;
+            }
+        };
+        let (ctx, cred) = match self.ops.phone_context(&name, &self.secrets, &view.server) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(device = %name, error = %e, "configuration context not built");
+                return Reply::Unavailable;
+            }
+        };
+        let proof = match self.proof(view, r, &name, &cred) {
+            Ok(p) => p,
+            Err(reply) => return reply,
+        };
+        let now = UnixMillis::now();
+        match judge(&cred, proof, now, view.window) {
+            Verdict::Challenge(reason) => {
+                // A first try without credentials is the normal start of digest; wrong or replaced
+                // credentials, and a new phone too late for its first fetch, are refusals.
+                if proof == Proof::None && reason != "first fetch after the window" {
+                    tracing::debug!(device = %name, file, "challenged for credentials");
+                } else {
+                    self.refuse(r, Some(&name), file, reason);
+                }
+                Reply::Challenge { stale: false }
+            }
+            Verdict::Serve => match view.templates.render(
+                req.family,
+                req.template,
+                &device.model,
+                Some(&name),
+                &ctx,
+            ) {
+                Ok(rendered) => {
+                    let first = cred.fetched.is_none()
+                        && matches!(proof, Proof::None | Proof::Secret { .. });
+                    if first {
+                        if let Err(e) = self.ops.mark_fetched(&name, cred.generation, now) {
+                            tracing::warn!(device = %name, error = %e, "first fetch not recorded");
+                        }
+                    }
+                    let how = match proof {
+                        Proof::None => "first fetch without credentials",
+                        _ => "digest",
+                    };
+                    tracing::info!(device = %name, file, source = %r.source, how, "configuration file served");
+                    let _ = self.history.send(fetch_entry(
+                        Some(&name),
+                        file,
+                        &r.source.to_string(),
+                        true,
+                        how,
+                        now,
+                    ));
+                    Reply::File {
+                        content_type: content_type(req.family),
+                        body: rendered.text,
+                    }
+                }
+                Err(p) => {
+                    tracing::error!(device = %name, file, problem = %p, "configuration file not rendered");
+                    Reply::Unavailable
+                }
+            },
+        }
+    }
+}
