@@ -12,18 +12,21 @@ impl Actor {
     pub fn cli(os_user: &str) -> Actor {
         Actor(format!("cli:{}", clean(os_user)))
     }
-    /// The command line's operating-system user (`$USER`, else `$LOGNAME`, else the numeric uid).
+    /// The command line's operating-system user: `$USER`, else `$LOGNAME`, else the name of the
+    /// process's uid in /etc/passwd, else `uid<n>`.
     pub fn cli_from_env() -> Actor {
-        let name = std::env::var("USER")
+        let from_env = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
             .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| {
-                use std::os::unix::fs::MetadataExt;
-                std::fs::metadata("/proc/self")
-                    .map(|m| format!("uid{}", m.uid()))
-                    .unwrap_or_else(|_| "unknown".into())
-            });
+            .filter(|s| !s.is_empty());
+        let name = from_env.unwrap_or_else(|| {
+            use std::os::unix::fs::MetadataExt;
+            let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            uid.and_then(|u| user_of_uid(&passwd, u))
+                .or_else(|| uid.map(|u| format!("uid{u}")))
+                .unwrap_or_else(|| "unknown".into())
+        });
         Actor::cli(&name)
     }
     /// A front end's own user (API token owner, console login): `channel:name`.
@@ -45,6 +48,14 @@ impl Actor {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The user name of `uid` in an /etc/passwd text.
+fn user_of_uid(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2].parse() == Ok(uid)).then(|| f[0].to_owned())
+    })
 }
 
 /// Names go into logs and the audit: printable, no separators that would confuse `channel:name`,
@@ -71,5 +82,8 @@ mod tests {
         assert_eq!(Actor::cli("root").as_str(), "cli:root");
         assert_eq!(Actor::named("api", "ops team\n").as_str(), "api:opsteam");
         assert!(Actor::cli_from_env().as_str().starts_with("cli:"));
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nops:x:1001:1001::/home/ops:/bin/sh\n";
+        assert_eq!(user_of_uid(passwd, 1001).as_deref(), Some("ops"));
+        assert_eq!(user_of_uid(passwd, 7), None);
     }
 }

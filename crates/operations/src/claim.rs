@@ -229,6 +229,29 @@ impl ClaimEngine {
         how: &ClaimContext,
         now: UnixMillis,
     ) -> Result<AssignOutcome, AssignError> {
+        self.claim_or_move(device, user_id, how, now, false)
+    }
+
+    /// Move a device, claimed or not, to another user: the same rules, outcome codes and audit as
+    /// a claim (a phone owned by someone else counts as free for the new owner), and a new secret.
+    pub fn move_device(
+        &self,
+        device: &str,
+        user_id: &UserId,
+        how: &ClaimContext,
+        now: UnixMillis,
+    ) -> Result<AssignOutcome, AssignError> {
+        self.claim_or_move(device, user_id, how, now, true)
+    }
+
+    fn claim_or_move(
+        &self,
+        device: &str,
+        user_id: &UserId,
+        how: &ClaimContext,
+        now: UnixMillis,
+        moving: bool,
+    ) -> Result<AssignOutcome, AssignError> {
         self.store
             .writing(|tx| {
                 let mut audit = AuditEntry {
@@ -243,24 +266,42 @@ impl ClaimEngine {
                 };
                 let outcome = match load(tx, device, user_id)? {
                     Err(e) => Err(e),
-                    Ok(ctx) => match (ctx.evaluate(), &ctx.device) {
-                        (Ok(p), _) if p.already_assigned => {
-                            audit.detail = "already assigned to this user; nothing changed".into();
-                            Ok(AssignOutcome::AlreadyAssigned(p))
+                    Ok(mut ctx) => {
+                        // Moving: the phone is free for the new owner, whoever had it.
+                        let from = match ctx.device.as_mut() {
+                            Some(d) if moving && d.owner.as_ref() != Some(user_id) => {
+                                d.auto_registered = true;
+                                d.owner.take()
+                            }
+                            _ => None,
+                        };
+                        let before = tx.device(device)?;
+                        match (ctx.evaluate(), &ctx.device) {
+                            (Ok(p), _) if p.already_assigned => {
+                                audit.detail =
+                                    "already assigned to this user; nothing changed".into();
+                                Ok(AssignOutcome::AlreadyAssigned(p))
+                            }
+                            (Ok(p), Some(d)) => {
+                                let after = assigned(tx, d, &ctx.user, &p, now)?;
+                                tx.update_device(&after)?;
+                                // The user's line gets its own secret; the previous one stops working.
+                                crate::registry::new_credential(tx, device, now)?;
+                                audit.detail = match &from {
+                                    Some(f) => format!(
+                                        "moved from {f}: extension {} udt {}",
+                                        p.extension, p.udt
+                                    ),
+                                    None => format!("extension {} udt {}", p.extension, p.udt),
+                                };
+                                audit.before = before.as_ref().map(Object::view);
+                                audit.after = Some(after.view());
+                                Ok(AssignOutcome::Assigned(p))
+                            }
+                            (Ok(_), None) => Err(AssignError::NotAutoregistered),
+                            (Err(e), _) => Err(e),
                         }
-                        (Ok(p), Some(d)) => {
-                            let after = assigned(tx, d, &ctx.user, &p, now)?;
-                            tx.update_device(&after)?;
-                            // The user's line gets its own secret; the temporary one stops working.
-                            crate::registry::new_credential(tx, device, now)?;
-                            audit.detail = format!("extension {} udt {}", p.extension, p.udt);
-                            audit.before = Some(d.view());
-                            audit.after = Some(after.view());
-                            Ok(AssignOutcome::Assigned(p))
-                        }
-                        (Ok(_), None) => Err(AssignError::NotAutoregistered),
-                        (Err(e), _) => Err(e),
-                    },
+                    }
                 };
                 if let Err(e) = &outcome {
                     audit.code = Some(e.code());

@@ -176,4 +176,61 @@ impl ClaimEngine {
             Ok(after)
         })?)
     }
+
+    /// New hardware takes an old phone's lines: the new device (`new`, auto-registered by its
+    /// first fetch or REGISTER, or not known yet) gets the old one's owner, DN and templates and
+    /// its own credential; the old device is removed, so its MAC's files stop being served.
+    pub fn replace(
+        &self,
+        old: &str,
+        new: &DeviceName,
+        actor: &Actor,
+        now: UnixMillis,
+    ) -> Result<Device, OpError> {
+        Ok(self.store.writing(|tx| {
+            let before = tx.device(old)?.ok_or_else(|| not_found::<Device>(old))?;
+            if old == new.as_str() {
+                return Err(FieldError::new("new", "is the same device as the old one").into());
+            }
+            let model = match tx.device(new.as_str())? {
+                Some(d) if d.auto_registered && d.owner.is_none() => {
+                    // The new phone's temporary record (and its temporary DN) goes away.
+                    tx.delete_device(new.as_str())?;
+                    d.model
+                }
+                Some(_) => {
+                    return Err(FieldError::new(
+                        "new",
+                        format!("`{new}` is already in use by a user; release it first"),
+                    )
+                    .into())
+                }
+                None => before.model.clone(),
+            };
+            tx.delete_device(old)?;
+            let after = Device {
+                name: new.clone(),
+                class: model_class(&model).unwrap_or(before.class),
+                model,
+                created_at: now.0 / 1000,
+                updated_at: now.0 / 1000,
+                ..before.clone()
+            };
+            tx.insert_device(&after)?;
+            new_credential(tx, new.as_str(), now)?;
+            // One entry in each device's history.
+            let mut gone = entry(actor, "replace", old, Some(&before), Some(&after), now);
+            gone.device = Some(old.to_owned());
+            tx.insert_audit(&gone)?;
+            tx.insert_audit(&entry(
+                actor,
+                "replace",
+                new.as_str(),
+                Some(&before),
+                Some(&after),
+                now,
+            ))?;
+            Ok(after)
+        })?)
+    }
 }

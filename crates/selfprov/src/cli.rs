@@ -379,6 +379,18 @@ pub enum DeviceCmd {
     Release {
         name: String,
     },
+    /// Move a device to another user: the same rules and outcome codes as a claim (audited).
+    Move {
+        name: String,
+        user_id: String,
+    },
+    /// New hardware takes an old phone's lines; the old one's files stop being served (audited).
+    Replace {
+        /// The old device's name or MAC.
+        old: String,
+        /// The new device's name or MAC.
+        new: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -415,3 +415,41 @@ fn config_render_and_check() {
         text(&o.stdout)
     );
 }
+
+#[test]
+fn move_and_replace_from_the_cli() {
+    let e = Env::new("cli-move");
+    e.ok(&["demo", "load"]);
+    e.ok(&[
+        "device",
+        "autoregister",
+        "SEP00AA00BB0011",
+        "--model",
+        "Cisco 8845",
+    ]);
+    e.ok(&["device", "assign", "SEP00AA00BB0011", "jsmith"]);
+    assert!(e
+        .ok(&["device", "move", "SEP00AA00BB0011", "mdupont"])
+        .contains("moved to mdupont with extension 1005"));
+    let d = e.json(&["device", "show", "SEP00AA00BB0011", "--json"]);
+    assert_eq!(
+        (d["owner"].as_str(), d["dn"].as_str()),
+        (Some("mdupont"), Some("1005"))
+    );
+    // The replacement given as a MAC; the old name stops existing.
+    let out = e.ok(&["device", "replace", "SEP00AA00BB0011", "00:aa:00:bb:00:22"]);
+    assert!(
+        out.contains("device SEP00AA00BB0022 replaces SEP00AA00BB0011"),
+        "{out}"
+    );
+    assert!(e
+        .error(&["device", "show", "SEP00AA00BB0011"])
+        .contains("not found"));
+    assert_eq!(
+        e.json(&["device", "show", "SEP00AA00BB0022", "--json"])["owner"],
+        "mdupont"
+    );
+    assert!(e
+        .error(&["device", "move", "SEP00AA00BB0022", "nobody"])
+        .contains("INVALID_CREDENTIALS"));
+}

@@ -315,3 +315,67 @@ pub fn secrets_never_reach_the_audit_log_or_serialised_users(make: &Factory) {
     let json = serde_json::to_string(&u).unwrap();
     assert!(!json.contains("argon2"), "{json}");
 }
+
+pub fn move_follows_the_claim_rules_and_issues_a_new_secret(make: &Factory) {
+    let h = fixture(make);
+    create_user(&h, "frank", Some("1009"), "Std", "5555");
+    autoreg_device(&h, "SEPMOVE00000001", "Cisco 8845");
+    claim(&h, "SEPMOVE00000001", "alice").unwrap();
+    let gen = |d: &str| h.claims().credential(d).unwrap().unwrap().generation;
+    let g = gen("SEPMOVE00000001");
+    let mv = |user: &str| {
+        h.claims().move_device(
+            "SEPMOVE00000001",
+            &uid(user),
+            &ClaimContext::by(&admin()),
+            NOW,
+        )
+    };
+    // The same refusals as a claim, with the same codes.
+    assert_eq!(code_of(mv("bob")), OutcomeCode::SelfprovNotAllowed);
+    assert_eq!(code_of(mv("carol")), OutcomeCode::NoPrimaryExtension);
+    assert_eq!(gen("SEPMOVE00000001"), g, "a refused move changes nothing");
+    assert_eq!(
+        h.ops
+            .device("SEPMOVE00000001")
+            .unwrap()
+            .owner
+            .unwrap()
+            .as_str(),
+        "alice"
+    );
+    // Moved: the new owner's extension, a new secret; moving to the same owner is a no-op.
+    assert!(
+        matches!(mv("frank"), Ok(AssignOutcome::Assigned(ref p)) if p.extension.as_str() == "1009")
+    );
+    let d = h.ops.device("SEPMOVE00000001").unwrap();
+    assert_eq!(
+        (d.owner.unwrap().as_str(), d.dn.unwrap().as_str()),
+        ("frank", "1009")
+    );
+    assert_eq!(gen("SEPMOVE00000001"), g + 1);
+    assert!(matches!(mv("frank"), Ok(AssignOutcome::AlreadyAssigned(_))));
+    let e = &h
+        .ops
+        .audit_log(&selfprov_provisioning::store::AuditFilter {
+            device: s("SEPMOVE00000001"),
+            kind: Some(AuditKind::Claim),
+            ..Default::default()
+        })
+        .unwrap()[1];
+    assert!(e.detail.starts_with("moved from alice"), "{}", e.detail);
+    // A user at the device limit cannot receive a moved phone.
+    for n in ["SEPMOVE00000002", "SEPMOVE00000003"] {
+        autoreg_device(&h, n, "Cisco 8845");
+        claim(&h, n, "erin").unwrap();
+    }
+    assert_eq!(
+        code_of(h.claims().move_device(
+            "SEPMOVE00000001",
+            &uid("erin"),
+            &ClaimContext::by(&admin()),
+            NOW
+        )),
+        OutcomeCode::SelfprovDeviceLimit
+    );
+}

@@ -91,6 +91,8 @@ backend_suite!(sqlite:
     registry::concurrent_auto_registration_never_shares_a_dn,
     registry::release_returns_a_device_to_a_temporary_dn,
     registry::credentials_rotate_at_auto_registration_claim_and_release,
+    registry::replace_gives_the_new_hardware_the_old_lines,
+    claims::move_follows_the_claim_rules_and_issues_a_new_secret,
     objects::referential_errors_name_what_is_wrong,
     objects::only_one_system_default_profile,
     objects::search_sort_and_page,

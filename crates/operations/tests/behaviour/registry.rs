@@ -178,3 +178,97 @@ pub fn credentials_rotate_at_auto_registration_claim_and_release(make: &Factory)
     h.ops.delete_device(&admin(), "SEPCRED00000002").unwrap();
     assert_eq!(gen("SEPCRED00000002"), None);
 }
+
+pub fn replace_gives_the_new_hardware_the_old_lines(make: &Factory) {
+    let h = fixture(make);
+    autoreg_device(&h, "SEPOLD000000001", "Cisco 8845");
+    claim(&h, "SEPOLD000000001", "alice").unwrap();
+    // The new phone auto-registered itself already (its first fetch).
+    let temp = autoreg_device(&h, "SEPNEW000000001", "Cisco 8861")
+        .dn
+        .unwrap();
+    let d = h
+        .claims()
+        .replace(
+            "SEPOLD000000001",
+            &"SEPNEW000000001".parse().unwrap(),
+            &admin(),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            d.owner.as_ref().unwrap().as_str(),
+            d.dn.as_ref().unwrap().as_str(),
+            d.model.as_str()
+        ),
+        ("alice", "1004", "Cisco 8861")
+    );
+    assert!(!d.auto_registered && d.udt.as_deref() == Some("Desk"));
+    assert!(
+        h.claims().device("SEPOLD000000001").unwrap().is_none(),
+        "the old device is gone"
+    );
+    assert!(
+        h.claims().credential("SEPOLD000000001").unwrap().is_none(),
+        "and its credential"
+    );
+    assert!(h.claims().credential("SEPNEW000000001").unwrap().is_some());
+    // The new phone's temporary DN went back to the pool.
+    assert!(
+        h.ops
+            .devices(&Default::default())
+            .unwrap()
+            .items
+            .iter()
+            .all(|x| x.dn.as_ref() != Some(&temp)),
+        "{temp} still taken"
+    );
+    // Each device's history has the replacement.
+    for name in ["SEPOLD000000001", "SEPNEW000000001"] {
+        let e = h
+            .ops
+            .audit_log(&AuditFilter {
+                device: s(name),
+                kind: Some(AuditKind::Change),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(e[0].action.as_deref(), Some("replace"), "{name}");
+    }
+    // A phone that belongs to someone cannot be the replacement; nor can a device replace itself.
+    autoreg_device(&h, "SEPBUSY00000001", "Cisco 8845");
+    create_user(&h, "frank", Some("1009"), "Std", "5555");
+    claim(&h, "SEPBUSY00000001", "frank").unwrap();
+    assert!(h
+        .claims()
+        .replace(
+            "SEPNEW000000001",
+            &"SEPBUSY00000001".parse().unwrap(),
+            &admin(),
+            NOW
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("in use"));
+    assert!(h
+        .claims()
+        .replace(
+            "SEPNEW000000001",
+            &"SEPNEW000000001".parse().unwrap(),
+            &admin(),
+            NOW
+        )
+        .is_err());
+    assert!(h
+        .claims()
+        .replace(
+            "SEPNOSUCH000000",
+            &"SEPX00000000001".parse().unwrap(),
+            &admin(),
+            NOW
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("not found"));
+}

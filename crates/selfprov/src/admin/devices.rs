@@ -104,24 +104,21 @@ pub fn device(a: &Admin, cmd: DeviceCmd) -> Result<()> {
             )?;
             println!("device {} auto-registered with DN {}", d.name, opt(&d.dn));
         }
-        DeviceCmd::Assign { name, user_id } => {
-            let user = user_id.parse().context("user ID")?;
-            match ops
-                .claims()
-                .claim(&name, &user, &ClaimContext::by(who), UnixMillis::now())
-            {
-                Ok(AssignOutcome::Assigned(p)) => println!(
-                    "device {name} assigned to {} with extension {}",
-                    p.user_id, p.extension
-                ),
-                Ok(AssignOutcome::AlreadyAssigned(p)) => {
-                    println!(
-                        "device {name} already belongs to {} (extension {}); nothing changed",
-                        p.user_id, p.extension
-                    )
-                }
-                Err(e) => return Err(selfprov_operations::OpError::Refused(e).into()),
-            }
+        DeviceCmd::Assign { name, user_id } => assign(a, &name, &user_id, false)?,
+        DeviceCmd::Move { name, user_id } => assign(a, &name, &user_id, true)?,
+        DeviceCmd::Replace { old, new } => {
+            let (old, new) = (device_name(&old)?, device_name(&new)?);
+            let d = ops.claims().replace(
+                &old,
+                &new.parse().context("new device")?,
+                who,
+                UnixMillis::now(),
+            )?;
+            println!(
+                "device {new} replaces {old}: owner {}, DN {}; {old}'s files are no longer served",
+                opt(&d.owner),
+                opt(&d.dn)
+            );
         }
         DeviceCmd::Release { name } => {
             let d =
@@ -133,6 +130,42 @@ pub fn device(a: &Admin, cmd: DeviceCmd) -> Result<()> {
                 opt(&d.dn)
             );
         }
+    }
+    Ok(())
+}
+
+/// A device name, or a MAC given for it (`00:11:22:aa:bb:cc` → `SEP001122AABBCC`).
+fn device_name(v: &str) -> Result<String> {
+    match v.parse::<selfprov_phoneconfig::Mac>() {
+        Ok(m) => Ok(m.device_name()),
+        Err(_) => Ok(v.to_owned()),
+    }
+}
+
+/// `device assign` (a claim) and `device move`: the claim engine's rules and outcome codes.
+fn assign(a: &Admin, name: &str, user_id: &str, moving: bool) -> Result<()> {
+    let user = user_id.parse().context("user ID")?;
+    let (claims, how) = (a.ops.claims(), ClaimContext::by(&a.actor));
+    let r = if moving {
+        claims.move_device(name, &user, &how, UnixMillis::now())
+    } else {
+        claims.claim(name, &user, &how, UnixMillis::now())
+    };
+    match r {
+        Ok(AssignOutcome::Assigned(p)) => {
+            let verb = if moving { "moved" } else { "assigned" };
+            println!(
+                "device {name} {verb} to {} with extension {}",
+                p.user_id, p.extension
+            )
+        }
+        Ok(AssignOutcome::AlreadyAssigned(p)) => {
+            println!(
+                "device {name} already belongs to {} (extension {}); nothing changed",
+                p.user_id, p.extension
+            )
+        }
+        Err(e) => return Err(selfprov_operations::OpError::Refused(e).into()),
     }
     Ok(())
 }
