@@ -25,6 +25,7 @@ test_packages=(
   baresip                        # a real softphone for end-to-end tests
   espeak-ng sox                  # prompt generation (scripts/make-prompts.sh) and audio checks
   tshark                         # packet captures in tests
+  tftp-hpa curl                  # real TFTP clients for the configuration server's TFTP side
   procps                         # ps/pkill-free process inspection used by scripts
 )
 

@@ -336,6 +336,8 @@ impl Default for Admin {
 pub struct PhoneConfig {
     /// HTTP listener phones fetch their configuration files from; unset: no configuration server.
     pub http_listen: Option<SocketAddr>,
+    /// TFTP listener for phones that fetch only over TFTP (69 is the standard port); unset: none.
+    pub tftp_listen: Option<SocketAddr>,
     /// The base URL written into phones' files (default `http://<http_listen>`): what phones reach.
     pub public_url: Option<String>,
     /// The SIP registrar address written into phones' files (default `sip.public_address`, else
@@ -358,6 +360,7 @@ impl Default for PhoneConfig {
     fn default() -> Self {
         PhoneConfig {
             http_listen: None,
+            tftp_listen: None,
             public_url: None,
             sip_address: None,
             templates_dir: PathBuf::from("templates"),

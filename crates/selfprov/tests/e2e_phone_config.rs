@@ -87,11 +87,7 @@ fn element(xml: &str, name: &str) -> String {
 fn a_new_phone_gets_its_file_then_only_with_its_credentials_and_a_new_secret_at_claim() {
     let s = config("e2e-phonecfg");
     let (_svc, err) = start_service(&s);
-    let ready = err
-        .lines()
-        .into_iter()
-        .find(|l| l.contains("selfprov ready"))
-        .unwrap();
+    let ready = ready_line(&err);
     assert!(
         ready.contains(&format!("config=http://127.0.0.1:{}", s.config_port)),
         "{ready}"

@@ -75,11 +75,16 @@ pub fn view(cfg: &Config, templates: Templates, config_url: &str) -> View {
     }
 }
 
-/// Start the configuration server when `phone_config.http_listen` is set: its URL and handle.
-pub(crate) async fn start(
-    cfg: &Config,
-    ops: &Operations,
-) -> Result<Option<(String, Arc<ConfigServer>)>> {
+/// The configuration server: its URL, its TFTP address, its handle.
+pub(crate) struct Started {
+    pub url: String,
+    pub tftp: Option<std::net::SocketAddr>,
+    pub server: Arc<ConfigServer>,
+}
+
+/// Start the configuration server when `phone_config.http_listen` is set (and its TFTP side when
+/// `tftp_listen` is).
+pub(crate) async fn start(cfg: &Config, ops: &Operations) -> Result<Option<Started>> {
     let Some(listen) = cfg.raw.phone_config.http_listen else {
         return Ok(None);
     };
@@ -100,5 +105,15 @@ pub(crate) async fn start(
         .unwrap_or_else(|| format!("http://{addr}"));
     server.set_view(view(cfg, templates, &url));
     tokio::spawn(fut);
-    Ok(Some((url, server)))
+    let tftp = match cfg.raw.phone_config.tftp_listen {
+        Some(a) => {
+            let (bound, fut) = crate::config_server::tftp::bind(server.clone(), a)
+                .await
+                .with_context(|| format!("TFTP listener {a}"))?;
+            tokio::spawn(fut);
+            Some(bound)
+        }
+        None => None,
+    };
+    Ok(Some(Started { url, tftp, server }))
 }

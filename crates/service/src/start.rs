@@ -134,12 +134,16 @@ pub async fn serve(base: Config) -> Result<()> {
     let config_server = crate::phone_config::start(&cfg, &ops).await?;
     let config_url = config_server
         .as_ref()
-        .map(|(u, _)| u.clone())
+        .map(|s| s.url.clone())
         .unwrap_or_default();
+    let tftp = config_server
+        .as_ref()
+        .and_then(|s| s.tftp)
+        .map_or_else(|| "off".to_owned(), |a| a.to_string());
     let operator = crate::signals::install()?;
     tracing::info!(
         sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
-        config = %if config_url.is_empty() { "off" } else { config_url.as_str() },
+        config = %if config_url.is_empty() { "off" } else { config_url.as_str() }, tftp = %tftp,
         route_point = %cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
         prompts = catalog.len(), database = ops.backend(), startup_ms = started.elapsed().as_millis() as u64,
         "selfprov ready"
@@ -167,7 +171,7 @@ pub async fn serve(base: Config) -> Result<()> {
         drain_deadline: None,
         rtp_seen: RtpSeen::default(),
         settings_revision,
-        config_server: config_server.map(|(_, s)| s),
+        config_server: config_server.map(|s| s.server),
         config_url,
     };
     service

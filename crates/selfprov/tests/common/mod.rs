@@ -19,6 +19,7 @@ pub struct Service {
     pub sip_port: u16,
     pub admin_port: u16,
     pub config_port: u16,
+    pub tftp_port: u16,
 }
 
 pub fn config(tag: &str) -> Service {
@@ -31,6 +32,7 @@ pub fn config(tag: &str) -> Service {
         .expect("an even free UDP port");
     let admin = free_tcp_port();
     let phone_config = free_tcp_port();
+    let tftp = free_udp_port();
     let cfg = dir.path().join("selfprov.toml");
     let text = std::fs::read_to_string(repo().join("config/selfprov.toml"))
         .unwrap()
@@ -47,6 +49,10 @@ pub fn config(tag: &str) -> Service {
             &format!("http_listen = \"127.0.0.1:{phone_config}\""),
         )
         .replace(
+            "tftp_listen = \"127.0.0.1:6969\"",
+            &format!("tftp_listen = \"127.0.0.1:{tftp}\""),
+        )
+        .replace(
             "rtp_port_range = { start = 20000, end = 29999 }",
             &format!("rtp_port_range = {{ start = {rtp}, end = {} }}", rtp + 1),
         )
@@ -61,6 +67,7 @@ pub fn config(tag: &str) -> Service {
         sip_port,
         admin_port: admin,
         config_port: phone_config,
+        tftp_port: tftp,
     }
 }
 
@@ -75,6 +82,11 @@ pub fn start_service(s: &Service) -> (selfprov_testkit::ChildGuard, selfprov_tes
         "service did not become ready"
     );
     (service, err)
+}
+
+/// The service's ready line (after `start_service`).
+pub fn ready_line(err: &selfprov_testkit::LineWatcher) -> String {
+    err.lines().into_iter().find(|l| l.contains("selfprov ready")).expect("the ready line")
 }
 
 /// Run a SIPp scenario (a built-in one with `-sn`, or a file) calling `service`; true on success.

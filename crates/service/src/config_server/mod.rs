@@ -1,10 +1,12 @@
 //! The configuration server: phones fetch their files over HTTP (their vendor's file names, a
 //! `family/` prefix optional). The request logic is in [`fetch`]; the fetch history is written
 //! in batches ([`history`]); scanning for unknown MACs is throttled per source ([`throttle`]).
-//! Templates, addresses and auto-registration settings follow SIGHUP and changed settings.
+//! The same files over TFTP ([`tftp`]). Templates, addresses and auto-registration settings
+//! follow SIGHUP and changed settings.
 
 pub mod fetch;
 pub mod history;
+pub mod tftp;
 pub mod throttle;
 
 use axum::body::Body;
