@@ -4,8 +4,7 @@
 use selfprov_provisioning::model::FieldError;
 use std::str::FromStr;
 
-/// Longest first or last name.
-pub const NAME_MAX: usize = 64;
+pub use selfprov_provisioning::model::NAME_MAX;
 /// Longest description or other free text.
 pub const TEXT_MAX: usize = 256;
 

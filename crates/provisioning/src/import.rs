@@ -5,7 +5,9 @@
 //! [`prepare_users`] hashes the PINs in parallel; [`Store::import_users`](crate::Store::import_users)
 //! writes everything in one transaction, so a file is imported whole or not at all.
 
-use crate::model::{check_pin, Dn, NewUser, ObjectName, SelfServiceId, UserId};
+use crate::model::{
+    check_pin, check_text, Dn, NewUser, ObjectName, SelfServiceId, UserId, NAME_MAX,
+};
 use crate::secret::SecretHash;
 use crate::store::{ExistingKeys, PreparedUser};
 use std::collections::HashSet;
@@ -34,13 +36,51 @@ impl std::fmt::Display for RowError {
     }
 }
 
+/// Line numbers from byte offsets. The csv crate's own line count lags by one after a CRLF line
+/// end (the `\n` is counted only when the next record is read), so lines are counted here.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(bytes: &[u8]) -> Lines {
+        Lines(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+    /// The 1-based line of the record starting at `byte` (a record may be reported as starting
+    /// on the `\n` of the previous line's CRLF).
+    fn at(&self, pos: Option<&csv::Position>) -> u64 {
+        pos.map_or(0, |p| {
+            1 + self.0.partition_point(|nl| *nl as u64 <= p.byte()) as u64
+        })
+    }
+}
+
 /// Parse and check every row. `existing` holds the keys already in the database.
-pub fn parse_users_csv(input: impl Read, existing: &ExistingKeys) -> (Vec<NewUser>, Vec<RowError>) {
+pub fn parse_users_csv(
+    mut input: impl Read,
+    existing: &ExistingKeys,
+) -> (Vec<NewUser>, Vec<RowError>) {
+    let mut bytes = Vec::new();
+    if let Err(e) = input.read_to_end(&mut bytes) {
+        return (
+            Vec::new(),
+            vec![RowError {
+                line: 0,
+                reason: format!("cannot read the file: {e}"),
+            }],
+        );
+    }
+    let lines = Lines::of(&bytes);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(input);
+        .from_reader(bytes.as_slice());
     let mut users = Vec::new();
     let mut errors = Vec::new();
     match rdr.headers() {
@@ -72,7 +112,7 @@ pub fn parse_users_csv(input: impl Read, existing: &ExistingKeys) -> (Vec<NewUse
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = lines.at(e.position());
                 errors.push(RowError {
                     line,
                     reason: format!("unreadable row: {e}"),
@@ -80,7 +120,7 @@ pub fn parse_users_csv(input: impl Read, existing: &ExistingKeys) -> (Vec<NewUse
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.at(rec.position());
         if rec.len() != HEADER.len() {
             errors.push(RowError {
                 line,
@@ -143,6 +183,9 @@ fn check_row(
         }
         Some(p)
     };
+    for (field, i) in [("first_name", 1), ("last_name", 2)] {
+        check_text(field, f(i), NAME_MAX).map_err(|e| e.to_string())?;
+    }
     let u = NewUser {
         user_id,
         first_name: f(1).to_owned(),
@@ -292,6 +335,46 @@ mod tests {
         }
         // A bad PIN is never echoed back.
         assert!(!e.iter().any(|r| r.reason.contains("12a4")));
+    }
+
+    #[test]
+    fn crlf_files_report_the_same_lines() {
+        let csv =
+            "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\r\n\
+                   ok1,A,A,,1234,1001,\r\n\
+                   bad,B,B,,12x4,1002,\r\n\
+                   ok2,C,C,,1234,1003,\r\n";
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
+        assert_eq!(u.len(), 2);
+        assert_eq!(e.iter().map(|r| r.line).collect::<Vec<_>>(), [3], "{e:?}");
+    }
+
+    #[test]
+    fn names_are_bounded_and_printable() {
+        let long = "x".repeat(10_000);
+        let csv = format!(
+            "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
+             a,{long},A,,1234,1001,\n\
+             b,B,\"B{bell}\",,1234,1002,\n",
+            bell = '\u{7}'
+        );
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
+        assert!(u.is_empty());
+        let reasons: Vec<(u64, &str)> = e.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        assert!(
+            reasons[0].0 == 2
+                && reasons[0]
+                    .1
+                    .contains("first_name: must be at most 64 characters"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[1].0 == 3
+                && reasons[1]
+                    .1
+                    .contains("last_name: must not contain control characters"),
+            "{reasons:?}"
+        );
     }
 
     #[test]

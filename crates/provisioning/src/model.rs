@@ -156,6 +156,27 @@ impl Dn {
     }
 }
 
+/// Longest first or last name.
+pub const NAME_MAX: usize = 64;
+
+/// Free text an administrator gives: at most `max` characters, no control characters (they end
+/// up in logs, phone screens and CSV files).
+pub fn check_text(field: &str, v: &str, max: usize) -> Result<(), FieldError> {
+    if v.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// A user's PIN: 1 to 20 digits (the IVR only has a keypad).
 pub fn check_pin(pin: &str) -> Result<(), FieldError> {
     // The value itself never appears in the message.

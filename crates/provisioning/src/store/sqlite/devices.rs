@@ -138,7 +138,9 @@ impl DeviceRows for SqliteTx<'_> {
     fn credential(&self, device: &str) -> Result<Option<Credential>, StoreError> {
         let row: Option<(i64, i64, Option<i64>)> = self
             .c
-            .prepare_cached("SELECT generation, issued_ms, fetched_ms FROM device_credential WHERE device = ?1")?
+            .prepare_cached(
+                "SELECT generation, issued_ms, fetched_ms FROM device_credential WHERE device = ?1",
+            )?
             .query_row([device], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         Ok(row.map(|(g, i, f)| Credential {
