@@ -1,7 +1,7 @@
 //! G.722 (ITU-T, 11/88) at 64 kbit/s (mode 1): 16 kHz audio split by a 24-tap QMF into two
 //! 8 kHz sub-bands, each coded by ADPCM — 6 bits for the lower band, 2 for the higher — into one
-//! octet per pair of input samples. Written from the Recommendation because the Rust crates on
-//! offer do not start from its reset state (see docs/decisions.md); the block names in the
+//! octet per pair of input samples. Written from the Recommendation because none of the Rust
+//! crates on offer is both conformant and checkable (docs/decisions.md); the block names in the
 //! comments (QUANTL, LOGSCL, UPPOL2, ...) are the Recommendation's.
 //!
 //! Levels follow spandsp, ffmpeg and so Asterisk, FreeSWITCH and baresip: 16-bit samples in and
