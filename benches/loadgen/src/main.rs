@@ -19,7 +19,7 @@
 
 use clap::Parser;
 use selfprov_media::{Codec, Encoder};
-use selfprov_phone::call::{offer, rtp_packet, DtmfMode};
+use selfprov_phone::call::{offer, rtp_packet, AudioOffer, DtmfMode};
 use selfprov_phone::recognize::Recognizer;
 use selfprov_phone::sipmsg::{branch, token, Identity, Msg};
 use selfprov_phone::stats::{percentile, RtpStats};
@@ -187,7 +187,7 @@ const SIP_TOKEN: u64 = u64::MAX;
 
 /// The INVITE of call `idx`: PCMU with RFC 4733 events, media on the call's own socket.
 fn invite(id: &Identity, dial: &str, call_id: &str, tag: &str, rtp: &UdpSocket, idx: usize) -> std::io::Result<Vec<u8>> {
-    let body = offer(Codec::Pcmu, DtmfMode::Rfc4733, rtp.local_addr()?, idx as u64, 1, "sendrecv");
+    let body = offer(AudioOffer::new(Codec::Pcmu, DtmfMode::Rfc4733), rtp.local_addr()?, idx as u64, 1, "sendrecv");
     Ok(id.request("INVITE", dial, call_id, 1, tag, None, &branch(), Some("application/sdp"), body.as_bytes()))
 }
 const TICK: Duration = Duration::from_millis(10);

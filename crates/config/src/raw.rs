@@ -233,8 +233,12 @@ impl Default for Sip {
 pub enum CodecName {
     PCMU,
     PCMA,
+    G722,
     G729,
+    /// L16 at 16 kHz (the name predates L16_8000).
     L16,
+    #[serde(rename = "L16_8000")]
+    L16Narrowband,
     OPUS,
 }
 
@@ -268,12 +272,15 @@ impl Default for Media {
                 start: 20000,
                 end: 29999,
             },
+            // Why this order: docs/configuration.md, [media].
             codecs: vec![
+                CodecName::G722,
+                CodecName::OPUS,
                 CodecName::PCMU,
                 CodecName::PCMA,
-                CodecName::G729,
                 CodecName::L16,
-                CodecName::OPUS,
+                CodecName::L16Narrowband,
+                CodecName::G729,
             ],
             ptime_ms: 20,
         }

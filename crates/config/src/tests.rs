@@ -136,3 +136,22 @@ fn password_never_in_debug() {
     .unwrap();
     assert!(!format!("{c:?}").contains("s3cret"));
 }
+
+#[test]
+fn codec_names_include_g722_and_l16_at_8000() {
+    let c = load("[media]\ncodecs = [\"G722\", \"L16_8000\", \"L16\"]\n").unwrap();
+    assert_eq!(
+        c.raw.media.codecs,
+        [CodecName::G722, CodecName::L16Narrowband, CodecName::L16]
+    );
+    // The shipped file and the built-in default put G.722 first (docs/configuration.md).
+    let sample = Config::from_toml(SAMPLE, Path::new("config/selfprov.toml")).unwrap();
+    assert_eq!(sample.raw.media.codecs, load("").unwrap().raw.media.codecs);
+    assert_eq!(sample.raw.media.codecs[0], CodecName::G722);
+    let e = load("[media]\ncodecs = [\"G.722\"]\n").unwrap_err();
+    assert_eq!(keys(&e), ["media.codecs[0]"]);
+    assert!(
+        e.issues[0].reason.contains("G722") && e.issues[0].reason.contains("L16_8000"),
+        "{e}"
+    );
+}

@@ -1,13 +1,19 @@
-//! Codecs the route point offers: PCMU (0), PCMA (8), G.729 (18), L16/16000 (dynamic), Opus/48000
-//! (dynamic). Encoders take PCM at the codec's own sample rate, one packet time at a time.
+//! Codecs the route point offers: PCMU (0), PCMA (8), G.722 (9), G.729 (18), L16/16000 and
+//! L16/8000 (dynamic), Opus/48000 (dynamic). Encoders take PCM at the codec's own sample rate, one
+//! packet time at a time.
 
 /// A codec and its RTP properties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Codec {
     Pcmu,
     Pcma,
+    /// G.722 at 64 kbit/s: 16 kHz audio, but an 8 kHz RTP clock (RFC 3551 §4.5.2).
+    G722,
     G729,
+    /// L16 at 16 kHz (the seed's "L16 256K"; the configuration's `L16`).
     L16,
+    /// L16 at 8 kHz (the configuration's `L16_8000`).
+    L16Narrowband,
     Opus,
 }
 
@@ -32,34 +38,54 @@ pub enum CodecError {
 }
 
 impl Codec {
-    pub const ALL: [Codec; 5] = [
+    pub const ALL: [Codec; 7] = [
         Codec::Pcmu,
         Codec::Pcma,
+        Codec::G722,
         Codec::G729,
         Codec::L16,
+        Codec::L16Narrowband,
         Codec::Opus,
     ];
+
+    /// The name the configuration (`media.codecs`) and `selfprov phone --codec` use.
+    pub fn config_name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+            Codec::G722 => "G722",
+            Codec::G729 => "G729",
+            Codec::L16 => "L16",
+            Codec::L16Narrowband => "L16_8000",
+            Codec::Opus => "OPUS",
+        }
+    }
 
     /// PCM sample rate the encoder takes and the decoder gives.
     pub fn sample_rate(self) -> u32 {
         match self {
-            Codec::Pcmu | Codec::Pcma | Codec::G729 => 8000,
-            Codec::L16 => 16000,
+            Codec::Pcmu | Codec::Pcma | Codec::G729 | Codec::L16Narrowband => 8000,
+            Codec::G722 | Codec::L16 => 16000,
             Codec::Opus => 48000,
         }
     }
 
-    /// RTP timestamp clock (RFC 3551; Opus is always 48 kHz per RFC 7587).
+    /// RTP timestamp clock (RFC 3551; G.722 keeps the 8 kHz clock of its first definition
+    /// although it samples at 16 kHz, §4.5.2; Opus is always 48 kHz per RFC 7587).
     pub fn rtp_clock_rate(self) -> u32 {
-        self.sample_rate()
+        match self {
+            Codec::G722 => 8000,
+            other => other.sample_rate(),
+        }
     }
 
     pub fn static_payload_type(self) -> Option<u8> {
         match self {
             Codec::Pcmu => Some(0),
             Codec::Pcma => Some(8),
+            Codec::G722 => Some(9),
             Codec::G729 => Some(18),
-            Codec::L16 | Codec::Opus => None,
+            Codec::L16 | Codec::L16Narrowband | Codec::Opus => None,
         }
     }
 
@@ -68,8 +94,9 @@ impl Codec {
         match self {
             Codec::Pcmu => "PCMU",
             Codec::Pcma => "PCMA",
+            Codec::G722 => "G722",
             Codec::G729 => "G729",
-            Codec::L16 => "L16",
+            Codec::L16 | Codec::L16Narrowband => "L16",
             Codec::Opus => "opus",
         }
     }
@@ -96,6 +123,7 @@ impl Codec {
 enum EncInner {
     Pcmu,
     Pcma,
+    G722(Box<crate::g722::G722Encoder>),
     L16,
     #[cfg(feature = "g729")]
     G729(Box<g729_sys::Encoder>),
@@ -114,7 +142,8 @@ impl Encoder {
         let inner = match codec {
             Codec::Pcmu => EncInner::Pcmu,
             Codec::Pcma => EncInner::Pcma,
-            Codec::L16 => EncInner::L16,
+            Codec::G722 => EncInner::G722(Box::default()),
+            Codec::L16 | Codec::L16Narrowband => EncInner::L16,
             #[cfg(feature = "g729")]
             Codec::G729 => EncInner::G729(Box::new(g729_sys::Encoder::new(false))),
             #[cfg(feature = "opus")]
@@ -149,6 +178,7 @@ impl Encoder {
         match &mut self.inner {
             EncInner::Pcmu => out.extend(pcm.iter().map(|&s| crate::g711::linear_to_ulaw(s))),
             EncInner::Pcma => out.extend(pcm.iter().map(|&s| crate::g711::linear_to_alaw(s))),
+            EncInner::G722(enc) => enc.encode(pcm, out),
             EncInner::L16 => {
                 for s in pcm {
                     out.extend_from_slice(&s.to_be_bytes());
@@ -180,6 +210,7 @@ impl Encoder {
 enum DecInner {
     Pcmu,
     Pcma,
+    G722(Box<crate::g722::G722Decoder>),
     L16,
     #[cfg(feature = "g729")]
     G729(Box<g729_sys::Decoder>),
@@ -198,7 +229,8 @@ impl Decoder {
         let inner = match codec {
             Codec::Pcmu => DecInner::Pcmu,
             Codec::Pcma => DecInner::Pcma,
-            Codec::L16 => DecInner::L16,
+            Codec::G722 => DecInner::G722(Box::default()),
+            Codec::L16 | Codec::L16Narrowband => DecInner::L16,
             #[cfg(feature = "g729")]
             Codec::G729 => DecInner::G729(Box::new(g729_sys::Decoder::new())),
             #[cfg(feature = "opus")]
@@ -225,6 +257,7 @@ impl Decoder {
         match &mut self.inner {
             DecInner::Pcmu => out.extend(payload.iter().map(|&b| crate::g711::ulaw_to_linear(b))),
             DecInner::Pcma => out.extend(payload.iter().map(|&b| crate::g711::alaw_to_linear(b))),
+            DecInner::G722(dec) => dec.decode(payload, out),
             DecInner::L16 => {
                 if !payload.len().is_multiple_of(2) {
                     return Err(CodecError::BadPayload {
@@ -367,6 +400,57 @@ mod tests {
         assert_eq!(&p[..2], &[0x01, 0x02]);
     }
 
+    #[test]
+    fn g722_160_bytes_per_20_ms_and_round_trips_a_prompt() {
+        let (i, o, bytes) = round_trip(Codec::G722);
+        assert_eq!(bytes, 160);
+        // The QMFs delay the audio by 22 samples.
+        let c = best_correlation(&i, &o, 40);
+        assert!(c > 0.99, "G.722 correlation {c}");
+        // A real prompt (speech, 16 kHz), packet by packet as the prompt cache encodes it.
+        let pcm: Vec<i16> = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/g722/welcome.s16le"
+        ))
+        .unwrap()
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+        let (mut enc, mut dec) = (
+            Encoder::new(Codec::G722).unwrap(),
+            Decoder::new(Codec::G722).unwrap(),
+        );
+        let mut out = Vec::new();
+        for packet in pcm.chunks_exact(Codec::G722.samples_per_frame(20)) {
+            let mut payload = Vec::new();
+            enc.encode(packet, &mut payload).unwrap();
+            dec.decode(&payload, &mut out).unwrap();
+        }
+        let c = best_correlation(&pcm, &out, 40);
+        let aligned = &out[22..];
+        let snr = snr_db(&pcm[..aligned.len()], aligned);
+        assert!(
+            c > 0.99 && snr > 15.0,
+            "G.722 on a prompt: correlation {c}, SNR {snr} dB"
+        );
+    }
+
+    #[test]
+    fn l16_narrowband_is_lossless_big_endian_320_bytes() {
+        let (i, o, bytes) = round_trip(Codec::L16Narrowband);
+        assert_eq!(
+            (bytes, Codec::L16Narrowband.samples_per_frame(20)),
+            (320, 160)
+        );
+        assert_eq!(i, o);
+        let mut p = Vec::new();
+        Encoder::new(Codec::L16Narrowband)
+            .unwrap()
+            .encode(&[-2; 80], &mut p)
+            .unwrap();
+        assert_eq!(&p[..4], &[0xFF, 0xFE, 0xFF, 0xFE], "network byte order");
+    }
+
     #[cfg(feature = "g729")]
     #[test]
     fn g729_two_ten_byte_frames_per_packet_and_correlates() {
@@ -400,5 +484,16 @@ mod tests {
         assert_eq!(Codec::L16.timestamp_step(20), 320);
         assert_eq!(Codec::G729.static_payload_type(), Some(18));
         assert_eq!(Codec::Pcmu.samples_per_frame(30), 240);
+        // G.722: 16 kHz audio, 8 kHz RTP clock (RFC 3551 §4.5.2), static payload type 9.
+        assert_eq!(Codec::G722.samples_per_frame(20), 320);
+        assert_eq!(Codec::G722.timestamp_step(20), 160);
+        assert_eq!(Codec::G722.static_payload_type(), Some(9));
+        assert_eq!(Codec::L16Narrowband.timestamp_step(20), 160);
+        assert_eq!(Codec::L16Narrowband.encoding_name(), "L16");
+        let names: Vec<_> = Codec::ALL.iter().map(|c| c.config_name()).collect();
+        assert_eq!(
+            names,
+            ["PCMU", "PCMA", "G722", "G729", "L16", "L16_8000", "OPUS"]
+        );
     }
 }

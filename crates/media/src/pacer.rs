@@ -352,6 +352,40 @@ mod tests {
         assert_eq!(pk.sequence, got[4].1.wrapping_add(1));
     }
 
+    /// G.722 samples at 16 kHz but its RTP clock runs at 8 kHz: 320 samples, 160 octets and a
+    /// timestamp step of 160 per 20 ms packet, as the engine sets the stream up.
+    #[test]
+    fn g722_timestamps_advance_160_per_20_ms() {
+        use crate::codec::{Codec, Encoder};
+        let codec = Codec::G722;
+        let mut enc = Encoder::new(codec).unwrap();
+        let frames: Vec<Box<[u8]>> = (0..4)
+            .map(|_| {
+                let mut f = Vec::new();
+                enc.encode(&[100; 320], &mut f).unwrap();
+                f.into_boxed_slice()
+            })
+            .collect();
+        let mut p = Pacer::new();
+        let rtp = OutboundStream::with_origin(9, codec.timestamp_step(20), 1, 0, u32::MAX - 200);
+        let id = p.add(rtp, addr(4004), 20, None);
+        let frames: Arc<dyn Frames> = Arc::new(frames);
+        p.enqueue(id, frames, 1);
+        let (mut batch, mut ev, mut got) = (Batch::with_capacity(1), Vec::new(), Vec::new());
+        for tick in 0..8u64 {
+            batch.clear();
+            p.tick(tick, &mut batch, &mut ev);
+            for i in 0..batch.len() {
+                let pk = parse(batch.packet(i).0).unwrap();
+                got.push((pk.payload_type, pk.timestamp, pk.payload.len()));
+            }
+        }
+        let expect: Vec<_> = (0..4u32)
+            .map(|k| (9, (u32::MAX - 200).wrapping_add(160 * k), 160))
+            .collect();
+        assert_eq!(got, expect);
+    }
+
     #[test]
     fn ptime_idle_pause_flush_and_remove() {
         let mut p = Pacer::new();

@@ -55,8 +55,11 @@ fn catalog_encodes_every_prompt_into_every_codec() {
                 p.pcm16k.len()
             );
             match c {
-                Codec::Pcmu | Codec::Pcma => assert!(e.frames.iter().all(|f| f.len() == 160)),
+                Codec::Pcmu | Codec::Pcma | Codec::G722 => {
+                    assert!(e.frames.iter().all(|f| f.len() == 160))
+                }
                 Codec::L16 => assert!(e.frames.iter().all(|f| f.len() == 640)),
+                Codec::L16Narrowband => assert!(e.frames.iter().all(|f| f.len() == 320)),
                 Codec::G729 => assert!(e.frames.iter().all(|f| f.len() == 20)),
                 Codec::Opus => assert!(e.frames.iter().all(|f| !f.is_empty() && f.len() < 400)),
             }

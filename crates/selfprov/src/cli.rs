@@ -445,12 +445,17 @@ pub struct PhoneArgs {
     /// Device name to register as (default: a random SEP + MAC, a phone never seen before).
     #[arg(long)]
     pub device: Option<String>,
-    /// Codec to offer: PCMU, PCMA, G729, L16, OPUS.
+    /// Codec to offer, named as in media.codecs: PCMU, PCMA, G722, G729, L16 (16 kHz),
+    /// L16_8000, OPUS.
     #[arg(long, default_value = "PCMU")]
     pub codec: String,
     /// DTMF method: rfc4733, info or inband (in-band needs PCMU or PCMA).
     #[arg(long, default_value = "rfc4733")]
     pub dtmf: String,
+    /// Clock rate of the RFC 4733 telephone-events offered: 8000, 16000 or 48000 (default: the
+    /// codec's RTP clock rate, e.g. 16000 for L16, 8000 for G722).
+    #[arg(long)]
+    pub dtmf_rate: Option<u32>,
     /// selfprov's SIP address (default: sip.listen of the config file).
     #[arg(long)]
     pub server: Option<std::net::SocketAddr>,

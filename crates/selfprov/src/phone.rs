@@ -12,8 +12,11 @@ use std::process::ExitCode;
 fn codec(name: &str) -> Result<Codec> {
     Codec::ALL
         .into_iter()
-        .find(|c| c.encoding_name().eq_ignore_ascii_case(name))
-        .with_context(|| format!("unknown codec {name:?}; use PCMU, PCMA, G729, L16 or OPUS"))
+        .find(|c| c.config_name().eq_ignore_ascii_case(name))
+        .with_context(|| {
+            let names: Vec<_> = Codec::ALL.iter().map(|c| c.config_name()).collect();
+            format!("unknown codec {name:?}; use one of {}", names.join(", "))
+        })
 }
 
 fn dtmf(name: &str) -> Result<DtmfMode> {
@@ -28,6 +31,10 @@ fn dtmf(name: &str) -> Result<DtmfMode> {
 pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
     let codec = codec(&a.codec)?;
     let dtmf = dtmf(&a.dtmf)?;
+    let dtmf_rate = a.dtmf_rate.unwrap_or(codec.rtp_clock_rate());
+    if !matches!(dtmf_rate, 8000 | 16000 | 48000) {
+        bail!("--dtmf-rate: {dtmf_rate} Hz; use 8000, 16000 or 48000");
+    }
     let digits: String = a.digits.chars().filter(|c| !c.is_whitespace()).collect();
     if let Some(bad) = digits
         .chars()
@@ -76,6 +83,7 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         route_point,
         codec,
         dtmf,
+        dtmf_rate,
         register: !a.no_register,
         send_audio: !a.vad,
         script: Script {

@@ -31,51 +31,69 @@ fn correlation(got: &[i16], reference: &[i16], frame: usize) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Each codec the route point offers, and L16/16000 with its telephone-events paired at 8000 (a
+/// pairing phones make): the phone hears the prompts and is provisioned by RFC 4733 digits.
 #[test]
 fn every_codec_carries_the_prompts_and_provisions_the_phone() {
     let s = config("e2e-codecs");
     let (_svc, _err) = start_service(&s);
-    let codecs = [Codec::Pcmu, Codec::Pcma, Codec::G729, Codec::L16, Codec::Opus];
+    // (codec, telephone-event clock rate offered)
+    let callers = [
+        (Codec::Pcmu, 8000),
+        (Codec::Pcma, 8000),
+        (Codec::G722, 8000),
+        (Codec::G729, 8000),
+        (Codec::L16, 16000),
+        (Codec::L16, 8000),
+        (Codec::L16Narrowband, 8000),
+        (Codec::Opus, 48000),
+    ];
     let results: Vec<_> = std::thread::scope(|sc| {
-        let hs: Vec<_> = codecs
+        let hs: Vec<_> = callers
             .iter()
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, &(c, rate))| {
                 let s = &s;
                 sc.spawn(move || {
-                    let wav = s.dir.path().join(format!("{c:?}.wav"));
+                    let wav = s.dir.path().join(format!("{c:?}-{rate}.wav"));
                     let dev = format!("SEP00000000C0{i:02X}");
                     let (code, r) = phone(
                         s,
                         &[
-                            "--codec", c.encoding_name(), "--device", &dev, "--digits", "1004#12345#1",
-                            "--record", wav.to_str().unwrap(),
+                            "--codec", c.config_name(), "--dtmf-rate", &rate.to_string(), "--device", &dev,
+                            "--digits", "1004#12345#1", "--record", wav.to_str().unwrap(),
                         ],
                     );
-                    (*c, dev, wav, code, r)
+                    (c, rate, dev, wav, code, r)
                 })
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    for (codec, dev, wav, code, r) in results {
-        assert_eq!(code, 0, "{codec:?}: {r:#}");
-        assert!(provisioned(&r), "{codec:?}: {r:#}");
-        assert_eq!(r["new_dn"], "1004", "{codec:?}: the DN read out");
-        assert_eq!(r["rtp"]["lost"], 0, "{codec:?}: {r:#}");
-        assert!(r["rtp"]["received"].as_u64().unwrap() > 200, "{codec:?}: {r:#}");
+    for (codec, rate, dev, wav, code, r) in results {
+        let caller = format!("{codec:?} with telephone-event/{rate}");
+        assert_eq!(code, 0, "{caller}: {r:#}");
+        assert!(provisioned(&r), "{caller}: {r:#}");
+        // The answer kept the caller's telephone-event rate, and the digits were events.
+        assert_eq!(r["telephone_event"], format!("101/{rate}"), "{caller}: {r:#}");
+        assert_eq!(r["new_dn"], "1004", "{caller}: the DN read out");
+        assert_eq!(r["rtp"]["lost"], 0, "{caller}: {r:#}");
+        assert!(r["rtp"]["received"].as_u64().unwrap() > 200, "{caller}: {r:#}");
         let d = device(&s, &dev).expect("device");
-        assert_eq!((d["owner"].as_str(), d["dn"].as_str()), (Some("jsmith"), Some("1004")), "{codec:?}");
+        assert_eq!((d["owner"].as_str(), d["dn"].as_str()), (Some("jsmith"), Some("1004")), "{caller}");
         // The received audio, decoded: not silence, and it is the welcome prompt.
         let got: Vec<i16> = hound::WavReader::open(&wav).unwrap().samples::<i16>().map(Result::unwrap).collect();
         let rms = (got.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / got.len() as f64).sqrt();
-        assert!(rms > 200.0, "{codec:?}: received audio is silent (rms {rms})");
+        assert!(rms > 200.0, "{caller}: received audio is silent (rms {rms})");
         let frame = codec.samples_per_frame(20);
         let welcome = correlation(&got, &decoded_prompt("welcome", codec), frame);
         let goodbye = correlation(&got, &decoded_prompt("goodbye", codec), frame);
-        assert!(welcome > 0.9, "{codec:?}: correlation with the welcome prompt {welcome:.3}");
-        assert!(goodbye < 0.5, "{codec:?}: correlation with another prompt {goodbye:.3}");
+        assert!(welcome > 0.9, "{caller}: correlation with the welcome prompt {welcome:.3}");
+        assert!(goodbye < 0.5, "{caller}: correlation with another prompt {goodbye:.3}");
     }
+    // Every caller's 12 keys (1004# 12345# 1) came as RFC 4733 events.
+    let events = metric(&s, "selfprov_dtmf_digits_total{method=\"rfc4733\"}");
+    assert_eq!(events, 12.0 * callers.len() as f64);
 }
 
 #[test]

@@ -21,8 +21,10 @@ fn ctrl(port: u16, command: &str, params: &str) {
 }
 
 /// How many of five 100 ms pieces of `reference` (spread over its length, skipping quiet ones)
-/// appear in `got`, each matched at its best sample lag with a normalised correlation > 0.9.
+/// appear in `got` (both at 8 kHz), each matched at its best sample lag with a normalised
+/// correlation > 0.9.
 fn pieces_found(got: &[i16], reference: &[i16]) -> usize {
+    let piece = 800;
     let best = |piece: &[i16]| {
         let eb: f64 = piece.iter().map(|x| f64::from(*x).powi(2)).sum();
         (0..got.len().saturating_sub(piece.len()))
@@ -35,26 +37,44 @@ fn pieces_found(got: &[i16], reference: &[i16]) -> usize {
             .fold(0.0, f64::max)
     };
     let loud = |p: &[i16]| p.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / p.len() as f64 > 500.0f64.powi(2);
-    let starts: Vec<usize> = (0..reference.len().saturating_sub(800)).step_by(400).filter(|&i| loud(&reference[i..i + 800])).collect();
+    let starts: Vec<usize> = (0..reference.len().saturating_sub(piece)).step_by(piece / 2).filter(|&i| loud(&reference[i..i + piece])).collect();
     assert!(starts.len() >= 5, "reference too short");
     (0..5)
         .map(|k| starts[k * starts.len() / 5])
-        .filter(|&at| best(&reference[at..at + 800]) > 0.9)
+        .filter(|&at| best(&reference[at..at + piece]) > 0.9)
         .count()
+}
+
+/// 16 kHz audio at 8 kHz, each pair of samples from `phase` on averaged.
+fn halve(x: &[i16], phase: usize) -> Vec<i16> {
+    x[phase..].chunks_exact(2).map(|p| ((i32::from(p[0]) + i32::from(p[1])) / 2) as i16).collect()
 }
 
 #[test]
 fn baresip_provisions_itself_and_hears_the_prompts() {
+    provision_with_baresip("e2e-baresip", "SEP00000000BA01", Codec::Pcmu, "g711.so");
+}
+
+/// G.722 against an independent implementation: baresip's g722 module is spandsp's codec.
+#[test]
+fn baresip_with_g722_hears_the_prompts_in_wideband() {
+    provision_with_baresip("e2e-baresip-g722", "SEP00000000BA02", Codec::G722, "g722.so");
+}
+
+/// baresip offering only `codec` (its `module`) registers, dials, types the ID, PIN and
+/// confirmation as RFC 4733 events, is provisioned, and its recording holds the success prompt.
+fn provision_with_baresip(tag: &str, device: &str, codec: Codec, module: &str) {
     let baresip = require_tool("baresip");
-    let s = config("e2e-baresip");
+    let s = config(tag);
     let (_svc, _err) = start_service(&s);
 
     let dir = s.dir.path().join("baresip");
     std::fs::create_dir_all(&dir).unwrap();
     let silence = dir.join("silence.wav");
-    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let rate = codec.sample_rate();
+    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(&silence, spec).unwrap();
-    for _ in 0..8000 * 60 {
+    for _ in 0..rate * 60 {
         w.write_sample(0i16).unwrap();
     }
     w.finalize().unwrap();
@@ -64,8 +84,8 @@ fn baresip_provisions_itself_and_hears_the_prompts() {
         format!(
             "poll_method epoll\nsip_listen 127.0.0.1:{sip}\ncall_local_timeout 120\n\
              audio_player aubridge,nil\naudio_source aufile,{}\naudio_alert aubridge,nil\n\
-             ausrc_srate 8000\nauplay_srate 8000\nrtp_ports 40000-40999\n\
-             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n\
+             ausrc_srate {rate}\nauplay_srate {rate}\nrtp_ports 40000-40999\n\
+             module_path /usr/lib/baresip/modules\nmodule {module}\nmodule aufile.so\n\
              module aubridge.so\nmodule sndfile.so\nmodule_app account.so\nmodule_app menu.so\n\
              module_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\nsnd_path {}\n",
             silence.display(),
@@ -75,7 +95,7 @@ fn baresip_provisions_itself_and_hears_the_prompts() {
     .unwrap();
     std::fs::write(
         dir.join("accounts"),
-        format!("<sip:SEP00000000BA01@127.0.0.1:{}>;regint=3600;audio_codecs=PCMU\n", s.sip_port),
+        format!("<sip:{device}@127.0.0.1:{}>;regint=3600;audio_codecs={}\n", s.sip_port, codec.encoding_name()),
     )
     .unwrap();
 
@@ -92,7 +112,7 @@ fn baresip_provisions_itself_and_hears_the_prompts() {
     ctrl(ctrl_port, "sndcode", "1");
     out.wait_for("session closed", Duration::from_secs(60)).expect("the IVR hangs up");
 
-    let d = device(&s, "SEP00000000BA01").expect("auto-registered");
+    let d = common::device(&s, device).expect("auto-registered");
     assert_eq!((d["owner"].as_str(), d["dn"].as_str()), (Some("jsmith"), Some("1004")), "{d}");
     assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "SUCCESS");
 
@@ -105,10 +125,19 @@ fn baresip_provisions_itself_and_hears_the_prompts() {
         .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
         .expect("baresip's recording");
     let got: Vec<i16> = hound::WavReader::open(&recording).unwrap().samples::<i16>().map(Result::unwrap).collect();
+    let spec = hound::WavReader::open(&recording).unwrap().spec();
+    assert_eq!(spec.sample_rate, rate, "{codec:?}: baresip decoded at {} Hz", spec.sample_rate);
     // The last 10 s hold the success prompt and goodbye.
-    let tail = &got[got.len().saturating_sub(80_000)..];
-    let found = pieces_found(tail, &decoded_prompt("success", Codec::Pcmu));
-    assert!(found >= 4, "only {found} of 5 pieces of the success prompt are in baresip's audio");
+    let tail = &got[got.len().saturating_sub(10 * rate as usize)..];
+    // The search is quadratic: wideband audio is compared at 8 kHz, pairs of samples averaged,
+    // pairing the recording's samples the way that lines it up with the success prompt.
+    let (tail, phases) = if rate == 8000 { (tail.to_vec(), 1) } else { (halve(tail, 0), 2) };
+    let pieces = |prompt: &str, phase: usize| {
+        let reference = decoded_prompt(prompt, codec);
+        pieces_found(&tail, &if phases == 1 { reference } else { halve(&reference, phase) })
+    };
+    let (success, phase) = (0..phases).map(|p| (pieces("success", p), p)).max().unwrap_or_default();
+    assert!(success >= 4, "{codec:?}: only {success} of 5 pieces of the success prompt are in baresip's audio");
     // And the measure can fail: account_locked was never played.
-    assert!(pieces_found(tail, &decoded_prompt("account_locked", Codec::Pcmu)) <= 1);
+    assert!(pieces("account_locked", phase) <= 1);
 }

@@ -11,8 +11,10 @@ pub(crate) fn media_codec(c: SdpCodec) -> Codec {
     match c {
         SdpCodec::Pcmu => Codec::Pcmu,
         SdpCodec::Pcma => Codec::Pcma,
+        SdpCodec::G722 => Codec::G722,
         SdpCodec::G729 => Codec::G729,
         SdpCodec::L16 => Codec::L16,
+        SdpCodec::L16Narrowband => Codec::L16Narrowband,
         SdpCodec::Opus => Codec::Opus,
     }
 }
@@ -26,8 +28,10 @@ pub(crate) fn sdp_codecs(cfg: &Config) -> Vec<SdpCodec> {
         .map(|c| match c {
             CodecName::PCMU => SdpCodec::Pcmu,
             CodecName::PCMA => SdpCodec::Pcma,
+            CodecName::G722 => SdpCodec::G722,
             CodecName::G729 => SdpCodec::G729,
             CodecName::L16 => SdpCodec::L16,
+            CodecName::L16Narrowband => SdpCodec::L16Narrowband,
             CodecName::OPUS => SdpCodec::Opus,
         })
         .filter(|c| media_codec(*c).is_enabled())

@@ -168,7 +168,7 @@ impl Service {
                 payload_type: neg.payload_type,
                 ptime_ms: neg.ptime_ms,
                 remote: neg.remote,
-                telephone_event_pt: neg.telephone_event_pt,
+                telephone_event_pt: neg.telephone_event.map(|t| t.payload_type),
                 idle: self
                     .cfg
                     .raw

@@ -2,7 +2,7 @@
 //! line parser because the SDP crates tried either drop unknown lines or reject ordinary phone
 //! offers. Every m-line of the offer gets an answer line (unsupported ones with port 0); the
 //! audio line gets the first codec of our preference that the caller offers, the caller's
-//! telephone-event payload type, the caller's ptime and the mirrored direction.
+//! telephone-event payload type and rate, the caller's ptime and the mirrored direction.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -12,20 +12,36 @@ use std::net::{IpAddr, SocketAddr};
 pub enum SdpCodec {
     Pcmu,
     Pcma,
+    /// G.722: `G722/8000` (an 8 kHz RTP clock for 16 kHz audio, RFC 3551 §4.5.2).
+    G722,
     G729,
     /// L16 at 16 kHz (the seed's "L16 256K").
     L16,
+    /// L16 at 8 kHz.
+    L16Narrowband,
     /// Opus at 48 kHz.
     Opus,
 }
 
 impl SdpCodec {
+    /// Every codec the route point can answer with.
+    pub const ALL: [SdpCodec; 7] = [
+        SdpCodec::Pcmu,
+        SdpCodec::Pcma,
+        SdpCodec::G722,
+        SdpCodec::G729,
+        SdpCodec::L16,
+        SdpCodec::L16Narrowband,
+        SdpCodec::Opus,
+    ];
+
     fn matches(self, name: &str, rate: u32, pt: u8, has_rtpmap: bool) -> bool {
         if !has_rtpmap {
             // Static payload types may come without a=rtpmap (RFC 3551).
             return match self {
                 SdpCodec::Pcmu => pt == 0,
                 SdpCodec::Pcma => pt == 8,
+                SdpCodec::G722 => pt == 9,
                 SdpCodec::G729 => pt == 18,
                 _ => false,
             };
@@ -34,8 +50,10 @@ impl SdpCodec {
         match self {
             SdpCodec::Pcmu => n == "pcmu" && rate == 8000,
             SdpCodec::Pcma => n == "pcma" && rate == 8000,
+            SdpCodec::G722 => n == "g722" && rate == 8000,
             SdpCodec::G729 => n == "g729" && rate == 8000,
             SdpCodec::L16 => n == "l16" && rate == 16000,
+            SdpCodec::L16Narrowband => n == "l16" && rate == 8000,
             SdpCodec::Opus => n == "opus" && rate == 48000,
         }
     }
@@ -43,11 +61,14 @@ impl SdpCodec {
         match self {
             SdpCodec::Pcmu => "PCMU/8000",
             SdpCodec::Pcma => "PCMA/8000",
+            SdpCodec::G722 => "G722/8000",
             SdpCodec::G729 => "G729/8000",
             SdpCodec::L16 => "L16/16000",
+            SdpCodec::L16Narrowband => "L16/8000",
             SdpCodec::Opus => "opus/48000/2",
         }
     }
+    /// The RTP clock rate (what `a=rtpmap` says, not always the audio's sample rate).
     pub fn clock_rate(self) -> u32 {
         match self {
             SdpCodec::L16 => 16000,
@@ -234,12 +255,19 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
     Ok(sd)
 }
 
+/// The caller's RFC 4733 telephone-event format: its payload type and RTP clock rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelephoneEventFormat {
+    pub payload_type: u8,
+    pub clock_rate: u32,
+}
+
 /// What we send and receive on the audio stream, once negotiated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NegotiatedAudio {
     pub codec: SdpCodec,
     pub payload_type: u8,
-    pub telephone_event_pt: Option<u8>,
+    pub telephone_event: Option<TelephoneEventFormat>,
     pub ptime_ms: u32,
     /// Where the caller wants media (port 0 / 0.0.0.0: none now).
     pub remote: SocketAddr,
@@ -256,6 +284,22 @@ pub enum NegotiationError {
     NoCommonCodec { offered: String, supported: String },
     #[error("no audio stream in the offer")]
     NoAudio,
+}
+
+/// Which of the offered telephone-event formats to answer with. RFC 4733 §7.1.1 wants the audio
+/// codec's clock rate, but phones pair telephone-event/8000 with wideband codecs too, and a caller
+/// that offers only another rate still sends its digits at that rate: take the codec's rate, else
+/// 8000, else the first one offered, and answer with the rate the caller offered.
+fn pick_telephone_event(
+    offered: &[TelephoneEventFormat],
+    codec_rate: u32,
+) -> Option<TelephoneEventFormat> {
+    offered
+        .iter()
+        .find(|t| t.clock_rate == codec_rate)
+        .or_else(|| offered.iter().find(|t| t.clock_rate == 8000))
+        .or(offered.first())
+        .copied()
 }
 
 /// Pick the audio codec and build the answer. `local` is our RTP address; `session_version`
@@ -296,11 +340,19 @@ pub fn answer(
             })
         });
         let Some((codec, pt)) = pick else { continue };
-        let te = pts.iter().copied().find(|&pt| {
-            name_of(pt).is_some_and(|(n, r)| {
-                n.eq_ignore_ascii_case("telephone-event") && r == codec.clock_rate()
+        let events: Vec<TelephoneEventFormat> = pts
+            .iter()
+            .filter_map(|&pt| {
+                let (name, rate) = name_of(pt)?;
+                (name.eq_ignore_ascii_case("telephone-event") && rate > 0).then_some(
+                    TelephoneEventFormat {
+                        payload_type: pt,
+                        clock_rate: rate,
+                    },
+                )
             })
-        });
+            .collect();
+        let te = pick_telephone_event(&events, codec.clock_rate());
         let ip = m
             .connection
             .or(offer.connection)
@@ -318,7 +370,7 @@ pub fn answer(
             NegotiatedAudio {
                 codec,
                 payload_type: pt,
-                telephone_event_pt: te,
+                telephone_event: te,
                 ptime_ms: ptime,
                 remote: SocketAddr::new(ip, m.port),
                 direction,
@@ -356,8 +408,8 @@ pub fn answer(
             m.proto,
             neg.payload_type
         );
-        if let Some(te) = neg.telephone_event_pt {
-            let _ = write!(s, " {te}");
+        if let Some(te) = neg.telephone_event {
+            let _ = write!(s, " {}", te.payload_type);
         }
         let _ = write!(
             s,
@@ -368,11 +420,14 @@ pub fn answer(
         if neg.codec == SdpCodec::G729 {
             s.push_str("a=fmtp:18 annexb=no\r\n");
         }
-        if let Some(te) = neg.telephone_event_pt {
+        if let Some(TelephoneEventFormat {
+            payload_type: te,
+            clock_rate,
+        }) = neg.telephone_event
+        {
             let _ = write!(
                 s,
-                "a=rtpmap:{te} telephone-event/{}\r\na=fmtp:{te} 0-15\r\n",
-                neg.codec.clock_rate()
+                "a=rtpmap:{te} telephone-event/{clock_rate}\r\na=fmtp:{te} 0-15\r\n"
             );
         }
         let _ = write!(
@@ -386,137 +441,4 @@ pub fn answer(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ALL: [SdpCodec; 5] = [
-        SdpCodec::Pcmu,
-        SdpCodec::Pcma,
-        SdpCodec::G729,
-        SdpCodec::L16,
-        SdpCodec::Opus,
-    ];
-
-    fn local() -> SocketAddr {
-        "127.0.0.1:20000".parse().unwrap()
-    }
-
-    /// A Cisco-style offer: G.722 first, unknown attributes, two m-lines.
-    const PHONE: &str = "v=0\r\no=Cisco-SIPUA 1234 0 IN IP4 10.0.0.5\r\ns=SIP Call\r\nb=AS:4064\r\nt=0 0\r\nm=audio 24580 RTP/AVP 9 0 8 18 101\r\nc=IN IP4 10.0.0.5\r\na=trafficclass:conversational.audio.aq:admitted\r\na=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:30\r\na=sendrecv\r\nm=video 24582 RTP/AVP 126\r\na=rtpmap:126 H264/90000\r\n";
-
-    #[test]
-    fn phone_offer_answered_with_preference_te_ptime_and_refused_video() {
-        let offer = parse(PHONE.as_bytes()).unwrap();
-        let (n, ans) =
-            answer(&offer, &[SdpCodec::Pcma, SdpCodec::Pcmu], local(), 20, 1, 1).unwrap();
-        assert_eq!(
-            (n.codec, n.payload_type, n.telephone_event_pt, n.ptime_ms),
-            (SdpCodec::Pcma, 8, Some(101), 30)
-        );
-        assert_eq!(n.remote, "10.0.0.5:24580".parse().unwrap());
-        assert!(ans.contains("m=audio 20000 RTP/AVP 8 101\r\n"), "{ans}");
-        assert!(ans.contains("a=rtpmap:101 telephone-event/8000"));
-        assert!(ans.contains("a=ptime:30"));
-        assert!(
-            ans.contains("m=video 0 RTP/AVP 126\r\n"),
-            "every m-line answered: {ans}"
-        );
-        assert!(ans.contains("a=sendrecv"));
-        // The answer parses back.
-        let back = parse(ans.as_bytes()).unwrap();
-        assert_eq!(back.media.len(), 2);
-    }
-
-    #[test]
-    fn static_payloads_without_rtpmap_and_session_level_c() {
-        let offer = parse(b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18 0\r\n").unwrap();
-        let (n, _) = answer(&offer, &ALL, local(), 20, 1, 1).unwrap();
-        assert_eq!(
-            (n.codec, n.payload_type, n.telephone_event_pt, n.ptime_ms),
-            (SdpCodec::Pcmu, 0, None, 20)
-        );
-        assert_eq!(n.remote.ip().to_string(), "192.0.2.1");
-    }
-
-    #[test]
-    fn dynamic_l16_and_opus_with_their_telephone_event_rate() {
-        let offer = parse(b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 111 96 97 98\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:96 L16/16000\r\na=rtpmap:97 telephone-event/8000\r\na=rtpmap:98 telephone-event/48000\r\n").unwrap();
-        let (n, ans) = answer(&offer, &[SdpCodec::Opus], local(), 20, 1, 1).unwrap();
-        assert_eq!(
-            (n.codec, n.payload_type, n.telephone_event_pt),
-            (SdpCodec::Opus, 111, Some(98))
-        );
-        assert!(ans.contains("a=rtpmap:111 opus/48000/2"));
-        let (n, _) = answer(&offer, &[SdpCodec::L16], local(), 20, 1, 1).unwrap();
-        assert_eq!(
-            (n.codec, n.payload_type, n.telephone_event_pt),
-            (SdpCodec::L16, 96, None)
-        );
-    }
-
-    #[test]
-    fn hold_directions_are_mirrored() {
-        for (offer_dir, ans_dir, hold) in [
-            ("sendonly", "recvonly", true),
-            ("inactive", "inactive", true),
-            ("recvonly", "sendonly", false),
-            ("sendrecv", "sendrecv", false),
-        ] {
-            let o =
-                format!("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 0\r\na={offer_dir}\r\n");
-            let (n, ans) = answer(&parse(o.as_bytes()).unwrap(), &ALL, local(), 20, 1, 2).unwrap();
-            assert!(ans.contains(&format!("a={ans_dir}")), "{offer_dir}: {ans}");
-            assert_eq!(n.direction.is_hold(), hold);
-        }
-        // Old-style hold: c=0.0.0.0 at session level, direction at session level.
-        let o = "v=0\r\nc=IN IP4 0.0.0.0\r\na=sendonly\r\nm=audio 5000 RTP/AVP 0\r\n";
-        let (n, _) = answer(&parse(o.as_bytes()).unwrap(), &ALL, local(), 20, 1, 2).unwrap();
-        assert!(n.remote.ip().is_unspecified());
-        assert!(n.direction.is_hold());
-    }
-
-    #[test]
-    fn no_common_codec_names_both_sides() {
-        let o = parse(
-            b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n",
-        )
-        .unwrap();
-        let e = answer(&o, &ALL, local(), 20, 1, 1).unwrap_err();
-        assert!(
-            e.to_string().contains("G722/8000") && e.to_string().contains("PCMU/8000"),
-            "{e}"
-        );
-        let v = parse(b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\r\n").unwrap();
-        assert_eq!(
-            answer(&v, &ALL, local(), 20, 1, 1).unwrap_err(),
-            NegotiationError::NoAudio
-        );
-    }
-
-    #[test]
-    fn bad_sdp_is_an_error_not_a_panic() {
-        assert_eq!(parse(b"v=0\r\n"), Err(SdpError::NoMedia));
-        assert!(matches!(
-            parse(b"m=audio x RTP/AVP 0\r\n"),
-            Err(SdpError::Line { line: 1, .. })
-        ));
-        assert!(matches!(
-            parse(b"c=IN IP4 nonsense\r\nm=audio 1 RTP/AVP 0"),
-            Err(SdpError::Line { .. })
-        ));
-        let o = parse(b"m=audio 5000 RTP/AVP 0\r\n").unwrap();
-        assert!(matches!(
-            answer(&o, &ALL, local(), 20, 1, 1),
-            Err(NegotiationError::Sdp(SdpError::NoConnection))
-        ));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
-            if let Ok(o) = parse(&body) {
-                let _ = answer(&o, &ALL, local(), 20, 1, 1);
-            }
-        }
-    }
-}
+mod tests;

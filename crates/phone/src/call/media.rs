@@ -12,13 +12,31 @@ use tokio::net::UdpSocket;
 pub fn payload_type(codec: Codec) -> u8 {
     codec.static_payload_type().unwrap_or(match codec {
         Codec::L16 => 98,
+        Codec::L16Narrowband => 97,
         _ => 111,
     })
 }
 pub(super) const TE_PT: u8 = 101;
 
+/// What the phone offers: one codec, how it sends digits, and the clock rate of its RFC 4733
+/// telephone-events (RFC 4733 wants the codec's; phones also pair 8000 with wideband codecs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioOffer {
+    pub codec: Codec,
+    pub dtmf: DtmfMode,
+    pub event_rate: u32,
+}
+
+impl AudioOffer {
+    /// Telephone-events at the codec's RTP clock rate.
+    pub fn new(codec: Codec, dtmf: DtmfMode) -> AudioOffer {
+        AudioOffer { codec, dtmf, event_rate: codec.rtp_clock_rate() }
+    }
+}
+
 /// The SDP offer (or re-offer, with a new version and direction).
-pub fn offer(codec: Codec, dtmf: DtmfMode, rtp: SocketAddr, session: u64, version: u64, dir: &str) -> String {
+pub fn offer(audio: AudioOffer, rtp: SocketAddr, session: u64, version: u64, dir: &str) -> String {
+    let AudioOffer { codec, dtmf, event_rate } = audio;
     let pt = payload_type(codec);
     let rate = codec.rtp_clock_rate();
     let te = dtmf == DtmfMode::Rfc4733;
@@ -34,7 +52,7 @@ pub fn offer(codec: Codec, dtmf: DtmfMode, rtp: SocketAddr, session: u64, versio
         s.push_str("a=fmtp:18 annexb=no\r\n");
     }
     if te {
-        s.push_str(&format!("a=rtpmap:{TE_PT} telephone-event/{rate}\r\na=fmtp:{TE_PT} 0-15\r\n"));
+        s.push_str(&format!("a=rtpmap:{TE_PT} telephone-event/{event_rate}\r\na=fmtp:{TE_PT} 0-15\r\n"));
     }
     s.push_str(&format!("a=ptime:20\r\na={dir}\r\n"));
     s
@@ -58,6 +76,8 @@ pub(super) struct Media {
     pub(super) remote: SocketAddr,
     pub(super) pt: u8,
     pub(super) te_pt: Option<u8>,
+    /// The telephone-event clock rate of the answer: event durations count in it.
+    pub(super) te_rate: u32,
     pub(super) ssrc: u32,
     pub(super) seq: u16,
     pub(super) ts: u32,
@@ -86,7 +106,8 @@ pub fn rtp_packet(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &
     out.extend_from_slice(payload);
 }
 
-/// Queue a group of digits for sending: 100 ms per digit, 60 ms between digits.
+/// Queue a group of digits for sending: 100 ms per digit, 60 ms between digits. Event durations
+/// are queued in 8 kHz units and scaled to the negotiated rate when sent.
 pub(super) fn queue_digits(media: &mut Media, mode: DtmfMode, group: &str, encoder: &mut Encoder) {
     for c in group.chars() {
         let Some(code) = selfprov_dtmf::Digit::from_char(c).map(selfprov_dtmf::Digit::event_code) else {

@@ -10,7 +10,7 @@ mod options;
 mod report;
 mod signalling;
 
-pub use media::{offer, payload_type, rtp_packet};
+pub use media::{offer, payload_type, rtp_packet, AudioOffer};
 pub use options::{DtmfMode, PhoneOptions, Script};
 pub use report::{HeardAt, Report, RtpSummary};
 
@@ -81,7 +81,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     let call_id = format!("{}@selfprov-phone", token());
     let session = rand::random::<u32>() as u64;
     let rtp_local = rtp.local_addr()?;
-    let body = offer(opts.codec, opts.dtmf, rtp_local, session, 1, "sendrecv");
+    let audio = AudioOffer { codec: opts.codec, dtmf: opts.dtmf, event_rate: opts.dtmf_rate };
+    let body = offer(audio, rtp_local, session, 1, "sendrecv");
     let inv_branch = branch();
     let invite = id.request("INVITE", &opts.route_point, &call_id, 1, &tag, None, &inv_branch, Some("application/sdp"), body.as_bytes());
     let t_invite = Instant::now();
@@ -105,8 +106,7 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
         tag: tag.clone(),
         to_tag,
         cseq: 1,
-        codec: opts.codec,
-        dtmf: opts.dtmf,
+        audio,
         rtp: rtp_local,
         session,
         sdp_version: 1,
@@ -118,7 +118,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     let m = sd.media.iter().find(|m| m.media == "audio" && m.port != 0).ok_or_else(|| PhoneError::Sdp("no audio stream".into()))?;
     let ip = m.connection.or(sd.connection).ok_or_else(|| PhoneError::Sdp("no c= line".into()))?;
     let pt = m.formats.first().and_then(|f| f.parse().ok()).unwrap_or(payload_type(opts.codec));
-    let te_pt = m.rtpmaps.iter().find(|(_, n, _)| n.eq_ignore_ascii_case("telephone-event")).map(|(p, _, _)| *p);
+    let te = m.rtpmaps.iter().find(|(_, n, _)| n.eq_ignore_ascii_case("telephone-event"));
+    report.telephone_event = te.map(|(p, _, rate)| format!("{p}/{rate}"));
     let step = opts.codec.timestamp_step(20);
     let mut silence = Vec::new();
     encoder
@@ -128,7 +129,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
         sock: rtp,
         remote: SocketAddr::new(ip, m.port),
         pt,
-        te_pt,
+        te_pt: te.map(|(p, _, _)| *p),
+        te_rate: te.map_or(opts.dtmf_rate, |(_, _, rate)| *rate),
         ssrc: rand::random(),
         seq: rand::random(),
         ts: rand::random(),
@@ -301,7 +303,7 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
                     Some(Tx::Event { code, duration, end, first }) => {
                         if first { media.event_ts = ts; }
                         let te = media.te_pt.unwrap_or(TE_PT);
-                        let d = (u32::from(duration) * media.step / 160) as u16;
+                        let d = (u32::from(duration) * media.te_rate / 8000) as u16;
                         let payload = [code, if end { 0x80 | 10 } else { 10 }, (d >> 8) as u8, d as u8];
                         let ets = media.event_ts;
                         media.send(te, first, ets, &payload).await;

@@ -68,6 +68,9 @@ pub struct PhoneOptions {
     pub route_point: String,
     pub codec: Codec,
     pub dtmf: DtmfMode,
+    /// Clock rate of the telephone-events offered with RFC 4733 (usually the codec's RTP clock
+    /// rate, see [`crate::call::AudioOffer::new`]).
+    pub dtmf_rate: u32,
     /// REGISTER before calling (a brand-new phone does).
     pub register: bool,
     /// Send 20 ms of (silent) audio every packet time, as a phone without VAD does.

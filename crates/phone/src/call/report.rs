@@ -32,6 +32,8 @@ pub struct Report {
     /// INVITE's final status.
     pub call_status: Option<u16>,
     pub codec: String,
+    /// The answer's telephone-event format, `<payload type>/<clock rate>` (none: not agreed).
+    pub telephone_event: Option<String>,
     pub prompts: Vec<HeardAt>,
     pub digits_sent: Vec<String>,
     /// `server BYE`, `phone BYE`, `refused`, `time limit`.

@@ -2,10 +2,9 @@
 //! dialog with its in-dialog requests (re-INVITE, INFO, BYE, ACK), and `transact` for a request
 //! sent on its own (REGISTER, the first INVITE).
 
-use super::media::offer;
-use super::{DtmfMode, PhoneError};
+use super::media::{offer, AudioOffer};
+use super::PhoneError;
 use crate::sipmsg::{branch, Identity, Msg};
-use selfprov_media::Codec;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -34,8 +33,7 @@ pub(super) struct Dialog<'a> {
     pub(super) tag: String,
     pub(super) to_tag: String,
     pub(super) cseq: u32,
-    pub(super) codec: Codec,
-    pub(super) dtmf: DtmfMode,
+    pub(super) audio: AudioOffer,
     pub(super) rtp: SocketAddr,
     pub(super) session: u64,
     pub(super) sdp_version: u64,
@@ -52,7 +50,7 @@ impl Dialog<'_> {
     /// A re-INVITE with a new offer in direction `dir` (hold: `sendonly`; resume: `sendrecv`).
     pub(super) fn reoffer(&mut self, dir: &str, now: Instant) -> Pending {
         self.sdp_version += 1;
-        let body = offer(self.codec, self.dtmf, self.rtp, self.session, self.sdp_version, dir);
+        let body = offer(self.audio, self.rtp, self.session, self.sdp_version, dir);
         self.next("INVITE", Some("application/sdp"), body.as_bytes(), now)
     }
 
