@@ -290,6 +290,19 @@ fn run(
     let start = Instant::now();
     let mut tick: u64 = 0;
     loop {
+        if st.calls.is_empty() {
+            // Idle: no stream to pace, so no tick either (0 % CPU) until a command arrives.
+            match commands.recv() {
+                Ok(cmd) => {
+                    if !st.apply(cmd) {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+            // Packets that came meanwhile are read below like any others (no call: dropped).
+            tick = (Instant::now() - start).as_millis() as u64 / u64::from(TICK_MS);
+        }
         // Commands.
         loop {
             match commands.try_recv() {

@@ -189,13 +189,21 @@ impl SipStack {
             const RESCAN: Duration = Duration::from_millis(10);
             let mut deadline: Option<Instant> = None;
             let mut last_scan: Option<Instant> = None;
+            // Something came in since the last scan (it may have armed a timer). When nothing
+            // did, the loop sleeps until the next timer, or for good: an idle service uses no CPU.
+            let mut dirty = true;
             loop {
                 let now = Instant::now();
-                if last_scan.is_none_or(|t| now.duration_since(t) >= RESCAN) {
+                if dirty && last_scan.is_none_or(|t| now.duration_since(t) >= RESCAN) {
                     deadline = ep.next_timeout();
                     last_scan = Some(now);
+                    dirty = false;
                 }
-                let rescan_at = last_scan.map(|t| t + RESCAN);
+                let rescan_at = if dirty {
+                    last_scan.map(|t| t + RESCAN)
+                } else {
+                    None
+                };
                 let wake = match (deadline, rescan_at) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -235,6 +243,8 @@ impl SipStack {
                         }
                     }
                 }
+                // Whatever woke the loop may have armed or disarmed a timer.
+                dirty = true;
                 while let Some(o) = ep.poll_output() {
                     match o {
                         Output::Send { to, data } if to.reliable => {

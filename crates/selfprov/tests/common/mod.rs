@@ -86,7 +86,10 @@ pub fn start_service(s: &Service) -> (selfprov_testkit::ChildGuard, selfprov_tes
 
 /// The service's ready line (after `start_service`).
 pub fn ready_line(err: &selfprov_testkit::LineWatcher) -> String {
-    err.lines().into_iter().find(|l| l.contains("selfprov ready")).expect("the ready line")
+    err.lines()
+        .into_iter()
+        .find(|l| l.contains("selfprov ready"))
+        .expect("the ready line")
 }
 
 /// Run a SIPp scenario (a built-in one with `-sn`, or a file) calling `service`; true on success.
