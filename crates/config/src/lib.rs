@@ -3,8 +3,10 @@
 //! all errors of a file are reported at once. Every key has a default, so a nearly empty file works;
 //! `docs/configuration.md` documents each key.
 
+mod host_port;
 mod raw;
 
+pub use host_port::HostPort;
 pub use raw::*;
 
 use selfprov_provisioning::model::{DnRange, FieldError, ObjectName};
@@ -60,6 +62,8 @@ pub struct Config {
     pub database_path: PathBuf,
     /// Absolute path of the prompts directory.
     pub prompts_dir: PathBuf,
+    /// Where out-of-dialog requests to phones go (`sip.outbound_proxy`), if anywhere.
+    pub outbound_proxy: Option<HostPort>,
     /// Warnings to log at start (e.g. authentication mode `none`).
     pub warnings: Vec<String>,
 }
@@ -295,11 +299,24 @@ impl RawConfig {
 
         // [sip], [media], [ivr], [shutdown]
         if self.sip.answer_delay > std::time::Duration::from_secs(30) {
-            issues.push(issue("sip.answer_delay", "must be at most 30s (phones give up ringing calls)"));
+            issues.push(issue(
+                "sip.answer_delay",
+                "must be at most 30s (phones give up ringing calls)",
+            ));
         }
         if self.sip.max_calls == 0 {
             issues.push(issue("sip.max_calls", "must be at least 1"));
         }
+        let outbound_proxy = match self.sip.outbound_proxy.as_deref() {
+            None => None,
+            Some(v) => match v.parse::<HostPort>() {
+                Ok(hp) => Some(hp),
+                Err(why) => {
+                    issues.push(issue("sip.outbound_proxy", why));
+                    None
+                }
+            },
+        };
         if self.media.codecs.is_empty() {
             issues.push(issue("media.codecs", "list at least one codec"));
         }
@@ -375,6 +392,7 @@ impl RawConfig {
                 credential_policy,
                 database_path,
                 prompts_dir,
+                outbound_proxy,
                 warnings,
                 raw: self,
             }),

@@ -2,6 +2,7 @@
 //! configuration and prompts) runs on tokio's blocking pool; its result comes back to the loop as
 //! a [`Work`] message.
 
+use crate::phone_target::OutboundProxy;
 use selfprov_config::Config;
 use selfprov_ivr::Event as IvrEvent;
 use selfprov_prompts::Catalog;
@@ -15,6 +16,8 @@ pub(crate) struct Loaded {
     pub base: Config,
     pub effective: Config,
     pub catalog: Catalog,
+    /// `sip.outbound_proxy`, resolved.
+    pub outbound_proxy: Option<OutboundProxy>,
 }
 
 /// Results of work done off the loop.
