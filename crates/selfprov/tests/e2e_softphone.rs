@@ -6,109 +6,39 @@
 
 mod common;
 
+use common::baresip;
 use common::*;
-use selfprov_media::Codec;
-use selfprov_testkit::{free_tcp_port, free_udp_tcp_port, require_tool, spawn_watched};
-use std::io::Write;
-use std::process::Command;
-use std::time::Duration;
-
-/// One baresip control command (ctrl_tcp: JSON in a netstring).
-fn ctrl(port: u16, command: &str, params: &str) {
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let j = serde_json::json!({"command": command, "params": params, "token": "t"}).to_string();
-    c.write_all(format!("{}:{j},", j.len()).as_bytes()).unwrap();
-}
-
-/// How many of five 100 ms pieces of `reference` (spread over its length, skipping quiet ones)
-/// appear in `got`, each matched at its best sample lag with a normalised correlation > 0.9.
-fn pieces_found(got: &[i16], reference: &[i16]) -> usize {
-    let best = |piece: &[i16]| {
-        let eb: f64 = piece.iter().map(|x| f64::from(*x).powi(2)).sum();
-        (0..got.len().saturating_sub(piece.len()))
-            .map(|lag| {
-                let a = &got[lag..lag + piece.len()];
-                let dot: i64 = a.iter().zip(piece).map(|(x, y)| i64::from(*x) * i64::from(*y)).sum();
-                let ea: i64 = a.iter().map(|x| i64::from(*x) * i64::from(*x)).sum();
-                if ea == 0 || eb == 0.0 { 0.0 } else { dot as f64 / (ea as f64 * eb).sqrt() }
-            })
-            .fold(0.0, f64::max)
-    };
-    let loud = |p: &[i16]| p.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / p.len() as f64 > 500.0f64.powi(2);
-    let starts: Vec<usize> = (0..reference.len().saturating_sub(800)).step_by(400).filter(|&i| loud(&reference[i..i + 800])).collect();
-    assert!(starts.len() >= 5, "reference too short");
-    (0..5)
-        .map(|k| starts[k * starts.len() / 5])
-        .filter(|&at| best(&reference[at..at + 800]) > 0.9)
-        .count()
-}
 
 #[test]
 fn baresip_provisions_itself_and_hears_the_prompts() {
-    let baresip = require_tool("baresip");
     let s = config("e2e-baresip");
     let (_svc, _err) = start_service(&s);
 
-    let dir = s.dir.path().join("baresip");
-    std::fs::create_dir_all(&dir).unwrap();
-    let silence = dir.join("silence.wav");
-    let spec = hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(&silence, spec).unwrap();
-    for _ in 0..8000 * 60 {
-        w.write_sample(0i16).unwrap();
-    }
-    w.finalize().unwrap();
-    let (sip, ctrl_port) = (free_udp_tcp_port(), free_tcp_port());
-    std::fs::write(
-        dir.join("config"),
-        format!(
-            "poll_method epoll\nsip_listen 127.0.0.1:{sip}\ncall_local_timeout 120\n\
-             audio_player aubridge,nil\naudio_source aufile,{}\naudio_alert aubridge,nil\n\
-             ausrc_srate 8000\nauplay_srate 8000\nrtp_ports 40000-40999\n\
-             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n\
-             module aubridge.so\nmodule sndfile.so\nmodule_app account.so\nmodule_app menu.so\n\
-             module_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\nsnd_path {}\n",
-            silence.display(),
-            dir.display()
+    let phone = baresip::start(
+        &s.dir.path().join("baresip"),
+        &format!(
+            "<sip:SEP00000000BA01@127.0.0.1:{}>;regint=3600;audio_codecs=PCMU",
+            s.sip_port
         ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        format!("<sip:SEP00000000BA01@127.0.0.1:{}>;regint=3600;audio_codecs=PCMU\n", s.sip_port),
-    )
-    .unwrap();
-
-    // -n 127.0.0.1: the SDP address is the address the RTP comes from (no NAT in between).
-    let mut cmd = Command::new(baresip);
-    cmd.arg("-f").arg(&dir).args(["-n", "127.0.0.1", "-e", "/dial 2000"]);
-    let (_phone, out, _e) = spawn_watched("baresip", &mut cmd).unwrap();
-    out.wait_for("Call established", Duration::from_secs(30)).expect("call established");
-    // Human pacing; the IVR takes type-ahead, so the result does not depend on it.
-    ctrl(ctrl_port, "sndcode", "1004#");
-    std::thread::sleep(Duration::from_millis(2500));
-    ctrl(ctrl_port, "sndcode", "12345#");
-    std::thread::sleep(Duration::from_millis(4000));
-    ctrl(ctrl_port, "sndcode", "1");
-    out.wait_for("session closed", Duration::from_secs(60)).expect("the IVR hangs up");
+        "2000",
+    );
+    phone.provision_as_jsmith();
 
     let d = device(&s, "SEP00000000BA01").expect("auto-registered");
-    assert_eq!((d["owner"].as_str(), d["dn"].as_str()), (Some("jsmith"), Some("1004")), "{d}");
+    assert_eq!(
+        (d["owner"].as_str(), d["dn"].as_str()),
+        (Some("jsmith"), Some("1004")),
+        "{d}"
+    );
     assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "SUCCESS");
 
     // What baresip heard, decoded. The typed digits cut the first prompts short (barge-in);
     // the success prompt plays whole.
-    let recording = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .expect("baresip's recording");
-    let got: Vec<i16> = hound::WavReader::open(&recording).unwrap().samples::<i16>().map(Result::unwrap).collect();
-    // The last 10 s hold the success prompt and goodbye.
-    let tail = &got[got.len().saturating_sub(80_000)..];
-    let found = pieces_found(tail, &decoded_prompt("success", Codec::Pcmu));
-    assert!(found >= 4, "only {found} of 5 pieces of the success prompt are in baresip's audio");
+    let found = phone.pieces_heard_at_the_end("success");
+    assert!(
+        found >= 4,
+        "only {found} of 5 pieces of the success prompt are in baresip's audio"
+    );
     // And the measure can fail: account_locked was never played.
-    assert!(pieces_found(tail, &decoded_prompt("account_locked", Codec::Pcmu)) <= 1);
+    assert!(phone.pieces_heard_at_the_end("account_locked") <= 1);
 }
