@@ -5,7 +5,8 @@
 //! record-routes twice, TCP on one side and UDP on ours) provision themselves; selfprov's BYE
 //! reaches them through the proxy; the NOTIFY check-sync goes to each phone's address-of-record
 //! through the proxy, which hands it to the contact the phone registered. baresip, registered at
-//! the proxy, provisions itself and hears the prompts.
+//! the proxy, provisions itself and hears the prompts. A caller's own requests reach the service
+//! through the proxy too: INFO digits, hold and resume, its BYE, its CANCEL while ringing.
 
 mod common;
 
@@ -24,7 +25,8 @@ struct Field {
     _svc: selfprov_testkit::ChildGuard,
 }
 
-fn field(tag: &str) -> Field {
+/// `edits`: more changes to the configuration file (`from`, `to`).
+fn field(tag: &str, edits: &[(&str, &str)]) -> Field {
     let kdir = TempDir::new(&format!("{tag}-kamailio"));
     let kam = Kamailio::start(
         &repo().join("tests/kamailio/proxy.cfg"),
@@ -42,6 +44,9 @@ fn field(tag: &str) -> Field {
         "# outbound_proxy = \"192.0.2.20:5060\"",
         &format!("outbound_proxy = \"{}\"", kam.addr()),
     );
+    for (from, to) in edits {
+        s.edit(from, to);
+    }
     let (_svc, err) = start_service(&s);
     err.wait_for("state=registered", Duration::from_secs(20))
         .expect("the route point registers at the proxy");
@@ -127,7 +132,7 @@ fn notify_at(contact: &UdpSocket) -> String {
 
 #[test]
 fn phones_behind_a_record_routing_registrar_provision_and_get_check_sync() {
-    let f = field("e2e-proxy");
+    let f = field("e2e-proxy", &[]);
     let phones = [
         Phone {
             device: "SEP0011223344C1",
@@ -219,7 +224,7 @@ fn device_of(s: &Service, name: &str) -> serde_json::Value {
 
 #[test]
 fn baresip_registered_at_the_proxy_provisions_itself() {
-    let f = field("e2e-proxy-baresip");
+    let f = field("e2e-proxy-baresip", &[]);
     create_device(&f.s, "SEP00000000BA02", "1992");
     let phone = baresip::start(
         &f.s.dir.path().join("baresip"),
@@ -256,5 +261,47 @@ fn baresip_registered_at_the_proxy_provisions_itself() {
     assert!(
         found >= 4,
         "only {found} of 5 pieces of the success prompt in baresip's audio"
+    );
+}
+
+#[test]
+fn the_callers_info_hold_resume_bye_and_cancel_reach_the_service_through_the_proxy() {
+    // Ringing for a second first, so a caller can cancel.
+    let f = field(
+        "e2e-proxy-caller",
+        &[("# answer_delay = \"0s\"", "answer_delay = \"1s\"")],
+    );
+    let sip_tests = repo().join("crates/sip/tests/scenarios");
+    let features = sip_tests.join("call_features.xml");
+    let cancel = repo().join("tests/scenarios/cancel_ringing.xml");
+    for tcp in [false, true] {
+        for (scenario, what) in [(&features, "INFO, hold, resume, BYE"), (&cancel, "CANCEL")] {
+            let mut sc = sipp_command(f.s.dir.path(), &f.kam.addr(), Duration::from_secs(30));
+            sc.arg("-sf").arg(scenario).args(["-s", "2000", "-m", "1"]);
+            if tcp {
+                sc.args(["-t", "t1"]);
+            }
+            let (mut p, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
+            let st = p
+                .wait_timeout(Duration::from_secs(60))
+                .expect("sipp did not finish");
+            assert!(st.success(), "{what} through the proxy (tcp: {tcp})");
+        }
+    }
+    // The calls ended as the callers ended them, each audited once.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while audit_count(&f.s, "ABANDONED") < 4 {
+        assert!(
+            std::time::Instant::now() < until,
+            "4 calls abandoned by their callers"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(active_calls(&f.s), 0);
+    // The digits the callers sent as INFO reached the IVR.
+    assert!(
+        metric(&f.s, "selfprov_dtmf_digits_total{method=\"sip_info\"}") >= 4.0,
+        "{}",
+        http_get(f.s.admin_port, "/metrics")
     );
 }
