@@ -8,6 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = selfprov_sip::message::parse(data);
     let mut ep = Endpoint::new(EndpointConfig {
         advertised: "127.0.0.1:5060".into(),
+        listen: None,
         user_agent: "fuzz".into(),
         route_point_dns: vec!["2000".into()],
         max_calls: 4,

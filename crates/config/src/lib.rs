@@ -3,8 +3,10 @@
 //! all errors of a file are reported at once. Every key has a default, so a nearly empty file works;
 //! `docs/configuration.md` documents each key.
 
+mod host_port;
 mod raw;
 
+pub use host_port::HostPort;
 pub use raw::*;
 
 use selfprov_provisioning::model::{DnRange, FieldError, ObjectName};
@@ -64,6 +66,8 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Absolute path of the device-secret key file.
     pub secret_key_file: PathBuf,
+    /// Where out-of-dialog requests to phones go (`sip.outbound_proxy`), if anywhere.
+    pub outbound_proxy: Option<HostPort>,
     /// Warnings to log at start (e.g. authentication mode `none`).
     pub warnings: Vec<String>,
 }
@@ -307,6 +311,16 @@ impl RawConfig {
         if self.sip.max_calls == 0 {
             issues.push(issue("sip.max_calls", "must be at least 1"));
         }
+        let outbound_proxy = match self.sip.outbound_proxy.as_deref() {
+            None => None,
+            Some(v) => match v.parse::<HostPort>() {
+                Ok(hp) => Some(hp),
+                Err(why) => {
+                    issues.push(issue("sip.outbound_proxy", why));
+                    None
+                }
+            },
+        };
         if self.media.codecs.is_empty() {
             issues.push(issue("media.codecs", "list at least one codec"));
         }
@@ -415,6 +429,7 @@ impl RawConfig {
                 prompts_dir,
                 templates_dir,
                 secret_key_file,
+                outbound_proxy,
                 warnings,
                 raw: self,
             }),

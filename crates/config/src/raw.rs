@@ -216,6 +216,9 @@ pub struct Sip {
     /// Ring (180 Ringing) this long before answering; 0 answers at once.
     #[serde(with = "humantime_serde")]
     pub answer_delay: Duration,
+    /// `host:port` of the proxy out-of-dialog requests to phones go through (NOTIFY check-sync to
+    /// a phone registered at an external registrar).
+    pub outbound_proxy: Option<String>,
 }
 impl Default for Sip {
     fn default() -> Self {
@@ -224,6 +227,7 @@ impl Default for Sip {
             public_address: None,
             max_calls: 10_000,
             answer_delay: Duration::ZERO,
+            outbound_proxy: None,
             user_agent: concat!("selfprov/", env!("CARGO_PKG_VERSION")).into(),
         }
     }

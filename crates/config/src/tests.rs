@@ -155,3 +155,16 @@ fn codec_names_include_g722_and_l16_at_8000() {
         "{e}"
     );
 }
+
+#[test]
+fn outbound_proxy_is_host_port_or_a_named_error() {
+    assert_eq!(load("").unwrap().outbound_proxy, None);
+    let c = load("[sip]\noutbound_proxy = \"kamailio.example.com:5060\"\n").unwrap();
+    let p = c.outbound_proxy.unwrap();
+    assert_eq!((p.host.as_str(), p.port), ("kamailio.example.com", 5060));
+    let e = load("[sip]\noutbound_proxy = \"sip:kamailio\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["sip.outbound_proxy"]);
+    assert!(e.issues[0].reason.contains("not a port"), "{e}");
+    let e = load("[sip]\noutbound_proxy = \"192.0.2.10\"\n").unwrap_err();
+    assert!(e.issues[0].reason.contains("is not host:port"), "{e}");
+}

@@ -5,6 +5,7 @@
 //! calls in progress keep going.
 
 use crate::codecs::{media_codec, sdp_codecs};
+use crate::phone_target::OutboundProxy;
 use crate::route_point::{register_route_point, registration_changed};
 use crate::state::Service;
 use crate::status::ConfigView;
@@ -91,11 +92,13 @@ fn load(base: Result<Config, String>, ops: &Operations) -> Result<Loaded, String
     let effective = effective(&base, ops)?;
     let catalog = load_catalog(&effective).map_err(|e| e.to_string())?;
     let templates = load_templates(&effective)?;
+    let outbound_proxy = OutboundProxy::resolve(effective.outbound_proxy.as_ref())?;
     Ok(Loaded {
         base,
         effective,
         catalog,
         templates,
+        outbound_proxy,
     })
 }
 
@@ -142,6 +145,7 @@ impl Service {
             effective: new,
             catalog,
             templates,
+            outbound_proxy,
         } = match r {
             Err(why) => {
                 return tracing::error!(%why, "reload refused; the running configuration stays in force")
@@ -193,6 +197,7 @@ impl Service {
             .prompt_cache_bytes
             .set(catalog.encoded_bytes() as i64);
         self.catalog = Arc::new(catalog);
+        self.outbound_proxy = outbound_proxy;
         self.set_config(base, new);
         tracing::info!(
             active_calls = self.calls.len(),

@@ -6,6 +6,7 @@ use crate::calls::Calls;
 use crate::codecs::sdp_codecs;
 use crate::event_loop::Inputs;
 use crate::metrics::Metrics;
+use crate::phone_target::OutboundProxy;
 use crate::registrar::Bindings;
 use crate::reload::{effective, load_catalog};
 use crate::route_point::register_route_point;
@@ -75,6 +76,7 @@ async fn start_sip(
     let (tx, rx) = mpsc::unbounded_channel();
     let ep = EndpointConfig {
         advertised: cfg.raw.sip.public_address.clone().unwrap_or_default(),
+        listen: None,
         user_agent: cfg.raw.sip.user_agent.clone(),
         route_point_dns: cfg.self_provisioning.route_point.dn_strings(),
         max_calls: cfg.raw.sip.max_calls as usize,
@@ -113,6 +115,8 @@ pub async fn serve(base: Config) -> Result<()> {
     metrics
         .prompt_cache_bytes
         .set(catalog.encoded_bytes() as i64);
+    let outbound_proxy =
+        OutboundProxy::resolve(cfg.outbound_proxy.as_ref()).map_err(|e| anyhow!(e))?;
     let (media, media_ev, rtp_addr) = start_media(&cfg)?;
     let (sip, sip_ev) = start_sip(&cfg).await?;
 
@@ -167,6 +171,7 @@ pub async fn serve(base: Config) -> Result<()> {
         calls: Calls::default(),
         ringing: HashMap::new(),
         bindings: Bindings::default(),
+        outbound_proxy,
         next_media_key: 1,
         drain_deadline: None,
         rtp_seen: RtpSeen::default(),
