@@ -147,6 +147,10 @@ pub struct Call {
     timer: u64,
     held: bool,
     hung_up: bool,
+    /// An authentication in this call met a locked account. The caller is not told (a locked
+    /// ID sounds like a wrong PIN, so nobody can find which IDs exist or are locked); the
+    /// call's outcome, for the audit, says so.
+    locked_seen: bool,
 }
 
 impl Call {
@@ -172,6 +176,7 @@ impl Call {
             timer: 0,
             held: false,
             hung_up: false,
+            locked_seen: false,
         };
         let mut out = vec![Action::SetLanguage(language)];
         if c.s.languages.len() > 1 && c.s.language_menu {
@@ -286,6 +291,14 @@ impl Call {
         if self.step == Step::Done {
             return;
         }
+        let outcome = match outcome {
+            OutcomeCode::InvalidCredentials | OutcomeCode::NoInput | OutcomeCode::Abandoned
+                if self.locked_seen =>
+            {
+                OutcomeCode::AccountLocked
+            }
+            o => o,
+        };
         if !self.hung_up {
             out.push(Action::HangUp);
         }
@@ -526,7 +539,9 @@ impl Call {
                     user_id: self.user_id.clone(),
                 });
             }
-            Err(OutcomeCode::InvalidCredentials) => {
+            // Unknown ID, wrong PIN and locked account sound the same (docs/security.md).
+            Err(code @ (OutcomeCode::InvalidCredentials | OutcomeCode::AccountLocked)) => {
+                self.locked_seen |= code == OutcomeCode::AccountLocked;
                 self.credential_attempts += 1;
                 if self.credential_attempts >= self.s.max_attempts {
                     self.close(

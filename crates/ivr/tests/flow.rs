@@ -314,13 +314,37 @@ fn wrong_pin_then_right_and_too_many_wrong() {
 }
 
 #[test]
-fn account_locked_ends_the_call() {
+fn a_locked_account_sounds_like_a_wrong_pin_and_the_outcome_says_locked() {
     let mut sim = Sim::new(settings(AuthMode::Users));
     sim.finish_prompt();
     sim.keys("1004#1111#");
     sim.ev(Event::AuthResult(Err(OutcomeCode::AccountLocked)));
-    assert_eq!(sim.last_play(), ["account_locked", "goodbye"]);
+    // Asked again, exactly as after a wrong PIN: nothing tells a locked ID apart.
+    assert_eq!(
+        sim.last_play(),
+        ["invalid_credentials", "enter_self_service_id"]
+    );
+    sim.finish_prompt();
+    sim.keys("1004#2222#");
+    sim.ev(Event::AuthResult(Err(OutcomeCode::InvalidCredentials)));
+    sim.finish_prompt();
+    sim.keys("1004#3333#");
+    sim.ev(Event::AuthResult(Err(OutcomeCode::AccountLocked)));
+    assert_eq!(
+        sim.last_play(),
+        ["invalid_credentials", "too_many_attempts", "goodbye"]
+    );
     sim.finish_all();
+    assert_eq!(sim.finished, [OutcomeCode::AccountLocked]);
+}
+
+#[test]
+fn hanging_up_after_meeting_a_locked_account_is_audited_as_locked() {
+    let mut sim = Sim::new(settings(AuthMode::Users));
+    sim.finish_prompt();
+    sim.keys("1004#1111#");
+    sim.ev(Event::AuthResult(Err(OutcomeCode::AccountLocked)));
+    sim.ev(Event::HangUp);
     assert_eq!(sim.finished, [OutcomeCode::AccountLocked]);
 }
 

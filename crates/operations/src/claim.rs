@@ -119,7 +119,8 @@ impl ClaimEngine {
 
     /// Check a caller's self-service ID and secret (PIN, or the authentication code in
     /// `users_and_admins` mode) under the credential policy. Unknown IDs and wrong secrets give the
-    /// same answer after the same work; a locked account answers `AccountLocked`.
+    /// same answer after the same work; a locked account answers `AccountLocked` after the same
+    /// work too (front ends make it sound like a wrong secret to the caller; the audit keeps it).
     pub fn authenticate(
         &self,
         self_service_id: &str,
@@ -145,9 +146,6 @@ impl ClaimEngine {
         else {
             return Err(unknown());
         };
-        if c.locked_until.is_some_and(|t| t > now) {
-            return Err(AssignError::AccountLocked);
-        }
         let (ok, via_auth_code) = match settings.auth_mode {
             AuthMode::None => (true, false),
             mode => {
@@ -172,6 +170,10 @@ impl ClaimEngine {
                 }
             }
         };
+        // Checked after the secret, so a locked account takes as long to answer as any other.
+        if c.locked_until.is_some_and(|t| t > now) {
+            return Err(AssignError::AccountLocked);
+        }
         let user = AuthenticatedUser {
             user_id: c.user_id.clone(),
             via_auth_code,

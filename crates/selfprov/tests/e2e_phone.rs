@@ -153,13 +153,18 @@ fn wrong_pins_until_the_account_locks() {
     let (_svc, _err) = start_service(&s);
     let (code, r) = phone(&s, &["--device", "SEP00000000F001", "--digits", "1004#,99999#,1004#,99999#,1004#,12345#"]);
     assert_eq!(code, 3, "{r:#}");
-    assert_eq!(r["outcome"], "account_locked", "{r:#}");
-    assert!(heard(&r).contains(&"invalid_credentials".to_owned()), "{r:#}");
+    // The caller hears a wrong PIN each time, locked or not (no enumeration, no lockout
+    // oracle); the audit keeps the real code.
+    assert_eq!(r["outcome"], "too_many_attempts", "{r:#}");
+    let first = heard(&r);
+    assert_eq!(first.iter().filter(|p| *p == "invalid_credentials").count(), 3, "{r:#}");
+    assert!(!first.contains(&"account_locked".to_owned()), "{r:#}");
     let a = cli(&s, &["audit", "--json"]);
     assert_eq!(a[0]["code"], "ACCOUNT_LOCKED", "{a:#}");
-    // Locked: even the right PIN is refused now, and nothing was assigned.
-    let (_, r) = phone(&s, &["--device", "SEP00000000F001", "--digits", "1004#12345#1"]);
-    assert_eq!(r["outcome"], "account_locked", "{r:#}");
+    // Locked: even the right PIN is refused now, sounding the same, and nothing was assigned.
+    let (_, r) = phone(&s, &["--device", "SEP00000000F001", "--digits", "1004#,12345#,1004#,12345#,1004#,12345#"]);
+    assert_eq!(r["outcome"], "too_many_attempts", "{r:#}");
+    assert!(!heard(&r).contains(&"account_locked".to_owned()), "{r:#}");
     assert!(device(&s, "SEP00000000F001").unwrap()["owner"].is_null());
     assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "ACCOUNT_LOCKED");
 }
