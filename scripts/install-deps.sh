@@ -27,6 +27,7 @@ test_packages=(
   tshark                         # packet captures in tests
   tftp-hpa curl                  # real TFTP clients for the configuration server's TFTP side
   procps                         # ps/pkill-free process inspection used by scripts
+  wrk                            # HTTP load for the API benchmark (benches/api/run.sh)
 )
 
 mode=all

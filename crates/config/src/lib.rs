@@ -64,6 +64,9 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Absolute path of the device-secret key file.
     pub secret_key_file: PathBuf,
+    /// Where the first start writes the first administrator's password
+    /// (`<data_dir>/initial-admin-password`).
+    pub initial_admin_password_file: PathBuf,
     /// Warnings to log at start (e.g. authentication mode `none`).
     pub warnings: Vec<String>,
 }
@@ -382,6 +385,17 @@ impl RawConfig {
                 ));
             }
         }
+        for (key, d) in [
+            ("admin.session_lifetime", self.admin.session_lifetime),
+            (
+                "admin.session_idle_timeout",
+                self.admin.session_idle_timeout,
+            ),
+        ] {
+            if d < std::time::Duration::from_secs(60) {
+                issues.push(issue(key, "must be at least 1m"));
+            }
+        }
         if pc.first_fetch_window.is_zero() {
             issues.push(issue(
                 "phone_config.first_fetch_window",
@@ -415,6 +429,7 @@ impl RawConfig {
                 prompts_dir,
                 templates_dir,
                 secret_key_file,
+                initial_admin_password_file: data_dir.join("initial-admin-password"),
                 warnings,
                 raw: self,
             }),

@@ -2,6 +2,8 @@
 //! database), the service started and waited for, the CLI, HTTP, SIPp and the test phone.
 #![allow(dead_code)]
 
+pub mod api;
+
 use selfprov_testkit::{
     free_tcp_port, free_udp_port, free_udp_tcp_port, require_tool, spawn_watched, TempDir,
 };
