@@ -162,7 +162,20 @@ fn tokens_passwords_and_cookies_never_reach_the_log() {
     assert_eq!(failed.status, 401);
     let pin = c.json("POST", "/users/jsmith/reset-pin", &json!({})).json();
     let generated = pin["pin"].as_str().unwrap().to_owned();
-    std::thread::sleep(Duration::from_millis(300));
+    // A last failed login under a name nobody has: once its log line is read, so are the lines
+    // of every request before it (one stderr, written in order).
+    assert_eq!(
+        login(s.admin_port, "end-of-test", "not the password at all")
+            .0
+            .status,
+        401
+    );
+    assert!(err
+        .wait_for_match(
+            |l| l.contains("login failed") && l.contains("end-of-test"),
+            Duration::from_secs(10)
+        )
+        .is_some());
     let log = err.lines().join("\n");
     assert!(
         log.contains("login failed") && log.contains("administrator logged in"),

@@ -98,7 +98,7 @@ fn search_sort_and_page_through_100000_users() {
         (middle["total"].as_u64(), ids(&middle)[0].as_str()),
         (Some(10_000), "user055000")
     );
-    // A debug build on a shared machine: generous; the release figures are in docs/benchmarks.md.
+    // A debug build on a shared machine: generous; benches/api/run.sh measures a release build.
     eprintln!("slowest list: {slowest:?}");
     assert!(slowest < Duration::from_secs(3), "{slowest:?}");
 }

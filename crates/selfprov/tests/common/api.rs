@@ -1,9 +1,8 @@
 //! Talking to a running service's HTTP API in tests: a small HTTP/1.1 client (any method,
 //! headers, body), administrator accounts and tokens made with the CLI, one token per role.
 
-use super::Service;
+use super::{cli_stdin, Service};
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
 
 /// The password every test account gets.
 pub const PASSWORD: &str = "correct horse battery";
@@ -156,27 +155,6 @@ impl Client {
     pub fn raw(&self, method: &str, path: &str, body: Option<(&str, &[u8])>) -> Answer {
         self.send(method, path, body)
     }
-}
-
-/// `selfprov ARGS` with `stdin`; its stdout (asserting success).
-pub fn cli_stdin(s: &Service, args: &[&str], stdin: &str) -> String {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_selfprov"))
-        .arg("--config")
-        .arg(&s.cfg)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let o = c.wait_with_output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
 }
 
 /// An administrator account made with the CLI, and a token for it.
