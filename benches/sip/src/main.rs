@@ -33,6 +33,7 @@ fn main() {
 
     let mut ep = Endpoint::new(EndpointConfig {
         advertised: "127.0.0.1:5060".into(),
+        listen: None,
         user_agent: "bench".into(),
         route_point_dns: vec!["2000".into()],
         max_calls: calls + 1,

@@ -3,8 +3,10 @@
 //! all errors of a file are reported at once. Every key has a default, so a nearly empty file works;
 //! `docs/configuration.md` documents each key.
 
+mod host_port;
 mod raw;
 
+pub use host_port::HostPort;
 pub use raw::*;
 
 use selfprov_provisioning::model::{DnRange, FieldError, ObjectName};
@@ -67,11 +69,27 @@ pub struct Config {
     /// Where the first start writes the first administrator's password
     /// (`<data_dir>/initial-admin-password`).
     pub initial_admin_password_file: PathBuf,
+    /// The HTTPS listener's certificate and key files, when `phone_config.https_listen` is set.
+    pub tls: Option<TlsFiles>,
+    /// Where out-of-dialog requests to phones go (`sip.outbound_proxy`), if anywhere.
+    pub outbound_proxy: Option<HostPort>,
     /// Warnings to log at start (e.g. authentication mode `none`).
     pub warnings: Vec<String>,
 }
 
+/// A TLS listener's certificate chain and private key (PEM files, absolute paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+}
+
 impl Config {
+    /// Whether the configuration server runs (over HTTP, HTTPS or both).
+    pub fn serves_phone_files(&self) -> bool {
+        self.raw.phone_config.http_listen.is_some() || self.raw.phone_config.https_listen.is_some()
+    }
+
     /// Read, parse and validate a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -310,6 +328,16 @@ impl RawConfig {
         if self.sip.max_calls == 0 {
             issues.push(issue("sip.max_calls", "must be at least 1"));
         }
+        let outbound_proxy = match self.sip.outbound_proxy.as_deref() {
+            None => None,
+            Some(v) => match v.parse::<HostPort>() {
+                Ok(hp) => Some(hp),
+                Err(why) => {
+                    issues.push(issue("sip.outbound_proxy", why));
+                    None
+                }
+            },
+        };
         if self.media.codecs.is_empty() {
             issues.push(issue("media.codecs", "list at least one codec"));
         }
@@ -396,6 +424,36 @@ impl RawConfig {
                 issues.push(issue(key, "must be at least 1m"));
             }
         }
+        let tls = match (
+            pc.https_listen,
+            &pc.tls_certificate,
+            &pc.tls_private_key,
+        ) {
+            (Some(_), Some(c), Some(k)) => Some(TlsFiles {
+                certificate: resolve(base, c),
+                private_key: resolve(base, k),
+            }),
+            (Some(_), c, _) => {
+                let missing = if c.is_none() {
+                    "tls_certificate"
+                } else {
+                    "tls_private_key"
+                };
+                issues.push(issue(
+                    "phone_config.https_listen",
+                    format!("needs phone_config.{missing} (a PEM file)"),
+                ));
+                None
+            }
+            (None, Some(_), _) | (None, _, Some(_)) => {
+                issues.push(issue(
+                    "phone_config.https_listen",
+                    "is not set: set it to serve HTTPS with the certificate, or remove tls_certificate and tls_private_key",
+                ));
+                None
+            }
+            (None, None, None) => None,
+        };
         if pc.first_fetch_window.is_zero() {
             issues.push(issue(
                 "phone_config.first_fetch_window",
@@ -430,6 +488,8 @@ impl RawConfig {
                 templates_dir,
                 secret_key_file,
                 initial_admin_password_file: data_dir.join("initial-admin-password"),
+                tls,
+                outbound_proxy,
                 warnings,
                 raw: self,
             }),

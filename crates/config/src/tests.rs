@@ -155,3 +155,39 @@ fn codec_names_include_g722_and_l16_at_8000() {
         "{e}"
     );
 }
+
+#[test]
+fn outbound_proxy_is_host_port_or_a_named_error() {
+    assert_eq!(load("").unwrap().outbound_proxy, None);
+    let c = load("[sip]\noutbound_proxy = \"kamailio.example.com:5060\"\n").unwrap();
+    let p = c.outbound_proxy.unwrap();
+    assert_eq!((p.host.as_str(), p.port), ("kamailio.example.com", 5060));
+    let e = load("[sip]\noutbound_proxy = \"sip:kamailio\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["sip.outbound_proxy"]);
+    assert!(e.issues[0].reason.contains("not a port"), "{e}");
+    let e = load("[sip]\noutbound_proxy = \"192.0.2.10\"\n").unwrap_err();
+    assert!(e.issues[0].reason.contains("is not host:port"), "{e}");
+}
+
+#[test]
+fn https_needs_a_certificate_and_a_key_and_they_need_https() {
+    let c = load(
+        "[phone_config]\nhttps_listen = \"0.0.0.0:6971\"\ntls_certificate = \"tls/cert.pem\"\ntls_private_key = \"/srv/key.pem\"\n",
+    )
+    .unwrap();
+    assert!(c.serves_phone_files());
+    assert_eq!(
+        c.tls,
+        Some(TlsFiles {
+            certificate: PathBuf::from("/etc/selfprov/tls/cert.pem"),
+            private_key: PathBuf::from("/srv/key.pem"),
+        })
+    );
+    let e = load("[phone_config]\nhttps_listen = \"0.0.0.0:6971\"\ntls_certificate = \"c.pem\"\n")
+        .unwrap_err();
+    assert_eq!(keys(&e), ["phone_config.https_listen"]);
+    assert!(e.to_string().contains("tls_private_key"), "{e}");
+    let e = load("[phone_config]\ntls_certificate = \"c.pem\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["phone_config.https_listen"]);
+    assert!(!load("").unwrap().serves_phone_files());
+}

@@ -17,6 +17,8 @@ pub(crate) struct CallCtx {
     pub codec: Codec,
     pub language: Language,
     pub device: String,
+    /// The INVITE's From URI (the caller's address-of-record) and Contact.
+    pub from_uri: Option<String>,
     pub contact: Option<String>,
     pub source: Peer,
     pub timer: Option<(TimerId, Instant)>,

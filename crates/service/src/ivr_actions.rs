@@ -3,6 +3,7 @@
 //! previews and claims to the claim engine (off the loop), hang-up and check-sync to SIP, and the
 //! call's end to the metrics and the audit.
 
+use crate::phone_target::{check_sync_target, Caller};
 use crate::redact::{redacted_actions, redacted_event};
 use crate::state::Service;
 use crate::work::{on_blocking_pool, on_hash_slot, Work};
@@ -12,9 +13,7 @@ use selfprov_operations::ClaimContext;
 use selfprov_provisioning::model::UserId;
 use selfprov_provisioning::store::UnixMillis;
 use selfprov_provisioning::OutcomeCode;
-use selfprov_sip::endpoint::Peer;
 use selfprov_sip::stack::Command as SipCommand;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 impl Service {
@@ -166,33 +165,28 @@ impl Service {
         }
     }
 
-    /// Tell the phone to fetch its configuration again (NOTIFY check-sync) at its registered
-    /// contact, or at the contact of its INVITE.
+    /// Tell the phone to fetch its configuration again (NOTIFY check-sync): at the contact it
+    /// registered here, through the outbound proxy to its address-of-record, or at the contact
+    /// of its INVITE (`phone_target`).
     fn send_check_sync(&mut self, call_id: &str) {
         let Some(c) = self.calls.get(call_id) else {
             return;
         };
-        let target = self
-            .bindings
-            .get(&c.device, Instant::now())
-            .map(|b| (b.source, b.contact.clone()))
-            .or_else(|| c.contact.clone().map(|ct| (c.source, ct)));
-        if let Some((source, contact_uri)) = target {
-            // To the contact's address when it is an IP literal, else where the phone's requests
-            // come from (NAT).
-            let addr = contact_uri
-                .split_once('@')
-                .map(|(_, h)| h.split(';').next().unwrap_or(h))
-                .and_then(|hp| hp.parse::<SocketAddr>().ok())
-                .unwrap_or(source.addr);
-            let to = Peer {
-                addr,
-                reliable: source.reliable && addr == source.addr,
-            };
-            self.sip
-                .commands
-                .send(SipCommand::NotifyCheckSync { to, contact_uri })
-                .ok();
+        let caller = Caller {
+            aor: c.from_uri.as_deref(),
+            contact: c.contact.as_deref(),
+            source: c.source,
+        };
+        let binding = self.bindings.get(&c.device, Instant::now());
+        match check_sync_target(caller, binding, self.outbound_proxy.as_ref()) {
+            Some(target) => {
+                tracing::info!(%call_id, uri = %target.uri, via = %target.next_hop.addr, "NOTIFY check-sync");
+                self.sip
+                    .commands
+                    .send(SipCommand::NotifyCheckSync { target })
+                    .ok();
+            }
+            None => tracing::warn!(%call_id, "no address for NOTIFY check-sync"),
         }
     }
 

@@ -8,8 +8,9 @@
 //! call table ([`calls`]); digits and prompt ends come from the media engine ([`media_events`]);
 //! each event goes to the call's IVR and the actions it returns are carried out
 //! ([`ivr_actions`]): prompts, timers, PIN checks and the claim (through the claim engine, off
-//! the loop: [`work`]). Phones register at the built-in registrar ([`registrar`],
-//! [`phone_registrations`]); the route point registers at an external one ([`route_point`]).
+//! the loop: [`work`]); NOTIFY check-sync finds its way to the phone by [`phone_target`]. Phones
+//! register at the built-in registrar ([`registrar`], [`phone_registrations`]); the route point
+//! registers at an external one ([`route_point`]).
 //! SIGHUP and changed settings reload without dropping calls ([`reload`]); SIGTERM drains
 //! ([`operator`], [`signals`]). `/health`, `/status` and `/metrics` are served by [`admin`] from
 //! [`status`] and [`metrics`], beside the HTTP API (crate `selfprov-api`), which asks the loop
@@ -27,6 +28,7 @@ pub mod metrics;
 mod operator;
 pub mod phone_config;
 mod phone_registrations;
+mod phone_target;
 mod redact;
 pub mod registrar;
 mod reload;

@@ -21,6 +21,7 @@ struct NewCall {
     call_id: String,
     from_user: Option<String>,
     pai_user: Option<String>,
+    from_uri: Option<String>,
     contact: Option<String>,
     source: Peer,
     offer: Vec<u8>,
@@ -77,6 +78,7 @@ impl Service {
             SipEvent::IncomingCall {
                 call_id,
                 from_user,
+                from_uri,
                 pai_user,
                 contact,
                 source,
@@ -86,6 +88,7 @@ impl Service {
                 call_id,
                 from_user,
                 pai_user,
+                from_uri,
                 contact,
                 source,
                 offer,
@@ -204,6 +207,7 @@ impl Service {
                     .cloned()
                     .unwrap_or_else(Language::en_us),
                 device,
+                from_uri: n.from_uri,
                 contact: n.contact,
                 source: n.source,
                 timer: None,

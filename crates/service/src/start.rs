@@ -7,6 +7,7 @@ use crate::codecs::sdp_codecs;
 use crate::event_loop::Inputs;
 use crate::live_view::live_source;
 use crate::metrics::Metrics;
+use crate::phone_target::OutboundProxy;
 use crate::registrar::Bindings;
 use crate::reload::{effective, load_catalog};
 use crate::route_point::register_route_point;
@@ -94,6 +95,7 @@ async fn start_sip(
     let (tx, rx) = mpsc::unbounded_channel();
     let ep = EndpointConfig {
         advertised: cfg.raw.sip.public_address.clone().unwrap_or_default(),
+        listen: None,
         user_agent: cfg.raw.sip.user_agent.clone(),
         route_point_dns: cfg.self_provisioning.route_point.dn_strings(),
         max_calls: cfg.raw.sip.max_calls as usize,
@@ -111,6 +113,13 @@ pub async fn serve(base: Config) -> Result<()> {
     for w in &base.warnings {
         tracing::warn!("{w}");
     }
+    // A certificate that cannot be read stops the start before anything else is done.
+    let tls = base
+        .tls
+        .as_ref()
+        .map(crate::config_server::tls::load)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let ops = Operations::new(open_store(&base)?);
     let first_start = ops
         .users(&ListQuery {
@@ -142,6 +151,8 @@ pub async fn serve(base: Config) -> Result<()> {
     metrics
         .prompt_cache_bytes
         .set(catalog.encoded_bytes() as i64);
+    let outbound_proxy =
+        OutboundProxy::resolve(cfg.outbound_proxy.as_ref()).map_err(|e| anyhow!(e))?;
     let (media, media_ev, rtp_addr) = start_media(&cfg)?;
     let (sip, sip_ev) = start_sip(&cfg).await?;
 
@@ -168,7 +179,7 @@ pub async fn serve(base: Config) -> Result<()> {
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
     register_route_point(&cfg, &sip, &live, &metrics)?;
-    let config_server = crate::phone_config::start(&cfg, &ops).await?;
+    let config_server = crate::phone_config::start(&cfg, &ops, tls).await?;
     let config_url = config_server
         .as_ref()
         .map(|s| s.url.clone())
@@ -177,10 +188,14 @@ pub async fn serve(base: Config) -> Result<()> {
         .as_ref()
         .and_then(|s| s.tftp)
         .map_or_else(|| "off".to_owned(), |a| a.to_string());
+    let https = config_server
+        .as_ref()
+        .and_then(|s| s.https)
+        .map_or_else(|| "off".to_owned(), |a| format!("https://{a}"));
     let operator = crate::signals::install()?;
     tracing::info!(
         sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
-        config = %if config_url.is_empty() { "off" } else { config_url.as_str() }, tftp = %tftp,
+        config = %if config_url.is_empty() { "off" } else { config_url.as_str() }, config_tls = %https, tftp = %tftp,
         route_point = %cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
         prompts = catalog.len(), database = ops.backend(), startup_ms = started.elapsed().as_millis() as u64,
         "selfprov ready"
@@ -203,10 +218,12 @@ pub async fn serve(base: Config) -> Result<()> {
         calls: Calls::default(),
         ringing: HashMap::new(),
         bindings: Bindings::default(),
+        outbound_proxy,
         next_media_key: 1,
         drain_deadline: None,
         rtp_seen: RtpSeen::default(),
         settings_revision,
+        tls_certificate: config_server.as_ref().and_then(|s| s.certificate.clone()),
         config_server: config_server.map(|s| s.server),
         config_url,
     };

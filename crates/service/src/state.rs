@@ -6,6 +6,7 @@
 use crate::calls::Calls;
 use crate::codecs::sdp_codecs;
 use crate::metrics::Metrics;
+use crate::phone_target::OutboundProxy;
 use crate::registrar::Bindings;
 use crate::status::Live;
 use crate::work::Work;
@@ -89,6 +90,8 @@ pub(crate) struct Service {
     pub ringing: HashMap<String, SipEvent>,
     /// Phones registered at the built-in registrar.
     pub bindings: Bindings,
+    /// `sip.outbound_proxy`, resolved (at start and on reload, off the loop).
+    pub outbound_proxy: Option<OutboundProxy>,
     pub next_media_key: u64,
     pub drain_deadline: Option<tokio::time::Instant>,
     pub rtp_seen: RtpSeen,
@@ -96,6 +99,8 @@ pub(crate) struct Service {
     pub settings_revision: i64,
     /// The configuration server, when `phone_config.http_listen` is set.
     pub config_server: Option<Arc<crate::config_server::ConfigServer>>,
+    /// The configuration server's HTTPS certificate (replaced at reload), when it serves HTTPS.
+    pub tls_certificate: Option<Arc<crate::config_server::tls::Certificate>>,
     /// Where phones fetch their files (`http://host:port`).
     pub config_url: String,
 }

@@ -2,6 +2,7 @@
 //! configuration and prompts) runs on tokio's blocking pool; its result comes back to the loop as
 //! a [`Work`] message.
 
+use crate::phone_target::OutboundProxy;
 use selfprov_config::Config;
 use selfprov_ivr::Event as IvrEvent;
 use selfprov_prompts::Catalog;
@@ -17,6 +18,10 @@ pub(crate) struct Loaded {
     pub catalog: Catalog,
     /// The phone-configuration templates, when the configuration server runs.
     pub templates: Option<selfprov_phoneconfig::Templates>,
+    /// `sip.outbound_proxy`, resolved.
+    pub outbound_proxy: Option<OutboundProxy>,
+    /// The HTTPS listener's certificate, read again.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Results of work done off the loop.

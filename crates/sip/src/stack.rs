@@ -1,8 +1,10 @@
 //! The tokio driver around [`Endpoint`]: a UDP socket and a TCP listener on one address, one task
 //! that owns the endpoint (no lock), timers from `next_timeout`, events out on a channel and
-//! commands in on another. TCP messages are framed by Content-Length, at most 64 KiB.
+//! commands in on another. TCP messages are framed by Content-Length, at most 64 KiB. A message
+//! for a TCP peer goes on the connection we have with that address (accepted or opened), else on
+//! a new connection to it (a proxy's record-routed address, an outbound proxy).
 
-use crate::endpoint::{Endpoint, EndpointConfig, Event, Output, Peer};
+use crate::endpoint::{Endpoint, EndpointConfig, Event, OutOfDialogTarget, Output, Peer};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -42,9 +44,9 @@ pub enum Command {
         reason: String,
         extra_headers: String,
     },
+    /// NOTIFY check-sync, out of any dialog.
     NotifyCheckSync {
-        to: Peer,
-        contact_uri: String,
+        target: OutOfDialogTarget,
     },
     /// `Some(retry_after)`: refuse new calls with 503; `None`: accept.
     SetRefusing(Option<u32>),
@@ -69,6 +71,14 @@ pub enum Command {
 pub struct SipStack {
     pub local: SocketAddr,
     pub commands: mpsc::UnboundedSender<Command>,
+}
+
+/// What the TCP side tells the endpoint's task, in order on one channel: a connection is accepted
+/// (and where to write to it) before any message it carries, so an answer never finds no
+/// connection to go on.
+enum FromTcp {
+    Accepted(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
+    Message(Vec<u8>, Peer),
 }
 
 fn tcp_frame(buf: &[u8]) -> Result<Option<usize>, &'static str> {
@@ -100,7 +110,7 @@ fn tcp_frame(buf: &[u8]) -> Result<Option<usize>, &'static str> {
 async fn tcp_conn(
     stream: TcpStream,
     peer: SocketAddr,
-    inbound: mpsc::UnboundedSender<(Vec<u8>, Peer)>,
+    inbound: mpsc::UnboundedSender<FromTcp>,
     mut outbound: mpsc::UnboundedReceiver<Vec<u8>>,
 ) {
     let (mut rd, mut wr) = stream.into_split();
@@ -121,16 +131,11 @@ async fn tcp_conn(
         match tcp_frame(&buf) {
             Ok(Some(n)) => {
                 let msg: Vec<u8> = buf.drain(..n).collect();
-                if inbound
-                    .send((
-                        msg,
-                        Peer {
-                            addr: peer,
-                            reliable: true,
-                        },
-                    ))
-                    .is_err()
-                {
+                let peer = Peer {
+                    addr: peer,
+                    reliable: true,
+                };
+                if inbound.send(FromTcp::Message(msg, peer)).is_err() {
                     break;
                 }
                 continue;
@@ -149,6 +154,36 @@ async fn tcp_conn(
     writer.abort();
 }
 
+/// Connections to TCP peers by their address, and what a new one needs.
+struct TcpPeers {
+    out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    inbound: mpsc::UnboundedSender<FromTcp>,
+}
+
+impl TcpPeers {
+    /// Send on the connection with `addr`; when there is none (or it closed), open one: the
+    /// message waits in its queue until the connection is up.
+    fn send(&mut self, addr: SocketAddr, data: Vec<u8>) {
+        let data = match self.out.get(&addr) {
+            Some(tx) => match tx.send(data) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(d)) => d,
+            },
+            None => data,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(data);
+        self.out.insert(addr, tx);
+        let inbound = self.inbound.clone();
+        tokio::spawn(async move {
+            match TcpStream::connect(addr).await {
+                Ok(s) => tcp_conn(s, addr, inbound, rx).await,
+                Err(e) => tracing::warn!(%addr, error = %e, "SIP TCP connection failed"),
+            }
+        });
+    }
+}
+
 impl SipStack {
     /// Bind UDP and TCP on `listen` (port 0: any free port, the same for both) and start.
     pub async fn start(
@@ -165,14 +200,17 @@ impl SipStack {
         if cfg.advertised.is_empty() {
             cfg.advertised = local.to_string();
         }
+        cfg.listen = Some(local);
         let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
-        let (in_tx, mut in_rx) = mpsc::unbounded_channel::<(Vec<u8>, Peer)>();
-        let (conn_tx, mut conn_rx) =
-            mpsc::unbounded_channel::<(SocketAddr, mpsc::UnboundedSender<Vec<u8>>)>();
+        let (in_tx, mut in_rx) = mpsc::unbounded_channel::<FromTcp>();
+        let mut tcp_peers = TcpPeers {
+            out: HashMap::new(),
+            inbound: in_tx.clone(),
+        };
         tokio::spawn(async move {
             while let Ok((s, peer)) = tcp.accept().await {
                 let (otx, orx) = mpsc::unbounded_channel();
-                if conn_tx.send((peer, otx)).is_err() {
+                if in_tx.send(FromTcp::Accepted(peer, otx)).is_err() {
                     break;
                 }
                 tokio::spawn(tcp_conn(s, peer, in_tx.clone(), orx));
@@ -180,7 +218,6 @@ impl SipStack {
         });
         tokio::spawn(async move {
             let mut ep = Endpoint::new(cfg);
-            let mut tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
             let mut buf = vec![0u8; 65536];
             // The earliest timer, found by scanning every transaction: done at most every
             // RESCAN (not once per datagram, which made set-up cost grow with the number of
@@ -215,8 +252,10 @@ impl SipStack {
                             ep.handle(&buf[..n], Peer { addr: from, reliable: false }, Instant::now());
                         }
                     }
-                    Some((msg, peer)) = in_rx.recv() => ep.handle(&msg, peer, Instant::now()),
-                    Some((peer, tx)) = conn_rx.recv() => { tcp_out.insert(peer, tx); }
+                    Some(from_tcp) = in_rx.recv() => match from_tcp {
+                        FromTcp::Message(msg, peer) => ep.handle(&msg, peer, Instant::now()),
+                        FromTcp::Accepted(peer, tx) => { tcp_peers.out.insert(peer, tx); }
+                    },
                     cmd = cmd_rx.recv() => {
                         let now = Instant::now();
                         match cmd {
@@ -226,7 +265,7 @@ impl SipStack {
                             Some(Command::Hangup { call_id }) => ep.hangup(&call_id, now),
                             Some(Command::Ring { call_id }) => ep.ring(&call_id, now),
                             Some(Command::Respond { key, status, reason, extra_headers }) => ep.respond(&key, status, &reason, &extra_headers, now),
-                            Some(Command::NotifyCheckSync { to, contact_uri }) => ep.notify_check_sync(to, &contact_uri, now),
+                            Some(Command::NotifyCheckSync { target }) => ep.notify_check_sync(&target, now),
                             Some(Command::SetRefusing(r)) => ep.set_refusing(r),
                             Some(Command::Register { cfg, registrar, tcp }) => ep.register(cfg, Peer { addr: registrar, reliable: tcp }, now),
                             Some(Command::UnregisterAll) => ep.unregister_all(now),
@@ -247,13 +286,7 @@ impl SipStack {
                 dirty = true;
                 while let Some(o) = ep.poll_output() {
                     match o {
-                        Output::Send { to, data } if to.reliable => {
-                            if let Some(tx) = tcp_out.get(&to.addr) {
-                                if tx.send(data).is_err() {
-                                    tcp_out.remove(&to.addr);
-                                }
-                            }
-                        }
+                        Output::Send { to, data } if to.reliable => tcp_peers.send(to.addr, data),
                         Output::Send { to, data } => {
                             let _ = udp.send_to(&data, to.addr).await;
                         }

@@ -1,116 +1,25 @@
 //! Route-point registration against a real Kamailio registrar with digest authentication
-//! (pv_www_authenticate with qop=auth), checked in Kamailio's location table with kamcmd:
-//! register, refresh, wrong password, registrar down then back, un-register on shutdown.
+//! (pv_www_authenticate with qop=auth; configuration in crates/sip/tests/kamailio/registrar.cfg), checked in
+//! Kamailio's location table with kamcmd: register, refresh, wrong password, registrar down then
+//! back, un-register on shutdown.
 
 use selfprov_sip::endpoint::{EndpointConfig, Event};
 use selfprov_sip::registration::{RegState, RegistrationConfig, BAD_CREDENTIALS};
 use selfprov_sip::stack::{Command, SipStack};
 use selfprov_sip::transaction::TimerValues;
-use selfprov_testkit::{free_udp_port, require_tool, spawn_watched, ChildGuard, TempDir};
+use selfprov_testkit::kamailio::Kamailio;
+use selfprov_testkit::{free_udp_port, TempDir};
 use std::path::Path;
-use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-struct Kamailio {
-    guard: ChildGuard,
-    ctl: String,
-}
-
-/// Kamailio forks worker processes; stop the whole process group (SIGTERM, then SIGKILL) so
-/// none outlives the test, and wait for the main process.
-impl Drop for Kamailio {
-    fn drop(&mut self) {
-        let pgid = self.guard.pid();
-        let _ = Proc::new("kill")
-            .args(["-TERM", "--", &format!("-{pgid}")])
-            .status();
-        let _ = self.guard.wait_timeout(Duration::from_secs(5));
-        let _ = Proc::new("kill")
-            .args(["-KILL", "--", &format!("-{pgid}")])
-            .status();
-    }
-}
-
 fn start_kamailio(dir: &Path, port: u16) -> Kamailio {
-    let kam = require_tool("kamailio");
-    require_tool("kamcmd");
-    let ctl = format!("unix:{}", dir.join("ctl.sock").display());
-    // Debian puts the modules under the multiarch library directory.
-    let mpath = std::fs::read_dir("/usr/lib")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("kamailio/modules"))
-        .chain([std::path::PathBuf::from("/usr/lib/kamailio/modules")])
-        .find(|p| p.join("registrar.so").exists())
-        .expect("kamailio modules not found: scripts/install-deps.sh installs kamailio")
-        .display()
-        .to_string();
-    let cfg = format!(
-        r#"#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-listen=udp:127.0.0.1:{port}
-mpath="{mpath}"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "auth.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "ctl.so"
-modparam("ctl", "binrpc", "{ctl}")
-modparam("registrar", "min_expires", 2)
-request_route {{
-  if (is_method("REGISTER")) {{
-    if (!pv_www_authenticate("$td", "s3cret", "0")) {{
-      www_challenge("$td", "1");
-      exit;
-    }}
-    if (!save("location")) {{ sl_reply_error(); }}
-    exit;
-  }}
-  sl_send_reply("404", "Not here");
-}}
-"#
-    );
-    let path = dir.join("kamailio.cfg");
-    std::fs::write(&path, cfg).unwrap();
-    let mut cmd = Proc::new(kam);
-    // Its own process group, so Drop can stop the workers it forks.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    cmd.arg("-f")
-        .arg(&path)
-        .args(["-DD", "-E", "-Y"])
-        .arg(dir)
-        .arg("-w")
-        .arg(dir);
-    let (guard, _o, _e) = spawn_watched("kamailio", &mut cmd).unwrap();
-    // Ready when its control socket answers (bounded).
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(10) {
-        if Proc::new("kamcmd")
-            .args(["-s", &ctl, "core.version"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return Kamailio { guard, ctl };
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("kamailio did not start");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio/registrar.cfg");
+    Kamailio::start(&cfg, dir, port, &[])
 }
 
 fn ul_dump(k: &Kamailio) -> String {
-    let o = Proc::new("kamcmd")
-        .args(["-s", &k.ctl, "ul.dump"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    k.kamcmd(&["ul.dump"])
 }
 
 fn contact_cseq(dump: &str) -> Option<u32> {
@@ -166,6 +75,7 @@ async fn register_refresh_wrong_password_outage_and_unregister() {
     let (etx, mut erx) = mpsc::unbounded_channel();
     let cfg = EndpointConfig {
         advertised: String::new(),
+        listen: None,
         user_agent: "selfprov-test".into(),
         route_point_dns: vec!["2000".into()],
         max_calls: 10,

@@ -5,7 +5,11 @@
 //! - [`free_udp_port`] / [`free_tcp_port`] let the OS pick ports so parallel tests never collide.
 //! - [`LineWatcher`] collects a child's output lines and waits for one that matches, instead of
 //!   sleeping.
-//! - [`require_tool`] finds a peer program or fails with the command that installs it.
+//! - [`require_tool`] finds a peer program or fails with the command that installs it;
+//!   [`sipp_command`] starts a SIPp command line with the options every test uses.
+//! - [`kamailio::Kamailio`] runs a real Kamailio from a configuration kept in the repository.
+
+pub mod kamailio;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, UdpSocket};
@@ -125,6 +129,27 @@ pub fn require_tool(program: &str) -> PathBuf {
         }
     }
     panic!("`{program}` is not installed: run scripts/install-deps.sh (the README's test command does)");
+}
+
+/// SIPp against `target` (host:port), run in `dir` (where it writes its logs), with what every
+/// test passes: 127.0.0.1, free signalling and media ports, no keyboard, a call that lasts longer
+/// than `call_timeout` counts as failed, and errors traced (`<scenario>_errors.log`). Add the
+/// scenario, `-s`, `-m`... and spawn it.
+pub fn sipp_command(dir: &std::path::Path, target: &str, call_timeout: Duration) -> Command {
+    let mut c = Command::new(require_tool("sipp"));
+    c.current_dir(dir)
+        .arg(target)
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-nostdin",
+            "-timeout_error",
+            "-trace_err",
+        ])
+        .args(["-timeout", &format!("{}s", call_timeout.as_secs())])
+        .args(["-p", &free_udp_port().to_string()])
+        .args(["-mp", &free_udp_port().to_string()]);
+    c
 }
 
 /// Collects the lines a reader produces (on a thread) and lets a test wait for a matching line.

@@ -3,9 +3,10 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod baresip;
 
 use selfprov_testkit::{
-    free_tcp_port, free_udp_port, free_udp_tcp_port, require_tool, spawn_watched, TempDir,
+    free_tcp_port, free_udp_port, free_udp_tcp_port, sipp_command, spawn_watched, TempDir,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,30 +97,13 @@ pub fn ready_line(err: &selfprov_testkit::LineWatcher) -> String {
 
 /// Run a SIPp scenario (a built-in one with `-sn`, or a file) calling `service`; true on success.
 pub fn sipp_call(s: &Service, scenario: &[&str], service: &str) -> bool {
-    let mut sc = Command::new(require_tool("sipp"));
-    sc.current_dir(s.dir.path())
-        .arg(format!("127.0.0.1:{}", s.sip_port))
-        .args(scenario)
-        .args([
-            "-s",
-            service,
-            "-i",
-            "127.0.0.1",
-            "-m",
-            "1",
-            "-d",
-            "500",
-            "-nostdin",
-            "-timeout",
-            "30s",
-            "-timeout_error",
-        ])
-        .args([
-            "-p",
-            &free_udp_port().to_string(),
-            "-mp",
-            &free_udp_port().to_string(),
-        ]);
+    let mut sc = sipp_command(
+        s.dir.path(),
+        &format!("127.0.0.1:{}", s.sip_port),
+        Duration::from_secs(30),
+    );
+    sc.args(scenario)
+        .args(["-s", service, "-m", "1", "-d", "500"]);
     let (mut p, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
     p.wait_timeout(Duration::from_secs(60))
         .expect("sipp did not finish")
@@ -260,41 +244,17 @@ pub fn load_users(s: &Service, n: usize, notify_port: u16) -> PathBuf {
 
 /// Start SIPp placing `n` provisioning calls at once from the injection file `phones`.
 pub fn sipp_provisioning(s: &Service, phones: &Path, n: usize) -> selfprov_testkit::ChildGuard {
-    let mut sc = Command::new(require_tool("sipp"));
     let n = n.to_string();
-    sc.current_dir(s.dir.path())
-        .arg(format!("127.0.0.1:{}", s.sip_port))
-        .arg("-sf")
+    let mut sc = sipp_command(
+        s.dir.path(),
+        &format!("127.0.0.1:{}", s.sip_port),
+        Duration::from_secs(120),
+    );
+    sc.arg("-sf")
         .arg(repo().join("tests/scenarios/provision_rfc4733.xml"))
         .arg("-inf")
         .arg(phones)
-        .args([
-            "-s",
-            "2000",
-            "-i",
-            "127.0.0.1",
-            "-m",
-            &n,
-            "-l",
-            &n,
-            "-r",
-            &n,
-            "-rp",
-            "1000",
-        ])
-        .args([
-            "-nostdin",
-            "-timeout",
-            "120s",
-            "-timeout_error",
-            "-trace_err",
-        ])
-        .args([
-            "-p",
-            &free_udp_port().to_string(),
-            "-mp",
-            &free_udp_port().to_string(),
-        ]);
+        .args(["-s", "2000", "-m", &n, "-l", &n, "-r", &n, "-rp", "1000"]);
     spawn_watched("sipp", &mut sc).unwrap().0
 }
 
@@ -341,4 +301,14 @@ pub fn decoded_prompt(prompt: &str, codec: selfprov_media::Codec) -> Vec<i16> {
         dec.decode(f, &mut out).unwrap();
     }
     out
+}
+
+/// The text of the first `<name>` element in an XML file (the phones' files in the tests).
+pub fn element(xml: &str, name: &str) -> String {
+    let start = xml
+        .find(&format!("<{name}>"))
+        .unwrap_or_else(|| panic!("no <{name}> in {xml}"))
+        + name.len()
+        + 2;
+    xml[start..start + xml[start..].find('<').unwrap()].to_owned()
 }

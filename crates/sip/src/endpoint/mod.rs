@@ -7,20 +7,26 @@
 //!
 //! The endpoint is cut by responsibility: `uas` takes requests in and answers them, `dialog` holds
 //! the calls' dialog state and what the application does to a call (ring, answer, reject, hang
-//! up), `uac` sends our own requests (BYE, NOTIFY check-sync, REGISTER with digest) and takes their
-//! responses, and `timers` drives the retransmissions and timeouts of all of them. This file holds
+//! up, requests inside the dialog), `route` addresses requests through proxies (route sets from
+//! Record-Route, loose and strict routing, Route entries naming us), `uac` sends our own requests
+//! (BYE, NOTIFY check-sync, REGISTER with digest) and takes their responses, and `timers` drives
+//! the retransmissions and timeouts of all of them. This file holds
 //! the public types, the [`Endpoint`] with its tables, and [`Endpoint::handle`], which tells
 //! requests from responses.
 
 mod dialog;
+mod route;
 mod timers;
 mod uac;
 mod uas;
+
+pub use route::{peer_for, Addressed, OutOfDialogTarget, Route, RouteSet};
 
 use crate::message::raw_headers;
 use crate::registration::{RegState, Registration};
 use crate::transaction::{ClientTransaction, TimerValues};
 use dialog::Dialog;
+use route::OwnAddresses;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -40,6 +46,9 @@ pub struct Peer {
 pub struct EndpointConfig {
     /// host:port written in Via and Contact.
     pub advertised: String,
+    /// The address the stack listens on (filled in by the stack). `Route` entries naming it or
+    /// `advertised` are ours to consume.
+    pub listen: Option<SocketAddr>,
     pub user_agent: String,
     pub route_point_dns: Vec<String>,
     pub max_calls: usize,
@@ -67,6 +76,8 @@ pub enum Event {
         call_id: String,
         to_user: String,
         from_user: Option<String>,
+        /// The From URI: the caller's address-of-record.
+        from_uri: Option<String>,
         /// P-Asserted-Identity user part, if present.
         pai_user: Option<String>,
         contact: Option<String>,
@@ -116,6 +127,7 @@ pub enum Output {
 /// The sans-I/O UAS.
 pub struct Endpoint {
     cfg: EndpointConfig,
+    own: OwnAddresses,
     accepting: Option<u32>, // None: accepting; Some(retry_after)
     /// Server transactions by `branch|method` (see `uas`).
     servers: HashMap<String, ServerEntry>,
@@ -136,6 +148,7 @@ fn hval<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
 impl Endpoint {
     pub fn new(cfg: EndpointConfig) -> Self {
         Endpoint {
+            own: OwnAddresses::new(&cfg.advertised, cfg.listen),
             cfg,
             accepting: None,
             servers: HashMap::new(),
@@ -202,5 +215,7 @@ impl Endpoint {
     }
 }
 
+#[cfg(test)]
+mod proxy_tests;
 #[cfg(test)]
 mod tests;

@@ -4,9 +4,10 @@
 use super::*;
 use std::time::Duration;
 
-fn ep() -> Endpoint {
+pub(super) fn ep() -> Endpoint {
     Endpoint::new(EndpointConfig {
         advertised: "127.0.0.1:5060".into(),
+        listen: None,
         user_agent: "t".into(),
         route_point_dns: vec!["2000".into()],
         max_calls: 10,
@@ -14,7 +15,7 @@ fn ep() -> Endpoint {
     })
 }
 
-fn phone() -> Peer {
+pub(super) fn phone() -> Peer {
     Peer {
         addr: "127.0.0.1:5070".parse().unwrap(),
         reliable: false,
@@ -30,7 +31,7 @@ fn invite(branch: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn drain(e: &mut Endpoint) -> (Vec<String>, Vec<Event>) {
+pub(super) fn drain(e: &mut Endpoint) -> (Vec<String>, Vec<Event>) {
     let (mut sent, mut evs) = (vec![], vec![]);
     while let Some(o) = e.poll_output() {
         match o {
@@ -149,7 +150,12 @@ fn our_bye_and_notify_check_sync() {
             reason: EndReason::Local
         }]
     );
-    e.notify_check_sync(phone(), "sip:SEP001122334455@127.0.0.1:5070", now);
+    let target = OutOfDialogTarget {
+        uri: "sip:SEP001122334455@127.0.0.1:5070".into(),
+        route: RouteSet::default(),
+        next_hop: phone(),
+    };
+    e.notify_check_sync(&target, now);
     let (sent, _) = drain(&mut e);
     assert!(sent[0].starts_with("NOTIFY sip:SEP001122334455@127.0.0.1:5070 SIP/2.0"));
     assert!(

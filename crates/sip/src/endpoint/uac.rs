@@ -1,6 +1,7 @@
-//! Requests we send as a client: in-dialog BYE and out-of-dialog NOTIFY check-sync, the
-//! route-point DNs' REGISTER (digest, refresh, un-register), and the responses to them.
+//! Requests we send as a client: in-dialog BYE/INFO/NOTIFY and out-of-dialog NOTIFY check-sync,
+//! the route-point DNs' REGISTER (digest, refresh, un-register), and the responses to them.
 
+use super::route::OutOfDialogTarget;
 use super::{hval, Endpoint, Event, Output, Peer};
 use crate::headers::param;
 use crate::message::split_commas;
@@ -8,37 +9,46 @@ use crate::registration::{RegState, RegisterRequest, Registration, RegistrationC
 use crate::transaction::{ClientTransaction, TxAction};
 use std::time::Instant;
 
+/// A request of ours, addressed: where it goes, its request line, Route values and the dialog
+/// (or out-of-dialog) identifiers.
+pub(super) struct OutRequest {
+    pub(super) to: Peer,
+    pub(super) method: String,
+    pub(super) request_uri: String,
+    /// `Route` values, in order (one header line each).
+    pub(super) route: Vec<String>,
+    pub(super) from: String,
+    pub(super) to_hdr: String,
+    pub(super) call_id: String,
+    pub(super) cseq: u32,
+}
+
 impl Endpoint {
-    /// Send an in-dialog request (BYE) or an out-of-dialog one (NOTIFY) as a client transaction.
-    #[allow(clippy::too_many_arguments)] // one argument per request field
-    pub(super) fn request(
-        &mut self,
-        to: Peer,
-        method: &str,
-        ruri: &str,
-        from: &str,
-        to_hdr: &str,
-        call_id: &str,
-        cseq: u32,
-        extra: &str,
-        body: &[u8],
-        now: Instant,
-    ) {
+    /// Send an in-dialog request (BYE, INFO, NOTIFY) or an out-of-dialog one (NOTIFY) as a
+    /// client transaction.
+    pub(super) fn request(&mut self, r: OutRequest, extra: &str, body: &[u8], now: Instant) {
         let branch = format!("z9hG4bK{}", self.token());
-        let transport = if to.reliable { "TCP" } else { "UDP" };
+        let transport = if r.to.reliable { "TCP" } else { "UDP" };
+        let routes: String = r.route.iter().map(|v| format!("Route: {v}\r\n")).collect();
         let s = format!(
-            "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to_hdr}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nUser-Agent: {}\r\n{extra}Content-Length: {}\r\n\r\n",
+            "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch={branch};rport\r\nMax-Forwards: 70\r\n{routes}From: {from}\r\nTo: {to_hdr}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nUser-Agent: {}\r\n{extra}Content-Length: {}\r\n\r\n",
             self.cfg.advertised,
             self.cfg.user_agent,
-            body.len()
+            body.len(),
+            method = r.method,
+            ruri = r.request_uri,
+            from = r.from,
+            to_hdr = r.to_hdr,
+            call_id = r.call_id,
+            cseq = r.cseq,
         );
         let mut bytes = s.into_bytes();
         bytes.extend_from_slice(body);
-        let (tx, act) = ClientTransaction::start(false, to.reliable, self.cfg.timers, bytes, now);
+        let (tx, act) = ClientTransaction::start(false, r.to.reliable, self.cfg.timers, bytes, now);
         if let TxAction::Send(d) = act {
-            self.send(to, d);
+            self.send(r.to, d);
         }
-        self.clients.insert(branch, (tx, to, call_id.to_owned()));
+        self.clients.insert(branch, (tx, r.to, r.call_id));
     }
 
     pub(super) fn send_register(
@@ -104,20 +114,24 @@ impl Endpoint {
             .collect()
     }
 
-    /// Tell a phone to re-read its configuration and restart (NOTIFY, Event: check-sync).
-    pub fn notify_check_sync(&mut self, to: Peer, contact_uri: &str, now: Instant) {
+    /// Tell a phone to re-read its configuration and restart (NOTIFY, Event: check-sync), out of
+    /// any dialog: to `target.uri` (also the To), through its preloaded routes.
+    pub fn notify_check_sync(&mut self, target: &OutOfDialogTarget, now: Instant) {
         let call_id = format!("{}@selfprov", self.token());
         let tag = self.token();
-        let from = format!("<sip:selfprov@{}>;tag={tag}", self.cfg.advertised);
-        let to_hdr = format!("<{contact_uri}>");
+        let addressed = target.route.address(&target.uri);
+        let r = OutRequest {
+            to: target.next_hop,
+            method: "NOTIFY".into(),
+            request_uri: addressed.request_uri,
+            route: addressed.route,
+            from: format!("<sip:selfprov@{}>;tag={tag}", self.cfg.advertised),
+            to_hdr: format!("<{}>", target.uri),
+            call_id,
+            cseq: 1,
+        };
         self.request(
-            to,
-            "NOTIFY",
-            contact_uri,
-            &from,
-            &to_hdr,
-            &call_id,
-            1,
+            r,
             "Event: check-sync\r\nSubscription-State: terminated\r\n",
             b"",
             now,

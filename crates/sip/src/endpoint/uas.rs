@@ -3,6 +3,7 @@
 //! REGISTER, the rest), and building responses through the server transactions.
 
 use super::dialog::{Dialog, DialogState};
+use super::route::RouteSet;
 use super::{hval, EndReason, Endpoint, Event, Output, Peer, ALLOW};
 use crate::headers::{cseq, has_param, param, uri_of, uri_user};
 use crate::message::split_commas;
@@ -60,6 +61,16 @@ impl Endpoint {
                 }
             }
         }
+        // A proxy that record-routed the INVITE stays on the dialog's path only if our 18x/2xx
+        // carry its Record-Route back, every value in order (§12.1.1).
+        let invite = hval(req, "cseq")
+            .and_then(cseq)
+            .is_some_and(|(_, m)| m.eq_ignore_ascii_case("INVITE"));
+        if invite && (101..300).contains(&status) {
+            for (_, v) in req.iter().filter(|(k, _)| k == "record-route") {
+                let _ = write!(s, "Record-Route: {v}\r\n");
+            }
+        }
         if let Some(f) = hval(req, "from") {
             let _ = write!(s, "From: {f}\r\n");
         }
@@ -95,7 +106,7 @@ impl Endpoint {
     pub(super) fn on_request(
         &mut self,
         first_line: &str,
-        headers: Vec<(String, String)>,
+        mut headers: Vec<(String, String)>,
         data: &[u8],
         head_end: usize,
         source: Peer,
@@ -153,6 +164,11 @@ impl Endpoint {
                 return;
             }
         };
+        let consumed = self.own.consume_routes(&mut headers);
+        if consumed > 0 && headers.iter().any(|(k, _)| k == "route") {
+            // We are not a proxy: a request routed on beyond us is still taken as ours.
+            tracing::debug!(%method, "Route entries beyond ours left unused");
+        }
         let body = &data[head_end
             + if data[head_end..].starts_with(b"\r\n\r\n") {
                 4
@@ -282,6 +298,10 @@ impl Endpoint {
                     return;
                 };
                 d.pending_invite = Some(key.clone());
+                // A target refresh: the Contact moves, the route set stays (§12.2.2).
+                if let Some(c) = hval(&entry.req, "contact") {
+                    d.remote_target = uri_of(c).to_owned();
+                }
                 reply(self, &mut entry, 100, "Trying", None, "", b"");
                 self.servers.insert(key, entry);
                 self.out
@@ -318,6 +338,7 @@ impl Endpoint {
                     call_id: call_id.clone(),
                     to_user,
                     from_user: uri_user(uri_of(&from)).map(str::to_owned),
+                    from_uri: Some(uri_of(&from).to_owned()).filter(|u| !u.is_empty()),
                     pai_user: hval(&entry.req, "p-asserted-identity")
                         .and_then(|p| uri_user(uri_of(p)))
                         .map(str::to_owned),
@@ -335,6 +356,7 @@ impl Endpoint {
                         remote_from: from,
                         local_to: to,
                         remote_target: contact.unwrap_or_else(|| ruri.to_owned()),
+                        route_set: RouteSet::from_record_route(&entry.req),
                         local_cseq: 0,
                         pending_invite: Some(key.clone()),
                         reliable_2xx: None,

@@ -1,0 +1,181 @@
+//! Where a request outside any call goes to reach a phone (NOTIFY check-sync after its call):
+//! 1. the phone is registered at the built-in registrar: straight to the contact it registered
+//!    (we are its registrar, so the binding is the authority on where it is);
+//! 2. `sip.outbound_proxy` is set: to the caller's address-of-record — the From URI of its
+//!    INVITE, `sip:<device or DN>@<registrar domain>` — with the proxy as a preloaded loose route
+//!    (`Route: <sip:proxy;lr>`), sent to the proxy. The registrar behind it looks the AOR up and
+//!    forwards to every contact the phone registered, NAT and Path included; a Contact URI as
+//!    Request-URI would be relayed blindly (or refused: Kamailio's default configuration answers
+//!    `403 Not relaying` to a request for a foreign domain from a foreign domain);
+//! 3. otherwise: to the INVITE's Contact, at its own address when it is an IP address, else where
+//!    the INVITE came from (NAT).
+
+use crate::registrar::Binding;
+use selfprov_config::HostPort;
+use selfprov_sip::endpoint::{OutOfDialogTarget, Peer, RouteSet};
+use std::net::{SocketAddr, ToSocketAddrs};
+
+/// `sip.outbound_proxy` with the address it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OutboundProxy {
+    pub host_port: HostPort,
+    pub addr: SocketAddr,
+}
+
+impl OutboundProxy {
+    /// Resolve the configured proxy (DNS: call it off the event loop).
+    pub fn resolve(hp: Option<&HostPort>) -> Result<Option<OutboundProxy>, String> {
+        let Some(hp) = hp else {
+            return Ok(None);
+        };
+        let host = hp.host.trim_start_matches('[').trim_end_matches(']');
+        let addr = (host, hp.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("sip.outbound_proxy `{hp}` does not resolve"))?;
+        Ok(Some(OutboundProxy {
+            host_port: hp.clone(),
+            addr,
+        }))
+    }
+}
+
+/// What a call's INVITE said about where its caller is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller<'a> {
+    /// The From URI: the caller's address-of-record.
+    pub aor: Option<&'a str>,
+    pub contact: Option<&'a str>,
+    /// Where the INVITE came from (the phone, or the last proxy).
+    pub source: Peer,
+}
+
+/// Where NOTIFY check-sync for `caller` goes (see the module's order), if anywhere.
+pub(crate) fn check_sync_target(
+    caller: Caller<'_>,
+    binding: Option<&Binding>,
+    proxy: Option<&OutboundProxy>,
+) -> Option<OutOfDialogTarget> {
+    if let Some(b) = binding {
+        return Some(direct(&b.contact, b.source));
+    }
+    if let Some(p) = proxy {
+        let uri = caller.aor.or(caller.contact)?;
+        return Some(OutOfDialogTarget {
+            uri: uri.to_owned(),
+            route: RouteSet::outbound_proxy(&p.host_port.to_string()),
+            next_hop: Peer {
+                addr: p.addr,
+                reliable: false,
+            },
+        });
+    }
+    caller.contact.map(|c| direct(c, caller.source))
+}
+
+/// Straight to a contact: its own address when it is an IP address, else where the phone's
+/// requests come from; over TCP only on the connection the phone opened.
+fn direct(contact: &str, source: Peer) -> OutOfDialogTarget {
+    let addr = contact
+        .split_once('@')
+        .map(|(_, h)| h.split(';').next().unwrap_or(h))
+        .and_then(|hp| hp.parse::<SocketAddr>().ok())
+        .unwrap_or(source.addr);
+    OutOfDialogTarget {
+        uri: contact.to_owned(),
+        route: RouteSet::default(),
+        next_hop: Peer {
+            addr,
+            reliable: source.reliable && addr == source.addr,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn call<'a>(aor: Option<&'a str>, contact: Option<&'a str>) -> Caller<'a> {
+        Caller {
+            aor,
+            contact,
+            source: peer("127.0.0.1:5070"),
+        }
+    }
+
+    fn peer(a: &str) -> Peer {
+        Peer {
+            addr: a.parse().unwrap(),
+            reliable: false,
+        }
+    }
+
+    fn proxy() -> OutboundProxy {
+        OutboundProxy::resolve(Some(&"127.0.0.1:5070".parse().unwrap()))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn through_the_outbound_proxy_to_the_address_of_record() {
+        let c = call(
+            Some("sip:SEP001122334455@pbx.example"),
+            Some("sip:SEP001122334455@10.1.1.1:5062"),
+        );
+        let t = check_sync_target(c, None, Some(&proxy())).unwrap();
+        assert_eq!(t.uri, "sip:SEP001122334455@pbx.example");
+        assert_eq!(t.route, RouteSet::outbound_proxy("127.0.0.1:5070"));
+        assert_eq!(t.next_hop, peer("127.0.0.1:5070"));
+        // No From URI: the Contact, still through the proxy.
+        let t = check_sync_target(
+            call(None, Some("sip:SEP1@10.1.1.1:5062")),
+            None,
+            Some(&proxy()),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.uri.as_str(), t.next_hop),
+            ("sip:SEP1@10.1.1.1:5062", peer("127.0.0.1:5070"))
+        );
+    }
+
+    #[test]
+    fn a_phone_registered_here_gets_it_at_its_binding() {
+        let b = Binding {
+            contact: "sip:SEP001122334455@10.2.2.2:5060".into(),
+            source: peer("10.2.2.2:5060"),
+            until: Instant::now() + Duration::from_secs(60),
+        };
+        let c = call(Some("sip:SEP001122334455@pbx.example"), None);
+        let t = check_sync_target(c, Some(&b), Some(&proxy())).unwrap();
+        assert_eq!(t.uri, "sip:SEP001122334455@10.2.2.2:5060");
+        assert!(t.route.is_empty());
+        assert_eq!(t.next_hop, peer("10.2.2.2:5060"));
+    }
+
+    #[test]
+    fn without_a_proxy_the_invite_contact_directly() {
+        let c = call(
+            Some("sip:SEP001122334455@pbx.example"),
+            Some("sip:SEP001122334455@10.1.1.1:5062"),
+        );
+        let t = check_sync_target(c, None, None).unwrap();
+        assert_eq!(t.uri, "sip:SEP001122334455@10.1.1.1:5062");
+        assert!(t.route.is_empty());
+        assert_eq!(t.next_hop, peer("10.1.1.1:5062"));
+        // A contact by name: where the INVITE came from.
+        let t = check_sync_target(call(None, Some("sip:p@phone.example")), None, None).unwrap();
+        assert_eq!(t.next_hop, peer("127.0.0.1:5070"));
+        assert!(check_sync_target(call(None, None), None, None).is_none());
+    }
+
+    #[test]
+    fn an_unresolvable_proxy_is_an_error_naming_the_key() {
+        let e = OutboundProxy::resolve(Some(&"no-such-host.invalid:5060".parse().unwrap()))
+            .unwrap_err();
+        assert!(e.contains("sip.outbound_proxy"), "{e}");
+        assert_eq!(OutboundProxy::resolve(None), Ok(None));
+    }
+}

@@ -1,0 +1,120 @@
+//! A real Kamailio for tests: its configuration from a template kept in the repository (with
+//! `@NAME@` placeholders filled in: ports, the modules directory, the control socket), run in
+//! the foreground in its own process group on 127.0.0.1, ready when its control socket answers,
+//! and stopped — every worker it forked — when dropped. Its log lines (stderr) are watched, so a
+//! test can wait for what it did.
+
+use crate::{require_tool, spawn_watched, ChildGuard, LineWatcher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A running Kamailio.
+pub struct Kamailio {
+    guard: ChildGuard,
+    /// `unix:<path>` of its control socket (for `kamcmd -s`).
+    pub ctl: String,
+    /// The port it listens on (UDP and TCP, 127.0.0.1).
+    pub port: u16,
+    /// Its log lines.
+    pub log: LineWatcher,
+}
+
+/// Debian puts the modules under the multiarch library directory.
+fn modules_dir() -> String {
+    std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("kamailio/modules"))
+        .chain([PathBuf::from("/usr/lib/kamailio/modules")])
+        .find(|p| p.join("registrar.so").exists())
+        .expect("kamailio modules not found: scripts/install-deps.sh installs kamailio")
+        .display()
+        .to_string()
+}
+
+impl Kamailio {
+    /// Start Kamailio with the configuration `template`, its working files in `dir`, listening
+    /// on `port`. The template's `@PORT@`, `@MPATH@` and `@CTL@` are filled in, and `@NAME@` for
+    /// each of `vars`. Panics (the test fails) when it is not up within 10 s.
+    pub fn start(template: &Path, dir: &Path, port: u16, vars: &[(&str, &str)]) -> Kamailio {
+        let kam = require_tool("kamailio");
+        require_tool("kamcmd");
+        let ctl = format!("unix:{}", dir.join("ctl.sock").display());
+        let mut cfg = std::fs::read_to_string(template)
+            .unwrap_or_else(|e| panic!("{}: {e}", template.display()))
+            .replace("@PORT@", &port.to_string())
+            .replace("@MPATH@", &modules_dir())
+            .replace("@CTL@", &ctl);
+        for (name, value) in vars {
+            cfg = cfg.replace(&format!("@{name}@"), value);
+        }
+        let path = dir.join("kamailio.cfg");
+        std::fs::write(&path, cfg).unwrap();
+        let mut cmd = Command::new(kam);
+        // Its own process group, so Drop can stop the workers it forks.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd.arg("-f")
+            .arg(&path)
+            .args(["-DD", "-E", "-m", "32", "-M", "4", "-Y"])
+            .arg(dir)
+            .arg("-w")
+            .arg(dir);
+        let (guard, _out, log) =
+            spawn_watched(&format!("kamailio:{port}"), &mut cmd).expect("start kamailio");
+        let k = Kamailio {
+            guard,
+            ctl,
+            port,
+            log,
+        };
+        // Ready when its control socket answers (bounded).
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if k.try_kamcmd(&["core.version"]).is_some() {
+                return k;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("kamailio did not start");
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn try_kamcmd(&self, args: &[&str]) -> Option<String> {
+        Command::new("kamcmd")
+            .args(["-s", &self.ctl])
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// Run a `kamcmd` command (e.g. `ul.dump`) against this instance; its output.
+    pub fn kamcmd(&self, args: &[&str]) -> String {
+        self.try_kamcmd(args).unwrap_or_default()
+    }
+}
+
+/// Kamailio forks worker processes; stop the whole process group (SIGTERM, then SIGKILL) so
+/// none outlives the test, and wait for the main process.
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let pgid = self.guard.pid();
+        let kill = |sig: &str| {
+            // The group may be gone already: nothing to report then.
+            let _ = Command::new("kill")
+                .args([sig, "--", &format!("-{pgid}")])
+                .stderr(std::process::Stdio::null())
+                .status();
+        };
+        kill("-TERM");
+        let _ = self.guard.wait_timeout(Duration::from_secs(5));
+        kill("-KILL");
+    }
+}
