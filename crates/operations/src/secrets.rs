@@ -29,6 +29,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The SHA-256 of a random secret (an API token, a session cookie), as stored.
+pub(crate) fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex(&Sha256::digest(s.as_bytes()))
+}
+
 impl DeviceSecrets {
     pub fn from_key(key: [u8; 32]) -> Self {
         DeviceSecrets { key }

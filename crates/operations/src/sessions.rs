@@ -4,12 +4,11 @@
 //! database so that every node sharing it, and a restarted service, knows the session.
 
 use crate::accounts::{Principal, Via};
-use crate::secrets::hex;
+use crate::secrets::{hex, sha256_hex};
 use crate::{OpError, Operations};
 use selfprov_provisioning::accounts::SessionRow;
 use selfprov_provisioning::model::AccountName;
 use selfprov_provisioning::store::{StoreExt, UnixMillis};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// How long sessions last.
@@ -48,10 +47,6 @@ impl std::fmt::Debug for OpenedSession {
 
 /// How often a session's last use is written (not at every request).
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
-
-fn sha256_hex(s: &str) -> String {
-    hex(&Sha256::digest(s.as_bytes()))
-}
 
 impl Operations {
     /// Open a session for an account that has just logged in.

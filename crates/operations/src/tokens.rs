@@ -8,13 +8,12 @@
 
 use crate::accounts::{Principal, Via};
 use crate::audit::{change_entry, ChangeOf};
-use crate::secrets::hex;
+use crate::secrets::{hex, sha256_hex};
 use crate::{Actor, OpError, Operations};
 use selfprov_provisioning::accounts::{ApiToken, Role};
 use selfprov_provisioning::model::{check_text, FieldError};
 use selfprov_provisioning::store::{StoreError, StoreExt, UnixMillis};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// Every token starts with this, so a leaked one is easy to recognise (secret scanners).
@@ -75,10 +74,6 @@ pub struct TokenRequest {
     pub description: String,
     /// `None`: the token never expires.
     pub expires: Option<UnixMillis>,
-}
-
-fn sha256_hex(s: &str) -> String {
-    hex(&Sha256::digest(s.as_bytes()))
 }
 
 fn view_json(t: &TokenView) -> serde_json::Value {
