@@ -12,22 +12,7 @@ use std::time::Duration;
 /// its Call-ID).
 fn invite(s: &Service, from_port: u16, call_id: &str) -> Vec<u8> {
     let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 99\r\na=rtpmap:99 X-NONE/8000\r\n";
-    format!(
-        "INVITE sip:2000@127.0.0.1:{port} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP 127.0.0.1:{from_port};branch=z9hG4bK-{branch}\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:SEP0011223344FE@127.0.0.1>;tag=t1\r\n\
-         To: <sip:2000@127.0.0.1>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:SEP0011223344FE@127.0.0.1:{from_port}>\r\n\
-         Content-Type: application/sdp\r\n\
-         Content-Length: {len}\r\n\r\n{sdp}",
-        port = s.sip_port,
-        branch = call_id.len(),
-        len = sdp.len()
-    )
-    .into_bytes()
+    raw_invite(s, from_port, "SEP0011223344FE", call_id, sdp).into_bytes()
 }
 
 /// xorshift: the same mutations every run.
@@ -68,8 +53,12 @@ fn hostile_values_are_logged_escaped_and_no_line_carries_a_control_character() {
             let at = (rng.next() as usize) % m.len();
             match rng.next() % 3 {
                 0 => m[at] = (rng.next() % 32) as u8,
-                1 => m.splice(at..at, std::iter::repeat_n(b'A', 5000)).for_each(drop),
-                _ => m.splice(at..at, [0x1b, b'[', b'2', b'J', 0x07]).for_each(drop),
+                1 => m
+                    .splice(at..at, std::iter::repeat_n(b'A', 5000))
+                    .for_each(drop),
+                _ => m
+                    .splice(at..at, [0x1b, b'[', b'2', b'J', 0x07])
+                    .for_each(drop),
             }
         }
         sock.send_to(&m, target).unwrap();
@@ -85,7 +74,10 @@ fn hostile_values_are_logged_escaped_and_no_line_carries_a_control_character() {
 
     let lines = err.lines();
     for l in &lines {
-        assert!(!l.chars().any(char::is_control), "control character in {l:?}");
+        assert!(
+            !l.chars().any(char::is_control),
+            "control character in {l:?}"
+        );
         assert!(l.len() < 16 * 1024, "a {} byte line", l.len());
     }
     assert!(lines.len() > 5, "{lines:?}");
