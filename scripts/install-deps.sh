@@ -28,6 +28,7 @@ test_packages=(
   tftp-hpa curl                  # real TFTP and HTTPS clients for the configuration server
   openssl                        # test certificates for the configuration server's HTTPS side
   procps                         # ps/pkill-free process inspection used by scripts
+  wrk                            # HTTP load for the API benchmark (benches/api/run.sh)
 )
 
 mode=all

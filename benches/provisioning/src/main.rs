@@ -94,7 +94,7 @@ fn main() {
             password_hash: None,
         })
         .collect();
-    ops.import_users(&Actor::system(), &users, "bench").unwrap();
+    ops.import_users(&Actor::system(), &users, selfprov_provisioning::import::Existing::Refuse, "bench").unwrap();
     let ar = AutoRegistrationSettings {
         enabled: true,
         udt: None,

@@ -66,6 +66,9 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Absolute path of the device-secret key file.
     pub secret_key_file: PathBuf,
+    /// Where the first start writes the first administrator's password
+    /// (`<data_dir>/initial-admin-password`).
+    pub initial_admin_password_file: PathBuf,
     /// The HTTPS listener's certificate and key files, when `phone_config.https_listen` is set.
     pub tls: Option<TlsFiles>,
     /// Where out-of-dialog requests to phones go (`sip.outbound_proxy`), if anywhere.
@@ -410,6 +413,17 @@ impl RawConfig {
                 ));
             }
         }
+        for (key, d) in [
+            ("admin.session_lifetime", self.admin.session_lifetime),
+            (
+                "admin.session_idle_timeout",
+                self.admin.session_idle_timeout,
+            ),
+        ] {
+            if d < std::time::Duration::from_secs(60) {
+                issues.push(issue(key, "must be at least 1m"));
+            }
+        }
         let tls = match (
             pc.https_listen,
             &pc.tls_certificate,
@@ -473,6 +487,7 @@ impl RawConfig {
                 prompts_dir,
                 templates_dir,
                 secret_key_file,
+                initial_admin_password_file: data_dir.join("initial-admin-password"),
                 tls,
                 outbound_proxy,
                 warnings,

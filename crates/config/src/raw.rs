@@ -345,13 +345,35 @@ impl Default for Prompts {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Admin {
-    /// HTTP listener for /health, /status, /metrics.
+    /// HTTP listener for /health, /status, /metrics and the API (/api/v1).
     pub listen: SocketAddr,
+    /// Mark the console's session cookie `Secure` (sent over HTTPS only; browsers count
+    /// `http://localhost` as secure).
+    pub secure_cookies: bool,
+    /// A console session ends this long after the login at the latest...
+    #[serde(with = "humantime_serde")]
+    pub session_lifetime: Duration,
+    /// ...or after this long without a request.
+    #[serde(with = "humantime_serde")]
+    pub session_idle_timeout: Duration,
+    /// Wrong passwords in a row that lock an administrator account (0 = never)...
+    pub login_failed_attempts: u32,
+    /// ...for this long.
+    #[serde(with = "humantime_serde")]
+    pub login_lockout: Duration,
+    /// Login attempts per source address and minute before 429 (0 = unlimited).
+    pub logins_per_minute: u32,
 }
 impl Default for Admin {
     fn default() -> Self {
         Admin {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: true,
+            session_lifetime: Duration::from_secs(8 * 3600),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            login_failed_attempts: 5,
+            login_lockout: Duration::from_secs(15 * 60),
+            logins_per_minute: 10,
         }
     }
 }

@@ -2,9 +2,78 @@
 //! after), and reading the log with filters. Claim entries are written by [`crate::claim`].
 
 use crate::{Actor, OpError, Operations};
-use selfprov_provisioning::model::{AuditEntry, AuditKind};
+use selfprov_provisioning::model::{AuditEntry, AuditKind, FieldError};
 use selfprov_provisioning::store::{AuditFilter, StoreExt, UnixMillis};
+use serde::Deserialize;
 use serde_json::Value;
+
+/// The audit log's filters as a front end receives them (text), parsed the same way for every
+/// front end.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// `claim` (IVR calls, assignments), `change` (administrative changes) or `fetch`.
+    pub kind: Option<String>,
+    /// Entries about this device (its history).
+    pub device: Option<String>,
+    /// Entries about this user.
+    pub user: Option<String>,
+    /// Entries about this object (a template, profile, user, device or account name).
+    pub object: Option<String>,
+    /// Who acted: `api:alice`, or a channel such as `api`, `cli`, `ivr`, `registrar`.
+    pub actor: Option<String>,
+    /// An outcome code, e.g. `SUCCESS`, `SELFPROV_DEVICE_LIMIT`.
+    pub code: Option<String>,
+    /// From this time: RFC 3339 (`2026-11-29T08:00:00Z`) or a span ago (`2h`, `3days`).
+    pub since: Option<String>,
+    /// Up to this time (the same forms).
+    pub until: Option<String>,
+    /// At most this many entries, newest first.
+    pub limit: Option<usize>,
+}
+
+/// A point in time: RFC 3339, or a span before `now` (`2h`, `3days`).
+pub fn parse_time(field: &str, v: &str, now: UnixMillis) -> Result<UnixMillis, FieldError> {
+    if let Ok(t) = humantime::parse_rfc3339_weak(v) {
+        let ms = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        return Ok(UnixMillis(ms));
+    }
+    match humantime::parse_duration(v) {
+        Ok(d) => Ok(UnixMillis(now.0.saturating_sub(d.as_millis() as i64))),
+        Err(_) => Err(FieldError::new(
+            field,
+            format!("`{v}` is neither a time (2026-11-29T08:00:00Z) nor a span ago (2h, 3days)"),
+        )),
+    }
+}
+
+impl AuditQuery {
+    pub fn filter(&self, now: UnixMillis) -> Result<AuditFilter, FieldError> {
+        let time = |field: &str, v: &Option<String>| {
+            v.as_deref().map(|v| parse_time(field, v, now)).transpose()
+        };
+        Ok(AuditFilter {
+            limit: self.limit,
+            kind: self.kind.as_deref().map(str::parse).transpose()?,
+            device: self.device.clone(),
+            user: self.user.clone(),
+            object: self.object.clone(),
+            actor: self.actor.clone(),
+            code: self
+                .code
+                .as_deref()
+                .map(|c| c.parse().map_err(|e: String| FieldError::new("code", e)))
+                .transpose()?,
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+        })
+    }
+}
 
 /// The names of the top-level fields that differ between two JSON objects, in order.
 pub fn changed_fields(before: &Value, after: &Value) -> Vec<String> {

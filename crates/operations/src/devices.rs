@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 /// Device fields to set; `None` keeps the current value. `""` clears the DN or the owner.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DevicePatch {
     pub model: Option<String>,

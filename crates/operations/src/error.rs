@@ -12,6 +12,13 @@ pub enum OpError {
     /// A claim refused by the assign rules, with its stable outcome code.
     #[error("{code}: {error}", code = .0.code(), error = .0)]
     Refused(AssignError),
+    /// The object changed since the version the change was based on (a lost update refused).
+    #[error("{kind} `{name}` was changed by someone else since you read it (now version {current}); read it again and redo your change")]
+    Modified {
+        kind: &'static str,
+        name: String,
+        current: crate::Version,
+    },
 }
 
 /// The class of an error, for front ends (HTTP status, exit code).
@@ -21,6 +28,8 @@ pub enum ErrorClass {
     Conflict,
     Invalid,
     Refused,
+    /// The change was based on an outdated version.
+    Modified,
     Internal,
 }
 
@@ -36,6 +45,7 @@ impl OpError {
             OpError::Store(StoreError::Database(_)) => ErrorClass::Internal,
             OpError::Refused(AssignError::Internal(_)) => ErrorClass::Internal,
             OpError::Refused(_) => ErrorClass::Refused,
+            OpError::Modified { .. } => ErrorClass::Modified,
         }
     }
     /// The field that is wrong, for an invalid input.

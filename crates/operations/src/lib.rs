@@ -10,10 +10,15 @@
 //!   when, what, the fields before and after — never a secret.
 //! - [`ClaimEngine`] ([`claim`], [`registry`]): authentication, preview and claim of a device
 //!   with the assign rules, auto-registration and release.
+//! - Administrators ([`accounts`]): their accounts and roles (what each [`Action`] needs), login
+//!   under the lockout policy, API [`tokens`] and console [`sessions`]; each resolves to a
+//!   [`Principal`] whose actor is written into the audit.
+//! - [`version`]: versions of objects, so a change based on an outdated read is refused.
 //!
 //! It knows the store only through [`selfprov_provisioning::store::Store`], so it runs on any
 //! backend.
 
+pub mod accounts;
 pub mod actor;
 pub mod audit;
 pub mod claim;
@@ -27,14 +32,19 @@ pub mod phone_files;
 pub mod profiles;
 pub mod registry;
 pub mod secrets;
+pub mod sessions;
 pub mod settings;
 pub mod templates;
+pub mod tokens;
 pub mod users;
+pub mod version;
 
+pub use accounts::{Action, Principal};
 pub use actor::Actor;
 pub use claim::{AssignOutcome, AuthenticatedUser, ClaimContext, ClaimEngine};
 pub use error::{ErrorClass, OpError};
 pub use secrets::DeviceSecrets;
+pub use version::{Version, Versioned};
 
 use selfprov_provisioning::store::Store;
 use std::sync::Arc;
@@ -44,6 +54,8 @@ use std::sync::Arc;
 pub struct Operations {
     store: Arc<dyn Store>,
     claims: Arc<ClaimEngine>,
+    /// The version the next changes expect their object to have ([`Operations::expecting`]).
+    expect: Option<Version>,
 }
 
 impl Operations {
@@ -51,6 +63,16 @@ impl Operations {
         Operations {
             claims: Arc::new(ClaimEngine::new(store.clone())),
             store,
+            expect: None,
+        }
+    }
+
+    /// The same operations, refusing an update or delete (`OpError::Modified`) unless the object
+    /// is still at `version` — how a front end detects a lost update (HTTP `If-Match`).
+    pub fn expecting(&self, version: Option<Version>) -> Operations {
+        Operations {
+            expect: version,
+            ..self.clone()
         }
     }
 

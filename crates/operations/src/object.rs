@@ -3,6 +3,7 @@
 //! writes the audit entry with the fields before and after. The kinds plug in through [`Object`].
 
 use crate::audit::{change_entry, ChangeOf};
+use crate::version::Versioned;
 use crate::{Actor, OpError, Operations};
 use selfprov_provisioning::store::{StoreError, StoreExt, Tx, UnixMillis};
 use serde_json::Value;
@@ -92,8 +93,11 @@ impl Operations {
         action: &str,
         f: impl Fn(&dyn Tx, O) -> Result<O, StoreError>,
     ) -> Result<O, OpError> {
-        Ok(self.store.writing(|tx| {
+        self.store.writing(|tx| {
             let before = O::load(tx, key)?.ok_or_else(|| not_found::<O>(key))?;
+            if let Err(e) = self.precondition(key, &before) {
+                return Ok(Err(e));
+            }
             let after = f(tx, before.clone())?;
             after.check(tx)?;
             after.update(tx)?;
@@ -105,13 +109,16 @@ impl Operations {
                 Some(&after),
                 UnixMillis::now(),
             ))?;
-            Ok(after)
-        })?)
+            Ok(Ok(after))
+        })?
     }
 
     pub(crate) fn delete_object<O: Object>(&self, actor: &Actor, key: &str) -> Result<(), OpError> {
         self.store.writing(|tx| {
             let before = O::load(tx, key)?.ok_or_else(|| not_found::<O>(key))?;
+            if let Err(e) = self.precondition(key, &before) {
+                return Ok(Err(e));
+            }
             O::remove(tx, key)?;
             tx.insert_audit(&entry(
                 actor,
@@ -120,9 +127,22 @@ impl Operations {
                 Some(&before),
                 None,
                 UnixMillis::now(),
-            ))
-        })?;
-        Ok(())
+            ))?;
+            Ok(Ok(()))
+        })?
+    }
+
+    /// The version this handle expects (see [`Operations::expecting`]) against the object as it
+    /// is, inside the transaction that would change it.
+    fn precondition<O: Object>(&self, key: &str, current: &O) -> Result<(), OpError> {
+        match &self.expect {
+            Some(v) if *v != current.version() => Err(OpError::Modified {
+                kind: O::LABEL,
+                name: key.to_owned(),
+                current: current.version(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn get_object<O: Object>(&self, key: &str) -> Result<O, OpError> {

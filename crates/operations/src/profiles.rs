@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 /// Profile fields to set; `None` keeps the current value. Template references: `""` clears.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     pub description: Option<String>,

@@ -25,8 +25,14 @@ impl std::fmt::Debug for DeviceSecrets {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a random secret (an API token, a session cookie), as stored.
+pub(crate) fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex(&Sha256::digest(s.as_bytes()))
 }
 
 impl DeviceSecrets {
@@ -95,7 +101,7 @@ impl DeviceSecrets {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()

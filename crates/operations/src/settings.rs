@@ -5,7 +5,7 @@
 //! settings revision and applies it without a restart; calls in progress continue.
 
 use crate::audit::{change_entry, ChangeOf};
-use crate::{Actor, OpError, Operations};
+use crate::{Actor, OpError, Operations, Version};
 use selfprov_provisioning::model::{DnRange, FieldError, ObjectName};
 use selfprov_provisioning::secret::SecretHash;
 use selfprov_provisioning::settings::{
@@ -57,6 +57,7 @@ pub struct SettingsOverrides {
 /// Settings to change; `None` leaves a field as it is. The authentication code is given in clear
 /// (1 to 20 digits) and stored hashed.
 #[derive(Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     pub ivr_enabled: Option<bool>,
@@ -290,6 +291,13 @@ impl Operations {
         Ok(view_of(&o.apply(base)?, &o))
     }
 
+    /// The version of the stored settings (what a change made with [`Operations::expecting`]
+    /// is checked against).
+    pub fn settings_version(&self) -> Result<Version, OpError> {
+        let o = self.store.reading(SettingsOverrides::load)?;
+        Ok(Version::of(&o.view()))
+    }
+
     /// Grows with every change of the stored settings (a running node polls it).
     pub fn settings_revision(&self) -> Result<i64, OpError> {
         Ok(self.store.reading(|tx| tx.settings_revision())?)
@@ -382,6 +390,14 @@ impl Operations {
     ) -> Result<SettingsSaved, OpError> {
         let view = self.store.writing(|tx| {
             let before = SettingsOverrides::load(tx)?;
+            let current = Version::of(&before.view());
+            if self.expect.as_ref().is_some_and(|v| *v != current) {
+                return Ok(Err(OpError::Modified {
+                    kind: "settings",
+                    name: DOCUMENT.into(),
+                    current,
+                }));
+            }
             let mut after = before.clone();
             change(&mut after)?;
             let eff = after.apply(base)?;
@@ -415,8 +431,8 @@ impl Operations {
                 Some(after.view()),
                 now,
             ))?;
-            Ok(view_of(&eff, &after))
-        })?;
+            Ok(Ok(view_of(&eff, &after)))
+        })??;
         Ok(SettingsSaved {
             message: SAVED,
             view,

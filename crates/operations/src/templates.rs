@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 /// UDT fields to set; `None` keeps the current value (or the default on create).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UdtPatch {
     pub description: Option<String>,
@@ -70,6 +71,7 @@ impl UdtPatch {
 
 /// ULT fields to set; `None` keeps the current value (or the default on create).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UltPatch {
     pub description: Option<String>,

@@ -17,6 +17,7 @@ use serde_json::json;
 /// User fields to set; `None` keeps the current value. `""` clears an optional field (the
 /// self-service ID then defaults to the primary extension; the profile to the system default).
 #[derive(Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub first_name: Option<String>,
@@ -58,14 +59,17 @@ impl UserPatch {
         )?;
         match &self.self_service_id {
             Some(s) => u.self_service_id = optional("self_service_id", s)?,
-            None if ssid_was_default => u.self_service_id = None,
+            None if ssid_was_default && self.primary_extension.is_some() => {
+                u.self_service_id = None
+            }
             None => {}
         }
         set_optional(&mut u.user_profile, "user_profile", &self.user_profile)?;
         if let Some(v) = self.enabled {
             u.enabled = v;
         }
-        Ok(u)
+        // As stored, so the user returned is the user read back (and so is its version).
+        Ok(u.with_default_self_service_id())
     }
 
     /// The PIN checked and hashed, if one is given.

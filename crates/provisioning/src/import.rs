@@ -2,11 +2,16 @@
 //! `user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile`.
 //!
 //! [`parse_users_csv`] checks every row (and reports each bad one with its line number);
-//! [`prepare_users`] hashes the PINs in parallel; [`Store::import_users`](crate::Store::import_users)
-//! writes everything in one transaction, so a file is imported whole or not at all.
+//! [`prepare_users`] hashes the PINs in parallel; the operations layer writes everything in one
+//! transaction, so a file is imported whole or not at all.
+//!
+//! [`write_users_csv`] exports users in the same format with the PIN column empty (only hashes
+//! are stored). Such a file re-imports with [`Existing::Update`]: a row for a user who exists
+//! changes that user, and an empty PIN keeps the user's PIN. A new user still needs a PIN, so an
+//! export loaded into another database needs its PINs filled in.
 
 use crate::model::{
-    check_pin, check_text, Dn, NewUser, ObjectName, SelfServiceId, UserId, NAME_MAX,
+    check_pin, check_text, Dn, EndUser, NewUser, ObjectName, SelfServiceId, UserId, NAME_MAX,
 };
 use crate::secret::SecretHash;
 use crate::store::{ExistingKeys, PreparedUser};
@@ -22,6 +27,31 @@ pub const HEADER: [&str; 7] = [
     "primary_extension",
     "user_profile",
 ];
+
+/// What a row for a user who already exists means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Existing {
+    /// The row is refused (`user_id … already exists`): the file only creates users.
+    #[default]
+    Refuse,
+    /// The row changes the user: every column as given (empty clears), the PIN only when given.
+    Update,
+}
+
+impl std::str::FromStr for Existing {
+    type Err = crate::model::FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "refuse" => Ok(Existing::Refuse),
+            "update" => Ok(Existing::Update),
+            _ => Err(crate::model::FieldError::new(
+                "existing",
+                format!("`{s}` is not `refuse` or `update`"),
+            )),
+        }
+    }
+}
 
 /// A refused row: its line number in the file (1 = header) and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -64,6 +94,7 @@ impl Lines {
 pub fn parse_users_csv(
     mut input: impl Read,
     existing: &ExistingKeys,
+    mode: Existing,
 ) -> (Vec<NewUser>, Vec<RowError>) {
     let mut bytes = Vec::new();
     if let Err(e) = input.read_to_end(&mut bytes) {
@@ -128,7 +159,7 @@ pub fn parse_users_csv(
             });
             continue;
         }
-        match check_row(&rec, existing, &seen_ids, &seen_ssids) {
+        match check_row(&rec, existing, mode, &seen_ids, &seen_ssids) {
             Ok(u) => {
                 seen_ids.insert(u.user_id.to_string());
                 if let Some(s) = u.effective_self_service_id() {
@@ -145,6 +176,7 @@ pub fn parse_users_csv(
 fn check_row(
     rec: &csv::StringRecord,
     existing: &ExistingKeys,
+    mode: Existing,
     seen_ids: &HashSet<String>,
     seen_ssids: &HashSet<String>,
 ) -> Result<NewUser, String> {
@@ -153,8 +185,11 @@ fn check_row(
     if seen_ids.contains(user_id.as_str()) {
         return Err(format!("user_id `{user_id}` appears twice in the file"));
     }
-    if existing.user_ids.contains(user_id.as_str()) {
-        return Err(format!("user_id `{user_id}` already exists"));
+    let update = existing.user_ids.contains(user_id.as_str());
+    if update && mode == Existing::Refuse {
+        return Err(format!(
+            "user_id `{user_id}` already exists (import with existing users updated to change it)"
+        ));
     }
     let primary_extension: Option<Dn> = if f(5).is_empty() {
         None
@@ -170,10 +205,12 @@ fn check_row(
         Some(f(3).parse().map_err(|e| format!("{e}"))?)
     };
     let pin = f(4);
-    if pin.is_empty() {
-        return Err("pin: must not be empty".into());
+    if pin.is_empty() && !update {
+        return Err("pin: must not be empty for a new user".into());
     }
-    check_pin(pin).map_err(|e| e.to_string())?;
+    if !pin.is_empty() {
+        check_pin(pin).map_err(|e| e.to_string())?;
+    }
     let user_profile: Option<ObjectName> = if f(6).is_empty() {
         None
     } else {
@@ -194,7 +231,7 @@ fn check_row(
         primary_extension,
         user_profile,
         enabled: true,
-        pin: Some(pin.to_owned()),
+        pin: (!pin.is_empty()).then(|| pin.to_owned()),
         password: None,
     };
     match u.effective_self_service_id() {
@@ -202,7 +239,12 @@ fn check_row(
         Some(s) if seen_ssids.contains(s.as_str()) => {
             return Err(format!("self_service_id `{s}` appears twice in the file"))
         }
-        Some(s) if existing.self_service_ids.contains(s.as_str()) => {
+        Some(s)
+            if existing
+                .self_service_ids
+                .get(s.as_str())
+                .is_some_and(|owner| owner != u.user_id.as_str()) =>
+        {
             return Err(format!(
                 "self_service_id `{s}` is already used by another user"
             ))
@@ -210,6 +252,29 @@ fn check_row(
         Some(_) => {}
     }
     Ok(u)
+}
+
+/// Write users in the import format, the PIN column empty.
+pub fn write_users_csv<'a>(
+    users: impl IntoIterator<Item = &'a EndUser>,
+    out: impl std::io::Write,
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(HEADER)?;
+    let opt = |o: Option<&str>| o.unwrap_or_default().to_owned();
+    for u in users {
+        w.write_record([
+            u.user_id.as_str().to_owned(),
+            u.first_name.clone(),
+            u.last_name.clone(),
+            opt(u.self_service_id.as_ref().map(|s| s.as_str())),
+            String::new(),
+            opt(u.primary_extension.as_ref().map(|d| d.as_str())),
+            opt(u.user_profile.as_ref().map(|p| p.as_str())),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 /// Hash every PIN (the slow part) on all cores, reporting progress as `(done, total)`.
@@ -276,7 +341,7 @@ mod tests {
         let mut k = ExistingKeys::default();
         k.profiles.insert("Standard".into());
         k.user_ids.insert("taken".into());
-        k.self_service_ids.insert("5555".into());
+        k.self_service_ids.insert("5555".into(), "taken".into());
         k
     }
 
@@ -286,7 +351,7 @@ mod tests {
             "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
                    alice,Alice,A,,1234,1001,Standard\n\
                    bob,Bob,B,7777,4321,1002,\n";
-        let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys(), Existing::Refuse);
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(u.len(), 2);
         assert_eq!(u[0].effective_self_service_id().unwrap().as_str(), "1001");
@@ -309,7 +374,7 @@ mod tests {
                    j,J,J,,,1010,\n\
                    k,K,K,,1234,,\n\
                    bad id,L,L,,1234,1012,\n";
-        let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys(), Existing::Refuse);
         assert_eq!(u.len(), 1);
         let by_line: Vec<(u64, &str)> = e.iter().map(|r| (r.line, r.reason.as_str())).collect();
         let expect = [
@@ -321,7 +386,7 @@ mod tests {
             (8, "already used"),
             (9, "appears twice"),
             (10, "expected 7 columns"),
-            (11, "pin: must not be empty"),
+            (11, "pin: must not be empty for a new user"),
             (12, "no primary_extension"),
             (13, "spaces"),
         ];
@@ -344,7 +409,7 @@ mod tests {
                    ok1,A,A,,1234,1001,\r\n\
                    bad,B,B,,12x4,1002,\r\n\
                    ok2,C,C,,1234,1003,\r\n";
-        let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys(), Existing::Refuse);
         assert_eq!(u.len(), 2);
         assert_eq!(e.iter().map(|r| r.line).collect::<Vec<_>>(), [3], "{e:?}");
     }
@@ -358,7 +423,7 @@ mod tests {
              b,B,\"B{bell}\",,1234,1002,\n",
             bell = '\u{7}'
         );
-        let (u, e) = parse_users_csv(csv.as_bytes(), &keys());
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys(), Existing::Refuse);
         assert!(u.is_empty());
         let reasons: Vec<(u64, &str)> = e.iter().map(|r| (r.line, r.reason.as_str())).collect();
         assert!(
@@ -378,8 +443,91 @@ mod tests {
     }
 
     #[test]
+    fn update_mode_changes_existing_users_and_keeps_their_pin_when_empty() {
+        let csv =
+            "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
+                   taken,T,T,5555,,1001,\n\
+                   new1,N,N,,,1002,\n\
+                   new2,N,N,5555,1234,1003,\n";
+        let (u, e) = parse_users_csv(csv.as_bytes(), &keys(), Existing::Update);
+        // The existing user keeps its own self-service ID and its PIN; a new user needs a PIN
+        // and cannot take another user's self-service ID.
+        assert_eq!(u.len(), 1, "{e:?}");
+        assert_eq!(
+            (u[0].user_id.as_str(), u[0].pin.as_deref()),
+            ("taken", None)
+        );
+        let lines: Vec<(u64, &str)> = e.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        assert!(
+            lines[0].0 == 3 && lines[0].1.contains("pin: must not be empty"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].0 == 4 && lines[1].1.contains("`5555`"),
+            "{lines:?}"
+        );
+        let (_, e) = parse_users_csv(csv.as_bytes(), &keys(), Existing::Refuse);
+        assert!(e[0].reason.contains("already exists"), "{e:?}");
+    }
+
+    #[test]
+    fn export_reimports_as_the_same_users() {
+        let csv =
+            "user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n\
+                   a,\"Ann, Jr.\",A,77,1234,1001,Standard\n\
+                   b,Bob,\"O\"\"Neil\",,4321,1002,\n";
+        let (users, e) = parse_users_csv(csv.as_bytes(), &keys(), Existing::Refuse);
+        assert!(e.is_empty(), "{e:?}");
+        let stored: Vec<EndUser> = users
+            .iter()
+            .map(|n| EndUser {
+                user_id: n.user_id.clone(),
+                first_name: n.first_name.clone(),
+                last_name: n.last_name.clone(),
+                self_service_id: n.self_service_id.clone(),
+                primary_extension: n.primary_extension.clone(),
+                user_profile: n.user_profile.clone(),
+                enabled: true,
+                pin_hash: Some("h".into()),
+                password_hash: None,
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_users_csv(&stored, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with(&HEADER.join(",")), "{text}");
+        let mut k = keys();
+        k.user_ids.extend(["a".to_owned(), "b".to_owned()]);
+        k.self_service_ids.insert("77".into(), "a".into());
+        k.self_service_ids.insert("1002".into(), "b".into());
+        let (again, e) = parse_users_csv(text.as_bytes(), &k, Existing::Update);
+        assert!(e.is_empty(), "{e:?}");
+        for (x, y) in users.iter().zip(&again) {
+            assert_eq!(
+                (
+                    &x.user_id,
+                    &x.first_name,
+                    &x.last_name,
+                    &x.self_service_id,
+                    &x.primary_extension,
+                    &x.user_profile
+                ),
+                (
+                    &y.user_id,
+                    &y.first_name,
+                    &y.last_name,
+                    &y.self_service_id,
+                    &y.primary_extension,
+                    &y.user_profile
+                )
+            );
+            assert_eq!(y.pin, None);
+        }
+    }
+
+    #[test]
     fn bad_header() {
-        let (_, e) = parse_users_csv("id,name\nx,y\n".as_bytes(), &keys());
+        let (_, e) = parse_users_csv("id,name\nx,y\n".as_bytes(), &keys(), Existing::Refuse);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].line, 1);
         assert!(e[0].reason.contains("header must be"));

@@ -9,7 +9,9 @@
 //! - [`rules`]: the assign rules as one pure function.
 //! - [`store`]: the [`Store`] interface (transactions of row operations) and its SQLite backend.
 //! - [`import`]: bulk user import from CSV.
+//! - [`accounts`]: administrator accounts, API tokens and console sessions.
 
+pub mod accounts;
 pub mod audit;
 pub mod codes;
 pub mod import;

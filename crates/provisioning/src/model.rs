@@ -131,6 +131,18 @@ string_newtype!(
     ObjectName, "name", |s| name_rule(s, 100)
 );
 
+string_newtype!(
+    /// An administrator account's name, e.g. `alice`: 1 to 64 printable characters, no spaces
+    /// and no `:` (it becomes the actor `api:alice` in the audit log).
+    AccountName, "name", |s| {
+        name_rule(s, 64)?;
+        if s.contains(|c: char| c.is_whitespace() || c == ':') {
+            return Err(format!("`{s}` must not contain spaces or `:`"));
+        }
+        Ok(())
+    }
+);
+
 impl DeviceName {
     /// `SEP` followed by 12 hexadecimal digits (the MAC address), as Cisco names desk phones.
     pub fn is_sep_mac(&self) -> bool {
@@ -435,6 +447,20 @@ pub struct EndUser {
     pub pin_hash: Option<String>,
     #[serde(skip)]
     pub password_hash: Option<String>,
+}
+
+impl EndUser {
+    /// The user as the store keeps it: without a self-service ID of their own, a user's
+    /// self-service ID is their primary extension.
+    pub fn with_default_self_service_id(mut self) -> Self {
+        if self.self_service_id.is_none() {
+            self.self_service_id = self
+                .primary_extension
+                .as_ref()
+                .and_then(|d| d.as_str().parse().ok());
+        }
+        self
+    }
 }
 
 /// A new or updated user as an administrator gives it: secrets in clear, hashed by the store.

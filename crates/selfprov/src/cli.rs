@@ -54,6 +54,9 @@ pub enum Command {
     /// Bulk import.
     #[command(subcommand)]
     Import(ImportCmd),
+    /// Bulk export.
+    #[command(subcommand)]
+    Export(ExportCmd),
     /// Prompt files.
     #[command(subcommand)]
     Prompts(PromptsCmd),
@@ -71,6 +74,72 @@ pub enum Command {
     /// configuration file; a running service applies them within seconds, without a restart).
     #[command(subcommand)]
     Settings(SettingsCmd),
+    /// Administrator accounts of the HTTP API and console.
+    #[command(subcommand)]
+    Admin(AccountCmd),
+    /// API tokens (shown once when made; stored hashed).
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCmd {
+    /// Create an account; its password (12 to 256 characters) is read from stdin.
+    Create {
+        name: String,
+        /// administrator, helpdesk or read-only.
+        #[arg(long)]
+        role: String,
+    },
+    /// The accounts, their roles and lockout state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A new password, read from stdin (also clears a lockout).
+    Password { name: String },
+    /// Change an account's role.
+    Role {
+        name: String,
+        /// administrator, helpdesk or read-only.
+        role: String,
+    },
+    /// Clear a lockout after too many wrong passwords.
+    Unlock { name: String },
+    /// Delete an account with its tokens and sessions.
+    Delete { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Make a token and print it once.
+    Create {
+        /// The account the token acts as.
+        #[arg(long)]
+        owner: String,
+        /// administrator, helpdesk or read-only (default: the owner's role; never more).
+        #[arg(long)]
+        role: Option<String>,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Lifetime, e.g. `90d`, `12h`; `never` for no expiry.
+        #[arg(long, default_value = "90d")]
+        expires: String,
+        /// Print the token and its details as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tokens (never their secrets).
+    List {
+        /// Only this account's.
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token (by its id): it stops working at once.
+    Revoke { id: String },
 }
 
 #[derive(Args, Debug)]
@@ -423,7 +492,18 @@ pub enum ImportCmd {
         /// Check every row, change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Rows for users who exist change them (an empty PIN keeps the user's PIN), as when
+        /// re-importing `selfprov export users`; without it such rows are refused.
+        #[arg(long)]
+        update_existing: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCmd {
+    /// Users as CSV in the import format (PIN column empty: only hashes are stored), to stdout
+    /// or FILE. Re-imports with `selfprov import users --update-existing`.
+    Users { file: Option<PathBuf> },
 }
 
 #[derive(Subcommand, Debug)]

@@ -12,8 +12,9 @@ mod phone;
 use admin::Admin;
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, DemoCmd, ImportCmd, PromptsCmd};
+use cli::{Cli, Command, DemoCmd, ExportCmd, ImportCmd, PromptsCmd};
 use selfprov_config::Config;
+use selfprov_provisioning::import::Existing;
 use selfprov_provisioning::settings::{status, Status};
 use std::process::ExitCode;
 
@@ -147,10 +148,22 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             file,
             show_secrets,
         }) => admin::phone_files::render(&Admin::open(cfg)?, &device, model, file, show_secrets)?,
-        Command::Import(ImportCmd::Users { file, dry_run }) => {
-            if !admin::import_users(&Admin::open(cfg)?, &file, dry_run)? {
+        Command::Import(ImportCmd::Users {
+            file,
+            dry_run,
+            update_existing,
+        }) => {
+            let mode = if update_existing {
+                Existing::Update
+            } else {
+                Existing::Refuse
+            };
+            if !admin::import_users(&Admin::open(cfg)?, &file, dry_run, mode)? {
                 return Ok(ExitCode::from(1));
             }
+        }
+        Command::Export(ExportCmd::Users { file }) => {
+            admin::export_users(&Admin::open(cfg)?, file.as_deref())?
         }
         Command::Prompts(PromptsCmd::Check { languages }) => {
             let mut langs: Vec<String> = if languages.is_empty() {
@@ -179,6 +192,8 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
         }
         Command::Phone(args) => return phone::run(cfg, args),
         Command::Audit(args) => admin::audit(&Admin::open(cfg)?, args)?,
+        Command::Admin(c) => admin::accounts::account(&Admin::open(cfg)?, c)?,
+        Command::Token(c) => admin::accounts::token(&Admin::open(cfg)?, c)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,7 @@
 //! Admin HTTP listener: `/health` for load balancers, `/status` (JSON) for `selfprov status`,
-//! `/metrics` for Prometheus.
+//! `/metrics` for Prometheus — open, they carry no personal data and monitoring needs them
+//! without credentials — and the HTTP API under `/api/v1` (crate `selfprov-api`), where every
+//! route needs a token or a session.
 
 use crate::metrics::Metrics;
 use axum::extract::State;
@@ -45,26 +47,30 @@ struct AdminState {
     metrics: Arc<Metrics>,
 }
 
-pub fn router(status: StatusSource, metrics: Arc<Metrics>) -> Router {
+/// The open routes, with `api` (the HTTP API's router) beside them.
+pub fn router(status: StatusSource, metrics: Arc<Metrics>, api: Router) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/status", get(status_json))
         .route("/metrics", get(metrics_text))
         .with_state(AdminState { status, metrics })
+        .merge(api)
 }
 
 /// Bind the admin listener; returns the bound address (useful with port 0) and the serving future.
+/// Handlers see the client's address (the API throttles logins per address).
 pub async fn bind(
     addr: SocketAddr,
     status: StatusSource,
     metrics: Arc<Metrics>,
+    api: Router,
 ) -> std::io::Result<(
     SocketAddr,
     impl std::future::Future<Output = std::io::Result<()>>,
 )> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(status, metrics);
+    let app = router(status, metrics, api).into_make_service_with_connect_info::<SocketAddr>();
     Ok((local, async move { axum::serve(listener, app).await }))
 }
 
@@ -138,9 +144,14 @@ mod tests {
         });
         let metrics = Arc::new(Metrics::new());
         metrics.call_finished("SUCCESS");
-        let (addr, fut) = bind("127.0.0.1:0".parse().unwrap(), status, metrics)
-            .await
-            .unwrap();
+        let (addr, fut) = bind(
+            "127.0.0.1:0".parse().unwrap(),
+            status,
+            metrics,
+            Router::new(),
+        )
+        .await
+        .unwrap();
         let server = tokio::spawn(fut);
 
         let h = get_path(addr, "/health").await;

@@ -65,6 +65,9 @@ impl Service {
                 self.feed(&call_id, ev);
             }
             Work::Registered(r) => self.registered(r),
+            Work::Snapshot(answer) => {
+                let _ = answer.send(self.live_view());
+            }
         }
     }
 }

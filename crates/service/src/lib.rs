@@ -13,7 +13,8 @@
 //! registers at an external one ([`route_point`]).
 //! SIGHUP and changed settings reload without dropping calls ([`reload`]); SIGTERM drains
 //! ([`operator`], [`signals`]). `/health`, `/status` and `/metrics` are served by [`admin`] from
-//! [`status`] and [`metrics`].
+//! [`status`] and [`metrics`], beside the HTTP API (crate `selfprov-api`), which asks the loop
+//! for the live calls and registrations ([`live_view`]).
 
 pub mod admin;
 mod calls;
@@ -21,6 +22,7 @@ mod codecs;
 pub mod config_server;
 mod event_loop;
 mod ivr_actions;
+mod live_view;
 mod media_events;
 pub mod metrics;
 mod operator;

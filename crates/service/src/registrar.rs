@@ -35,6 +35,10 @@ impl Bindings {
     pub fn len(&self) -> usize {
         self.by_device.len()
     }
+    /// Every binding still in force at `now`.
+    pub fn current(&self, now: Instant) -> impl Iterator<Item = (&String, &Binding)> {
+        self.by_device.iter().filter(move |(_, b)| b.until > now)
+    }
     pub fn is_empty(&self) -> bool {
         self.by_device.is_empty()
     }

@@ -5,13 +5,14 @@ use crate::admin;
 use crate::calls::Calls;
 use crate::codecs::sdp_codecs;
 use crate::event_loop::Inputs;
+use crate::live_view::live_source;
 use crate::metrics::Metrics;
 use crate::phone_target::OutboundProxy;
 use crate::registrar::Bindings;
 use crate::reload::{effective, load_catalog};
 use crate::route_point::register_route_point;
 use crate::state::{ivr_settings, RtpSeen, Service};
-use crate::status::{status_source, Live};
+use crate::status::{settings_source, status_source, Live};
 use anyhow::{anyhow, Context, Result};
 use selfprov_config::Config;
 use selfprov_media::engine::{MediaEngine, MediaEvent};
@@ -31,6 +32,24 @@ pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
     let store = SqliteStore::open(&cfg.database_path)
         .with_context(|| format!("database {}", cfg.database_path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// How administrators authenticate at the API, from `[admin]`.
+fn api_auth(cfg: &Config) -> selfprov_api::AuthConfig {
+    let a = &cfg.raw.admin;
+    selfprov_api::AuthConfig {
+        logins: selfprov_provisioning::settings::CredentialPolicy {
+            failed_attempts_threshold: a.login_failed_attempts,
+            lockout_duration: a.login_lockout,
+            reset_on_success: true,
+        },
+        sessions: selfprov_operations::sessions::SessionPolicy {
+            lifetime: a.session_lifetime,
+            idle: a.session_idle_timeout,
+        },
+        secure_cookie: a.secure_cookies,
+        logins_per_minute: a.logins_per_minute,
+    }
 }
 
 /// The media engine on its socket; its events forwarded into the async world.
@@ -113,6 +132,16 @@ pub async fn serve(base: Config) -> Result<()> {
         let n = selfprov_operations::demo::load_demo_data(&ops, &Actor::system())?;
         tracing::info!(objects = n, "demo data loaded into the empty database");
     }
+    let password_file = &base.initial_admin_password_file;
+    if let Some(name) = ops
+        .create_first_administrator(password_file)
+        .map_err(|e| anyhow!("first administrator: {e}"))?
+    {
+        tracing::warn!(
+            account = %name, file = %password_file.display(),
+            "no administrator account existed: created one; its password is in the file (log in, change it with `selfprov admin password`, delete the file)"
+        );
+    }
     let settings_revision = ops.settings_revision()?;
     let cfg = effective(&base, &ops).map_err(|e| anyhow!(e))?;
     let catalog = Arc::new(
@@ -127,16 +156,24 @@ pub async fn serve(base: Config) -> Result<()> {
     let (media, media_ev, rtp_addr) = start_media(&cfg)?;
     let (sip, sip_ev) = start_sip(&cfg).await?;
 
-    let live = Arc::new(Live::new(&cfg));
+    let live = Arc::new(Live::new(&base, &cfg));
     if status(&cfg.self_provisioning, &cfg.auto_registration) != Status::Ready {
         sip.commands
             .send(SipCommand::SetRefusing(Some(cfg.raw.shutdown.retry_after)))
             .ok();
     }
+    let (work_tx, work_rx) = mpsc::unbounded_channel();
+    let api = selfprov_api::router(selfprov_api::ApiState::new(
+        ops.clone(),
+        settings_source(live.clone()),
+        live_source(work_tx.clone()),
+        api_auth(&cfg),
+    ));
     let (admin_addr, admin_fut) = admin::bind(
         cfg.raw.admin.listen,
         status_source(live.clone(), sip.local.to_string()),
         metrics.clone(),
+        api,
     )
     .await
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
@@ -164,7 +201,6 @@ pub async fn serve(base: Config) -> Result<()> {
         "selfprov ready"
     );
 
-    let (work_tx, work_rx) = mpsc::unbounded_channel();
     let service = Service {
         codecs: sdp_codecs(&cfg),
         ivr: ivr_settings(&cfg),

@@ -108,6 +108,9 @@ pub(crate) struct Service {
 impl Service {
     /// Take a new configuration (and the values derived from it) into use.
     pub fn set_config(&mut self, base: Config, effective: Config) {
+        if let Ok(mut s) = self.live.file_settings.lock() {
+            *s = crate::status::file_settings(&base);
+        }
         self.codecs = sdp_codecs(&effective);
         self.ivr = ivr_settings(&effective);
         self.base = base;

@@ -3,6 +3,7 @@
 
 use crate::admin::{RegistrationStatus, StatusSnapshot, StatusSource};
 use selfprov_config::Config;
+use selfprov_operations::settings::SettingsBase;
 use selfprov_provisioning::settings::{status, Status};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,15 +14,20 @@ pub(crate) struct Live {
     pub draining: AtomicBool,
     pub registrations: Mutex<Vec<RegistrationStatus>>,
     pub view: Mutex<ConfigView>,
+    /// The configuration file's settings (the API's base for settings changes; SIGHUP replaces
+    /// them).
+    pub file_settings: Mutex<SettingsBase>,
 }
 
 impl Live {
-    pub fn new(cfg: &Config) -> Self {
+    /// `base` is the configuration file as loaded; `cfg` the configuration in force.
+    pub fn new(base: &Config, cfg: &Config) -> Self {
         Live {
             active: AtomicU64::new(0),
             draining: AtomicBool::new(false),
             registrations: Mutex::new(Vec::new()),
             view: Mutex::new(ConfigView::of(cfg)),
+            file_settings: Mutex::new(file_settings(base)),
         }
     }
 
@@ -37,6 +43,22 @@ impl Live {
             }
         }
     }
+}
+
+/// The settings a configuration file gives.
+pub(crate) fn file_settings(base: &Config) -> SettingsBase {
+    SettingsBase {
+        self_provisioning: base.self_provisioning.clone(),
+        auto_registration: base.auto_registration.clone(),
+    }
+}
+
+/// The API's view of the file's settings.
+pub(crate) fn settings_source(live: Arc<Live>) -> selfprov_api::SettingsSource {
+    Arc::new(move || match live.file_settings.lock() {
+        Ok(s) => s.clone(),
+        Err(p) => p.into_inner().clone(),
+    })
 }
 
 /// The parts of the configuration the status shows (replaced on reload).

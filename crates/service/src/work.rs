@@ -40,6 +40,8 @@ pub(crate) enum Work {
     },
     /// A phone's REGISTER, looked up or auto-registered.
     Registered(Registration),
+    /// The API asks what is live: the calls in progress and the registered phones.
+    Snapshot(tokio::sync::oneshot::Sender<selfprov_api::LiveView>),
 }
 
 /// A phone's REGISTER once its device is known: its DN, or why it is refused.

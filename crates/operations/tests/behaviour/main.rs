@@ -2,6 +2,7 @@
 //! backend: each test is a function of a backend factory, and `backend_suite!` instantiates the
 //! whole list for one backend (SQLite today; the PostgreSQL backend adds one line).
 
+mod accounts;
 mod audit;
 mod auth;
 mod claims;
@@ -103,6 +104,11 @@ backend_suite!(sqlite:
     settings::settings_are_checked_as_a_whole,
     properties::limit_and_single_owner_hold,
     properties::autoreg_dns_unique,
+    accounts::logins_lock_like_pins_and_the_last_administrator_stays,
+    accounts::tokens_are_hashed_expire_and_never_exceed_their_owner,
+    accounts::sessions_expire_and_end_at_logout,
+    accounts::a_change_based_on_an_old_version_is_refused,
+    accounts::reimport_updates_existing_users_and_keeps_their_pins,
 );
 
 // --- fixtures -----------------------------------------------------------------------------

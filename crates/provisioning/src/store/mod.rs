@@ -24,12 +24,13 @@ pub mod sqlite_durability {
     pub use super::sqlite::Durability;
 }
 
+use crate::accounts::{AdminAccount, ApiToken, SessionRow, TokenOwner};
 use crate::model::{
     AuditEntry, AuditKind, Device, Dn, DnRange, EndUser, FieldError, NewUser,
     UniversalDeviceTemplate, UniversalLineTemplate, UserId, UserProfile,
 };
 use crate::OutcomeCode;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Milliseconds since the Unix epoch. Operations take `now` from the caller so that tests (and
 /// the lockout rules) do not depend on the wall clock.
@@ -119,8 +120,8 @@ pub trait StoreExt: Store {
 impl<S: Store + ?Sized> StoreExt for S {}
 
 /// Everything a transaction can do, grouped by object kind.
-pub trait Tx: TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows {}
-impl<T: TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows> Tx for T {}
+pub trait Tx: TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows + AccountRows {}
+impl<T: TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows + AccountRows> Tx for T {}
 
 /// Universal device and line templates, user profiles.
 pub trait TemplateRows {
@@ -248,6 +249,32 @@ pub trait SettingRows {
     fn settings_revision(&self) -> Result<i64, StoreError>;
 }
 
+/// Administrator accounts, their API tokens and console sessions.
+pub trait AccountRows {
+    fn account(&self, name: &str) -> Result<Option<AdminAccount>, StoreError>;
+    fn accounts(&self) -> Result<Vec<AdminAccount>, StoreError>;
+    /// `AlreadyExists` when the name is taken.
+    fn insert_account(&self, a: &AdminAccount) -> Result<(), StoreError>;
+    /// Role, password hash and lockout counters. `NotFound` when there is no such account.
+    fn update_account(&self, a: &AdminAccount) -> Result<(), StoreError>;
+    /// Also deletes the account's tokens and sessions. `NotFound` when there is no such account.
+    fn delete_account(&self, name: &str) -> Result<(), StoreError>;
+    fn insert_token(&self, t: &ApiToken) -> Result<(), StoreError>;
+    /// Every token, or one owner's.
+    fn tokens(&self, owner: Option<&str>) -> Result<Vec<ApiToken>, StoreError>;
+    /// The token whose secret hashes to `sha256`, with its owner's current role.
+    fn token_by_secret(&self, sha256: &str) -> Result<Option<TokenOwner>, StoreError>;
+    /// `NotFound` when there is no such token.
+    fn delete_token(&self, id: &str) -> Result<(), StoreError>;
+    fn touch_token(&self, id: &str, now: UnixMillis) -> Result<(), StoreError>;
+    fn insert_session(&self, s: &SessionRow) -> Result<(), StoreError>;
+    fn session(&self, sha256: &str) -> Result<Option<SessionRow>, StoreError>;
+    fn touch_session(&self, sha256: &str, now: UnixMillis) -> Result<(), StoreError>;
+    fn delete_session(&self, sha256: &str) -> Result<(), StoreError>;
+    /// Forget sessions that expired before `now`.
+    fn purge_sessions(&self, now: UnixMillis) -> Result<(), StoreError>;
+}
+
 /// A user ready to insert: secrets already hashed (hashing is the slow part of an import and is
 /// done in parallel before the transaction).
 #[derive(Clone)]
@@ -262,5 +289,6 @@ pub struct PreparedUser {
 pub struct ExistingKeys {
     pub profiles: HashSet<String>,
     pub user_ids: HashSet<String>,
-    pub self_service_ids: HashSet<String>,
+    /// Self-service ID → the user who has it.
+    pub self_service_ids: HashMap<String, String>,
 }

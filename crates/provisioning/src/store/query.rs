@@ -166,9 +166,13 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Page a list held in memory: keep the items `matches` accepts, then apply offset and limit.
+    /// Page a list held in memory, given in the query's sort order: keep the items `matches`
+    /// accepts (in reverse order when the query says `descending`), then apply offset and limit.
     pub fn of<S>(all: Vec<T>, q: &ListQuery<S>, matches: impl Fn(&T) -> bool) -> Page<T> {
-        let hits: Vec<T> = all.into_iter().filter(|t| matches(t)).collect();
+        let mut hits: Vec<T> = all.into_iter().filter(|t| matches(t)).collect();
+        if q.descending {
+            hits.reverse();
+        }
         let total = hits.len() as u64;
         let items = hits
             .into_iter()

@@ -3,58 +3,26 @@
 use super::Admin;
 use crate::cli::AuditArgs;
 use crate::output::{json, opt, table};
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+use selfprov_operations::audit::AuditQuery;
 use selfprov_provisioning::model::AuditKind;
-use selfprov_provisioning::store::{AuditFilter, UnixMillis};
-
-/// A point in time: RFC 3339, or a span before now (`2h`, `3days`).
-fn time_arg(flag: &str, v: &str) -> Result<UnixMillis> {
-    if let Ok(t) = humantime::parse_rfc3339_weak(v) {
-        let ms = t
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        return Ok(UnixMillis(ms));
-    }
-    match humantime::parse_duration(v) {
-        Ok(d) => Ok(UnixMillis(UnixMillis::now().0 - d.as_millis() as i64)),
-        Err(_) => bail!(
-            "{flag}: `{v}` is neither a time (2026-11-29T08:00:00Z) nor a span ago (2h, 3days)"
-        ),
-    }
-}
+use selfprov_provisioning::store::UnixMillis;
 
 pub fn audit(a: &Admin, args: AuditArgs) -> Result<()> {
-    let filter = AuditFilter {
-        limit: args.limit,
-        kind: args
-            .kind
-            .as_deref()
-            .map(str::parse::<AuditKind>)
-            .transpose()
-            .context("--kind")?,
+    let query = AuditQuery {
+        kind: args.kind,
         device: args.device,
         user: args.user,
         object: args.object,
         actor: args.actor,
-        code: args
-            .code
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(anyhow::Error::msg)
-            .context("--code")?,
-        since: args
-            .since
-            .as_deref()
-            .map(|v| time_arg("--since", v))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|v| time_arg("--until", v))
-            .transpose()?,
+        code: args.code,
+        since: args.since,
+        until: args.until,
+        limit: args.limit,
     };
+    let filter = query
+        .filter(UnixMillis::now())
+        .map_err(|e| anyhow::anyhow!("--{e}"))?;
     let entries = a.ops.audit_log(&filter)?;
     if args.json {
         return json(&entries);

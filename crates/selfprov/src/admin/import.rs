@@ -1,14 +1,20 @@
 //! `selfprov import users FILE`: every row checked first (each bad one reported with its line),
-//! PINs hashed on every core with a progress bar, then all users created in one transaction.
+//! PINs hashed on every core with a progress bar, then all users created (or, with
+//! `--update-existing`, changed) in one transaction. `selfprov export users`: the same format.
 
 use super::Admin;
 use anyhow::{Context, Result};
-use selfprov_provisioning::import;
+use selfprov_provisioning::import::{self, Existing};
 
-pub fn import_users(a: &Admin, file: &std::path::Path, dry_run: bool) -> Result<bool> {
+pub fn import_users(
+    a: &Admin,
+    file: &std::path::Path,
+    dry_run: bool,
+    mode: Existing,
+) -> Result<bool> {
     let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     let existing = a.ops.existing_keys()?;
-    let (users, errors) = import::parse_users_csv(std::io::BufReader::new(f), &existing);
+    let (users, errors) = import::parse_users_csv(std::io::BufReader::new(f), &existing, mode);
     for e in &errors {
         eprintln!("{}:{e}", file.display());
     }
@@ -27,9 +33,14 @@ pub fn import_users(a: &Admin, file: &std::path::Path, dry_run: bool) -> Result<
         return Ok(false);
     }
     if dry_run {
+        let updates = users
+            .iter()
+            .filter(|u| existing.user_ids.contains(u.user_id.as_str()))
+            .count();
         println!(
-            "import: {} row(s) read, all valid; nothing imported (dry run)",
-            users.len()
+            "import: {} row(s) read, all valid ({} new, {updates} existing); nothing imported (dry run)",
+            users.len(),
+            users.len() - updates
         );
         return Ok(true);
     }
@@ -45,9 +56,30 @@ pub fn import_users(a: &Admin, file: &std::path::Path, dry_run: bool) -> Result<
     let prepared = import::prepare_users(users, &|done, _| bar.set_position(done as u64))
         .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
-    let imported = a
+    let sum = a
         .ops
-        .import_users(&a.actor, &prepared, &file.display().to_string())?;
-    println!("import: {imported} user(s) imported, 0 failed");
+        .import_users(&a.actor, &prepared, mode, &file.display().to_string())?;
+    println!(
+        "import: {} user(s) imported, {} updated, {} unchanged, 0 failed",
+        sum.created, sum.updated, sum.unchanged
+    );
     Ok(true)
+}
+
+pub fn export_users(a: &Admin, file: Option<&std::path::Path>) -> Result<()> {
+    let users = a.ops.all_users()?;
+    match file {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            import::write_users_csv(&users, std::io::BufWriter::new(f))?;
+            eprintln!(
+                "export: {} user(s) written to {}",
+                users.len(),
+                path.display()
+            );
+        }
+        None => import::write_users_csv(&users, std::io::stdout().lock())?,
+    }
+    Ok(())
 }

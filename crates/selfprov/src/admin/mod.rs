@@ -3,6 +3,7 @@
 //! (`cli:<user>`), and prints the result as a table, `key: value` lines or JSON. Validation,
 //! rules and the audit are the operations layer's, the same for every front end.
 
+pub mod accounts;
 mod audit;
 mod devices;
 mod import;
@@ -13,7 +14,7 @@ mod users;
 
 pub use audit::audit;
 pub use devices::device;
-pub use import::import_users;
+pub use import::{export_users, import_users};
 pub use settings::settings;
 pub use templates::{profile, template};
 pub use users::user;

@@ -2,6 +2,7 @@
 //! database), the service started and waited for, the CLI, HTTP, SIPp and the test phone.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod baresip;
 
 use selfprov_testkit::{
@@ -119,29 +120,36 @@ pub fn http_get(port: u16, path: &str) -> String {
     out
 }
 
+/// `selfprov ARGS` against the service's configuration; its stdout parsed as JSON.
 pub fn cli(s: &Service, args: &[&str]) -> serde_json::Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
-        .arg("--config")
-        .arg(&s.cfg)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
+    serde_json::from_str(&cli_stdin(s, args, "")).unwrap()
 }
 
+/// `selfprov ARGS`, asserting success.
 pub fn cli_ok(s: &Service, args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+    cli_stdin(s, args, "");
+}
+
+/// `selfprov ARGS` with `stdin`; its stdout (asserting success).
+pub fn cli_stdin(s: &Service, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_selfprov"))
         .arg("--config")
         .arg(&s.cfg)
         .args(args)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let o = c.wait_with_output().unwrap();
     assert!(
         o.status.success(),
         "{args:?}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    String::from_utf8(o.stdout).unwrap()
 }
 
 impl Service {

@@ -9,13 +9,14 @@ use std::collections::HashSet;
 
 const DEVICE: &str = "device";
 
-fn sort_col(s: DeviceSort) -> &'static str {
+/// The column of a sort key, and whether it can be NULL.
+fn sort_col(s: DeviceSort) -> (&'static str, bool) {
     match s {
-        DeviceSort::Name => "name",
-        DeviceSort::Dn => "dn",
-        DeviceSort::Owner => "owner",
-        DeviceSort::Model => "model",
-        DeviceSort::Updated => "updated_at",
+        DeviceSort::Name => ("name", false),
+        DeviceSort::Dn => ("dn", true),
+        DeviceSort::Owner => ("owner", true),
+        DeviceSort::Model => ("model", false),
+        DeviceSort::Updated => ("updated_at", false),
     }
 }
 
@@ -64,16 +65,25 @@ impl DeviceRows for SqliteTx<'_> {
             .as_ref()
             .and_then(|p| p.mac_variant())
             .map(|p| p.to_like());
+        // As for users: no condition without a search; each term indexable with one.
+        let terms =
+            "name LIKE ?1 ESCAPE '\\' OR dn LIKE ?1 ESCAPE '\\' OR owner LIKE ?1 ESCAPE '\\' \
+                     OR model LIKE ?1 ESCAPE '\\'";
+        let (cond, params): (String, Vec<&dyn rusqlite::ToSql>) = match (&like, &mac) {
+            (None, _) => ("1".into(), vec![]),
+            (Some(l), None) => (format!("({terms})"), vec![l]),
+            (Some(l), Some(m)) => (format!("({terms} OR name LIKE ?2 ESCAPE '\\')"), vec![l, m]),
+        };
+        let (col, nullable) = sort_col(q.sort);
         let page = Paged {
             cols: DEVICE_COLS,
             table: "device",
-            cond: "(?1 IS NULL OR name LIKE ?1 ESCAPE '\\' OR dn LIKE ?1 ESCAPE '\\' OR owner LIKE ?1 ESCAPE '\\' \
-                   OR model LIKE ?1 ESCAPE '\\' OR (?2 IS NOT NULL AND name LIKE ?2 ESCAPE '\\'))",
-            order: format!("{} {} NULLS LAST, name", sort_col(q.sort), if q.descending { "DESC" } else { "ASC" }),
+            cond: &cond,
+            order: order_by(col, nullable, q.descending, "name"),
             limit: q.limit,
             offset: q.offset,
         };
-        page.run(self.c, &[&like, &mac], row_device)
+        page.run(self.c, &params, row_device)
     }
 
     fn insert_device(&self, d: &Device) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 //! write so that concurrent assignments serialise on the database's write lock. The row
 //! operations of each object kind live in their own file; this one opens, migrates and pools.
 
+mod accounts;
 mod audit;
 mod devices;
 mod rows;

@@ -212,6 +212,19 @@ pub fn user_params<'a>(u: &'a EndUser, ssid: &'a Option<String>) -> [Box<dyn ToS
 
 /// A list query's page: `SELECT cols FROM table WHERE cond ORDER BY order` with `params` bound to
 /// `?1…?n` of `cond`, and how many rows match in all.
+/// `ORDER BY` of a list: the key, then `tie` (the primary key) in the same direction, so that an
+/// index on (key, tie) is walked in order without a sort. `NULLS LAST` only where NULLs can
+/// occur: on a NOT NULL column it would stop SQLite from walking the index.
+pub fn order_by(col: &str, nullable: bool, descending: bool, tie: &str) -> String {
+    let dir = if descending { "DESC" } else { "ASC" };
+    let nulls = if nullable { " NULLS LAST" } else { "" };
+    if col == tie {
+        format!("{col} {dir}")
+    } else {
+        format!("{col} {dir}{nulls}, {tie} {dir}")
+    }
+}
+
 pub struct Paged<'a> {
     pub cols: &'a str,
     pub table: &'a str,

@@ -10,11 +10,12 @@ use rusqlite::{params, OptionalExtension};
 
 const USER: &str = "user";
 
-fn sort_col(s: UserSort) -> &'static str {
+/// The column of a sort key, and whether it can be NULL.
+fn sort_col(s: UserSort) -> (&'static str, bool) {
     match s {
-        UserSort::UserId => "user_id",
-        UserSort::LastName => "last_name",
-        UserSort::PrimaryExtension => "primary_extension",
+        UserSort::UserId => ("user_id", false),
+        UserSort::LastName => ("last_name", false),
+        UserSort::PrimaryExtension => ("primary_extension", true),
     }
 }
 
@@ -53,16 +54,26 @@ impl UserRows for SqliteTx<'_> {
 
     fn users(&self, q: &ListQuery<UserSort>) -> Result<Page<EndUser>, StoreError> {
         let like = q.search.as_ref().map(|p| p.to_like());
+        // Without a search there is no condition at all (COUNT(*) of the table is then cheap);
+        // with one, every term of the OR can use its column's case-insensitive index.
+        let (cond, params): (&str, Vec<&dyn rusqlite::ToSql>) = match &like {
+            None => ("1", vec![]),
+            Some(l) => (
+                "(user_id LIKE ?1 ESCAPE '\\' OR last_name LIKE ?1 ESCAPE '\\' OR first_name LIKE ?1 ESCAPE '\\' \
+                 OR primary_extension LIKE ?1 ESCAPE '\\' OR self_service_id LIKE ?1 ESCAPE '\\')",
+                vec![l],
+            ),
+        };
+        let (col, nullable) = sort_col(q.sort);
         let page = Paged {
             cols: USER_COLS,
             table: "end_user",
-            cond: "(?1 IS NULL OR user_id LIKE ?1 ESCAPE '\\' OR last_name LIKE ?1 ESCAPE '\\' OR first_name LIKE ?1 ESCAPE '\\' \
-                   OR primary_extension LIKE ?1 ESCAPE '\\' OR self_service_id LIKE ?1 ESCAPE '\\')",
-            order: format!("{} {} NULLS LAST, user_id", sort_col(q.sort), if q.descending { "DESC" } else { "ASC" }),
+            cond,
+            order: order_by(col, nullable, q.descending, "user_id"),
             limit: q.limit,
             offset: q.offset,
         };
-        page.run(self.c, &[&like], row_user)
+        page.run(self.c, &params, row_user)
     }
 
     fn insert_user(&self, u: &EndUser) -> Result<(), StoreError> {
@@ -179,15 +190,18 @@ impl UserRows for SqliteTx<'_> {
         for (sql, set) in [
             ("SELECT name FROM user_profile", &mut k.profiles),
             ("SELECT user_id FROM end_user", &mut k.user_ids),
-            (
-                "SELECT self_service_id FROM end_user WHERE self_service_id IS NOT NULL",
-                &mut k.self_service_ids,
-            ),
         ] {
             let mut st = self.c.prepare(sql)?;
             for v in st.query_map([], |r| r.get::<_, String>(0))? {
                 set.insert(v?);
             }
+        }
+        let mut st = self.c.prepare(
+            "SELECT self_service_id, user_id FROM end_user WHERE self_service_id IS NOT NULL",
+        )?;
+        for v in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (ssid, user) = v?;
+            k.self_service_ids.insert(ssid, user);
         }
         Ok(k)
     }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The HTTP API benchmark: a database of 100,000 users and 1,000 devices, then wrk against a
+# release build of `selfprov serve` with an administrator's API token:
+#   list      pages of 50 anywhere in the user list (random offset)
+#   prefix    prefix search on the user ID (`user0123`)
+#   name      search on the last name, sorted by last name
+#   wildcard  `*1234*` (no index can help: every row is looked at)
+#   sorted    pages of the list sorted by last name, descending
+#   devices   one device by name, each connection pacing itself to about 1,000 reads/s in all
+# Prints one Markdown table row per scenario (requests/s, p50, p90, p99, max) for
+# docs/benchmarks.md.
+#
+# Usage: benches/api/run.sh [--users N] [--devices N] [--duration 20s] [--connections 4]
+# Needs: wrk (Debian package `wrk`; scripts/install-deps.sh installs it).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+users=100000 devices=1000 duration=20s connections=4
+while (($#)); do
+  case "$1" in
+    --users) users=$2; shift 2 ;;
+    --devices) devices=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    *) echo "usage: $0 [--users N] [--devices N] [--duration 20s] [--connections 4]" >&2; exit 2 ;;
+  esac
+done
+command -v wrk >/dev/null || { echo "wrk is not installed: scripts/install-deps.sh" >&2; exit 1; }
+
+cargo build --release --quiet -p selfprov -p selfprov-bench-api
+bin=target/release
+dir=$(mktemp -d /tmp/selfprov-bench-api.XXXXXX)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+admin=$(free_port) sip=$(free_port) web=$(free_port) tftp=$(free_port)
+rtp=$(( ($(free_port) / 2) * 2 ))
+sed -e "s|listen = \"127.0.0.1:5060\"|listen = \"127.0.0.1:$sip\"|" \
+    -e "s|listen = \"127.0.0.1:8080\"|listen = \"127.0.0.1:$admin\"|" \
+    -e "s|http_listen = \"127.0.0.1:6970\"|http_listen = \"127.0.0.1:$web\"|" \
+    -e "s|tftp_listen = \"127.0.0.1:6969\"|tftp_listen = \"127.0.0.1:$tftp\"|" \
+    -e "s|rtp_port_range = { start = 20000, end = 29999 }|rtp_port_range = { start = $rtp, end = $((rtp + 1)) }|" \
+    -e "s|dir = \"../prompts\"|dir = \"$PWD/prompts\"|" \
+    -e "s|level = \"info\"|level = \"warn\"|" \
+    -e "s|load_on_first_start = true|load_on_first_start = false|" \
+    config/selfprov.toml > "$dir/selfprov.toml"
+cfg="$dir/selfprov.toml"
+
+"$bin/selfprov-bench-api" --config "$cfg" --users "$users" --devices "$devices" >&2
+"$bin/selfprov" --config "$cfg" serve 2> "$dir/serve.log" &
+pid=$!
+for _ in $(seq 1 300); do
+  curl -fs "http://127.0.0.1:$admin/status" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+printf 'a long benchmark password' | "$bin/selfprov" --config "$cfg" admin create bench --role administrator >&2
+token=$("$bin/selfprov" --config "$cfg" token create --owner bench 2>/dev/null)
+
+echo "| scenario | connections | requests/s | p50 ms | p90 ms | p99 ms | max ms |"
+echo "|---|---|---|---|---|---|---|"
+run() { # scenario connections pace_ms
+  local out
+  out=$(TOKEN=$token SCENARIO=$1 USERS=$users DEVICES=$devices PACE_MS=$3 \
+        wrk -t2 -c"$2" -d"$duration" --latency -s benches/api/wrk.lua "http://127.0.0.1:$admin")
+  # wrk prints latencies as 1.23ms / 456.78us / 1.02s; give milliseconds.
+  ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.2f", n }'; }
+  local rps p50 p90 p99 max
+  rps=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
+  p50=$(ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+  p90=$(ms "$(awk '$1 == "90%" { print $2 }' <<<"$out")")
+  p99=$(ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+  max=$(ms "$(awk '$1 == "Latency" { print $4 }' <<<"$out")")
+  if grep -q "Non-2xx" <<<"$out"; then echo "$1: wrk saw errors:" >&2; echo "$out" >&2; exit 1; fi
+  echo "| $1 | $2 | $rps | $p50 | $p90 | $p99 | $max |"
+}
+for s in list prefix name wildcard sorted; do run "$s" "$connections" 0; done
+run devices 11 10

@@ -1,0 +1,152 @@
+//! The HTTP API of selfprov, `/api/v1`: a front end of the operations layer
+//! (`selfprov-operations`). Each handler translates a request into one call of [`Operations`]
+//! and its result into JSON; validation, rules, outcome codes and the audit are the operations
+//! layer's, the same as for the command line and the IVR.
+//!
+//! A request's way: [`auth::authenticate`] resolves the caller (API token or console session,
+//! CSRF for a session's changes) → the handler's [`auth::Allowed`] argument checks the role →
+//! the handler runs the operation on the blocking pool as `api:<account>` → the answer (JSON with
+//! an `ETag`, or a [`problem::Problem`]).
+//!
+//! One module per resource: [`templates`] (`/udts`, `/ults`), [`profiles`], [`users`],
+//! [`devices`], [`settings`], [`audit`], [`import`] (CSV import and export), [`live`] (calls and
+//! registrations), [`accounts`] (administrators and tokens), [`session`] (login); the five
+//! operations of named objects are written once in [`crud`]. [`docs`] generates the OpenAPI 3.1
+//! document and its page.
+
+// Every handler's error is a `Problem`, built once per failed request and turned into the
+// answer at once; boxing it would only add an allocation to each error path.
+#![allow(clippy::result_large_err)]
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod body;
+pub mod crud;
+pub mod devices;
+pub mod docs;
+pub mod import;
+pub mod list;
+pub mod live;
+pub mod problem;
+pub mod profiles;
+pub mod session;
+pub mod settings;
+pub mod templates;
+pub mod users;
+
+pub use live::{ActiveCall, LiveSource, LiveView, Registration};
+
+use axum::middleware::from_fn_with_state;
+use selfprov_operations::sessions::SessionPolicy;
+use selfprov_operations::settings::SettingsBase;
+use selfprov_operations::Operations;
+use selfprov_provisioning::settings::CredentialPolicy;
+use std::sync::{Arc, OnceLock};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The path every API route is under.
+pub const PREFIX: &str = "/api/v1";
+
+/// The settings of the configuration file as they are now (they change on SIGHUP).
+pub type SettingsSource = Arc<dyn Fn() -> SettingsBase + Send + Sync>;
+
+/// How administrators authenticate.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Wrong passwords in a row before an account is locked, and for how long.
+    pub logins: CredentialPolicy,
+    pub sessions: SessionPolicy,
+    /// Mark the session cookie `Secure` (sent over HTTPS only; browsers treat
+    /// `http://localhost` as secure too).
+    pub secure_cookie: bool,
+    /// Login attempts per source address and minute (0: unlimited).
+    pub logins_per_minute: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            logins: CredentialPolicy::default(),
+            sessions: SessionPolicy::default(),
+            secure_cookie: true,
+            logins_per_minute: 10,
+        }
+    }
+}
+
+/// What every handler works with.
+#[derive(Clone)]
+pub struct ApiState {
+    pub ops: Operations,
+    pub settings: SettingsSource,
+    pub live: LiveSource,
+    pub auth: Arc<AuthConfig>,
+    throttle: Arc<session::LoginThrottle>,
+    docs: Arc<OnceLock<docs::Docs>>,
+}
+
+impl ApiState {
+    pub fn new(
+        ops: Operations,
+        settings: SettingsSource,
+        live: LiveSource,
+        auth: AuthConfig,
+    ) -> Self {
+        ApiState {
+            ops,
+            settings,
+            live,
+            throttle: Arc::new(session::LoginThrottle::new(auth.logins_per_minute)),
+            auth: Arc::new(auth),
+            docs: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+/// Every route, with the authentication layer when a state is given.
+fn routes(state: Option<&ApiState>) -> OpenApiRouter<ApiState> {
+    let mut protected = OpenApiRouter::new()
+        .merge(templates::udt::crud())
+        .merge(templates::ult::crud())
+        .merge(profiles::crud())
+        .merge(users::routes())
+        .merge(devices::routes())
+        .merge(settings::routes())
+        .merge(audit::routes())
+        .merge(import::routes())
+        .merge(live::routes())
+        .merge(accounts::routes())
+        .merge(session::routes())
+        .merge(docs::routes())
+        // Unknown paths also pass authentication first: without credentials nothing says
+        // which paths exist.
+        .route("/{*rest}", axum::routing::any(no_such_path));
+    if let Some(s) = state {
+        protected = protected.route_layer(from_fn_with_state(s.clone(), auth::authenticate));
+    }
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .nest(PREFIX, protected.merge(session::login_route()))
+}
+
+async fn no_such_path() -> problem::Problem {
+    problem::Problem::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "no-such-path",
+        "Not found",
+        "no such API path; GET /api/v1/docs lists them",
+    )
+}
+
+/// The API's router (paths under [`PREFIX`]), ready to merge into the admin listener's.
+pub fn router(state: ApiState) -> axum::Router {
+    let (router, api) = routes(Some(&state)).split_for_parts();
+    let _ = state.docs.set(docs::Docs::of(&api));
+    router.with_state(state)
+}
+
+/// The OpenAPI document (what `/api/v1/openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes(None).into_openapi()
+}
