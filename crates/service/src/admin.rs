@@ -1,7 +1,8 @@
 //! Admin HTTP listener: `/health` for load balancers, `/status` (JSON) for `selfprov status`,
-//! `/metrics` for Prometheus.
+//! `/registrations` (JSON) for `selfprov registrations`, `/metrics` for Prometheus.
 
 use crate::metrics::Metrics;
+use crate::registrar::RegistrationView;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 
 /// Registration state of one route-point DN as shown to operators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,25 +34,55 @@ pub struct StatusSnapshot {
     pub active_calls: u64,
     pub max_calls: u64,
     pub registrations: Vec<RegistrationStatus>,
+    /// How phones registering here prove who they are: `digest` or `binding`; `external` when
+    /// phones register at an external registrar.
+    #[serde(default)]
+    pub phone_auth: String,
+    /// Phones registered at the built-in registrar now (`/registrations` lists them).
+    #[serde(default)]
+    pub phones_registered: u64,
     pub sip_listen: String,
     pub version: String,
+}
+
+/// The built-in registrar's bindings, as `/registrations` serves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationsSnapshot {
+    pub phone_auth: String,
+    pub registrations: Vec<RegistrationView>,
 }
 
 /// Supplies the current status; the service implements it over its live state.
 pub type StatusSource = Arc<dyn Fn() -> StatusSnapshot + Send + Sync>;
 
+/// A question for the event loop, which owns what it asks about.
+pub enum Query {
+    /// The live registrations at the built-in registrar.
+    Registrations(oneshot::Sender<Vec<RegistrationView>>),
+}
+
 #[derive(Clone)]
 struct AdminState {
     status: StatusSource,
     metrics: Arc<Metrics>,
+    queries: mpsc::UnboundedSender<Query>,
 }
 
-pub fn router(status: StatusSource, metrics: Arc<Metrics>) -> Router {
+pub fn router(
+    status: StatusSource,
+    metrics: Arc<Metrics>,
+    queries: mpsc::UnboundedSender<Query>,
+) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/status", get(status_json))
+        .route("/registrations", get(registrations_json))
         .route("/metrics", get(metrics_text))
-        .with_state(AdminState { status, metrics })
+        .with_state(AdminState {
+            status,
+            metrics,
+            queries,
+        })
 }
 
 /// Bind the admin listener; returns the bound address (useful with port 0) and the serving future.
@@ -58,13 +90,14 @@ pub async fn bind(
     addr: SocketAddr,
     status: StatusSource,
     metrics: Arc<Metrics>,
+    queries: mpsc::UnboundedSender<Query>,
 ) -> std::io::Result<(
     SocketAddr,
     impl std::future::Future<Output = std::io::Result<()>>,
 )> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(status, metrics);
+    let app = router(status, metrics, queries);
     Ok((local, async move { axum::serve(listener, app).await }))
 }
 
@@ -85,6 +118,26 @@ async fn health(State(s): State<AdminState>) -> Response {
 
 async fn status_json(State(s): State<AdminState>) -> Json<StatusSnapshot> {
     Json((s.status)())
+}
+
+/// Ask the event loop for its bindings (it answers between two events).
+async fn registrations_json(State(s): State<AdminState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if s.queries.send(Query::Registrations(tx)).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response();
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(5), rx).await {
+        Ok(Ok(registrations)) => Json(RegistrationsSnapshot {
+            phone_auth: (s.status)().phone_auth,
+            registrations,
+        })
+        .into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no answer from the service\n",
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics_text(State(s): State<AdminState>) -> Response {
@@ -133,15 +186,38 @@ mod tests {
                 dn: "2000".into(),
                 state: "registered".into(),
             }],
+            phone_auth: "digest".into(),
+            phones_registered: 1,
             sip_listen: "127.0.0.1:5060".into(),
             version: "test".into(),
         });
         let metrics = Arc::new(Metrics::new());
         metrics.call_finished("SUCCESS");
-        let (addr, fut) = bind("127.0.0.1:0".parse().unwrap(), status, metrics)
+        // The event loop's side of `/registrations`.
+        let (queries, mut asked) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Query::Registrations(answer)) = asked.recv().await {
+                let _ = answer.send(vec![RegistrationView {
+                    device: "SEP001122334455".into(),
+                    dn: "1000".into(),
+                    contact: "sip:SEP001122334455@127.0.0.1:5062".into(),
+                    source: "127.0.0.1:5062".into(),
+                    transport: "udp".into(),
+                    expires_in: 3599,
+                    auth: "digest".into(),
+                    user_agent: None,
+                }]);
+            }
+        });
+        let (addr, fut) = bind("127.0.0.1:0".parse().unwrap(), status, metrics, queries)
             .await
             .unwrap();
         let server = tokio::spawn(fut);
+        let r = get_path(addr, "/registrations").await;
+        assert!(
+            r.contains("\"phone_auth\":\"digest\"") && r.contains("\"device\":\"SEP001122334455\""),
+            "{r}"
+        );
 
         let h = get_path(addr, "/health").await;
         assert!(h.starts_with("HTTP/1.1 200"), "{h}");

@@ -84,11 +84,15 @@ pub(crate) struct Started {
 
 /// Start the configuration server when `phone_config.http_listen` is set (and its TFTP side when
 /// `tftp_listen` is).
-pub(crate) async fn start(cfg: &Config, ops: &Operations) -> Result<Option<Started>> {
+pub(crate) async fn start(
+    cfg: &Config,
+    ops: &Operations,
+    secrets: &DeviceSecrets,
+) -> Result<Option<Started>> {
     let Some(listen) = cfg.raw.phone_config.http_listen else {
         return Ok(None);
     };
-    let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
+    let secrets = secrets.clone();
     let templates = crate::reload::load_templates(cfg)
         .map_err(|e| anyhow!(e))?
         .unwrap_or_else(Templates::shipped);

@@ -6,6 +6,7 @@ use crate::calls::Calls;
 use crate::codecs::sdp_codecs;
 use crate::event_loop::Inputs;
 use crate::metrics::Metrics;
+use crate::phone_auth::SipDigest;
 use crate::phone_target::OutboundProxy;
 use crate::registrar::Bindings;
 use crate::reload::{effective, load_catalog};
@@ -15,7 +16,7 @@ use crate::status::{status_source, Live};
 use anyhow::{anyhow, Context, Result};
 use selfprov_config::Config;
 use selfprov_media::engine::{MediaEngine, MediaEvent};
-use selfprov_operations::{Actor, Operations};
+use selfprov_operations::{Actor, DeviceSecrets, Operations};
 use selfprov_provisioning::settings::{status, Status};
 use selfprov_provisioning::store::{ListQuery, SqliteStore, Store};
 use selfprov_sip::endpoint::EndpointConfig;
@@ -126,16 +127,19 @@ pub async fn serve(base: Config) -> Result<()> {
             .send(SipCommand::SetRefusing(Some(cfg.raw.shutdown.retry_after)))
             .ok();
     }
+    let (query_tx, query_rx) = mpsc::unbounded_channel();
     let (admin_addr, admin_fut) = admin::bind(
         cfg.raw.admin.listen,
         status_source(live.clone(), sip.local.to_string()),
         metrics.clone(),
+        query_tx,
     )
     .await
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
     register_route_point(&cfg, &sip, &live, &metrics)?;
-    let config_server = crate::phone_config::start(&cfg, &ops).await?;
+    let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
+    let config_server = crate::phone_config::start(&cfg, &ops, &secrets).await?;
     let config_url = config_server
         .as_ref()
         .map(|s| s.url.clone())
@@ -169,8 +173,10 @@ pub async fn serve(base: Config) -> Result<()> {
         live,
         work: work_tx,
         calls: Calls::default(),
+        identifying: HashMap::new(),
         ringing: HashMap::new(),
         bindings: Bindings::default(),
+        phone_digest: SipDigest::new(secrets),
         outbound_proxy,
         next_media_key: 1,
         drain_deadline: None,
@@ -185,6 +191,7 @@ pub async fn serve(base: Config) -> Result<()> {
             media: media_ev,
             work: work_rx,
             operator,
+            queries: query_rx,
         })
         .await;
     Ok(())

@@ -109,6 +109,28 @@ pub fn sipp_call(s: &Service, scenario: &[&str], service: &str) -> bool {
         .success()
 }
 
+/// Run a SIPp scenario that authenticates (`device;password` injection file, e.g.
+/// tests/scenarios/call_digest.xml) calling `service` as `device`, its credentials fetched like
+/// a phone's; true on success.
+pub fn sipp_call_as(s: &Service, scenario: &Path, service: &str, device: &str) -> bool {
+    let inf = s.dir.path().join(format!("{device}.csv"));
+    std::fs::write(
+        &inf,
+        format!("SEQUENTIAL\n{device};{}\n", phone_password(s, device)),
+    )
+    .unwrap();
+    sipp_call(
+        s,
+        &[
+            "-sf",
+            scenario.to_str().unwrap(),
+            "-inf",
+            inf.to_str().unwrap(),
+        ],
+        service,
+    )
+}
+
 pub fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -202,10 +224,72 @@ pub fn metric(s: &Service, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The User-Agent SIPp's phones (tests/scenarios/provision_rfc4733.xml) and the test phone send.
+pub const CISCO_UA: &str = "Cisco-CP8845/14.2.1";
+
+/// The running service's configuration server, as phones reach it.
+pub fn config_server(s: &Service) -> selfprov_phone::config_file::ConfigServer {
+    selfprov_phone::config_file::ConfigServer::from_url(&format!(
+        "http://127.0.0.1:{}",
+        s.config_port
+    ))
+    .unwrap()
+}
+
+/// A Cisco phone's line from its file: what a new phone gets at its first fetch (which
+/// auto-registers it), or — for a device the administrator created, which cannot fetch without
+/// credentials — what `selfprov config render --show-secrets` shows the administrator.
+pub fn phone_line(s: &Service, device: &str) -> selfprov_phone::config_file::Line {
+    use selfprov_phone::config_file::{cisco_line, fetch};
+    let file = match fetch(
+        &config_server(s),
+        &format!("{device}.cnf.xml"),
+        CISCO_UA,
+        None,
+    ) {
+        Ok(f) => f.body,
+        Err(_) => {
+            let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+                .arg("--config")
+                .arg(&s.cfg)
+                .args(["config", "render", device, "--show-secrets"])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        }
+    };
+    cisco_line(&file).unwrap_or_else(|| panic!("no line in {device}'s file:\n{file}"))
+}
+
+/// The device's digest secret (see [`phone_line`]).
+pub fn phone_password(s: &Service, device: &str) -> String {
+    phone_line(s, device).password
+}
+
+/// A line of the SIPp injection file of tests/scenarios/provision_rfc4733.xml for `device`, its
+/// credentials fetched from the running service.
+pub fn sipp_phone_line(
+    s: &Service,
+    device: &str,
+    id: &str,
+    pin: &str,
+    contact_port: u16,
+) -> String {
+    format!(
+        "{device};{id};{pin};{contact_port};{}",
+        phone_password(s, device)
+    )
+}
+
 /// `n` users (`load000`…, self-service ID 7000+i, extension 4000+i) imported into the database,
-/// and the SIPp injection file of `n` new phones for them; NOTIFY check-sync goes to
-/// `notify_port`. Returns the injection file.
+/// and the injection file of `n` new phones for them (`device;id;pin;notify_port`, the first
+/// fields of tests/scenarios/provision_rfc4733.xml's; [`sipp_provisioning`] adds each phone's
+/// password once the service runs); NOTIFY check-sync goes to `notify_port`. Returns the file.
 pub fn load_users(s: &Service, n: usize, notify_port: u16) -> PathBuf {
+    // All these new phones fetch their first file from one address (the test's): more unknown
+    // MACs a minute than the default throttle lets through.
+    s.edit("unknown_per_minute = 60", "unknown_per_minute = 100000");
     cli_ok(s, &["demo", "load"]);
     let users = s.dir.path().join("users.csv");
     let mut csv = String::from(
@@ -234,8 +318,18 @@ pub fn load_users(s: &Service, n: usize, notify_port: u16) -> PathBuf {
     phones
 }
 
-/// Start SIPp placing `n` provisioning calls at once from the injection file `phones`.
+/// Start SIPp placing `n` provisioning calls at once from the injection file `phones` (of
+/// [`load_users`]); each phone first fetches its configuration file, as a new phone does, for
+/// its credentials.
 pub fn sipp_provisioning(s: &Service, phones: &Path, n: usize) -> selfprov_testkit::ChildGuard {
+    let text = std::fs::read_to_string(phones).unwrap();
+    let mut with_passwords = String::from("SEQUENTIAL\n");
+    for line in text.lines().skip(1) {
+        let device = line.split(';').next().unwrap();
+        with_passwords += &format!("{line};{}\n", phone_password(s, device));
+    }
+    let phones = s.dir.path().join("phones-with-credentials.csv");
+    std::fs::write(&phones, with_passwords).unwrap();
     let n = n.to_string();
     let mut sc = sipp_command(
         s.dir.path(),
@@ -245,7 +339,7 @@ pub fn sipp_provisioning(s: &Service, phones: &Path, n: usize) -> selfprov_testk
     sc.arg("-sf")
         .arg(repo().join("tests/scenarios/provision_rfc4733.xml"))
         .arg("-inf")
-        .arg(phones)
+        .arg(&phones)
         .args(["-s", "2000", "-m", &n, "-l", &n, "-r", &n, "-rp", "1000"]);
     spawn_watched("sipp", &mut sc).unwrap().0
 }
