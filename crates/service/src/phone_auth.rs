@@ -143,3 +143,71 @@ impl SipDigest {
 pub(crate) fn log_refused(source: IpAddr, method: &str, device: Option<&str>, reason: &str) {
     tracing::warn!(%source, method, device = device.unwrap_or("-"), reason, "sip request refused");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use selfprov_sip::digest::{Challenge, DigestClient};
+
+    fn answer(nonce: String) -> String {
+        answer_with("secret", nonce)
+    }
+
+    fn answer_with(secret: &str, nonce: String) -> String {
+        let ch = Challenge {
+            realm: "selfprov".into(),
+            nonce,
+            opaque: None,
+            algorithm: Algorithm::Md5,
+            qop: vec!["auth".into()],
+            stale: false,
+        };
+        DigestClient::new("SEP001122334455", secret)
+            .authorize(&ch, "REGISTER", "sip:127.0.0.1:5060")
+            .unwrap()
+    }
+
+    #[test]
+    fn fresh_answers_are_verified_and_a_stale_nonce_is_challenged_again_with_stale_true() {
+        let d = SipDigest::new(DeviceSecrets::from_key([3; 32]));
+        let Digest::Challenge(c) = d.read("selfprov", None) else {
+            panic!("no credentials: a challenge")
+        };
+        assert_eq!(c.status, 401);
+        assert!(!c.headers.contains("stale"), "{}", c.headers);
+        let fresh = answer(d.nonce.issue(unix_s()));
+        assert!(
+            matches!(d.read("selfprov", Some(&fresh)), Digest::Verify(a) if a.username == "SEP001122334455")
+        );
+        let old = answer(d.nonce.issue(unix_s() - 2 * NONCE_MAX_AGE_S));
+        match d.read("selfprov", Some(&old)) {
+            Digest::Challenge(c) => assert!(c.headers.contains("stale=true"), "{}", c.headers),
+            other => panic!("{other:?}"),
+        }
+        // A nonce another key signed (another installation, a forgery): not an answer.
+        let forged = answer(NonceKey::new(b"elsewhere").issue(unix_s()));
+        assert!(matches!(
+            d.read("selfprov", Some(&forged)),
+            Digest::Wrong(_)
+        ));
+    }
+
+    #[test]
+    fn an_answer_proves_only_its_own_devices_secret_of_its_generation() {
+        let d = SipDigest::new(DeviceSecrets::from_key([3; 32]));
+        let verify = |secret: &str, generations: &[u32]| {
+            let header = answer_with(secret, d.nonce.issue(unix_s()));
+            let Digest::Verify(a) = d.read("selfprov", Some(&header)) else {
+                panic!("a fresh answer")
+            };
+            verified_generation(&a, "REGISTER", &d.secrets, generations.iter().copied())
+        };
+        let second = d.secrets.secret("SEP001122334455", 2);
+        assert_eq!(verify(&second, &[1, 2, 3]), Some(2));
+        // After the secret changed (a claim, a release), the old one proves nothing.
+        assert_eq!(verify(&second, &[3]), None);
+        // Another device's secret of the same generation, or a guess: nothing.
+        assert_eq!(verify(&d.secrets.secret("SEP00112233AAAA", 2), &[2]), None);
+        assert_eq!(verify("secret", &[1, 2, 3]), None);
+    }
+}

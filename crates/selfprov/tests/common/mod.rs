@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod baresip;
+pub mod ua;
 
 use selfprov_testkit::{
     free_tcp_port, free_udp_port, free_udp_tcp_port, sipp_command, spawn_watched, TempDir,
@@ -141,24 +142,24 @@ pub fn http_get(port: u16, path: &str) -> String {
     out
 }
 
-pub fn cli(s: &Service, args: &[&str]) -> serde_json::Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+/// Run the CLI with `args` on the test's configuration; what it did.
+pub fn cli_output(s: &Service, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_selfprov"))
         .arg("--config")
         .arg(&s.cfg)
         .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+pub fn cli(s: &Service, args: &[&str]) -> serde_json::Value {
+    let o = cli_output(s, args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
 pub fn cli_ok(s: &Service, args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
-        .arg("--config")
-        .arg(&s.cfg)
-        .args(args)
-        .output()
-        .unwrap();
+    let o = cli_output(s, args);
     assert!(
         o.status.success(),
         "{args:?}: {}",
