@@ -25,7 +25,8 @@ test_packages=(
   baresip                        # a real softphone for end-to-end tests
   espeak-ng sox                  # prompt generation (scripts/make-prompts.sh) and audio checks
   tshark                         # packet captures in tests
-  tftp-hpa curl                  # real TFTP clients for the configuration server's TFTP side
+  tftp-hpa curl                  # real TFTP and HTTPS clients for the configuration server
+  openssl                        # test certificates for the configuration server's HTTPS side
   procps                         # ps/pkill-free process inspection used by scripts
 )
 

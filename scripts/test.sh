@@ -13,3 +13,8 @@ cargo test --workspace --doc --locked --quiet
 # nextest runs test binaries in parallel with per-test timeouts (see .config/nextest.toml); its
 # summary line is the suite's result.
 cargo nextest run --workspace --locked --no-fail-fast "$@"
+# Every fuzz target for a short bounded run (FUZZ_SECONDS each, 20 by default; 0 skips): the
+# parsers and renderers that take bytes from the network, a CSV file or a template.
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+fi

@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         max_calls: 4,
         timers: Default::default(),
     });
-    let peer = Peer { addr: "127.0.0.1:5070".parse().unwrap(), reliable: false };
+    let peer = Peer {
+        addr: "127.0.0.1:5070".parse().unwrap(),
+        reliable: false,
+    };
     let now = Instant::now();
     ep.handle(data, peer, now);
     while ep.poll_output().is_some() {}

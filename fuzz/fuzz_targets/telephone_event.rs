@@ -16,7 +16,13 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
         let ts = u32::from(chunk[0]);
-        rx.on_packet(101, ts, &chunk[1..], t0 + Duration::from_millis(i as u64 * 20), &mut out);
+        rx.on_packet(
+            101,
+            ts,
+            &chunk[1..],
+            t0 + Duration::from_millis(i as u64 * 20),
+            &mut out,
+        );
     }
     rx.poll(t0 + Duration::from_secs(60), &mut out);
     assert!(out.len() <= data.len());

@@ -66,6 +66,8 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Absolute path of the device-secret key file.
     pub secret_key_file: PathBuf,
+    /// The HTTPS listener's certificate and key files, when `phone_config.https_listen` is set.
+    pub tls: Option<TlsFiles>,
     /// Where out-of-dialog requests to phones go (`sip.outbound_proxy`), if anywhere.
     pub outbound_proxy: Option<HostPort>,
     /// `registrar.trusted_proxies`: the sources whose `P-Asserted-Identity` is believed.
@@ -74,7 +76,19 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+/// A TLS listener's certificate chain and private key (PEM files, absolute paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+}
+
 impl Config {
+    /// Whether the configuration server runs (over HTTP, HTTPS or both).
+    pub fn serves_phone_files(&self) -> bool {
+        self.raw.phone_config.http_listen.is_some() || self.raw.phone_config.https_listen.is_some()
+    }
+
     /// Read, parse and validate a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -416,6 +430,36 @@ impl RawConfig {
                 ));
             }
         }
+        let tls = match (
+            pc.https_listen,
+            &pc.tls_certificate,
+            &pc.tls_private_key,
+        ) {
+            (Some(_), Some(c), Some(k)) => Some(TlsFiles {
+                certificate: resolve(base, c),
+                private_key: resolve(base, k),
+            }),
+            (Some(_), c, _) => {
+                let missing = if c.is_none() {
+                    "tls_certificate"
+                } else {
+                    "tls_private_key"
+                };
+                issues.push(issue(
+                    "phone_config.https_listen",
+                    format!("needs phone_config.{missing} (a PEM file)"),
+                ));
+                None
+            }
+            (None, Some(_), _) | (None, _, Some(_)) => {
+                issues.push(issue(
+                    "phone_config.https_listen",
+                    "is not set: set it to serve HTTPS with the certificate, or remove tls_certificate and tls_private_key",
+                ));
+                None
+            }
+            (None, None, None) => None,
+        };
         if pc.first_fetch_window.is_zero() {
             issues.push(issue(
                 "phone_config.first_fetch_window",
@@ -449,6 +493,7 @@ impl RawConfig {
                 prompts_dir,
                 templates_dir,
                 secret_key_file,
+                tls,
                 outbound_proxy,
                 trusted_proxies,
                 warnings,

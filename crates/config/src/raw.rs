@@ -366,9 +366,17 @@ impl Default for Admin {
 pub struct PhoneConfig {
     /// HTTP listener phones fetch their configuration files from; unset: no configuration server.
     pub http_listen: Option<SocketAddr>,
+    /// HTTPS listener (needs `tls_certificate` and `tls_private_key`); unset: none.
+    pub https_listen: Option<SocketAddr>,
+    /// PEM certificate chain of the HTTPS listener, server certificate first (relative to the
+    /// config file; read again at SIGHUP, so a renewed certificate needs no restart).
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub tls_private_key: Option<PathBuf>,
     /// TFTP listener for phones that fetch only over TFTP (69 is the standard port); unset: none.
     pub tftp_listen: Option<SocketAddr>,
-    /// The base URL written into phones' files (default `http://<http_listen>`): what phones reach.
+    /// The base URL written into phones' files (default `http://<http_listen>`, else
+    /// `https://<https_listen>`): what phones reach.
     pub public_url: Option<String>,
     /// The SIP registrar address written into phones' files (default `sip.public_address`, else
     /// `sip.listen`).
@@ -390,6 +398,9 @@ impl Default for PhoneConfig {
     fn default() -> Self {
         PhoneConfig {
             http_listen: None,
+            https_listen: None,
+            tls_certificate: None,
+            tls_private_key: None,
             tftp_listen: None,
             public_url: None,
             sip_address: None,

@@ -191,3 +191,26 @@ fn outbound_proxy_is_host_port_or_a_named_error() {
     let e = load("[sip]\noutbound_proxy = \"192.0.2.10\"\n").unwrap_err();
     assert!(e.issues[0].reason.contains("is not host:port"), "{e}");
 }
+
+#[test]
+fn https_needs_a_certificate_and_a_key_and_they_need_https() {
+    let c = load(
+        "[phone_config]\nhttps_listen = \"0.0.0.0:6971\"\ntls_certificate = \"tls/cert.pem\"\ntls_private_key = \"/srv/key.pem\"\n",
+    )
+    .unwrap();
+    assert!(c.serves_phone_files());
+    assert_eq!(
+        c.tls,
+        Some(TlsFiles {
+            certificate: PathBuf::from("/etc/selfprov/tls/cert.pem"),
+            private_key: PathBuf::from("/srv/key.pem"),
+        })
+    );
+    let e = load("[phone_config]\nhttps_listen = \"0.0.0.0:6971\"\ntls_certificate = \"c.pem\"\n")
+        .unwrap_err();
+    assert_eq!(keys(&e), ["phone_config.https_listen"]);
+    assert!(e.to_string().contains("tls_private_key"), "{e}");
+    let e = load("[phone_config]\ntls_certificate = \"c.pem\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["phone_config.https_listen"]);
+    assert!(!load("").unwrap().serves_phone_files());
+}

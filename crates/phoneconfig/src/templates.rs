@@ -234,10 +234,11 @@ impl Templates {
                     line: None,
                     message: format!("cannot read: {e}"),
                 }),
-                Ok(source) => match t.env.add_template_owned(rel.clone(), source) {
-                    Err(e) => problems.push(problem(&rel, &e)),
-                    Ok(()) => t.overrides.push(rel),
-                },
+                Ok(source) => {
+                    if let Err(p) = t.add_override(&rel, source) {
+                        problems.push(p);
+                    }
+                }
             }
         }
         if problems.is_empty() {
@@ -245,6 +246,17 @@ impl Templates {
         } else {
             Err(problems)
         }
+    }
+
+    /// One more override, `rel` named as under the overrides folder (`yealink/mac.cfg`,
+    /// `cisco/models/cisco-8845/device.xml`); a misplaced or broken one is refused with its line.
+    pub fn add_override(&mut self, rel: &str, source: String) -> Result<(), Problem> {
+        check_place(rel)?;
+        self.env
+            .add_template_owned(rel.to_owned(), source)
+            .map_err(|e| problem(rel, &e))?;
+        self.overrides.push(rel.to_owned());
+        Ok(())
     }
 
     /// The overrides folder, if any.

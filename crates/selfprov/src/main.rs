@@ -4,6 +4,7 @@
 
 mod admin;
 mod cli;
+mod log_format;
 mod logging;
 mod output;
 mod phone;

@@ -74,15 +74,6 @@ fn get_digest(s: &Service, path: &str, user: &str, password: &str) -> Resp {
     get(s, path, "Cisco-CP8845/14.2.1", Some(&auth), "127.0.0.1")
 }
 
-fn element(xml: &str, name: &str) -> String {
-    let start = xml
-        .find(&format!("<{name}>"))
-        .unwrap_or_else(|| panic!("no <{name}> in {xml}"))
-        + name.len()
-        + 2;
-    xml[start..start + xml[start..].find('<').unwrap()].to_owned()
-}
-
 #[test]
 fn a_new_phone_gets_its_file_then_only_with_its_credentials_and_a_new_secret_at_claim() {
     let s = config("e2e-phonecfg");

@@ -1,16 +1,26 @@
 //! Starting the configuration server from the configuration: the device-secret key, the
 //! templates, and what phones' files must say (where to register, where to fetch, the route point).
 
+use crate::config_server::tls::Certificate;
 use crate::config_server::{ConfigServer, View};
 
 /// Where phones fetch their files when no configuration server runs here (for `config render`).
 pub fn config_url(cfg: &Config) -> String {
-    cfg.raw.phone_config.public_url.clone().unwrap_or_else(|| {
-        match cfg.raw.phone_config.http_listen {
-            Some(a) => format!("http://{a}"),
-            None => "http://(no configuration server)".into(),
-        }
-    })
+    let pc = &cfg.raw.phone_config;
+    default_url(pc.public_url.as_deref(), pc.http_listen, pc.https_listen)
+        .unwrap_or_else(|| "http://(no configuration server)".into())
+}
+
+/// `phone_config.public_url`, else the HTTP listener's URL, else the HTTPS listener's.
+fn default_url(
+    public: Option<&str>,
+    http: Option<SocketAddr>,
+    https: Option<SocketAddr>,
+) -> Option<String> {
+    public
+        .map(str::to_owned)
+        .or_else(|| http.map(|a| format!("http://{a}")))
+        .or_else(|| https.map(|a| format!("https://{a}")))
 }
 
 use anyhow::{anyhow, Context, Result};
@@ -19,6 +29,7 @@ use selfprov_operations::phone_files::ServerInfo;
 use selfprov_operations::{DeviceSecrets, Operations};
 use selfprov_phoneconfig::context::SipInfo;
 use selfprov_phoneconfig::Templates;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The registrar address phones are given: `phone_config.sip_address`, else `sip.public_address`,
@@ -75,41 +86,59 @@ pub fn view(cfg: &Config, templates: Templates, config_url: &str) -> View {
     }
 }
 
-/// The configuration server: its URL, its TFTP address, its handle.
+/// The configuration server: its URL, its HTTPS and TFTP addresses, its handle.
 pub(crate) struct Started {
     pub url: String,
-    pub tftp: Option<std::net::SocketAddr>,
+    pub https: Option<SocketAddr>,
+    pub tftp: Option<SocketAddr>,
     pub server: Arc<ConfigServer>,
+    pub certificate: Option<Arc<Certificate>>,
 }
 
-/// Start the configuration server when `phone_config.http_listen` is set (and its TFTP side when
-/// `tftp_listen` is).
+/// Start the configuration server when `phone_config.http_listen` or `https_listen` is set (with
+/// `tls`, the certificate read from `tls_certificate`), and its TFTP side when `tftp_listen` is.
+/// `secrets` are the devices' secrets, shared with the registrar's digest.
 pub(crate) async fn start(
     cfg: &Config,
     ops: &Operations,
     secrets: &DeviceSecrets,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Option<Started>> {
-    let Some(listen) = cfg.raw.phone_config.http_listen else {
+    if !cfg.serves_phone_files() {
         return Ok(None);
-    };
+    }
+    let pc = &cfg.raw.phone_config;
     let secrets = secrets.clone();
     let templates = crate::reload::load_templates(cfg)
         .map_err(|e| anyhow!(e))?
         .unwrap_or_else(Templates::shipped);
     let server = ConfigServer::new(ops.clone(), secrets, view(cfg, Templates::shipped(), ""));
-    let (addr, fut) = server
-        .bind(listen)
-        .await
-        .with_context(|| format!("configuration server {listen}"))?;
-    let url = cfg
-        .raw
-        .phone_config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let http = match pc.http_listen {
+        Some(listen) => {
+            let (addr, fut) = server
+                .bind(listen)
+                .await
+                .with_context(|| format!("configuration server {listen}"))?;
+            tokio::spawn(fut);
+            Some(addr)
+        }
+        None => None,
+    };
+    let (https, certificate) = match (pc.https_listen, tls) {
+        (Some(listen), Some(tls)) => {
+            let certificate = Certificate::new(tls);
+            let (addr, fut) = server
+                .bind_tls(listen, certificate.clone())
+                .await
+                .with_context(|| format!("configuration server (HTTPS) {listen}"))?;
+            tokio::spawn(fut);
+            (Some(addr), Some(certificate))
+        }
+        _ => (None, None),
+    };
+    let url = default_url(pc.public_url.as_deref(), http, https).unwrap_or_default();
     server.set_view(view(cfg, templates, &url));
-    tokio::spawn(fut);
-    let tftp = match cfg.raw.phone_config.tftp_listen {
+    let tftp = match pc.tftp_listen {
         Some(a) => {
             let (bound, fut) = crate::config_server::tftp::bind(server.clone(), a)
                 .await
@@ -119,5 +148,11 @@ pub(crate) async fn start(
         }
         None => None,
     };
-    Ok(Some(Started { url, tftp, server }))
+    Ok(Some(Started {
+        url,
+        https,
+        tftp,
+        server,
+        certificate,
+    }))
 }

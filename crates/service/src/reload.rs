@@ -71,7 +71,7 @@ pub(crate) fn load_catalog(cfg: &Config) -> Result<Catalog, selfprov_prompts::Pr
 pub(crate) fn load_templates(
     cfg: &Config,
 ) -> Result<Option<selfprov_phoneconfig::Templates>, String> {
-    if cfg.raw.phone_config.http_listen.is_none() {
+    if !cfg.serves_phone_files() {
         return Ok(None);
     }
     selfprov_phoneconfig::Templates::load(&cfg.templates_dir)
@@ -93,12 +93,18 @@ fn load(base: Result<Config, String>, ops: &Operations) -> Result<Loaded, String
     let catalog = load_catalog(&effective).map_err(|e| e.to_string())?;
     let templates = load_templates(&effective)?;
     let outbound_proxy = OutboundProxy::resolve(effective.outbound_proxy.as_ref())?;
+    let tls = effective
+        .tls
+        .as_ref()
+        .map(crate::config_server::tls::load)
+        .transpose()?;
     Ok(Loaded {
         base,
         effective,
         catalog,
         templates,
         outbound_proxy,
+        tls,
     })
 }
 
@@ -146,6 +152,7 @@ impl Service {
             catalog,
             templates,
             outbound_proxy,
+            tls,
         } = match r {
             Err(why) => {
                 return tracing::error!(%why, "reload refused; the running configuration stays in force")
@@ -157,6 +164,9 @@ impl Service {
             || new.raw.media.bind != cfg.raw.media.bind
             || new.raw.media.rtp_port_range.start != cfg.raw.media.rtp_port_range.start
             || new.raw.admin.listen != cfg.raw.admin.listen
+            || new.raw.phone_config.http_listen != cfg.raw.phone_config.http_listen
+            || new.raw.phone_config.https_listen != cfg.raw.phone_config.https_listen
+            || new.raw.phone_config.tftp_listen != cfg.raw.phone_config.tftp_listen
         {
             tracing::warn!("listen addresses changed: they take effect at the next restart");
         }
@@ -192,6 +202,10 @@ impl Service {
         }
         if let (Some(server), Some(t)) = (&self.config_server, templates) {
             server.set_view(crate::phone_config::view(&new, t, &self.config_url));
+        }
+        if let (Some(current), Some(t)) = (&self.tls_certificate, tls) {
+            current.replace(t);
+            tracing::info!("configuration server: TLS certificate read again");
         }
         self.metrics
             .prompt_cache_bytes

@@ -95,6 +95,13 @@ pub async fn serve(base: Config) -> Result<()> {
     for w in &base.warnings {
         tracing::warn!("{w}");
     }
+    // A certificate that cannot be read stops the start before anything else is done.
+    let tls = base
+        .tls
+        .as_ref()
+        .map(crate::config_server::tls::load)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let ops = Operations::new(open_store(&base)?);
     let first_start = ops
         .users(&ListQuery {
@@ -139,7 +146,7 @@ pub async fn serve(base: Config) -> Result<()> {
     tokio::spawn(admin_fut);
     register_route_point(&cfg, &sip, &live, &metrics)?;
     let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
-    let config_server = crate::phone_config::start(&cfg, &ops, &secrets).await?;
+    let config_server = crate::phone_config::start(&cfg, &ops, &secrets, tls).await?;
     let config_url = config_server
         .as_ref()
         .map(|s| s.url.clone())
@@ -148,10 +155,14 @@ pub async fn serve(base: Config) -> Result<()> {
         .as_ref()
         .and_then(|s| s.tftp)
         .map_or_else(|| "off".to_owned(), |a| a.to_string());
+    let https = config_server
+        .as_ref()
+        .and_then(|s| s.https)
+        .map_or_else(|| "off".to_owned(), |a| format!("https://{a}"));
     let operator = crate::signals::install()?;
     tracing::info!(
         sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
-        config = %if config_url.is_empty() { "off" } else { config_url.as_str() }, tftp = %tftp,
+        config = %if config_url.is_empty() { "off" } else { config_url.as_str() }, config_tls = %https, tftp = %tftp,
         route_point = %cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
         prompts = catalog.len(), database = ops.backend(), startup_ms = started.elapsed().as_millis() as u64,
         "selfprov ready"
@@ -182,6 +193,7 @@ pub async fn serve(base: Config) -> Result<()> {
         drain_deadline: None,
         rtp_seen: RtpSeen::default(),
         settings_revision,
+        tls_certificate: config_server.as_ref().and_then(|s| s.certificate.clone()),
         config_server: config_server.map(|s| s.server),
         config_url,
     };

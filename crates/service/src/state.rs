@@ -104,6 +104,8 @@ pub(crate) struct Service {
     pub settings_revision: i64,
     /// The configuration server, when `phone_config.http_listen` is set.
     pub config_server: Option<Arc<crate::config_server::ConfigServer>>,
+    /// The configuration server's HTTPS certificate (replaced at reload), when it serves HTTPS.
+    pub tls_certificate: Option<Arc<crate::config_server::tls::Certificate>>,
     /// Where phones fetch their files (`http://host:port`).
     pub config_url: String,
 }

@@ -22,6 +22,8 @@ pub(crate) struct Loaded {
     pub templates: Option<selfprov_phoneconfig::Templates>,
     /// `sip.outbound_proxy`, resolved.
     pub outbound_proxy: Option<OutboundProxy>,
+    /// The HTTPS listener's certificate, read again.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Results of work done off the loop.

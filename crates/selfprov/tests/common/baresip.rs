@@ -106,6 +106,33 @@ impl Baresip {
         c.write_all(format!("{}:{j},", j.len()).as_bytes()).unwrap();
     }
 
+    /// Type a group of digits and wait until baresip says it sent the last one. On a busy
+    /// machine baresip has dropped a control command now and then (it then sends no digit at
+    /// all); such a group is sent again, once.
+    pub fn type_group(&self, digits: &str) {
+        let last = digits.chars().last().unwrap_or('#');
+        let ended = format!("send DTMF digit end: '{last}'");
+        let count = || {
+            self.out
+                .lines()
+                .iter()
+                .filter(|l| l.contains(&ended))
+                .count()
+        };
+        for _ in 0..2 {
+            let before = count();
+            self.send_digits(digits);
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < until {
+                if count() > before {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("baresip did not send {digits}");
+    }
+
     /// The IVR flow of a phone whose user is jsmith (ID 1004, PIN 12345): wait for the answer,
     /// type the ID, the PIN and the confirmation, wait for the IVR to hang up.
     pub fn provision_as_jsmith(&self) {
@@ -113,11 +140,11 @@ impl Baresip {
             .wait_for("Call established", Duration::from_secs(30))
             .expect("call established");
         // Human pacing; the IVR takes type-ahead, so the result does not depend on it.
-        self.send_digits("1004#");
+        self.type_group("1004#");
         std::thread::sleep(Duration::from_millis(2500));
-        self.send_digits("12345#");
+        self.type_group("12345#");
         std::thread::sleep(Duration::from_millis(4000));
-        self.send_digits("1");
+        self.type_group("1");
         self.out
             .wait_for("session closed", Duration::from_secs(60))
             .expect("the IVR hangs up");

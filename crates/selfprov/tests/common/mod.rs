@@ -389,3 +389,13 @@ pub fn decoded_prompt(prompt: &str, codec: selfprov_media::Codec) -> Vec<i16> {
     }
     out
 }
+
+/// The text of the first `<name>` element in an XML file (the phones' files in the tests).
+pub fn element(xml: &str, name: &str) -> String {
+    let start = xml
+        .find(&format!("<{name}>"))
+        .unwrap_or_else(|| panic!("no <{name}> in {xml}"))
+        + name.len()
+        + 2;
+    xml[start..start + xml[start..].find('<').unwrap()].to_owned()
+}

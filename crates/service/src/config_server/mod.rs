@@ -1,13 +1,14 @@
 //! The configuration server: phones fetch their files over HTTP (their vendor's file names, a
 //! `family/` prefix optional). The request logic is in [`fetch`]; the fetch history is written
 //! in batches ([`history`]); scanning for unknown MACs is throttled per source ([`throttle`]).
-//! The same files over TFTP ([`tftp`]). Templates, addresses and auto-registration settings
+//! The same files over HTTPS ([`tls`]) and TFTP ([`tftp`]). Templates, addresses and auto-registration settings
 //! follow SIGHUP and changed settings.
 
 pub mod fetch;
 pub mod history;
 pub mod tftp;
 pub mod throttle;
+pub mod tls;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -85,7 +86,7 @@ impl ConfigServer {
     )> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        let app = Router::new().fallback(serve_file).with_state(self.clone());
+        let app = self.router();
         Ok((local, async move {
             axum::serve(
                 listener,
@@ -93,6 +94,11 @@ impl ConfigServer {
             )
             .await
         }))
+    }
+
+    /// The request handling, the same over HTTP and HTTPS.
+    fn router(self: &Arc<Self>) -> Router {
+        Router::new().fallback(serve_file).with_state(self.clone())
     }
 
     fn challenge_headers(&self, stale: bool) -> Vec<HeaderValue> {
