@@ -284,11 +284,25 @@ pub struct Media {
     /// Send encoded silence while no prompt plays, so the caller gets a steady stream (NAT
     /// bindings, SBC and phone media-inactivity timers); false sends nothing between prompts.
     pub continuous_rtp: bool,
+    /// Which packets are the caller's: `strict` (only the SDP address) or `nat` (see
+    /// docs/security.md, "Media").
+    pub latching: LatchingMode,
 }
+
+/// `media.latching`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatchingMode {
+    #[default]
+    Strict,
+    Nat,
+}
+
 impl Default for Media {
     fn default() -> Self {
         Media {
             continuous_rtp: true,
+            latching: LatchingMode::Strict,
             bind: std::net::IpAddr::from([127, 0, 0, 1]),
             public_address: None,
             rtp_port_range: PortRange {

@@ -4,12 +4,18 @@
 //! `sendmmsg`. No lock is shared with the rest of the service: commands come in and events go
 //! out through channels.
 //!
-//! Demultiplexing on one port: a packet belongs to the call whose latched address it comes from;
-//! before a call latches, to the call whose SDP address it comes from, or — for a phone behind a
-//! NAT that changed the port — to the one not-yet-latched call with that IP address. Anything else
-//! is a stray packet: dropped and counted.
+//! Demultiplexing on one port: a packet belongs to the call whose SDP (or latched) address it
+//! comes from; in NAT mode ([`Latching::Nat`]) also to the one not-yet-latched call expecting its
+//! IP address, or to the latched call whose SSRC it carries (the NAT rebound the port). Each
+//! call's [`Latch`] has the last word. Anything else is a stray packet: dropped and counted, never
+//! decoded for digits.
+//!
+//! A call added with `await_confirm` sends nothing until [`MediaCommand::Confirm`] (the ACK of
+//! the 200 arrived): a spoofed INVITE, whose 200 goes to the real sender, cannot aim a stream at
+//! anyone.
 
 use crate::codec::{Codec, Decoder};
+use crate::latch::{Latch, Latching, Verdict};
 use crate::net::{grow_buffers, BatchReceiver, BatchSender};
 use crate::pacer::{Batch, Frames, Pacer, PacerEvent, StreamId, TICK_MS};
 use crate::rtp::{parse, OutboundStream};
@@ -17,7 +23,7 @@ use selfprov_dtmf::inband::InbandDetector;
 use selfprov_dtmf::rfc4733::EventReceiver;
 use selfprov_dtmf::Digit;
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
@@ -39,6 +45,10 @@ pub struct StreamSpec {
     /// Payload sent every packet time while nothing plays (encoded silence); `None`: send
     /// nothing between prompts.
     pub idle: Option<std::sync::Arc<[u8]>>,
+    /// Which packets are the caller's.
+    pub latching: Latching,
+    /// Send nothing until [`MediaCommand::Confirm`] (the ACK of the 200).
+    pub await_confirm: bool,
 }
 
 /// Commands from the service.
@@ -63,6 +73,10 @@ pub enum MediaCommand {
     Hold {
         call: CallKey,
         held: bool,
+    },
+    /// The call is confirmed (ACK): media may flow.
+    Confirm {
+        call: CallKey,
     },
     /// A re-INVITE moved the caller's media.
     Remote {
@@ -98,7 +112,9 @@ pub struct MediaCounters {
 struct Call {
     stream: StreamId,
     spec: StreamSpec,
-    latched: Option<SocketAddr>,
+    latch: Latch,
+    awaiting_confirm: bool,
+    held: bool,
     events: Option<EventReceiver>,
     inband: Option<(Decoder, InbandDetector)>,
 }
@@ -160,7 +176,10 @@ struct State {
     pacer: Pacer,
     calls: HashMap<CallKey, Call>,
     by_stream: HashMap<StreamId, CallKey>,
+    /// SDP and latched addresses.
     by_addr: HashMap<SocketAddr, CallKey>,
+    /// NAT-mode calls by the IP address they latch on.
+    by_nat_ip: HashMap<IpAddr, Vec<CallKey>>,
 }
 
 impl State {
@@ -184,12 +203,20 @@ impl State {
                 };
                 self.by_stream.insert(stream, call);
                 self.by_addr.insert(spec.remote, call);
+                let latch = Latch::new(spec.remote, spec.latching);
+                if let Some(ip) = latch.nat_ip() {
+                    self.by_nat_ip.entry(ip).or_default().push(call);
+                }
+                let awaiting_confirm = spec.await_confirm;
+                self.pacer.set_paused(stream, awaiting_confirm);
                 self.calls.insert(
                     call,
                     Call {
                         stream,
                         spec,
-                        latched: None,
+                        latch,
+                        awaiting_confirm,
+                        held: false,
                         events,
                         inband,
                     },
@@ -207,19 +234,27 @@ impl State {
                 }
             }
             MediaCommand::Hold { call, held } => {
-                if let Some(c) = self.calls.get(&call) {
-                    self.pacer.set_paused(c.stream, held);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.held = held;
+                    self.pacer
+                        .set_paused(c.stream, c.held || c.awaiting_confirm);
+                }
+            }
+            MediaCommand::Confirm { call } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.awaiting_confirm = false;
+                    self.pacer.set_paused(c.stream, c.held);
                 }
             }
             MediaCommand::Remote { call, remote } => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    self.by_addr.remove(&c.spec.remote);
-                    if let Some(l) = c.latched.take() {
-                        self.by_addr.remove(&l);
+                if self.calls.contains_key(&call) {
+                    self.unindex(call);
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        c.spec.remote = remote;
+                        c.latch.set_sdp(remote);
+                        self.pacer.set_remote(c.stream, remote);
                     }
-                    c.spec.remote = remote;
-                    self.by_addr.insert(remote, call);
-                    self.pacer.set_remote(c.stream, remote);
+                    self.index(call);
                 }
             }
             MediaCommand::Shutdown => return false,
@@ -228,44 +263,108 @@ impl State {
     }
 
     fn remove(&mut self, call: CallKey) {
+        self.unindex(call);
         if let Some(c) = self.calls.remove(&call) {
             self.pacer.remove(c.stream);
             self.by_stream.remove(&c.stream);
-            self.by_addr.remove(&c.spec.remote);
-            if let Some(l) = c.latched {
-                self.by_addr.remove(&l);
+        }
+    }
+
+    /// Forget a call's addresses (before they change or the call goes).
+    fn unindex(&mut self, call: CallKey) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        for a in [Some(c.latch.sdp()), c.latch.latched()]
+            .into_iter()
+            .flatten()
+        {
+            if self.by_addr.get(&a) == Some(&call) {
+                self.by_addr.remove(&a);
+            }
+        }
+        if let Some(ip) = c.latch.nat_ip() {
+            if let Some(v) = self.by_nat_ip.get_mut(&ip) {
+                v.retain(|k| *k != call);
+                if v.is_empty() {
+                    self.by_nat_ip.remove(&ip);
+                }
             }
         }
     }
 
-    /// Which call a packet from `src` belongs to (latching it if needed).
-    fn demux(&mut self, src: SocketAddr) -> Option<CallKey> {
-        if let Some(k) = self.by_addr.get(&src) {
-            let k = *k;
-            if let Some(c) = self.calls.get_mut(&k) {
-                if c.latched.is_none() {
-                    c.latched = Some(src);
+    /// Record a call's addresses.
+    fn index(&mut self, call: CallKey) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        self.by_addr.insert(c.latch.sdp(), call);
+        if let Some(a) = c.latch.latched() {
+            self.by_addr.insert(a, call);
+        }
+        if let Some(ip) = c.latch.nat_ip() {
+            self.by_nat_ip.entry(ip).or_default().push(call);
+        }
+    }
+
+    /// Which call a packet from `src` with `ssrc` belongs to, if any (latching it if needed).
+    fn demux(&mut self, src: SocketAddr, ssrc: u32) -> Option<CallKey> {
+        let k = match self.by_addr.get(&src) {
+            Some(k) => *k,
+            None => self.nat_candidate(src.ip(), ssrc)?,
+        };
+        let c = self.calls.get_mut(&k)?;
+        let old = c.latch.latched();
+        match c.latch.judge(src, ssrc) {
+            Verdict::Stranger => None,
+            Verdict::Caller => {
+                if c.latch.latched() != old {
+                    self.relatched(k, old);
                 }
+                Some(k)
             }
-            return Some(k);
-        }
-        // NAT changed the port: the one unlatched call with that IP.
-        let mut found = None;
-        for (k, c) in &self.calls {
-            if c.latched.is_none() && c.spec.remote.ip() == src.ip() {
-                if found.is_some() {
-                    return None; // ambiguous: refuse rather than guess
-                }
-                found = Some(*k);
+            Verdict::CallerMoved(to) => {
+                let stream = c.stream;
+                self.pacer.set_remote(stream, to);
+                self.relatched(k, old);
+                Some(k)
             }
         }
-        let k = found?;
-        if let Some(c) = self.calls.get_mut(&k) {
-            c.latched = Some(src);
-            self.by_addr.insert(src, k);
-            self.pacer.set_remote(c.stream, src);
+    }
+
+    /// The NAT-mode call a packet from another port of `ip` may belong to: the one unlatched
+    /// call expecting that IP, else the latched one whose SSRC it carries. Two unlatched calls
+    /// behind the same IP: refuse rather than guess.
+    fn nat_candidate(&self, ip: IpAddr, ssrc: u32) -> Option<CallKey> {
+        let keys = self.by_nat_ip.get(&ip)?;
+        let mut unlatched = keys.iter().filter(|k| {
+            self.calls
+                .get(k)
+                .is_some_and(|c| c.latch.latched().is_none())
+        });
+        match (unlatched.next(), unlatched.next()) {
+            (Some(k), None) => Some(*k),
+            (Some(_), Some(_)) => None,
+            (None, _) => keys
+                .iter()
+                .find(|k| self.calls.get(k).is_some_and(|c| c.latch.open_to(ssrc)))
+                .copied(),
         }
-        Some(k)
+    }
+
+    /// A call's latched address changed from `old`: keep the address index right.
+    fn relatched(&mut self, call: CallKey, old: Option<SocketAddr>) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if let Some(o) = old {
+            if o != c.latch.sdp() && self.by_addr.get(&o) == Some(&call) {
+                self.by_addr.remove(&o);
+            }
+        }
+        if let Some(n) = c.latch.latched() {
+            self.by_addr.insert(n, call);
+        }
     }
 }
 
@@ -280,6 +379,7 @@ fn run(
         calls: HashMap::new(),
         by_stream: HashMap::new(),
         by_addr: HashMap::new(),
+        by_nat_ip: HashMap::new(),
     };
     let mut batch = Batch::with_capacity(256);
     let mut sender = BatchSender::new();
@@ -326,11 +426,11 @@ fn run(
                     counters.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let Some(call) = st.demux(src) else {
+                let Ok(p) = parse(data) else {
                     counters.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let Ok(p) = parse(data) else {
+                let Some(call) = st.demux(src, p.ssrc) else {
                     counters.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
@@ -439,6 +539,8 @@ mod tests {
             remote: phone.local_addr().unwrap(),
             telephone_event_pt: Some(101),
             idle: None,
+            latching: Latching::Strict,
+            await_confirm: false,
         };
         assert!(engine.send(MediaCommand::Add { call: 7, spec }));
         assert!(engine.send(MediaCommand::Play {
@@ -503,6 +605,10 @@ mod tests {
             remote: "127.0.0.1:9".parse().unwrap(),
             telephone_event_pt: None,
             idle: None,
+            latching: Latching::Nat {
+                ip: "127.0.0.1".parse().unwrap(),
+            },
+            await_confirm: false,
         };
         engine.send(MediaCommand::Add { call: 1, spec });
         nat.send_to(
@@ -520,5 +626,158 @@ mod tests {
             .recv_from(&mut buf)
             .expect("media sent to the latched NAT address");
         assert_eq!(from, rtp_port);
+    }
+
+    fn spec(remote: SocketAddr, latching: Latching, await_confirm: bool) -> StreamSpec {
+        StreamSpec {
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            ptime_ms: 20,
+            remote,
+            telephone_event_pt: Some(101),
+            idle: None,
+            latching,
+            await_confirm,
+        }
+    }
+
+    fn wait_for(what: impl Fn() -> bool) {
+        let t0 = Instant::now();
+        while !what() {
+            assert!(t0.elapsed() < Duration::from_secs(3), "timed out");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn strict_a_stranger_on_the_callers_ip_changes_nothing() {
+        let (etx, erx) = mpsc::channel();
+        let engine = MediaEngine::start("127.0.0.1:0".parse().unwrap(), etx).unwrap();
+        let rtp_port = engine.local_addr();
+        let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+        caller
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+        stranger
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let remote = caller.local_addr().unwrap();
+        engine.send(MediaCommand::Add {
+            call: 3,
+            spec: spec(remote, Latching::Strict, false),
+        });
+        // The caller is silent; the stranger presses 1 from the same IP.
+        for (i, end) in [false, true, true, true].iter().enumerate() {
+            stranger
+                .send_to(&event_packet(i as u16, 800, 1, *end, 160), rtp_port)
+                .unwrap();
+        }
+        wait_for(|| engine.counters.dropped.load(Ordering::Relaxed) == 4);
+        engine.send(MediaCommand::Play {
+            call: 3,
+            audio: frames(5),
+            tag: 1,
+        });
+        let mut buf = [0u8; 2048];
+        assert!(
+            caller.recv_from(&mut buf).is_ok(),
+            "media still goes to the caller"
+        );
+        assert!(
+            stranger.recv_from(&mut buf).is_err(),
+            "none to the stranger"
+        );
+        assert_eq!(
+            erx.recv_timeout(Duration::from_secs(3)).unwrap(),
+            MediaEvent::PlaybackFinished { call: 3, tag: 1 },
+            "and no digit came before"
+        );
+        // The caller's own digit counts.
+        for (i, end) in [false, true, true, true].iter().enumerate() {
+            caller
+                .send_to(&event_packet(i as u16, 900, 7, *end, 160), rtp_port)
+                .unwrap();
+        }
+        match erx.recv_timeout(Duration::from_secs(3)).unwrap() {
+            MediaEvent::Digit { digit, .. } => assert_eq!(digit.as_char(), '7'),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nothing_is_sent_before_the_call_is_confirmed() {
+        let (etx, _erx) = mpsc::channel();
+        let engine = MediaEngine::start("127.0.0.1:0".parse().unwrap(), etx).unwrap();
+        let target = UdpSocket::bind("127.0.0.1:0").unwrap();
+        target
+            .set_read_timeout(Some(Duration::from_millis(400)))
+            .unwrap();
+        let mut s = spec(target.local_addr().unwrap(), Latching::Strict, true);
+        s.idle = Some(Arc::from(vec![0xFFu8; 160]));
+        engine.send(MediaCommand::Add { call: 5, spec: s });
+        engine.send(MediaCommand::Play {
+            call: 5,
+            audio: frames(50),
+            tag: 1,
+        });
+        let mut buf = [0u8; 2048];
+        assert!(target.recv_from(&mut buf).is_err(), "no RTP before the ACK");
+        assert_eq!(engine.counters.sent.load(Ordering::Relaxed), 0);
+        // Held and confirmed: still nothing; resumed: media.
+        engine.send(MediaCommand::Hold {
+            call: 5,
+            held: true,
+        });
+        engine.send(MediaCommand::Confirm { call: 5 });
+        assert!(target.recv_from(&mut buf).is_err(), "held");
+        engine.send(MediaCommand::Hold {
+            call: 5,
+            held: false,
+        });
+        target
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        assert!(target.recv_from(&mut buf).is_ok(), "media after the ACK");
+    }
+
+    #[test]
+    fn nat_mode_rebinding_with_the_same_ssrc_moves_media_a_new_ssrc_does_not() {
+        let (etx, _erx) = mpsc::channel();
+        let engine = MediaEngine::start("127.0.0.1:0".parse().unwrap(), etx).unwrap();
+        let rtp_port = engine.local_addr();
+        let first = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rebound = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for s in [&first, &rebound, &stranger] {
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+        }
+        let nat = Latching::Nat {
+            ip: "127.0.0.1".parse().unwrap(),
+        };
+        engine.send(MediaCommand::Add {
+            call: 1,
+            spec: spec("127.0.0.1:9".parse().unwrap(), nat, false),
+        });
+        let pkt = |ssrc: u8| [0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, ssrc, 0xFF, 0xFF];
+        first.send_to(&pkt(9), rtp_port).unwrap();
+        wait_for(|| engine.counters.received.load(Ordering::Relaxed) == 1);
+        stranger.send_to(&pkt(4), rtp_port).unwrap();
+        wait_for(|| engine.counters.dropped.load(Ordering::Relaxed) == 1);
+        rebound.send_to(&pkt(9), rtp_port).unwrap();
+        wait_for(|| engine.counters.received.load(Ordering::Relaxed) == 2);
+        engine.send(MediaCommand::Play {
+            call: 1,
+            audio: frames(20),
+            tag: 1,
+        });
+        let mut buf = [0u8; 2048];
+        assert!(
+            rebound.recv_from(&mut buf).is_ok(),
+            "media follows the SSRC"
+        );
+        assert!(stranger.recv_from(&mut buf).is_err());
+        assert!(first.recv_from(&mut buf).is_err());
     }
 }

@@ -6,7 +6,6 @@
 //! 2^16 / 2^32 as RFC 3550 says.
 
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
-use std::net::{IpAddr, SocketAddr};
 
 /// Size of an RTP header without CSRCs or extensions.
 pub const HEADER_LEN: usize = 12;
@@ -140,67 +139,6 @@ pub fn parse(buf: &[u8]) -> Result<InboundPacket<'_>, RtpError> {
     })
 }
 
-/// Symmetric RTP (RFC 4961 style): send to where the caller's RTP comes from. The first valid
-/// packet latches the source address and SSRC; packets from any other address are dropped and
-/// counted. Until a packet arrives, media goes to the address from SDP.
-#[derive(Debug, Clone)]
-pub struct SymmetricLatch {
-    sdp_addr: SocketAddr,
-    latched: Option<SocketAddr>,
-    dropped: u64,
-}
-
-impl SymmetricLatch {
-    pub fn new(sdp_addr: SocketAddr) -> Self {
-        SymmetricLatch {
-            sdp_addr,
-            latched: None,
-            dropped: 0,
-        }
-    }
-
-    /// Where to send media now.
-    pub fn remote(&self) -> SocketAddr {
-        self.latched.unwrap_or(self.sdp_addr)
-    }
-
-    /// The SDP address changed (re-INVITE): latch again on the next packet.
-    pub fn set_sdp_addr(&mut self, addr: SocketAddr) {
-        self.sdp_addr = addr;
-        self.latched = None;
-    }
-
-    /// Decide whether a packet from `src` belongs to this call. The first packet latches.
-    pub fn accept(&mut self, src: SocketAddr) -> bool {
-        match self.latched {
-            None => {
-                // Unspecified SDP address (0.0.0.0, hold in old phones) latches to anyone.
-                self.latched = Some(src);
-                true
-            }
-            Some(a) if a == src => true,
-            Some(_) => {
-                self.dropped += 1;
-                false
-            }
-        }
-    }
-
-    pub fn latched(&self) -> Option<SocketAddr> {
-        self.latched
-    }
-
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-
-    /// Whether the SDP address is usable before anything arrives.
-    pub fn sdp_addr_usable(&self) -> bool {
-        !matches!(self.sdp_addr.ip(), IpAddr::V4(a) if a.is_unspecified())
-            && self.sdp_addr.port() != 0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,23 +201,6 @@ mod tests {
         assert_eq!(parse(&with_csrc).unwrap().payload, &[5, 6]);
         let rtcp = [0x80u8, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0];
         assert_eq!(parse(&rtcp), Err(RtpError::Rtcp));
-    }
-
-    #[test]
-    fn symmetric_latch_and_stray_rejection() {
-        let sdp: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let mut l = SymmetricLatch::new(sdp);
-        assert_eq!(l.remote(), sdp);
-        let nat: SocketAddr = "127.0.0.1:40123".parse().unwrap();
-        assert!(l.accept(nat));
-        assert_eq!(l.remote(), nat, "send to where the caller's RTP comes from");
-        assert!(!l.accept("127.0.0.1:5555".parse().unwrap()));
-        assert!(!l.accept("127.0.0.2:40123".parse().unwrap()));
-        assert_eq!(l.dropped(), 2);
-        assert!(l.accept(nat));
-        l.set_sdp_addr("127.0.0.1:6000".parse().unwrap());
-        assert_eq!(l.remote().port(), 6000);
-        assert!(!SymmetricLatch::new("0.0.0.0:4000".parse().unwrap()).sdp_addr_usable());
     }
 
     proptest! {

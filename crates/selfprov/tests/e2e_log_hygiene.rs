@@ -9,27 +9,11 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 /// An INVITE to the route point offering only a codec nobody has (refused with 488, logged with
-/// its Call-ID), as a trusted proxy sends it: its P-Asserted-Identity names the caller, so the
-/// call gets past the caller's identification (no digest challenge) to codec negotiation.
+/// its Call-ID). It comes as from a trusted proxy asserting the caller, so the call gets past the
+/// caller's identification (no digest challenge) to codec negotiation.
 fn invite(s: &Service, from_port: u16, call_id: &str) -> Vec<u8> {
     let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 99\r\na=rtpmap:99 X-NONE/8000\r\n";
-    format!(
-        "INVITE sip:2000@127.0.0.1:{port} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP 127.0.0.1:{from_port};branch=z9hG4bK-{branch}\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:SEP0011223344FE@127.0.0.1>;tag=t1\r\n\
-         To: <sip:2000@127.0.0.1>\r\n\
-         P-Asserted-Identity: <sip:SEP0011223344FE@127.0.0.1>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:SEP0011223344FE@127.0.0.1:{from_port}>\r\n\
-         Content-Type: application/sdp\r\n\
-         Content-Length: {len}\r\n\r\n{sdp}",
-        port = s.sip_port,
-        branch = call_id.len(),
-        len = sdp.len()
-    )
-    .into_bytes()
+    raw_invite(s, from_port, "SEP0011223344FE", call_id, sdp).into_bytes()
 }
 
 /// xorshift: the same mutations every run.
@@ -48,10 +32,7 @@ fn hostile_values_are_logged_escaped_and_no_line_carries_a_control_character() {
     let s = config("e2e-log-hygiene");
     s.edit("level = \"info\"", "level = \"debug\"");
     // The test's socket plays a proxy selfprov trusts (see `invite`).
-    s.edit(
-        "# trusted_proxies = [\"192.0.2.10\"]",
-        "trusted_proxies = [\"127.0.0.1\"]",
-    );
+    trust_this_host(&s);
     let (_service, err) = start_service(&s);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
@@ -75,8 +56,12 @@ fn hostile_values_are_logged_escaped_and_no_line_carries_a_control_character() {
             let at = (rng.next() as usize) % m.len();
             match rng.next() % 3 {
                 0 => m[at] = (rng.next() % 32) as u8,
-                1 => m.splice(at..at, std::iter::repeat_n(b'A', 5000)).for_each(drop),
-                _ => m.splice(at..at, [0x1b, b'[', b'2', b'J', 0x07]).for_each(drop),
+                1 => m
+                    .splice(at..at, std::iter::repeat_n(b'A', 5000))
+                    .for_each(drop),
+                _ => m
+                    .splice(at..at, [0x1b, b'[', b'2', b'J', 0x07])
+                    .for_each(drop),
             }
         }
         sock.send_to(&m, target).unwrap();
@@ -92,7 +77,10 @@ fn hostile_values_are_logged_escaped_and_no_line_carries_a_control_character() {
 
     let lines = err.lines();
     for l in &lines {
-        assert!(!l.chars().any(char::is_control), "control character in {l:?}");
+        assert!(
+            !l.chars().any(char::is_control),
+            "control character in {l:?}"
+        );
         assert!(l.len() < 16 * 1024, "a {} byte line", l.len());
     }
     assert!(lines.len() > 5, "{lines:?}");

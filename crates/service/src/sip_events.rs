@@ -8,9 +8,11 @@ use crate::calls::CallCtx;
 use crate::codecs::{media_codec, silence_frame};
 use crate::state::Service;
 use crate::work::Work;
+use selfprov_config::LatchingMode;
 use selfprov_dtmf::{DigitStream, Method};
 use selfprov_ivr::{Call, Event as IvrEvent, Key};
 use selfprov_media::engine::{MediaCommand, StreamSpec};
+use selfprov_media::latch::{nat_ip, Latching};
 use selfprov_provisioning::Language;
 use selfprov_sip::endpoint::Event as SipEvent;
 use selfprov_sip::registration::RegState;
@@ -116,9 +118,12 @@ impl Service {
                 source,
                 headers,
             } => self.on_register(key, source, &headers),
-            SipEvent::CallConfirmed { .. }
-            | SipEvent::Registration { .. }
-            | SipEvent::IncomingCall { .. } => {}
+            SipEvent::CallConfirmed { call_id } => {
+                if let Some(c) = self.calls.get(&call_id) {
+                    self.media.send(MediaCommand::Confirm { call: c.media_key });
+                }
+            }
+            SipEvent::Registration { .. } | SipEvent::IncomingCall { .. } => {}
         }
     }
 
@@ -177,6 +182,10 @@ impl Service {
                     .continuous_rtp
                     .then(|| silence_frame(codec, neg.ptime_ms))
                     .flatten(),
+                latching: self.latching(neg.remote, n.source.addr),
+                // Nothing is sent before the ACK: a spoofed INVITE's 200 goes to its real
+                // sender, who never acknowledges it, so it cannot aim a stream at anyone.
+                await_confirm: true,
             },
         });
         self.sip
@@ -214,6 +223,16 @@ impl Service {
             },
         );
         self.apply(&n.call_id, actions);
+    }
+
+    /// How the media engine recognises this caller's packets (`media.latching`).
+    fn latching(&self, sdp: std::net::SocketAddr, signalling: std::net::SocketAddr) -> Latching {
+        match self.cfg.raw.media.latching {
+            LatchingMode::Strict => Latching::Strict,
+            LatchingMode::Nat => Latching::Nat {
+                ip: nat_ip(sdp.ip(), signalling.ip()),
+            },
+        }
     }
 
     /// Hold or resume: answer the new offer and tell the media engine and the IVR.

@@ -399,3 +399,39 @@ pub fn element(xml: &str, name: &str) -> String {
         + 2;
     xml[start..start + xml[start..].find('<').unwrap()].to_owned()
 }
+
+/// The service believes what this host's proxies assert (`registrar.trusted_proxies =
+/// ["127.0.0.1"]`): a [`raw_invite`] is then answered without a digest challenge.
+pub fn trust_this_host(s: &Service) {
+    s.edit(
+        "# trusted_proxies = [\"192.0.2.10\"]",
+        "trusted_proxies = [\"127.0.0.1\"]",
+    );
+}
+
+/// A raw INVITE to the route point from a UDP socket on `from_port`, calling as `device`, with
+/// the SDP offer `sdp`. It comes as from a proxy that asserts the caller (P-Asserted-Identity):
+/// with [`trust_this_host`] the service takes it without a challenge; otherwise it is challenged
+/// (401) like any INVITE without credentials.
+pub fn raw_invite(s: &Service, from_port: u16, device: &str, call_id: &str, sdp: &str) -> String {
+    format!(
+        "INVITE sip:2000@127.0.0.1:{port} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{from_port};branch=z9hG4bK-{branch:016x}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{device}@127.0.0.1>;tag=caller\r\n\
+         To: <sip:2000@127.0.0.1>\r\n\
+         P-Asserted-Identity: <sip:{device}@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:{device}@127.0.0.1:{from_port}>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {len}\r\n\r\n{sdp}",
+        port = s.sip_port,
+        // One transaction per Call-ID (FNV-1a of it: any bytes make a valid branch).
+        branch = call_id
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b))
+                .wrapping_mul(0x100_0000_01b3)),
+        len = sdp.len()
+    )
+}
