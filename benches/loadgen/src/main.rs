@@ -9,19 +9,28 @@
 //! time from a `#` (end of the key press) to the prompt it triggers. At the end it prints a
 //! summary and writes JSON (summary) and CSV (one line per call).
 //!
-//! With `--provision FILE` each call is a whole provisioning flow instead: the phone REGISTERs
-//! (and is auto-registered), calls, and types its self-service ID, PIN and `1` as RFC 4733
+//! Every phone authenticates as real phones do (`credentials`): with `--provision` each phone
+//! fetches its own configuration file first; otherwise the calls come from one device whose file
+//! is fetched at the start. INVITEs (and REGISTERs) answer the registrar's digest challenge; a
+//! phone that was challenged once sends its credentials with its next requests at once.
+//!
+//! With `--provision FILE` each call is a whole provisioning flow instead: the phone fetches its
+//! file (and is auto-registered), REGISTERs, calls, and types its self-service ID, PIN and `1` as RFC 4733
 //! events when it hears the prompt asking for each (half a second into it, barging in), as a
 //! user who knows the system would; it answers the IVR's BYE and the NOTIFY check-sync. A phone
 //! is provisioned when its NOTIFY arrives. Unlike `benches/sipp/provision.xml`, which types at
 //! fixed times, it waits for the confirmation prompt, so a slow PIN check cannot make it press
 //! `1` before the IVR asks (keys pressed while the IVR is checking are ignored).
 
+mod credentials;
+
 use clap::Parser;
+use credentials::{fetch_line, Auth, Fetcher, USER_AGENT};
+use selfprov_phone::config_file::ConfigServer;
 use selfprov_media::{Codec, Encoder};
 use selfprov_phone::call::{offer, rtp_packet, AudioOffer, DtmfMode};
 use selfprov_phone::recognize::Recognizer;
-use selfprov_phone::sipmsg::{branch, token, Identity, Msg};
+use selfprov_phone::sipmsg::{branch, mac_of, token, with_header, Identity, Msg};
 use selfprov_phone::stats::{percentile, RtpStats};
 use selfprov_prompts::Catalog;
 use std::collections::HashMap;
@@ -72,6 +81,13 @@ struct Args {
     /// Sets --calls to the number of phones; --hold is not used.
     #[arg(long)]
     provision: Option<PathBuf>,
+    /// The configuration server phones fetch their files (credentials) from.
+    #[arg(long, default_value = "http://127.0.0.1:6970")]
+    config_url: String,
+    /// Without --provision: the device every call comes from (default: a new random SEP + MAC,
+    /// whose first fetch auto-registers it).
+    #[arg(long)]
+    device: Option<String>,
     /// Measure the loopback kernel floor instead (no SIP, no selfprov): a second thread sends a
     /// 20 ms PCMU packet to each of --calls sockets every packet time, from one socket with
     /// sendmmsg (the least any media engine can do for silent callers), for --hold. Prints that
@@ -121,6 +137,7 @@ fn read_phones(path: &std::path::Path) -> std::io::Result<Vec<Phone>> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    Fetching,
     Registering,
     Inviting,
     Up,
@@ -137,6 +154,10 @@ struct Press {
 
 struct Call {
     id: Identity,
+    /// Digest credentials (once fetched), the INVITE's CSeq (2 after a challenge) and branch.
+    auth: Option<Auth>,
+    invite_cseq: u32,
+    invite_branch: String,
     call_id: String,
     tag: String,
     to_tag: String,
@@ -169,6 +190,8 @@ struct Call {
     keys: std::collections::VecDeque<u8>,
     gap: u8,
     register_ms: Option<f64>,
+    fetch_ms: Option<f64>,
+    t_register: Instant,
     t_start: Instant,
     flow_s: Option<f64>,
     notified: Option<Instant>,
@@ -185,10 +208,16 @@ impl Call {
 
 const SIP_TOKEN: u64 = u64::MAX;
 
-/// The INVITE of call `idx`: PCMU with RFC 4733 events, media on the call's own socket.
-fn invite(id: &Identity, dial: &str, call_id: &str, tag: &str, rtp: &UdpSocket, idx: usize) -> std::io::Result<Vec<u8>> {
+/// The INVITE of call `idx` (CSeq `cseq`, on branch `br`): PCMU with RFC 4733 events, media on
+/// the call's own socket; with the caller's credentials when it has been challenged before.
+#[allow(clippy::too_many_arguments)]
+fn invite(id: &Identity, auth: Option<&mut Auth>, dial: &str, call_id: &str, cseq: u32, br: &str, tag: &str, rtp: &UdpSocket, idx: usize) -> std::io::Result<Vec<u8>> {
     let body = offer(AudioOffer::new(Codec::Pcmu, DtmfMode::Rfc4733), rtp.local_addr()?, idx as u64, 1, "sendrecv");
-    Ok(id.request("INVITE", dial, call_id, 1, tag, None, &branch(), Some("application/sdp"), body.as_bytes()))
+    let req = id.request("INVITE", dial, call_id, cseq, tag, None, br, Some("application/sdp"), body.as_bytes());
+    Ok(match auth.and_then(|a| a.header("INVITE", &id.target_uri(dial))) {
+        Some(h) => with_header(&req, &h),
+        None => req,
+    })
 }
 const TICK: Duration = Duration::from_millis(10);
 
@@ -364,6 +393,16 @@ fn main() -> std::io::Result<()> {
     } else {
         None
     };
+    let config_server = ConfigServer::from_url(&a.config_url).map_err(std::io::Error::other)?;
+    // Provisioning: each phone fetches its own file. Otherwise one device makes every call.
+    let fetcher = provisioning.then(|| Fetcher::start(config_server.clone(), 4));
+    let plain_device = a.device.clone().unwrap_or_else(|| format!("SEP02{:010X}", rand::random::<u64>() & 0xff_ffff_ffff));
+    let mut plain_auth = if provisioning {
+        None
+    } else {
+        let line = fetch_line(&config_server, &plain_device, None).map_err(|e| std::io::Error::other(format!("{plain_device}'s configuration file: {e}")))?;
+        Some(Auth::new(&line))
+    };
     let sip = UdpSocket::bind((a.bind, 0))?;
     sip.set_nonblocking(true)?;
     // Every call's SIP goes through this one socket.
@@ -371,8 +410,9 @@ fn main() -> std::io::Result<()> {
     let ep = Epoll::new()?;
     ep.add(sip.as_raw_fd(), SIP_TOKEN)?;
     let id = Identity {
-        user: "loadgen".into(),
-        user_agent: "selfprov-loadgen".into(),
+        user: plain_device.clone(),
+        instance: None,
+        user_agent: USER_AGENT.into(),
         local: sip.local_addr()?,
         server: a.server,
     };
@@ -414,22 +454,31 @@ fn main() -> std::io::Result<()> {
                 // A brand-new phone of a known model (auto-registration picks its template).
                 Some(i) => Identity {
                     user: phones[i].device.clone(),
-                    user_agent: "Cisco-CP8845/14.2.1 selfprov-loadgen".into(),
+                    instance: mac_of(&phones[i].device).map(str::to_owned),
                     ..id.clone()
                 },
                 None => id.clone(),
             };
-            let (first, state) = if phone.is_some() {
-                let reg_id = format!("reg-{call_id}");
-                by_id.insert(reg_id.clone(), idx);
-                (cid.register(&reg_id, 1, &tag, 3600), State::Registering)
-            } else {
-                (invite(&cid, &a.dial, &call_id, &tag, &rtp, idx)?, State::Inviting)
+            let invite_branch = branch();
+            let mut auth = plain_auth.clone();
+            let (first, state) = match (phone, &fetcher) {
+                (Some(i), Some(f)) => {
+                    // Its configuration file first; the REGISTER follows when it is here.
+                    f.ask(idx, &phones[i].device);
+                    by_id.insert(format!("reg-{call_id}"), idx);
+                    (None, State::Fetching)
+                }
+                _ => (Some(invite(&cid, auth.as_mut(), &a.dial, &call_id, 1, &invite_branch, &tag, &rtp, idx)?), State::Inviting),
             };
-            let _ = sip.send_to(&first, a.server);
+            if let Some(first) = &first {
+                let _ = sip.send_to(first, a.server);
+            }
             by_id.insert(call_id.clone(), idx);
             calls.push(Call {
                 id: cid,
+                auth,
+                invite_cseq: 1,
+                invite_branch,
                 call_id,
                 tag,
                 to_tag: String::new(),
@@ -449,7 +498,7 @@ fn main() -> std::io::Result<()> {
                 answered: None,
                 stats: RtpStats::default(),
                 rec: recognizer.as_ref().map(Recognizer::fork),
-                pending: Some((first, now + Duration::from_millis(500), Duration::from_millis(500), 0)),
+                pending: first.map(|f| (f, now + Duration::from_millis(500), Duration::from_millis(500), 0)),
                 probe_at: None,
                 press: None,
                 probe_end: None,
@@ -460,10 +509,35 @@ fn main() -> std::io::Result<()> {
                 keys: Default::default(),
                 gap: 0,
                 register_ms: None,
+                fetch_ms: None,
+                t_register: now,
                 t_start: now,
                 flow_s: None,
                 notified: None,
             });
+        }
+
+        // Configuration files fetched: register, answering the challenge when it comes.
+        if let Some(f) = &fetcher {
+            while let Ok((idx, line)) = f.results.try_recv() {
+                let c = &mut calls[idx];
+                match line {
+                    Ok(line) => {
+                        let t = Instant::now();
+                        c.fetch_ms = Some(t.duration_since(c.t_start).as_secs_f64() * 1e3);
+                        c.auth = Some(Auth::new(&line));
+                        let reg = c.id.register(&format!("reg-{}", c.call_id), 1, &c.tag, 3600);
+                        let _ = sip.send_to(&reg, a.server);
+                        c.pending = Some((reg, t + Duration::from_millis(500), Duration::from_millis(500), 0));
+                        c.t_register = t;
+                        c.state = State::Registering;
+                    }
+                    Err(e) => {
+                        c.failed = Some(format!("configuration file: {e}"));
+                        c.end(&ep, &mut done);
+                    }
+                }
+            }
         }
 
         // This tick's packets, retransmissions and hang-ups.
@@ -493,7 +567,7 @@ fn main() -> std::io::Result<()> {
                 if c.phone.is_some() {
                     c.failed.get_or_insert_with(|| format!("the IVR did not end the call within {}s", limit.as_secs()));
                 }
-                let b = c.id.request("BYE", &a.dial, &c.call_id, 2, &c.tag, Some(&c.to_tag), &branch(), None, b"");
+                let b = c.id.request("BYE", &a.dial, &c.call_id, c.invite_cseq + 1, &c.tag, Some(&c.to_tag), &branch(), None, b"");
                 let _ = sip.send_to(&b, a.server);
                 c.pending = Some((b, now + Duration::from_millis(500), Duration::from_millis(500), 0));
                 c.state = State::Byeing;
@@ -584,6 +658,19 @@ fn main() -> std::io::Result<()> {
                                 if code < 200 {
                                     continue;
                                 }
+                                let (n, _) = m.cseq();
+                                let auth = c.auth.as_mut().filter(|_| code == 401 && n == 1);
+                                if let Some(auth) = auth.and_then(|au| au.challenged(&m).then_some(au)) {
+                                    // Challenged: again with the phone's credentials.
+                                    let reg = c.id.register(&format!("reg-{}", c.call_id), 2, &c.tag, 3600);
+                                    let reg = match auth.header("REGISTER", &c.id.registrar_uri()) {
+                                        Some(h) => with_header(&reg, &h),
+                                        None => reg,
+                                    };
+                                    let _ = sip.send_to(&reg, a.server);
+                                    c.pending = Some((reg, Instant::now() + Duration::from_millis(500), Duration::from_millis(500), 0));
+                                    continue;
+                                }
                                 if code >= 300 {
                                     c.pending = None;
                                     c.failed = Some(format!("REGISTER: {code} {}", m.reason));
@@ -591,8 +678,8 @@ fn main() -> std::io::Result<()> {
                                     continue;
                                 }
                                 let t = Instant::now();
-                                c.register_ms = Some(t.duration_since(c.t_start).as_secs_f64() * 1e3);
-                                let inv = invite(&c.id, &a.dial, &c.call_id, &c.tag, &c.rtp, idx)?;
+                                c.register_ms = Some(t.duration_since(c.t_register).as_secs_f64() * 1e3);
+                                let inv = invite(&c.id, c.auth.as_mut(), &a.dial, &c.call_id, 1, &c.invite_branch, &c.tag, &c.rtp, idx)?;
                                 let _ = sip.send_to(&inv, a.server);
                                 c.pending = Some((inv, t + Duration::from_millis(500), Duration::from_millis(500), 0));
                                 c.t_invite = t;
@@ -608,11 +695,26 @@ fn main() -> std::io::Result<()> {
                             }
                             Some(code) => {
                                 let (n, method) = m.cseq();
-                                if method == "INVITE" && c.state == State::Inviting {
+                                if method == "INVITE" && c.state == State::Inviting && n == c.invite_cseq {
                                     c.pending = None;
                                     c.to_tag = m.to_tag().unwrap_or_default();
-                                    let ack = c.id.request("ACK", &a.dial, &c.call_id, n, &c.tag, Some(&c.to_tag), &branch(), None, b"");
+                                    // A failure's ACK belongs to the INVITE's transaction (its branch).
+                                    let ack_branch = if code >= 300 { c.invite_branch.clone() } else { branch() };
+                                    let ack = c.id.request("ACK", &a.dial, &c.call_id, n, &c.tag, Some(&c.to_tag), &ack_branch, None, b"");
                                     let _ = sip.send_to(&ack, a.server);
+                                    let challenged = code == 401 && n == 1 && c.auth.as_mut().is_some_and(|au| au.challenged(&m));
+                                    if challenged {
+                                        // Again with the credentials (and the next calls carry them at once).
+                                        if let (Some(p), Some(au)) = (plain_auth.as_mut(), c.auth.as_ref()) {
+                                            *p = au.clone();
+                                        }
+                                        c.invite_cseq = 2;
+                                        c.invite_branch = branch();
+                                        let inv = invite(&c.id, c.auth.as_mut(), &a.dial, &c.call_id, 2, &c.invite_branch, &c.tag, &c.rtp, idx)?;
+                                        let _ = sip.send_to(&inv, a.server);
+                                        c.pending = Some((inv, Instant::now() + Duration::from_millis(500), Duration::from_millis(500), 0));
+                                        continue;
+                                    }
                                     if code >= 300 {
                                         c.failed = Some(format!("{code} {}", m.reason));
                                         c.end(&ep, &mut done);
@@ -717,6 +819,7 @@ fn main() -> std::io::Result<()> {
         _ => None,
     };
     let registered: Vec<u32> = calls.iter().filter_map(|c| c.register_ms).map(|v| (v * 1000.0) as u32).collect();
+    let fetched: Vec<u32> = calls.iter().filter_map(|c| c.fetch_ms).map(|v| (v * 1000.0) as u32).collect();
     let flows: Vec<u32> = calls.iter().filter_map(|c| c.flow_s).map(|v| (v * 1e6) as u32).collect();
     let setup: Vec<u32> = calls.iter().filter_map(|c| c.setup_ms).map(|v| (v * 1000.0) as u32).collect();
     let first: Vec<u32> = calls.iter().filter_map(|c| c.first_rtp_ms).map(|v| (v * 1000.0) as u32).collect();
@@ -752,6 +855,7 @@ fn main() -> std::io::Result<()> {
             "phones": n_calls,
             "provisioned": notified.len(),
             "provisionings_per_s": per_s.map(|v| (v * 10.0).round() / 10.0),
+            "fetch_ms": {"p50": ms(&fetched, 0.5), "p99": ms(&fetched, 0.99), "max": ms(&fetched, 1.0)},
             "register_to_200_ms": {"p50": ms(&registered, 0.5), "p99": ms(&registered, 0.99), "max": ms(&registered, 1.0)},
             "flow_s": {"p50": ms(&flows, 0.5) / 1000.0, "p99": ms(&flows, 0.99) / 1000.0, "max": ms(&flows, 1.0) / 1000.0},
         });

@@ -73,6 +73,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Where out-of-dialog requests to phones go (`sip.outbound_proxy`), if anywhere.
     pub outbound_proxy: Option<HostPort>,
+    /// `registrar.trusted_proxies`: the sources whose `P-Asserted-Identity` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Warnings to log at start (e.g. authentication mode `none`).
     pub warnings: Vec<String>,
 }
@@ -251,6 +253,24 @@ impl RawConfig {
             issues.push(issue(
                 "registrar.address",
                 "required when registrar.mode is \"external\" (host:port of the registrar)",
+            ));
+        }
+        let mut trusted_proxies = Vec::new();
+        for (i, p) in self.registrar.trusted_proxies.iter().enumerate() {
+            match p.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) => trusted_proxies.push(ip),
+                Err(_) => issues.push(issue(
+                    &format!("registrar.trusted_proxies[{i}]"),
+                    format!("`{p}` is not an IP address (e.g. \"192.0.2.5\" or \"2001:db8::5\")"),
+                )),
+            }
+        }
+        if registrar_mode == CoreRegistrarMode::External
+            && self.registrar.trusted_proxies.is_empty()
+        {
+            issues.push(issue(
+                "registrar.trusted_proxies",
+                "required when registrar.mode is \"external\": the addresses of the proxies whose P-Asserted-Identity names the calling phone (a From header never does)",
             ));
         }
         let app = &self.application_user;
@@ -490,6 +510,7 @@ impl RawConfig {
                 initial_admin_password_file: data_dir.join("initial-admin-password"),
                 tls,
                 outbound_proxy,
+                trusted_proxies,
                 warnings,
                 raw: self,
             }),

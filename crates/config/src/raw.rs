@@ -125,6 +125,19 @@ pub enum RegistrarMode {
     External,
 }
 
+/// How the built-in registrar knows which phone is registering and calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneAuth {
+    /// REGISTER and INVITE are digest-challenged against the device's own credentials (user name
+    /// = device name), which a phone gets from its first configuration fetch.
+    #[default]
+    Digest,
+    /// For phones set up by hand without a configuration file: a phone is auto-registered at its
+    /// first REGISTER, and an INVITE is tied to a registration by source address and Contact.
+    Binding,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
@@ -143,6 +156,10 @@ pub struct Registrar {
     /// Requested registration lifetime in seconds.
     pub expires: u32,
     pub realm: Option<String>,
+    /// Built-in registrar: how phones prove who they are.
+    pub phone_auth: PhoneAuth,
+    /// IP addresses of proxies whose `P-Asserted-Identity` names the calling phone.
+    pub trusted_proxies: Vec<String>,
 }
 impl Default for Registrar {
     fn default() -> Self {
@@ -152,6 +169,8 @@ impl Default for Registrar {
             transport: Transport::Udp,
             expires: 3600,
             realm: None,
+            phone_auth: PhoneAuth::Digest,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -123,9 +123,32 @@ fn mode_none_warns_loudly() {
 }
 
 #[test]
-fn external_registrar_needs_an_address() {
+fn external_registrar_needs_an_address_and_trusted_proxies() {
     let e = load("[registrar]\nmode = \"external\"\n").unwrap_err();
-    assert_eq!(keys(&e), ["registrar.address"]);
+    assert_eq!(keys(&e), ["registrar.address", "registrar.trusted_proxies"]);
+    let c = load(
+        "[registrar]\nmode = \"external\"\naddress = \"192.0.2.10:5060\"\ntrusted_proxies = [\"192.0.2.10\", \"2001:db8::5\"]\n",
+    )
+    .unwrap();
+    assert_eq!(c.trusted_proxies.len(), 2);
+}
+
+#[test]
+fn phone_auth_defaults_to_digest_and_trusted_proxies_are_addresses() {
+    let c = load("").unwrap();
+    assert_eq!(c.raw.registrar.phone_auth, PhoneAuth::Digest);
+    assert!(c.trusted_proxies.is_empty());
+    let c =
+        load("[registrar]\nphone_auth = \"binding\"\ntrusted_proxies = [\"127.0.0.5\"]\n").unwrap();
+    assert_eq!(c.raw.registrar.phone_auth, PhoneAuth::Binding);
+    assert_eq!(
+        c.trusted_proxies,
+        ["127.0.0.5".parse::<std::net::IpAddr>().unwrap()]
+    );
+    let e = load("[registrar]\ntrusted_proxies = [\"proxy.example.com\"]\n").unwrap_err();
+    assert_eq!(keys(&e), ["registrar.trusted_proxies[0]"]);
+    let e = load("[registrar]\nphone_auth = \"none\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["registrar.phone_auth"]);
 }
 
 #[test]

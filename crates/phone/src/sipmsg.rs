@@ -1,6 +1,7 @@
 //! The SIP messages a phone sends, as text, and the little it needs to read from what it gets.
 
 use rand::Rng;
+use selfprov_sip::digest::{Challenge, DigestClient};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
@@ -55,6 +56,21 @@ impl Msg {
             .iter()
             .find(|(k, _)| *k == n)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header that may repeat (e.g. `WWW-Authenticate`).
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        let n = selfprov_sip::message::canonical_name(name);
+        self.headers.iter().filter(|(k, _)| *k == n).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// The `Authorization` value answering this 401's first challenge `client` can answer, for
+    /// `method` and `uri`.
+    pub fn answer_challenge(&self, client: &mut DigestClient, method: &str, uri: &str) -> Option<String> {
+        self.headers_named("www-authenticate")
+            .into_iter()
+            .filter_map(|c| Challenge::parse(c).ok())
+            .find_map(|ch| client.authorize(&ch, method, uri).ok())
     }
 
     pub fn call_id(&self) -> &str {
@@ -118,8 +134,10 @@ fn tag_of(v: &str) -> Option<String> {
 /// The dialog-independent identity of one phone towards one server.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    /// User part of From and Contact: the device name (`SEP001122334455`) or a number.
+    /// User part of From and Contact: the device name (`SEP001122334455`) or its line's number.
     pub user: String,
+    /// The device's MAC (12 hex digits), sent as `+sip.instance` when registering.
+    pub instance: Option<String>,
     pub user_agent: String,
     /// Our SIP address (Via, Contact).
     pub local: SocketAddr,
@@ -138,10 +156,12 @@ impl Identity {
 
     /// REGISTER with a Contact carrying the device's MAC as SIP instance when it has one.
     pub fn register(&self, call_id: &str, cseq: u32, from_tag: &str, expires: u32) -> Vec<u8> {
-        let mut s = format!("REGISTER sip:{} SIP/2.0\r\n", self.server);
+        let mut s = format!("REGISTER {} SIP/2.0\r\n", self.registrar_uri());
         let aor = format!("<sip:{}@{}>", self.user, self.server.ip());
         self.common(&mut s, &branch(), from_tag, &aor, call_id);
-        let instance = mac_of(&self.user)
+        let instance = self
+            .instance
+            .as_deref()
             .map(|m| format!(";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-{m}>\""))
             .unwrap_or_default();
         let _ = write!(
@@ -150,6 +170,16 @@ impl Identity {
             self.user, self.local
         );
         s.into_bytes()
+    }
+
+    /// The Request-URI of a REGISTER.
+    pub fn registrar_uri(&self) -> String {
+        format!("sip:{}", self.server)
+    }
+
+    /// The Request-URI of a request to `target` (the route point).
+    pub fn target_uri(&self, target: &str) -> String {
+        format!("sip:{target}@{}", self.server)
     }
 
     /// A request in (or opening) a dialog with the route point `target`.
@@ -166,7 +196,7 @@ impl Identity {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Vec<u8> {
-        let uri = format!("sip:{target}@{}", self.server);
+        let uri = self.target_uri(target);
         let mut s = format!("{method} {uri} SIP/2.0\r\n");
         let to = match to_tag {
             Some(t) => format!("<{uri}>;tag={t}"),
@@ -188,6 +218,17 @@ impl Identity {
     }
 }
 
+/// `msg` with one more header line (`Name: value`, no CRLF) right after its start line.
+pub fn with_header(msg: &[u8], line: &str) -> Vec<u8> {
+    let at = msg.windows(2).position(|w| w == b"\r\n").map_or(msg.len(), |i| i + 2);
+    let mut out = Vec::with_capacity(msg.len() + line.len() + 2);
+    out.extend_from_slice(&msg[..at]);
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&msg[at..]);
+    out
+}
+
 /// `SEP` + 12 hex digits → the 12 hex digits.
 pub fn mac_of(device: &str) -> Option<&str> {
     let m = device.strip_prefix("SEP")?;
@@ -202,6 +243,7 @@ mod tests {
     fn builds_messages_the_sip_parser_accepts_and_answers_requests() {
         let id = Identity {
             user: "SEP0011223344AA".into(),
+            instance: mac_of("SEP0011223344AA").map(str::to_owned),
             user_agent: "selfprov-phone".into(),
             local: "127.0.0.1:5070".parse().unwrap(),
             server: "127.0.0.1:5060".parse().unwrap(),
@@ -220,6 +262,10 @@ mod tests {
         assert_eq!(r.to_tag().as_deref(), Some("mytag"));
         assert_eq!(r.call_id(), "c2");
         assert_eq!(mac_of("SEP0011223344AA"), Some("0011223344AA"));
+        let with = with_header(&reg, "Authorization: Digest x");
+        let m = Msg::parse(&with).unwrap();
+        assert_eq!(m.header("authorization"), Some("Digest x"));
+        assert_eq!(m.method, "REGISTER");
         assert_eq!(mac_of("1004"), None);
     }
 }

@@ -34,6 +34,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Phones registered at the running service's built-in registrar: device, DN, contact,
+    /// source address, time left, how the phone proved who it is. Exit 1 when no service answers.
+    Registrations {
+        #[arg(long)]
+        json: bool,
+    },
     /// Hash a secret (the authentication code) for the config file; reads it from stdin.
     HashSecret,
     /// Demo data set.
@@ -60,9 +66,10 @@ pub enum Command {
     /// Prompt files.
     #[command(subcommand)]
     Prompts(PromptsCmd),
-    /// A built-in test phone: register as a brand-new device, dial the route point, answer the
-    /// IVR with DTMF from --digits and print what happened. Exit 0 when the phone got
-    /// provisioned, 3 when the call ended otherwise, 1 on errors.
+    /// A built-in test phone: fetch its configuration file like a brand-new phone (its line and
+    /// digest credentials), register, dial the route point, answer the IVR with DTMF from
+    /// --digits and print what happened. Exit 0 when the phone got provisioned, 3 when the call
+    /// ended otherwise, 1 on errors.
     Phone(PhoneArgs),
     /// The audit log, newest first: claims (with their outcome codes) and administrative
     /// changes (who, what, before and after).
@@ -545,6 +552,16 @@ pub struct PhoneArgs {
     /// Call without registering first.
     #[arg(long)]
     pub no_register: bool,
+    /// Do not fetch the configuration file first (a phone set up by hand). By default the phone
+    /// fetches `SEP<MAC>.cnf.xml` from the configuration server (`phone_config.public_url`, else
+    /// `http_listen`) and uses its line and credentials — unless `registrar.phone_auth` is
+    /// "binding".
+    #[arg(long)]
+    pub no_fetch: bool,
+    /// The device's digest secret, when it has one already (`selfprov config render DEVICE
+    /// --show-secrets`): a phone fetches its file again with it, or registers with it.
+    #[arg(long)]
+    pub password: Option<String>,
     /// Send no audio, only DTMF (a phone with voice activity detection and silence suppression).
     #[arg(long)]
     pub vad: bool,

@@ -77,7 +77,7 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
         Command::Status { json } => {
             // A running service answers for itself (registrations, active calls); otherwise the
             // status is computed from the configuration.
-            if let Some(live) = live_status(cfg.raw.admin.listen) {
+            if let Some(live) = admin_get(cfg.raw.admin.listen, "/status") {
                 if json {
                     println!("{live}");
                 } else {
@@ -120,6 +120,20 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             }
             if st != Status::Ready {
                 return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Registrations { json } => {
+            let Some(regs) = admin_get(cfg.raw.admin.listen, "/registrations") else {
+                eprintln!(
+                    "error: no selfprov service answers at {} (the registrations live in the running service)",
+                    cfg.raw.admin.listen
+                );
+                return Ok(ExitCode::from(1));
+            };
+            if json {
+                println!("{regs}");
+            } else {
+                print_registrations(&regs);
             }
         }
         Command::HashSecret => {
@@ -198,13 +212,14 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// GET /status from a running service's admin listener, if one answers.
-fn live_status(addr: std::net::SocketAddr) -> Option<serde_json::Value> {
+/// GET `path` (JSON) from a running service's admin listener, if one answers.
+fn admin_get(addr: std::net::SocketAddr, path: &str) -> Option<serde_json::Value> {
     use std::io::{Read, Write};
     let timeout = std::time::Duration::from_millis(500);
     let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
-    s.set_read_timeout(Some(timeout)).ok()?;
-    s.write_all(b"GET /status HTTP/1.0\r\nHost: selfprov\r\n\r\n")
+    s.set_read_timeout(Some(std::time::Duration::from_secs(6)))
+        .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: selfprov\r\n\r\n").as_bytes())
         .ok()?;
     let mut resp = String::new();
     s.read_to_string(&mut resp).ok()?;
@@ -225,6 +240,13 @@ fn print_live_status(v: &serde_json::Value) {
         }
     }
     println!("active calls: {} of {}", v["active_calls"], v["max_calls"]);
+    match v["phone_auth"].as_str() {
+        Some("external") | None => {}
+        Some(auth) => println!(
+            "phones registered here: {} (authentication: {auth})",
+            v["phones_registered"]
+        ),
+    }
     for r in v["registrations"].as_array().into_iter().flatten() {
         println!(
             "route point {}: {}",
@@ -233,4 +255,34 @@ fn print_live_status(v: &serde_json::Value) {
         );
     }
     println!("SIP: {}", v["sip_listen"].as_str().unwrap_or_default());
+}
+
+fn print_registrations(v: &serde_json::Value) {
+    let regs = v["registrations"].as_array().cloned().unwrap_or_default();
+    println!(
+        "{} phone(s) registered (authentication: {})",
+        regs.len(),
+        v["phone_auth"].as_str().unwrap_or_default()
+    );
+    if regs.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = regs
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            vec![
+                s("device"),
+                s("dn"),
+                s("auth"),
+                format!("{}/{}", s("source"), s("transport")),
+                format!("{}s", r["expires_in"]),
+                s("contact"),
+            ]
+        })
+        .collect();
+    output::table(
+        &["DEVICE", "DN", "AUTH", "SOURCE", "EXPIRES", "CONTACT"],
+        &rows,
+    );
 }

@@ -4,6 +4,7 @@ use crate::cli::PhoneArgs;
 use anyhow::{bail, Context, Result};
 use selfprov_config::Config;
 use selfprov_media::Codec;
+use selfprov_phone::config_file::ConfigServer;
 use selfprov_phone::{DtmfMode, PhoneOptions, Recognizer, Script};
 use selfprov_prompts::Catalog;
 use std::net::{IpAddr, Ipv4Addr};
@@ -75,6 +76,27 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
     let catalog = Catalog::load(&cfg.prompts_dir, &langs, &[codec], 20)
         .with_context(|| format!("loading prompts from {}", cfg.prompts_dir.display()))?;
     let mut recognizer = Recognizer::new(&catalog, codec);
+    // Like a phone pointed at the configuration server: fetch the file first, unless the phone
+    // is set up by hand (`--no-fetch`, or phones registering by binding).
+    let config_server = match (
+        &cfg.raw.phone_config.public_url,
+        cfg.raw.phone_config.http_listen,
+    ) {
+        _ if a.no_fetch || cfg.raw.registrar.phone_auth == selfprov_config::PhoneAuth::Binding => {
+            None
+        }
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(listen)) => {
+            let mut l = listen;
+            if l.ip().is_unspecified() {
+                l.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            }
+            Some(format!("http://{l}"))
+        }
+        (None, None) => None,
+    }
+    .map(|u| ConfigServer::from_url(&u))
+    .transpose()?;
     let opts = PhoneOptions {
         server,
         bind,
@@ -85,6 +107,8 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         dtmf,
         dtmf_rate,
         register: !a.no_register,
+        config_server,
+        password: a.password,
         send_audio: !a.vad,
         script: Script {
             groups: Script::groups_from(&digits),

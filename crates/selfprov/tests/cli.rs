@@ -89,7 +89,7 @@ fn status_ready_and_not_ready_with_seed_wording() {
     let off = Env::new(
         "st-off",
         "[auto_registration]\nenabled = false\n[self_provisioning]\nivr_enabled = false\n[route_point]\ndns = []\n\
-         [registrar]\nmode = \"external\"\naddress = \"127.0.0.1:5070\"\n[application_user]\nuser_id = \"app\"\nsip_username = \"2000\"\n",
+         [registrar]\nmode = \"external\"\naddress = \"127.0.0.1:5070\"\ntrusted_proxies = [\"127.0.0.1\"]\n[application_user]\nuser_id = \"app\"\nsip_username = \"2000\"\n",
     );
     let o = off.run(&["status"]);
     assert_eq!(o.status.code(), Some(1));

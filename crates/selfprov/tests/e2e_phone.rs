@@ -162,7 +162,9 @@ fn wrong_pins_until_the_account_locks() {
     let a = cli(&s, &["audit", "--json"]);
     assert_eq!(a[0]["code"], "ACCOUNT_LOCKED", "{a:#}");
     // Locked: even the right PIN is refused now, sounding the same, and nothing was assigned.
-    let (_, r) = phone(&s, &["--device", "SEP00000000F001", "--digits", "1004#,12345#,1004#,12345#,1004#,12345#"]);
+    // The phone has had its first file: it fetches again with its secret.
+    let password = phone_password(&s, "SEP00000000F001");
+    let (_, r) = phone(&s, &["--device", "SEP00000000F001", "--password", &password, "--digits", "1004#,12345#,1004#,12345#,1004#,12345#"]);
     assert_eq!(r["outcome"], "too_many_attempts", "{r:#}");
     assert!(!heard(&r).contains(&"account_locked".to_owned()), "{r:#}");
     assert!(device(&s, "SEP00000000F001").unwrap()["owner"].is_null());
@@ -188,7 +190,7 @@ fn cancel_while_ringing_leaves_nothing_behind() {
     s.edit("max_calls = 10000", "max_calls = 10000\nanswer_delay = \"5s\"");
     let (_svc, err) = start_service(&s);
     let scenario = repo().join("tests/scenarios/cancel_ringing.xml");
-    assert!(sipp_call(&s, &["-sf", scenario.to_str().unwrap()], "2000"), "180, CANCEL, 200, 487");
+    assert!(sipp_call_as(&s, &scenario, "2000", "SEP00000000CA01"), "401, 180, CANCEL, 200, 487");
     err.wait_for("cancelled while ringing", std::time::Duration::from_secs(10)).expect("log line");
     let a = cli(&s, &["audit", "--json"]);
     assert_eq!(a[0]["code"], "ABANDONED", "{a:#}");

@@ -30,12 +30,11 @@ fn a_new_phone_provisions_itself_and_is_told_to_restart() {
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let contact_port = phone_contact.local_addr().unwrap().port();
+    // The phone fetches its configuration file first (auto-registered there, its credentials in
+    // it), then registers and calls with digest.
     let csv = s.dir.path().join("phones.csv");
-    std::fs::write(
-        &csv,
-        format!("SEQUENTIAL\nSEP0011223344A1;1004;12345;{contact_port}\n"),
-    )
-    .unwrap();
+    let line = sipp_phone_line(&s, "SEP0011223344A1", "1004", "12345", contact_port);
+    std::fs::write(&csv, format!("SEQUENTIAL\n{line}\n")).unwrap();
 
     let mut sc = Command::new(sipp);
     sc.current_dir(s.dir.path())
@@ -148,8 +147,9 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one() {
     assert!(err
         .wait_for("reload refused", Duration::from_secs(30))
         .is_some());
+    let call = repo().join("tests/scenarios/call_digest.xml");
     assert!(
-        sipp_call(&s, &["-sn", "uac"], "2000"),
+        sipp_call_as(&s, &call, "2000", "SEP0011223344B1"),
         "route point 2000 still answers"
     );
 
@@ -160,7 +160,7 @@ fn sighup_refuses_a_bad_config_and_applies_a_good_one() {
         .wait_for("configuration reloaded", Duration::from_secs(60))
         .is_some());
     assert!(
-        sipp_call(&s, &["-sn", "uac"], "3000"),
+        sipp_call_as(&s, &call, "3000", "SEP0011223344B1"),
         "the new route point answers"
     );
     let refused = s.dir.path().join("refused.xml");
@@ -188,14 +188,8 @@ fn failing_provisioning(tag: &str, setup: &[&[&str]], code: &str) {
         .clone();
     let (_service, _err) = start_service(&s);
     let csv = s.dir.path().join("phones.csv");
-    std::fs::write(
-        &csv,
-        format!(
-            "SEQUENTIAL\nSEP0011223344A1;1004;12345;{}\n",
-            free_udp_port()
-        ),
-    )
-    .unwrap();
+    let line = sipp_phone_line(&s, "SEP0011223344A1", "1004", "12345", free_udp_port());
+    std::fs::write(&csv, format!("SEQUENTIAL\n{line}\n")).unwrap();
     let scenario = repo().join("tests/scenarios/provision_rfc4733.xml");
     let ok = sipp_call(
         &s,
@@ -316,14 +310,8 @@ fn provision_with(tag: &str, settings: &str, secret: &str) -> serde_json::Value 
     std::fs::write(&s.cfg, text).unwrap();
     let (_service, _err) = start_service(&s);
     let csv = s.dir.path().join("phones.csv");
-    std::fs::write(
-        &csv,
-        format!(
-            "SEQUENTIAL\nSEP0011223344A1;1004;{secret};{}\n",
-            free_udp_port()
-        ),
-    )
-    .unwrap();
+    let line = sipp_phone_line(&s, "SEP0011223344A1", "1004", secret, free_udp_port());
+    std::fs::write(&csv, format!("SEQUENTIAL\n{line}\n")).unwrap();
     let scenario = repo().join("tests/scenarios/provision_rfc4733.xml");
     assert!(sipp_call(
         &s,
@@ -428,8 +416,9 @@ fn a_hundred_phones_at_once_each_get_their_own_user() {
 }
 
 /// The benchmark's provisioning driver (`selfprov-loadgen --provision`) against the real service:
-/// 50 new phones register, call, type when the prompts ask, and each is provisioned — so the
-/// figure in docs/benchmarks.md comes from flows that really end in SUCCESS.
+/// 50 new phones fetch their files, register and call with digest, type when the prompts ask,
+/// and each is provisioned — so the figure in docs/benchmarks.md comes from flows that really
+/// end in SUCCESS.
 #[test]
 fn the_load_generator_provisions_fifty_phones_through_the_ivr() {
     let s = config("e2e-loadgen");
@@ -445,6 +434,8 @@ fn the_load_generator_provisions_fifty_phones_through_the_ivr() {
     let mut cmd = Command::new(&loadgen);
     cmd.arg("--server")
         .arg(format!("127.0.0.1:{}", s.sip_port))
+        .arg("--config-url")
+        .arg(format!("http://127.0.0.1:{}", s.config_port))
         .arg("--provision")
         .arg(&phones)
         .arg("--rate")

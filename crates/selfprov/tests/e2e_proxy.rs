@@ -4,7 +4,9 @@
 //! and `sip.outbound_proxy` points at it. A SIPp phone over UDP and one over TCP (the proxy then
 //! record-routes twice, TCP on one side and UDP on ours) provision themselves; selfprov's BYE
 //! reaches them through the proxy; the NOTIFY check-sync goes to each phone's address-of-record
-//! through the proxy, which hands it to the contact the phone registered. baresip, registered at
+//! through the proxy, which hands it to the contact the phone registered. The calling device is
+//! the one the proxy asserts (`P-Asserted-Identity`, believed from `registrar.trusted_proxies`
+//! only). baresip, registered at
 //! the proxy, provisions itself and hears the prompts. A caller's own requests reach the service
 //! through the proxy too: INFO digits, hold and resume, its BYE, its CANCEL while ringing.
 
@@ -35,9 +37,13 @@ fn field(tag: &str, edits: &[(&str, &str)]) -> Field {
         &[("DOMAIN", "pbx.test"), ("FORWARD", "")],
     );
     let s = config(tag);
+    // The proxy asserts each caller (P-Asserted-Identity): selfprov trusts it to.
     s.edit(
         "mode = \"builtin\"",
-        &format!("mode = \"external\"\naddress = \"{}\"", kam.addr()),
+        &format!(
+            "mode = \"external\"\naddress = \"{}\"\ntrusted_proxies = [\"127.0.0.1\"]",
+            kam.addr()
+        ),
     );
     s.edit("sip_password = \"\"", "sip_password = \"not-checked\"");
     s.edit(
@@ -274,10 +280,18 @@ fn the_callers_info_hold_resume_bye_and_cancel_reach_the_service_through_the_pro
     let sip_tests = repo().join("crates/sip/tests/scenarios");
     let features = sip_tests.join("call_features.xml");
     let cancel = repo().join("tests/scenarios/cancel_ringing.xml");
+    // The caller's name and password (cancel_ringing.xml's fields): the proxy asserts who is
+    // calling, so selfprov never challenges and the password is not used.
+    let caller = f.s.dir.path().join("caller.csv");
+    std::fs::write(&caller, "SEQUENTIAL\nSEP00000000CA01;not-used\n").unwrap();
     for tcp in [false, true] {
         for (scenario, what) in [(&features, "INFO, hold, resume, BYE"), (&cancel, "CANCEL")] {
             let mut sc = sipp_command(f.s.dir.path(), &f.kam.addr(), Duration::from_secs(30));
-            sc.arg("-sf").arg(scenario).args(["-s", "2000", "-m", "1"]);
+            sc.arg("-sf")
+                .arg(scenario)
+                .arg("-inf")
+                .arg(&caller)
+                .args(["-s", "2000", "-m", "1"]);
             if tcp {
                 sc.args(["-t", "t1"]);
             }

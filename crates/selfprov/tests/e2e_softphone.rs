@@ -1,6 +1,7 @@
 //! A real softphone: baresip (Debian package), headless — no sound card: it plays a silent WAV
-//! file as its microphone and its `sndfile` module records what it hears. It registers (the
-//! built-in registrar auto-registers it), dials the route point, sends the ID, PIN and
+//! file as its microphone and its `sndfile` module records what it hears. It fetches its
+//! `accounts` file from the configuration server (auto-registered there, its credentials in the
+//! account line), registers with digest, dials the route point (digest again), sends the ID, PIN and
 //! confirmation as RFC 4733 events through its TCP control interface, and is provisioned; the
 //! audio it recorded contains the IVR's prompts — with PCMU, and with G.722 only (baresip's
 //! `g722` module is spandsp's codec: an independent decoder of our pre-encoded prompts).
@@ -40,10 +41,11 @@ fn provision_with_baresip(tag: &str, device: &str, codec: Codec, module: &str) {
     let s = config(tag);
     let (_svc, _err) = start_service(&s);
     let rate = codec.sample_rate();
-    let account = format!(
-        "<sip:{device}@127.0.0.1:{}>;regint=3600;audio_codecs={}",
-        s.sip_port,
-        codec.encoding_name()
+    let mac = device.trim_start_matches("SEP");
+    let account = baresip::fetched_account(
+        &s,
+        mac,
+        &format!(";audio_codecs={}", codec.encoding_name()),
     );
     let phone = baresip::start_with_codec(
         &s.dir.path().join("baresip"),
@@ -54,6 +56,19 @@ fn provision_with_baresip(tag: &str, device: &str, codec: Codec, module: &str) {
     );
     phone.provision_as_jsmith();
 
+    // It registered here with its own credentials.
+    let regs = cli(&s, &["registrations", "--json"]);
+    let reg = regs["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["device"] == device)
+        .cloned();
+    assert_eq!(
+        reg.as_ref().map(|r| r["auth"].clone()),
+        Some("digest".into()),
+        "{regs:#}"
+    );
     let d = common::device(&s, device).expect("auto-registered");
     assert_eq!(
         (d["owner"].as_str(), d["dn"].as_str()),

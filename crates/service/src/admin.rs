@@ -1,10 +1,12 @@
 //! Admin HTTP listener: `/health` for load balancers, `/status` (JSON) for `selfprov status`,
 //! `/metrics` for Prometheus — open, they carry no personal data and monitoring needs them
-//! without credentials — and the HTTP API under `/api/v1` (crate `selfprov-api`), where every
-//! route needs a token or a session.
+//! without credentials —, `/registrations` (JSON) for `selfprov registrations`, which names
+//! phones and their addresses and so answers only to clients on this host (loopback), and the
+//! HTTP API under `/api/v1` (crate `selfprov-api`), where every route needs a token or a session.
 
 use crate::metrics::Metrics;
-use axum::extract::State;
+use crate::registrar::RegistrationView;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 
 /// Registration state of one route-point DN as shown to operators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,26 +37,57 @@ pub struct StatusSnapshot {
     pub active_calls: u64,
     pub max_calls: u64,
     pub registrations: Vec<RegistrationStatus>,
+    /// How phones registering here prove who they are: `digest` or `binding`; `external` when
+    /// phones register at an external registrar.
+    #[serde(default)]
+    pub phone_auth: String,
+    /// Phones registered at the built-in registrar now (`/registrations` lists them).
+    #[serde(default)]
+    pub phones_registered: u64,
     pub sip_listen: String,
     pub version: String,
+}
+
+/// The built-in registrar's bindings, as `/registrations` serves them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationsSnapshot {
+    pub phone_auth: String,
+    pub registrations: Vec<RegistrationView>,
 }
 
 /// Supplies the current status; the service implements it over its live state.
 pub type StatusSource = Arc<dyn Fn() -> StatusSnapshot + Send + Sync>;
 
+/// A question for the event loop, which owns what it asks about.
+pub enum Query {
+    /// The live registrations at the built-in registrar.
+    Registrations(oneshot::Sender<Vec<RegistrationView>>),
+}
+
 #[derive(Clone)]
 struct AdminState {
     status: StatusSource,
     metrics: Arc<Metrics>,
+    queries: mpsc::UnboundedSender<Query>,
 }
 
 /// The open routes, with `api` (the HTTP API's router) beside them.
-pub fn router(status: StatusSource, metrics: Arc<Metrics>, api: Router) -> Router {
+pub fn router(
+    status: StatusSource,
+    metrics: Arc<Metrics>,
+    queries: mpsc::UnboundedSender<Query>,
+    api: Router,
+) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/status", get(status_json))
+        .route("/registrations", get(registrations_json))
         .route("/metrics", get(metrics_text))
-        .with_state(AdminState { status, metrics })
+        .with_state(AdminState {
+            status,
+            metrics,
+            queries,
+        })
         .merge(api)
 }
 
@@ -63,6 +97,7 @@ pub async fn bind(
     addr: SocketAddr,
     status: StatusSource,
     metrics: Arc<Metrics>,
+    queries: mpsc::UnboundedSender<Query>,
     api: Router,
 ) -> std::io::Result<(
     SocketAddr,
@@ -70,7 +105,8 @@ pub async fn bind(
 )> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(status, metrics, api).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(status, metrics, queries, api)
+        .into_make_service_with_connect_info::<SocketAddr>();
     Ok((local, async move { axum::serve(listener, app).await }))
 }
 
@@ -91,6 +127,37 @@ async fn health(State(s): State<AdminState>) -> Response {
 
 async fn status_json(State(s): State<AdminState>) -> Json<StatusSnapshot> {
     Json((s.status)())
+}
+
+/// Ask the event loop for its bindings (it answers between two events). Only for clients on
+/// this host: elsewhere the same list is `/api/v1/live/registrations`, behind a token.
+async fn registrations_json(
+    State(s): State<AdminState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+) -> Response {
+    if !client.ip().is_loopback() {
+        return (
+            StatusCode::FORBIDDEN,
+            "only from this host; elsewhere use /api/v1/live/registrations with a token\n",
+        )
+            .into_response();
+    }
+    let (tx, rx) = oneshot::channel();
+    if s.queries.send(Query::Registrations(tx)).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response();
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(5), rx).await {
+        Ok(Ok(registrations)) => Json(RegistrationsSnapshot {
+            phone_auth: (s.status)().phone_auth,
+            registrations,
+        })
+        .into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no answer from the service\n",
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics_text(State(s): State<AdminState>) -> Response {
@@ -139,20 +206,44 @@ mod tests {
                 dn: "2000".into(),
                 state: "registered".into(),
             }],
+            phone_auth: "digest".into(),
+            phones_registered: 1,
             sip_listen: "127.0.0.1:5060".into(),
             version: "test".into(),
         });
         let metrics = Arc::new(Metrics::new());
         metrics.call_finished("SUCCESS");
+        // The event loop's side of `/registrations`.
+        let (queries, mut asked) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Query::Registrations(answer)) = asked.recv().await {
+                let _ = answer.send(vec![RegistrationView {
+                    device: "SEP001122334455".into(),
+                    dn: "1000".into(),
+                    contact: "sip:SEP001122334455@127.0.0.1:5062".into(),
+                    source: "127.0.0.1:5062".into(),
+                    transport: "udp".into(),
+                    expires_in: 3599,
+                    auth: "digest".into(),
+                    user_agent: None,
+                }]);
+            }
+        });
         let (addr, fut) = bind(
             "127.0.0.1:0".parse().unwrap(),
-            status,
-            metrics,
+            status.clone(),
+            metrics.clone(),
+            queries.clone(),
             Router::new(),
         )
-        .await
-        .unwrap();
+            .await
+            .unwrap();
         let server = tokio::spawn(fut);
+        let r = get_path(addr, "/registrations").await;
+        assert!(
+            r.contains("\"phone_auth\":\"digest\"") && r.contains("\"device\":\"SEP001122334455\""),
+            "{r}"
+        );
 
         let h = get_path(addr, "/health").await;
         assert!(h.starts_with("HTTP/1.1 200"), "{h}");
@@ -174,5 +265,17 @@ mod tests {
             "{h}"
         );
         server.abort();
+
+        // `/registrations` names phones and addresses: only for clients on this host.
+        use tower::ServiceExt;
+        let app = router(status, metrics, queries, Router::new());
+        for (client, expected) in [("192.0.2.7:40000", 403), ("127.0.0.1:40000", 200)] {
+            let req = axum::http::Request::get("/registrations")
+                .extension(ConnectInfo(client.parse::<SocketAddr>().unwrap()))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let r = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(r.status().as_u16(), expected, "{client}");
+        }
     }
 }

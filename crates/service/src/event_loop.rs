@@ -2,6 +2,7 @@
 //! results of work done off the loop, operator signals, timers — to the handler for it, then
 //! publishes the counters. The handlers are `impl Service` blocks in the other modules.
 
+use crate::admin::Query;
 use crate::operator::Flow;
 use crate::reload::SETTINGS_POLL;
 use crate::signals::OperatorRequest;
@@ -17,6 +18,8 @@ pub(crate) struct Inputs {
     pub media: mpsc::UnboundedReceiver<MediaEvent>,
     pub work: mpsc::UnboundedReceiver<Work>,
     pub operator: mpsc::Receiver<OperatorRequest>,
+    /// Questions from the admin listener.
+    pub queries: mpsc::UnboundedReceiver<Query>,
 }
 
 impl Service {
@@ -31,7 +34,12 @@ impl Service {
                 Some(ev) = inp.media.recv() => { self.on_media_event(ev); Flow::Continue }
                 Some(w) = inp.work.recv() => { self.on_work(w); Flow::Continue }
                 Some(req) = inp.operator.recv() => self.on_operator(req),
-                _ = settings_poll.tick() => { self.poll_settings(); Flow::Continue }
+                Some(q) = inp.queries.recv() => { self.on_query(q); Flow::Continue }
+                _ = settings_poll.tick() => {
+                    self.poll_settings();
+                    self.bindings.purge(std::time::Instant::now());
+                    Flow::Continue
+                }
                 _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending::<()>().await } } => self.on_wake(),
             };
             if flow == Flow::Stop {
@@ -45,6 +53,14 @@ impl Service {
         // Let the un-REGISTER and last BYEs leave.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         tracing::info!("selfprov stopped");
+    }
+
+    fn on_query(&mut self, q: Query) {
+        match q {
+            Query::Registrations(answer) => {
+                let _ = answer.send(self.bindings.view(std::time::Instant::now()));
+            }
+        }
     }
 
     fn on_work(&mut self, w: Work) {
@@ -68,6 +84,7 @@ impl Service {
             Work::Snapshot(answer) => {
                 let _ = answer.send(self.live_view());
             }
+            Work::CallerIdentified { call_id, result } => self.caller_identified(&call_id, result),
         }
     }
 }

@@ -4,8 +4,10 @@
 //! events and actions between them.
 //!
 //! The way of a call, by file: [`start`] wires everything and starts the event loop
-//! ([`event_loop`]); an INVITE arrives as a SIP event ([`sip_events`]) and becomes a call in the
-//! call table ([`calls`]); digits and prompt ends come from the media engine ([`media_events`]);
+//! ([`event_loop`]); an INVITE arrives as a SIP event ([`sip_events`]), its device is identified
+//! ([`caller_identity`]: digest with the phone's own credentials, [`phone_auth`]; its
+//! registration binding; or a trusted proxy's assertion) and it becomes a call in the call table
+//! ([`calls`]); digits and prompt ends come from the media engine ([`media_events`]);
 //! each event goes to the call's IVR and the actions it returns are carried out
 //! ([`ivr_actions`]): prompts, timers, PIN checks and the claim (through the claim engine, off
 //! the loop: [`work`]); NOTIFY check-sync finds its way to the phone by [`phone_target`]. Phones
@@ -17,6 +19,7 @@
 //! for the live calls and registrations ([`live_view`]).
 
 pub mod admin;
+mod caller_identity;
 mod calls;
 mod codecs;
 pub mod config_server;
@@ -26,6 +29,7 @@ mod live_view;
 mod media_events;
 pub mod metrics;
 mod operator;
+mod phone_auth;
 pub mod phone_config;
 mod phone_registrations;
 mod phone_target;

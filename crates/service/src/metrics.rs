@@ -19,6 +19,13 @@ pub struct MethodLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AuthLabel {
+    pub method: String,
+    /// `challenged` (401), `accepted`, `refused` (403, 503).
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DnLabel {
     pub dn: String,
 }
@@ -30,6 +37,8 @@ pub struct Metrics {
     pub calls: Family<OutcomeLabel, Counter>,
     pub calls_refused: Family<OutcomeLabel, Counter>,
     pub digits: Family<MethodLabel, Counter>,
+    /// Phones' REGISTERs and INVITEs by how their identity checked out.
+    pub phone_auth: Family<AuthLabel, Counter>,
     pub rtp_sent: Counter<u64, AtomicU64>,
     pub rtp_received: Counter<u64, AtomicU64>,
     pub rtp_dropped: Counter<u64, AtomicU64>,
@@ -68,6 +77,12 @@ impl Metrics {
             "dtmf_digits",
             "DTMF digits received, by method",
             digits.clone(),
+        );
+        let phone_auth = Family::<AuthLabel, Counter>::default();
+        registry.register(
+            "phone_auth",
+            "Phones' REGISTERs and INVITEs by identity check: challenged, accepted, refused",
+            phone_auth.clone(),
         );
         let rtp_sent = Counter::default();
         registry.register("rtp_packets_sent", "RTP packets sent", rtp_sent.clone());
@@ -110,6 +125,7 @@ impl Metrics {
             calls,
             calls_refused,
             digits,
+            phone_auth,
             rtp_sent,
             rtp_received,
             rtp_dropped,
@@ -143,6 +159,21 @@ impl Metrics {
             .inc();
     }
 
+    /// A phone's REGISTER or INVITE answered `status` after its identity check.
+    pub fn phone_auth(&self, method: &str, status: u16) {
+        let result = match status {
+            401 => "challenged",
+            200..=299 => "accepted",
+            _ => "refused",
+        };
+        self.phone_auth
+            .get_or_create(&AuthLabel {
+                method: method.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
     pub fn set_registered(&self, dn: &str, registered: bool) {
         self.registration_state
             .get_or_create(&DnLabel { dn: dn.to_owned() })
@@ -169,6 +200,7 @@ mod tests {
         m.call_finished("SUCCESS");
         m.digit("rfc4733");
         m.set_registered("2000", true);
+        m.phone_auth("INVITE", 401);
         m.call_setup_seconds.observe(0.002);
         let text = m.render();
         assert!(
@@ -181,6 +213,10 @@ mod tests {
         );
         assert!(
             text.contains("selfprov_registration_state{dn=\"2000\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("selfprov_phone_auth_total{method=\"INVITE\",result=\"challenged\"} 1"),
             "{text}"
         );
         assert!(

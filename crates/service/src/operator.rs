@@ -31,7 +31,7 @@ impl Service {
                 self.sip.commands.send(SipCommand::UnregisterAll).ok();
                 self.drain_deadline =
                     Some(tokio::time::Instant::now() + self.cfg.raw.shutdown.drain_deadline);
-                if self.calls.is_empty() && self.ringing.is_empty() {
+                if self.calls.is_empty() && self.unanswered() == 0 {
                     return Flow::Stop;
                 }
             }
@@ -58,7 +58,13 @@ impl Service {
             .drain_deadline
             .is_some_and(|d| d <= tokio::time::Instant::now())
         {
-            for (id, _) in self.ringing.drain() {
+            let unanswered: Vec<String> = self
+                .ringing
+                .drain()
+                .map(|(id, _)| id)
+                .chain(self.identifying.drain().map(|(id, _)| id))
+                .collect();
+            for id in unanswered {
                 self.sip
                     .commands
                     .send(SipCommand::Reject {
@@ -92,6 +98,6 @@ impl Service {
 
     /// Draining and nothing left: time to go.
     pub(crate) fn drained(&self) -> bool {
-        self.drain_deadline.is_some() && self.calls.is_empty() && self.ringing.is_empty()
+        self.drain_deadline.is_some() && self.calls.is_empty() && self.unanswered() == 0
     }
 }

@@ -97,16 +97,18 @@ pub(crate) struct Started {
 
 /// Start the configuration server when `phone_config.http_listen` or `https_listen` is set (with
 /// `tls`, the certificate read from `tls_certificate`), and its TFTP side when `tftp_listen` is.
+/// `secrets` are the devices' secrets, shared with the registrar's digest.
 pub(crate) async fn start(
     cfg: &Config,
     ops: &Operations,
+    secrets: &DeviceSecrets,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Option<Started>> {
     if !cfg.serves_phone_files() {
         return Ok(None);
     }
     let pc = &cfg.raw.phone_config;
-    let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
+    let secrets = secrets.clone();
     let templates = crate::reload::load_templates(cfg)
         .map_err(|e| anyhow!(e))?
         .unwrap_or_else(Templates::shipped);

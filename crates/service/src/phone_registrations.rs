@@ -1,15 +1,26 @@
-//! Phones registering at the built-in registrar: the device is looked up, or auto-registered with
-//! the next free temporary DN (off the loop), the REGISTER is answered, and the binding is kept so
-//! the IVR knows the caller and where to send check-sync.
+//! Phones registering at the built-in registrar. With `registrar.phone_auth = "digest"` every
+//! REGISTER (un-REGISTER included) is challenged and accepted only with the device's current
+//! secret — the device is the digest user name; an unknown phone gets its credentials from its
+//! first configuration fetch, never from a REGISTER. With `"binding"` the device is the one the
+//! REGISTER names, auto-registered at its first REGISTER, and only its own address may remove its
+//! binding. Database work runs off the loop; the answer and the binding come back as
+//! `Work::Registered`.
 
-use crate::registrar::{binding_lifetime, parse_register, Binding};
+use crate::phone_auth::{log_refused, Digest, Refusal};
+use crate::registrar::{binding_lifetime, parse_register, Binding, Proof, RegisterInfo};
 use crate::state::Service;
-use crate::work::{Registration, Work};
+use crate::work::{Registered, Registration, Work};
+use selfprov_config::PhoneAuth;
 use selfprov_operations::Actor;
+use selfprov_provisioning::model::Device;
 use selfprov_provisioning::store::UnixMillis;
 use selfprov_sip::endpoint::Peer;
 use selfprov_sip::stack::Command as SipCommand;
 use std::time::Instant;
+
+fn dn_of(d: &Device) -> String {
+    d.dn.as_ref().map(|d| d.to_string()).unwrap_or_default()
+}
 
 impl Service {
     fn respond(&self, key: String, status: u16, reason: String, extra_headers: String) {
@@ -24,16 +35,104 @@ impl Service {
             .ok();
     }
 
+    fn refuse_register(&self, key: String, r: Refusal) {
+        self.metrics.phone_auth("REGISTER", r.status);
+        self.respond(key, r.status, r.reason, r.headers);
+    }
+
     /// A REGISTER from a phone.
     pub(crate) fn on_register(&mut self, key: String, source: Peer, headers: &[(String, String)]) {
-        let info = match parse_register(headers) {
-            Ok(i) => i,
+        let info = parse_register(headers);
+        match self.cfg.raw.registrar.phone_auth {
+            PhoneAuth::Digest => {
+                let authorization = headers
+                    .iter()
+                    .find(|(k, _)| k == "authorization")
+                    .map(|(_, v)| v.as_str());
+                self.register_digest(key, source, authorization, info)
+            }
+            PhoneAuth::Binding => self.register_binding(key, source, info),
+        }
+    }
+
+    /// Digest: the device is the user name of a fresh answer that proves its current secret.
+    fn register_digest(
+        &mut self,
+        key: String,
+        source: Peer,
+        authorization: Option<&str>,
+        info: RegisterInfo,
+    ) {
+        let realm = &self.cfg.raw.phone_config.realm;
+        let auth = match self.phone_digest.read(realm, authorization) {
+            Digest::Challenge(c) => return self.refuse_register(key, c),
+            Digest::Wrong(why) => {
+                log_refused(source.addr.ip(), "REGISTER", None, why);
+                return self.refuse_register(key, Refusal::forbidden(why));
+            }
+            Digest::Verify(a) => a,
+        };
+        let (claims, digest, work) = (
+            self.claims.clone(),
+            self.phone_digest.clone(),
+            self.work.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let device = auth.username.clone();
+            let result = match digest.verify(&claims, &auth, "REGISTER") {
+                Ok(generation) => match claims.device(&device) {
+                    Ok(Some(d)) => Ok(Registered {
+                        dn: dn_of(&d),
+                        proof: Proof::Digest { generation },
+                    }),
+                    Ok(None) => Err(Refusal::forbidden("wrong credentials")),
+                    Err(e) => {
+                        tracing::error!(error = %e, "database unavailable for a REGISTER");
+                        Err(Refusal::unavailable("database"))
+                    }
+                },
+                Err((refusal, why)) => {
+                    log_refused(source.addr.ip(), "REGISTER", Some(&device), why);
+                    Err(refusal)
+                }
+            };
+            let _ = work.send(Work::Registered(Registration {
+                key,
+                device,
+                contact: info.contact,
+                source,
+                expires: info.expires.min(86_400),
+                user_agent: info.user_agent,
+                result,
+            }));
+        });
+    }
+
+    /// Binding: the device the REGISTER names, auto-registered if unknown.
+    fn register_binding(&mut self, key: String, source: Peer, info: RegisterInfo) {
+        let name = match info.device {
+            Ok(d) => d,
             Err(why) => {
                 return self.respond(key, 400, format!("Bad Request - {why}"), String::new())
             }
         };
         if info.expires == 0 {
-            self.bindings.remove(info.device.as_str());
+            // Only the phone's own address takes its binding away.
+            let elsewhere = self
+                .bindings
+                .get(name.as_str(), Instant::now())
+                .is_some_and(|b| b.source.addr != source.addr);
+            if elsewhere {
+                log_refused(
+                    source.addr.ip(),
+                    "REGISTER",
+                    Some(name.as_str()),
+                    "un-REGISTER from another address",
+                );
+                return self
+                    .refuse_register(key, Refusal::forbidden("registered from another address"));
+            }
+            self.bindings.remove(name.as_str());
             return self.respond(key, 200, "OK".into(), "Expires: 0\r\n".into());
         }
         let (claims, work, autoreg) = (
@@ -42,37 +141,43 @@ impl Service {
             self.cfg.auto_registration.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            let device = info.device.to_string();
-            let dn = |d: selfprov_provisioning::model::Device| {
-                d.dn.map(|d| d.to_string()).unwrap_or_default()
-            };
-            let result = match claims.device(&device) {
-                Ok(Some(d)) => Ok(dn(d)),
+            let found = match claims.device(name.as_str()) {
+                Ok(Some(d)) => Ok(d),
                 Err(e) => Err(e.to_string()),
                 Ok(None) if autoreg.enabled => claims
                     .auto_register(
-                        &info.device,
+                        &name,
                         &info.model,
                         &autoreg,
                         &Actor::registrar(),
                         UnixMillis::now(),
                     )
-                    .map(dn)
                     .map_err(|e| e.to_string()),
                 Ok(None) => Err("unknown device and auto-registration is disabled".into()),
             };
+            let result = found
+                .map(|d| Registered {
+                    dn: dn_of(&d),
+                    proof: Proof::Binding,
+                })
+                .map_err(|why| {
+                    tracing::warn!(device = %name, %why, "registration refused");
+                    Refusal::forbidden(&why)
+                });
             let _ = work.send(Work::Registered(Registration {
                 key,
-                device,
+                device: name.to_string(),
                 contact: info.contact,
                 source,
                 expires: info.expires.min(86_400),
+                user_agent: info.user_agent,
                 result,
             }));
         });
     }
 
-    /// The device behind a REGISTER is known (or refused): answer, and keep its binding.
+    /// The device behind a REGISTER is known (or refused): answer, and keep (or drop) its
+    /// binding.
     pub(crate) fn registered(&mut self, r: Registration) {
         let Registration {
             key,
@@ -80,31 +185,37 @@ impl Service {
             contact,
             source,
             expires,
+            user_agent,
             result,
         } = r;
-        match result {
-            Ok(dn) => {
-                if let Some(c) = &contact {
-                    self.bindings.set(
-                        &device,
-                        Binding {
-                            contact: c.clone(),
-                            source,
-                            until: Instant::now() + binding_lifetime(expires),
-                        },
-                    );
-                }
-                tracing::info!(%device, %dn, "phone registered");
-                let extra = format!(
-                    "Contact: <{}>;expires={expires}\r\nExpires: {expires}\r\n",
-                    contact.unwrap_or_default()
-                );
-                self.respond(key, 200, "OK".into(), extra);
-            }
-            Err(why) => {
-                tracing::warn!(%device, %why, "registration refused");
-                self.respond(key, 403, format!("Forbidden - {why}"), String::new());
-            }
+        let ok = match result {
+            Ok(ok) => ok,
+            Err(refusal) => return self.refuse_register(key, refusal),
+        };
+        self.metrics.phone_auth("REGISTER", 200);
+        if expires == 0 {
+            self.bindings.remove(&device);
+            tracing::info!(%device, "phone unregistered");
+            return self.respond(key, 200, "OK".into(), "Expires: 0\r\n".into());
         }
+        if let Some(c) = &contact {
+            self.bindings.set(
+                &device,
+                Binding {
+                    contact: c.clone(),
+                    source,
+                    until: Instant::now() + binding_lifetime(expires),
+                    dn: ok.dn.clone(),
+                    proof: ok.proof,
+                    user_agent,
+                },
+            );
+        }
+        tracing::info!(%device, dn = %ok.dn, "phone registered");
+        let extra = format!(
+            "Contact: <{}>;expires={expires}\r\nExpires: {expires}\r\n",
+            contact.unwrap_or_default()
+        );
+        self.respond(key, 200, "OK".into(), extra);
     }
 }

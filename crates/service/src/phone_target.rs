@@ -147,6 +147,9 @@ mod tests {
             contact: "sip:SEP001122334455@10.2.2.2:5060".into(),
             source: peer("10.2.2.2:5060"),
             until: Instant::now() + Duration::from_secs(60),
+            dn: "1000".into(),
+            proof: crate::registrar::Proof::Digest { generation: 1 },
+            user_agent: None,
         };
         let c = call(Some("sip:SEP001122334455@pbx.example"), None);
         let t = check_sync_target(c, Some(&b), Some(&proxy())).unwrap();

@@ -1,7 +1,9 @@
-//! SIP events in: a new call is answered with the negotiated codec and gets its IVR; a hang-up,
-//! a re-INVITE (hold/resume) or an INFO digit goes to the call's IVR; REGISTERs go to the
-//! built-in registrar; the route point's own registration state goes to `/status`.
+//! SIP events in: a new call is identified (`caller_identity`), then answered with the negotiated
+//! codec and gets its IVR; a hang-up, a re-INVITE (hold/resume) or an INFO digit goes to the
+//! call's IVR; REGISTERs go to the built-in registrar; the route point's own registration state
+//! goes to `/status`.
 
+use crate::caller_identity::NewCall;
 use crate::calls::CallCtx;
 use crate::codecs::{media_codec, silence_frame};
 use crate::state::Service;
@@ -12,22 +14,11 @@ use selfprov_ivr::{Call, Event as IvrEvent, Key};
 use selfprov_media::engine::{MediaCommand, StreamSpec};
 use selfprov_media::latch::{nat_ip, Latching};
 use selfprov_provisioning::Language;
-use selfprov_sip::endpoint::{Event as SipEvent, Peer};
+use selfprov_sip::endpoint::Event as SipEvent;
 use selfprov_sip::registration::RegState;
 use selfprov_sip::sdp;
 use selfprov_sip::stack::Command as SipCommand;
 use std::time::Instant;
-
-/// What an INVITE says about the caller.
-struct NewCall {
-    call_id: String,
-    from_user: Option<String>,
-    pai_user: Option<String>,
-    from_uri: Option<String>,
-    contact: Option<String>,
-    source: Peer,
-    offer: Vec<u8>,
-}
 
 impl Service {
     /// One event from the SIP stack.
@@ -39,62 +30,67 @@ impl Service {
                     .set_registered(&dn, matches!(state, RegState::Registered { .. }));
                 self.live.set_registration(&dn, state.describe());
             }
-            SipEvent::IncomingCall { ref call_id, .. }
-                if !self.cfg.raw.sip.answer_delay.is_zero() =>
+            SipEvent::IncomingCall {
+                call_id,
+                from_uri,
+                pai_user,
+                authorization,
+                contact,
+                source,
+                sdp: offer,
+                ..
+            } => self.identify_caller(NewCall {
+                call_id,
+                received: Instant::now(),
+                pai_user,
+                authorization,
+                from_uri,
+                contact,
+                source,
+                offer,
+            }),
+            SipEvent::CallEnded { ref call_id, .. }
+                if self.ringing.contains_key(call_id) || self.identifying.contains_key(call_id) =>
             {
-                // Ring first; the answer comes back as `Work::AnswerNow`.
-                self.sip
-                    .commands
-                    .send(SipCommand::Ring {
-                        call_id: call_id.clone(),
-                    })
-                    .ok();
-                let (id, work, delay) = (
-                    call_id.clone(),
-                    self.work.clone(),
-                    self.cfg.raw.sip.answer_delay,
-                );
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = work.send(Work::AnswerNow(id));
-                });
-                self.ringing.insert(call_id.clone(), ev);
-            }
-            SipEvent::CallEnded { ref call_id, .. } if self.ringing.contains_key(call_id) => {
                 self.ringing.remove(call_id);
+                self.identifying.remove(call_id);
                 self.cancelled_while_ringing(call_id);
             }
             ev => self.on_sip(ev),
         }
     }
 
+    /// The device calling is known: ring first (`sip.answer_delay`; the answer comes back as
+    /// `Work::AnswerNow`), or answer at once.
+    pub(crate) fn caller_known(&mut self, call: NewCall, device: String) {
+        self.metrics.phone_auth("INVITE", 200);
+        let delay = self.cfg.raw.sip.answer_delay;
+        if delay.is_zero() {
+            return self.incoming_call(call, device);
+        }
+        self.sip
+            .commands
+            .send(SipCommand::Ring {
+                call_id: call.call_id.clone(),
+            })
+            .ok();
+        let (id, work) = (call.call_id.clone(), self.work.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = work.send(Work::AnswerNow(id));
+        });
+        self.ringing.insert(call.call_id.clone(), (call, device));
+    }
+
     /// A call's ring time is over.
     pub(crate) fn answer_now(&mut self, call_id: &str) {
-        if let Some(ev) = self.ringing.remove(call_id) {
-            self.on_sip(ev);
+        if let Some((call, device)) = self.ringing.remove(call_id) {
+            self.incoming_call(call, device);
         }
     }
 
     fn on_sip(&mut self, ev: SipEvent) {
         match ev {
-            SipEvent::IncomingCall {
-                call_id,
-                from_user,
-                from_uri,
-                pai_user,
-                contact,
-                source,
-                sdp: offer,
-                ..
-            } => self.incoming_call(NewCall {
-                call_id,
-                from_user,
-                pai_user,
-                from_uri,
-                contact,
-                source,
-                offer,
-            }),
             SipEvent::CallEnded { call_id, .. } => self.feed(&call_id, IvrEvent::HangUp),
             SipEvent::Reinvite {
                 call_id,
@@ -127,14 +123,14 @@ impl Service {
                     self.media.send(MediaCommand::Confirm { call: c.media_key });
                 }
             }
-            SipEvent::Registration { .. } => {}
+            SipEvent::Registration { .. } | SipEvent::IncomingCall { .. } => {}
         }
     }
 
-    /// Answer a new call with the first configured codec the caller offers (488 when none), start
-    /// its media and its IVR.
-    fn incoming_call(&mut self, n: NewCall) {
-        let t0 = Instant::now();
+    /// Answer a new call from `device` with the first configured codec the caller offers (488
+    /// when none), start its media and its IVR.
+    fn incoming_call(&mut self, n: NewCall, device: String) {
+        let t0 = n.received;
         let negotiated = sdp::parse(&n.offer)
             .map_err(|e| e.to_string())
             .and_then(|o| {
@@ -202,7 +198,6 @@ impl Service {
         self.metrics
             .call_setup_seconds
             .observe(t0.elapsed().as_secs_f64());
-        let device = self.calling_device(n.pai_user.or(n.from_user).unwrap_or_default());
         tracing::info!(call_id = %n.call_id, %device, codec = ?codec, "call answered");
         let (ivr, actions) = Call::new(self.ivr.clone());
         self.calls.insert(
@@ -238,21 +233,6 @@ impl Service {
                 ip: nat_ip(sdp.ip(), signalling.ip()),
             },
         }
-    }
-
-    /// The calling device from the identity the request carries (P-Asserted-Identity, else From:
-    /// a device name or an auto-registered DN). A phone registered here is known by name without
-    /// asking the database (this runs on the event loop); anything else is looked up.
-    fn calling_device(&self, who: String) -> String {
-        if self.bindings.get(&who, Instant::now()).is_some() {
-            return who;
-        }
-        self.claims
-            .identify(&who)
-            .ok()
-            .flatten()
-            .map(|d| d.name.to_string())
-            .unwrap_or(who)
     }
 
     /// Hold or resume: answer the new offer and tell the media engine and the IVR.

@@ -7,6 +7,7 @@ use crate::codecs::sdp_codecs;
 use crate::event_loop::Inputs;
 use crate::live_view::live_source;
 use crate::metrics::Metrics;
+use crate::phone_auth::SipDigest;
 use crate::phone_target::OutboundProxy;
 use crate::registrar::Bindings;
 use crate::reload::{effective, load_catalog};
@@ -16,7 +17,7 @@ use crate::status::{settings_source, status_source, Live};
 use anyhow::{anyhow, Context, Result};
 use selfprov_config::Config;
 use selfprov_media::engine::{MediaEngine, MediaEvent};
-use selfprov_operations::{Actor, Operations};
+use selfprov_operations::{Actor, DeviceSecrets, Operations};
 use selfprov_provisioning::settings::{status, Status};
 use selfprov_provisioning::store::{ListQuery, SqliteStore, Store};
 use selfprov_sip::endpoint::EndpointConfig;
@@ -169,17 +170,20 @@ pub async fn serve(base: Config) -> Result<()> {
         live_source(work_tx.clone()),
         api_auth(&cfg),
     ));
+    let (query_tx, query_rx) = mpsc::unbounded_channel();
     let (admin_addr, admin_fut) = admin::bind(
         cfg.raw.admin.listen,
         status_source(live.clone(), sip.local.to_string()),
         metrics.clone(),
+        query_tx,
         api,
     )
     .await
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
     register_route_point(&cfg, &sip, &live, &metrics)?;
-    let config_server = crate::phone_config::start(&cfg, &ops, tls).await?;
+    let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
+    let config_server = crate::phone_config::start(&cfg, &ops, &secrets, tls).await?;
     let config_url = config_server
         .as_ref()
         .map(|s| s.url.clone())
@@ -216,8 +220,10 @@ pub async fn serve(base: Config) -> Result<()> {
         live,
         work: work_tx,
         calls: Calls::default(),
+        identifying: HashMap::new(),
         ringing: HashMap::new(),
         bindings: Bindings::default(),
+        phone_digest: SipDigest::new(secrets),
         outbound_proxy,
         next_media_key: 1,
         drain_deadline: None,
@@ -233,6 +239,7 @@ pub async fn serve(base: Config) -> Result<()> {
             media: media_ev,
             work: work_rx,
             operator,
+            queries: query_rx,
         })
         .await;
     Ok(())

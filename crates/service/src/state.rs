@@ -3,9 +3,11 @@
 //! registrations (`phone_registrations`), reload and settings (`reload`), operator signals
 //! (`operator`); the loop itself is in `event_loop`.
 
+use crate::caller_identity::NewCall;
 use crate::calls::Calls;
 use crate::codecs::sdp_codecs;
 use crate::metrics::Metrics;
+use crate::phone_auth::SipDigest;
 use crate::phone_target::OutboundProxy;
 use crate::registrar::Bindings;
 use crate::status::Live;
@@ -15,7 +17,6 @@ use selfprov_ivr::IvrSettings;
 use selfprov_media::engine::MediaEngine;
 use selfprov_operations::{ClaimEngine, Operations};
 use selfprov_prompts::Catalog;
-use selfprov_sip::endpoint::Event as SipEvent;
 use selfprov_sip::sdp::SdpCodec;
 use selfprov_sip::stack::SipStack;
 use std::collections::HashMap;
@@ -86,10 +87,14 @@ pub(crate) struct Service {
     pub live: Arc<Live>,
     pub work: mpsc::UnboundedSender<Work>,
     pub calls: Calls,
-    /// New calls ringing before their answer (sip.answer_delay), by Call-ID.
-    pub ringing: HashMap<String, SipEvent>,
+    /// New calls whose caller is being identified off the loop, by Call-ID.
+    pub identifying: HashMap<String, NewCall>,
+    /// New calls ringing before their answer (sip.answer_delay), by Call-ID, with their device.
+    pub ringing: HashMap<String, (NewCall, String)>,
     /// Phones registered at the built-in registrar.
     pub bindings: Bindings,
+    /// Phones' digest credentials (`registrar.phone_auth = "digest"`).
+    pub phone_digest: SipDigest,
     /// `sip.outbound_proxy`, resolved (at start and on reload, off the loop).
     pub outbound_proxy: Option<OutboundProxy>,
     pub next_media_key: u64,
@@ -117,11 +122,19 @@ impl Service {
         self.cfg = Arc::new(effective);
     }
 
+    /// New calls not answered yet: being identified, or ringing.
+    pub fn unanswered(&self) -> usize {
+        self.identifying.len() + self.ringing.len()
+    }
+
     /// After each event: the counters operators watch.
     pub fn publish_counters(&mut self) {
         self.live
             .active
             .store(self.calls.len() as u64, Ordering::Relaxed);
+        self.live
+            .phones_registered
+            .store(self.bindings.len() as u64, Ordering::Relaxed);
         self.metrics.active_calls.set(self.calls.len() as i64);
         self.rtp_seen.export(&self.media, &self.metrics);
     }

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 /// Shared with the admin listener.
 pub(crate) struct Live {
     pub active: AtomicU64,
+    /// Phones registered at the built-in registrar.
+    pub phones_registered: AtomicU64,
     pub draining: AtomicBool,
     pub registrations: Mutex<Vec<RegistrationStatus>>,
     pub view: Mutex<ConfigView>,
@@ -24,6 +26,7 @@ impl Live {
     pub fn new(base: &Config, cfg: &Config) -> Self {
         Live {
             active: AtomicU64::new(0),
+            phones_registered: AtomicU64::new(0),
             draining: AtomicBool::new(false),
             registrations: Mutex::new(Vec::new()),
             view: Mutex::new(ConfigView::of(cfg)),
@@ -66,6 +69,7 @@ pub(crate) struct ConfigView {
     pub status: Status,
     pub max_calls: u64,
     pub dns: Vec<String>,
+    pub phone_auth: String,
 }
 
 impl ConfigView {
@@ -74,6 +78,12 @@ impl ConfigView {
             status: status(&cfg.self_provisioning, &cfg.auto_registration),
             max_calls: u64::from(cfg.raw.sip.max_calls),
             dns: cfg.self_provisioning.route_point.dn_strings(),
+            phone_auth: match (cfg.raw.registrar.mode, cfg.raw.registrar.phone_auth) {
+                (selfprov_config::RegistrarMode::External, _) => "external",
+                (_, selfprov_config::PhoneAuth::Digest) => "digest",
+                (_, selfprov_config::PhoneAuth::Binding) => "binding",
+            }
+            .into(),
         }
     }
 }
@@ -81,9 +91,19 @@ impl ConfigView {
 /// The admin listener's view of `live`.
 pub(crate) fn status_source(live: Arc<Live>, sip_listen: String) -> StatusSource {
     Arc::new(move || {
-        let (st, max, dns) = match live.view.lock() {
-            Ok(v) => (v.status.clone(), v.max_calls, v.dns.clone()),
-            Err(_) => (Status::NotReady(vec!["internal error".into()]), 0, vec![]),
+        let (st, max, dns, phone_auth) = match live.view.lock() {
+            Ok(v) => (
+                v.status.clone(),
+                v.max_calls,
+                v.dns.clone(),
+                v.phone_auth.clone(),
+            ),
+            Err(_) => (
+                Status::NotReady(vec!["internal error".into()]),
+                0,
+                vec![],
+                String::new(),
+            ),
         };
         let mut regs = live
             .registrations
@@ -109,6 +129,8 @@ pub(crate) fn status_source(live: Arc<Live>, sip_listen: String) -> StatusSource
             active_calls: live.active.load(Ordering::Relaxed),
             max_calls: max,
             registrations: regs,
+            phone_auth,
+            phones_registered: live.phones_registered.load(Ordering::Relaxed),
             sip_listen: sip_listen.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
         }

@@ -2,7 +2,9 @@
 //! configuration and prompts) runs on tokio's blocking pool; its result comes back to the loop as
 //! a [`Work`] message.
 
+use crate::phone_auth::Refusal;
 use crate::phone_target::OutboundProxy;
+use crate::registrar::Proof;
 use selfprov_config::Config;
 use selfprov_ivr::Event as IvrEvent;
 use selfprov_prompts::Catalog;
@@ -38,10 +40,16 @@ pub(crate) enum Work {
         ev: IvrEvent,
         assigned: bool,
     },
-    /// A phone's REGISTER, looked up or auto-registered.
+    /// A phone's REGISTER, verified, looked up or auto-registered.
     Registered(Registration),
     /// The API asks what is live: the calls in progress and the registered phones.
     Snapshot(tokio::sync::oneshot::Sender<selfprov_api::LiveView>),
+    /// The device a new call comes from, verified or looked up off the loop (or why the call is
+    /// refused).
+    CallerIdentified {
+        call_id: String,
+        result: Result<String, Refusal>,
+    },
 }
 
 /// A phone's REGISTER once its device is known: its DN, or why it is refused.
@@ -52,7 +60,14 @@ pub(crate) struct Registration {
     pub contact: Option<String>,
     pub source: Peer,
     pub expires: u32,
-    pub result: Result<String, String>,
+    pub user_agent: Option<String>,
+    pub result: Result<Registered, Refusal>,
+}
+
+/// A REGISTER accepted: the device's DN and how it proved who it is.
+pub(crate) struct Registered {
+    pub dn: String,
+    pub proof: Proof,
 }
 
 /// Run provisioning work on tokio's blocking pool; its result comes back to the call as an event.

@@ -105,6 +105,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// What a request's digest answer says before the user's secret is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// No `Authorization` header: the normal start of digest (challenge).
+    Missing,
+    /// Our nonce, but too old: challenge again with `stale=true`.
+    Stale,
+    /// Not an answer to our challenge: malformed, another realm or URI, or a nonce we did not
+    /// sign. The reason is for the log.
+    Wrong(&'static str),
+    /// Well-formed and fresh: check it against the user's secret ([`Authorization::verify`]).
+    Fresh(Authorization),
+}
+
 /// Issues and checks nonces signed with a key: `<issue time, hex>.<signature>`.
 #[derive(Clone)]
 pub struct NonceKey(Vec<u8>);
@@ -162,12 +176,54 @@ impl NonceKey {
         }
     }
 
+    /// Read the `Authorization` header of a request in `realm`: whether it answers one of our
+    /// fresh challenges, for `uri` when one is given (the HTTP path; SIP servers commonly do not
+    /// compare the digest URI with the Request-URI, and SIPp answers with the server's address).
+    /// Who the user is and the secret are the caller's to check.
+    pub fn read_answer(
+        &self,
+        header: Option<&str>,
+        realm: &str,
+        uri: Option<&str>,
+        now_s: u64,
+        max_age_s: u64,
+    ) -> Answer {
+        let Some(header) = header else {
+            return Answer::Missing;
+        };
+        let Ok(auth) = Authorization::parse(header) else {
+            return Answer::Wrong("malformed credentials");
+        };
+        if auth.realm != realm {
+            return Answer::Wrong("another realm");
+        }
+        if uri.is_some_and(|u| auth.uri != u) {
+            return Answer::Wrong("credentials for another URI");
+        }
+        match self.check(&auth.nonce, now_s, max_age_s) {
+            NonceCheck::Fresh => Answer::Fresh(auth),
+            NonceCheck::Stale => Answer::Stale,
+            NonceCheck::Forged => Answer::Wrong("a nonce not ours"),
+        }
+    }
+
     /// A `WWW-Authenticate` value: SHA-256 first where a client can choose, MD5 for the phones
     /// that know only it (RFC 8760 §2.4: one header per algorithm, preferred first).
     pub fn challenges(&self, realm: &str, now_s: u64, stale: bool) -> Vec<String> {
+        self.challenges_in_order(realm, now_s, stale, &[Algorithm::Sha256, Algorithm::Md5])
+    }
+
+    /// One `WWW-Authenticate` value per algorithm of `order`, in that order, sharing one nonce.
+    pub fn challenges_in_order(
+        &self,
+        realm: &str,
+        now_s: u64,
+        stale: bool,
+        order: &[Algorithm],
+    ) -> Vec<String> {
         let nonce = self.issue(now_s);
         let stale = if stale { ", stale=true" } else { "" };
-        [Algorithm::Sha256, Algorithm::Md5]
+        order
             .iter()
             .map(|a| format!("Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}", a.name()))
             .collect()
@@ -221,6 +277,57 @@ mod tests {
         );
         assert_eq!(key.check("3e8.0000", 1000, 300), NonceCheck::Forged);
         assert_eq!(key.check("nonsense", 1000, 300), NonceCheck::Forged);
+    }
+
+    #[test]
+    fn answers_are_read_before_the_secret_is_checked() {
+        let key = NonceKey::new(b"k");
+        let ch = Challenge::parse(&key.challenges("selfprov", 1000, false)[0]).unwrap();
+        let mut c = DigestClient::new("SEP001122AABBCC", "s3cret");
+        let header = c.authorize(&ch, "REGISTER", "sip:127.0.0.1:5060").unwrap();
+        let read =
+            |h: Option<&str>, realm, uri: &str, now| key.read_answer(h, realm, Some(uri), now, 300);
+        assert_eq!(
+            read(None, "selfprov", "sip:127.0.0.1:5060", 1000),
+            Answer::Missing
+        );
+        match read(Some(&header), "selfprov", "sip:127.0.0.1:5060", 1010) {
+            Answer::Fresh(a) => {
+                assert_eq!(a.username, "SEP001122AABBCC");
+                assert!(a.verify("REGISTER", "s3cret"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            read(Some(&header), "selfprov", "sip:127.0.0.1:5060", 1400),
+            Answer::Stale
+        );
+        assert!(matches!(
+            read(Some(&header), "other", "sip:127.0.0.1:5060", 1010),
+            Answer::Wrong(_)
+        ));
+        assert!(matches!(
+            read(Some(&header), "selfprov", "sip:2000@127.0.0.1:5060", 1010),
+            Answer::Wrong(_)
+        ));
+        // Without a URI to compare, any URI does.
+        assert!(matches!(
+            key.read_answer(Some(&header), "selfprov", None, 1010, 300),
+            Answer::Fresh(_)
+        ));
+        assert!(matches!(
+            NonceKey::new(b"other").read_answer(Some(&header), "selfprov", None, 1010, 300),
+            Answer::Wrong(_)
+        ));
+        assert!(matches!(
+            read(
+                Some("Digest nonsense"),
+                "selfprov",
+                "sip:127.0.0.1:5060",
+                1010
+            ),
+            Answer::Wrong(_)
+        ));
     }
 
     #[test]

@@ -53,11 +53,19 @@ async fn every_call_feature_through_one_proxy(tcp: bool) {
         scenario("bye_from_uas.xml"),
         shared("scenarios/cancel_ringing.xml"),
     );
+    // cancel_ringing.xml's caller and password (no challenge comes from this stack).
+    let caller = dir.path().join("caller.csv");
+    std::fs::write(&caller, "SEQUENTIAL\nSEP00000000CA01;not-used\n").unwrap();
     let results = tokio::task::spawn_blocking(move || {
         let run = |file: &std::path::Path, calls, service| {
             Sipp {
                 to,
-                scenario: &["-sf", file.to_str().unwrap()],
+                scenario: &[
+                    "-sf",
+                    file.to_str().unwrap(),
+                    "-inf",
+                    caller.to_str().unwrap(),
+                ],
                 tcp,
                 calls,
                 service,

@@ -1,4 +1,5 @@
-//! One phone, one call: register as a new device, dial the route point, listen, answer the IVR
+//! One phone, one call: fetch its configuration file (its line and digest credentials), register,
+//! dial the route point (answering the registrar's digest challenges), listen, answer the IVR
 //! with DTMF when it asks, and report what happened.
 //!
 //! This file holds [`run`], the call from REGISTER to the report, and its error. What the caller
@@ -15,7 +16,9 @@ pub use options::{DtmfMode, PhoneOptions, Script};
 pub use report::{HeardAt, Report, RtpSummary};
 
 use crate::recognize::{Heard, Recognizer};
-use crate::sipmsg::{branch, token, Identity, Msg};
+use crate::config_file::{cisco_line, fetch, FetchError};
+use crate::sipmsg::{branch, mac_of, token, with_header, Identity, Msg};
+use selfprov_sip::digest::DigestClient;
 use crate::stats::RtpStats;
 use media::{queue_digits, write_wav, Media, Tx, TE_PT};
 use selfprov_media::{Codec, Decoder, Encoder};
@@ -33,6 +36,8 @@ pub enum PhoneError {
     NoAnswer(&'static str, SocketAddr),
     #[error("registration refused: {0}")]
     Register(String),
+    #[error("configuration file")]
+    ConfigFile(#[from] crate::config_file::FetchError),
     #[error("the 200 OK carries no usable SDP answer: {0}")]
     Sdp(String),
     #[error("{0:?} is not supported here: {1}")]
@@ -59,41 +64,73 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     let mut decoder = Decoder::new(opts.codec).map_err(|e| PhoneError::Codec(opts.codec, e.to_string()))?;
     let sip = UdpSocket::bind((opts.bind, 0)).await?;
     let rtp = UdpSocket::bind((opts.bind, 0)).await?;
+    let mut report = Report { device: opts.device.clone(), codec: format!("{:?}", opts.codec), ..Report::default() };
+
+    // The configuration file first, as a phone boots: its line and credentials.
+    let mut user = opts.device.clone();
+    let mut credentials = opts.password.clone().map(|p| (opts.device.clone(), p));
+    if let Some(server) = opts.config_server.clone() {
+        let file = format!("{}.cnf.xml", opts.device);
+        let (ua, device, password) = (opts.user_agent.clone(), opts.device.clone(), opts.password.clone());
+        let fetched = tokio::task::spawn_blocking(move || fetch(&server, &file, &ua, password.as_deref().map(|p| (device.as_str(), p))))
+            .await
+            .map_err(|e| PhoneError::Io(std::io::Error::other(e)))??;
+        report.config_file = Some(fetched.path.trim_start_matches('/').to_owned());
+        report.config_bytes = Some(fetched.body.len());
+        report.config_with_digest = fetched.with_digest;
+        let line = cisco_line(&fetched.body).ok_or_else(|| FetchError::NoLine(fetched.path.clone()))?;
+        report.line = Some(line.number.clone());
+        user = line.number;
+        credentials = Some((line.auth_user, line.password));
+    }
+    let mut digest = credentials.as_ref().map(|(u, p)| DigestClient::new(u, p));
     let id = Identity {
-        user: opts.device.clone(),
+        user,
+        instance: mac_of(&opts.device).map(str::to_owned),
         user_agent: opts.user_agent.clone(),
         local: sip.local_addr()?,
         server: opts.server,
     };
-    let mut report = Report { device: opts.device.clone(), codec: format!("{:?}", opts.codec), ..Report::default() };
     let tag = token();
 
     if opts.register {
         let cid = format!("{}@selfprov-phone", token());
-        let r = transact(&sip, opts.server, id.register(&cid, 1, &tag, 3600), &cid, 1, "REGISTER", &tag).await?;
+        let mut r = transact(&sip, opts.server, id.register(&cid, 1, &tag, 3600), &cid, 1, "REGISTER", &tag).await?;
+        if let (Some(401), Some(client)) = (r.status, digest.as_mut()) {
+            if let Some(auth) = r.answer_challenge(client, "REGISTER", &id.registrar_uri()) {
+                report.register_digest = true;
+                let again = with_header(&id.register(&cid, 2, &tag, 3600), &format!("Authorization: {auth}"));
+                r = transact(&sip, opts.server, again, &cid, 2, "REGISTER", &tag).await?;
+            }
+        }
         report.registered = r.status;
         if r.status != Some(200) {
             return Err(PhoneError::Register(format!("{} {}", r.status.unwrap_or(0), r.reason)));
         }
     }
 
-    // INVITE.
+    // INVITE; a challenge is answered once (CSeq 2), as phones do.
     let call_id = format!("{}@selfprov-phone", token());
     let session = rand::random::<u32>() as u64;
     let rtp_local = rtp.local_addr()?;
     let audio = AudioOffer { codec: opts.codec, dtmf: opts.dtmf, event_rate: opts.dtmf_rate };
     let body = offer(audio, rtp_local, session, 1, "sendrecv");
-    let inv_branch = branch();
-    let invite = id.request("INVITE", &opts.route_point, &call_id, 1, &tag, None, &inv_branch, Some("application/sdp"), body.as_bytes());
     let t_invite = Instant::now();
-    let answer = transact(&sip, opts.server, invite, &call_id, 1, "INVITE", &tag).await?;
+    let mut invite_cseq = 1;
+    let caller = Caller { sip: &sip, opts, id: &id, call_id: &call_id, tag: &tag };
+    let (mut answer, mut inv_branch) = caller.invite(invite_cseq, body.as_bytes(), None).await?;
+    if let (Some(401), Some(client)) = (answer.status, digest.as_mut()) {
+        caller.ack_failure(invite_cseq, &answer, &inv_branch).await?;
+        if let Some(auth) = answer.answer_challenge(client, "INVITE", &id.target_uri(&opts.route_point)) {
+            invite_cseq = 2;
+            (answer, inv_branch) = caller.invite(invite_cseq, body.as_bytes(), Some(&auth)).await?;
+        }
+    }
     let status = answer.status.unwrap_or(0);
     report.call_status = Some(status);
     let to_tag = answer.to_tag().unwrap_or_default();
     if status >= 300 {
-        // ACK for a failure: same branch as the INVITE.
-        let ack = id.request("ACK", &opts.route_point, &call_id, 1, &tag, Some(&to_tag), &inv_branch, None, b"");
-        sip.send_to(&ack, opts.server).await?;
+        caller.ack_failure(invite_cseq, &answer, &inv_branch).await?;
         report.ended_by = format!("refused ({status} {})", answer.reason);
         report.conclude();
         return Ok(report);
@@ -105,13 +142,13 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
         call_id,
         tag: tag.clone(),
         to_tag,
-        cseq: 1,
+        cseq: invite_cseq,
         audio,
         rtp: rtp_local,
         session,
         sdp_version: 1,
     };
-    sip.send_to(&dlg.ack(1), opts.server).await?;
+    sip.send_to(&dlg.ack(invite_cseq), opts.server).await?;
     let answered = Instant::now();
 
     let sd = selfprov_sip::sdp::parse(&answer.body).map_err(|e| PhoneError::Sdp(e.to_string()))?;
@@ -330,6 +367,36 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     }
     report.conclude();
     Ok(report)
+}
+
+/// What the call's first INVITE (and a retry after a challenge) share.
+struct Caller<'a> {
+    sip: &'a UdpSocket,
+    opts: &'a PhoneOptions,
+    id: &'a Identity,
+    call_id: &'a str,
+    tag: &'a str,
+}
+
+impl Caller<'_> {
+    /// Send an INVITE (with `authorization` when answering a challenge) and wait for its final
+    /// answer; the answer and the INVITE's branch (its ACK for a failure reuses it).
+    async fn invite(&self, cseq: u32, body: &[u8], authorization: Option<&str>) -> Result<(Msg, String), PhoneError> {
+        let b = branch();
+        let mut req = self.id.request("INVITE", &self.opts.route_point, self.call_id, cseq, self.tag, None, &b, Some("application/sdp"), body);
+        if let Some(a) = authorization {
+            req = with_header(&req, &format!("Authorization: {a}"));
+        }
+        Ok((transact(self.sip, self.opts.server, req, self.call_id, cseq, "INVITE", self.tag).await?, b))
+    }
+
+    /// ACK a failure answer to an INVITE: same branch as the INVITE.
+    async fn ack_failure(&self, cseq: u32, answer: &Msg, branch: &str) -> Result<(), PhoneError> {
+        let to_tag = answer.to_tag().unwrap_or_default();
+        let ack = self.id.request("ACK", &self.opts.route_point, self.call_id, cseq, self.tag, Some(&to_tag), branch, None, b"");
+        self.sip.send_to(&ack, self.opts.server).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What the caller asks of the phone: how to send digits, the script of the call (digit groups,
 //! hold, hang-up), and the options of one run.
 
+use crate::config_file::ConfigServer;
 use selfprov_media::Codec;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -73,6 +74,13 @@ pub struct PhoneOptions {
     pub dtmf_rate: u32,
     /// REGISTER before calling (a brand-new phone does).
     pub register: bool,
+    /// Fetch the device's configuration file from this server first (HTTP; a new phone's first
+    /// fetch needs no credentials) and use its line: number and digest credentials.
+    pub config_server: Option<ConfigServer>,
+    /// The device's digest secret when it has one already (a phone set up by hand, or one that
+    /// fetched its file before): answers the configuration server's and the registrar's
+    /// challenges.
+    pub password: Option<String>,
     /// Send 20 ms of (silent) audio every packet time, as a phone without VAD does.
     pub send_audio: bool,
     pub script: Script,

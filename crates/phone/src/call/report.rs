@@ -27,8 +27,17 @@ pub struct RtpSummary {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Report {
     pub device: String,
+    /// The configuration file fetched first, its size, and whether the server asked for the
+    /// device's digest credentials.
+    pub config_file: Option<String>,
+    pub config_bytes: Option<usize>,
+    pub config_with_digest: bool,
+    /// The line's number the file gave (the temporary DN of a new phone).
+    pub line: Option<String>,
     /// REGISTER's final status.
     pub registered: Option<u16>,
+    /// Whether the registrar challenged (401) and the phone answered with digest.
+    pub register_digest: bool,
     /// INVITE's final status.
     pub call_status: Option<u16>,
     pub codec: String,
@@ -113,8 +122,18 @@ impl Report {
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let (Some(file), Some(bytes)) = (&self.config_file, self.config_bytes) {
+            let how = if self.config_with_digest { "with digest" } else { "first fetch, no credentials" };
+            write!(f, "fetched {file}: {bytes} bytes over HTTP ({how})")?;
+            match &self.line {
+                Some(l) => writeln!(f, ", line {l}, credentials for {}", self.device)?,
+                None => writeln!(f)?,
+            }
+        }
+        let as_line = self.line.as_ref().map(|l| format!(" as {l}")).unwrap_or_default();
+        let how = if self.register_digest { " (digest)" } else { "" };
         match self.registered {
-            Some(s) => writeln!(f, "registered {}: {s}", self.device)?,
+            Some(s) => writeln!(f, "registered {}{as_line}: {s}{how}", self.device)?,
             None => writeln!(f, "device {} (not registering)", self.device)?,
         }
         match (self.call_status, self.setup_ms) {

@@ -10,6 +10,30 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// baresip's account line as a new baresip fetches it: `baresip/<mac>/accounts` from the
+/// configuration server (the first fetch auto-registers the device `SEP<MAC>` and carries its
+/// credentials: `auth_user` is the device's name, `auth_pass` its secret), with `extra`
+/// parameters appended (e.g. `;audio_codecs=PCMU`).
+pub fn fetched_account(s: &super::Service, mac: &str, extra: &str) -> String {
+    let f = selfprov_phone::config_file::fetch(
+        &super::config_server(s),
+        &format!("baresip/{}/accounts", mac.to_ascii_lowercase()),
+        "baresip v1.0.0 (x86_64/linux)",
+        None,
+    )
+    .unwrap_or_else(|e| panic!("baresip's accounts file: {e}"));
+    let line = f
+        .body
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap_or_else(|| panic!("no account in {}", f.body));
+    assert!(
+        line.contains(&format!(";auth_user=SEP{}", mac.to_ascii_uppercase())),
+        "{line}"
+    );
+    format!("{line}{extra}")
+}
+
 pub struct Baresip {
     pub guard: ChildGuard,
     /// Its console output ("Call established", "session closed", ...).

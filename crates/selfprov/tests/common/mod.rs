@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod baresip;
+pub mod ua;
 
 use selfprov_testkit::{
     free_tcp_port, free_udp_port, free_udp_tcp_port, sipp_command, spawn_watched, TempDir,
@@ -110,6 +111,28 @@ pub fn sipp_call(s: &Service, scenario: &[&str], service: &str) -> bool {
         .success()
 }
 
+/// Run a SIPp scenario that authenticates (`device;password` injection file, e.g.
+/// tests/scenarios/call_digest.xml) calling `service` as `device`, its credentials fetched like
+/// a phone's; true on success.
+pub fn sipp_call_as(s: &Service, scenario: &Path, service: &str, device: &str) -> bool {
+    let inf = s.dir.path().join(format!("{device}.csv"));
+    std::fs::write(
+        &inf,
+        format!("SEQUENTIAL\n{device};{}\n", phone_password(s, device)),
+    )
+    .unwrap();
+    sipp_call(
+        s,
+        &[
+            "-sf",
+            scenario.to_str().unwrap(),
+            "-inf",
+            inf.to_str().unwrap(),
+        ],
+        service,
+    )
+}
+
 pub fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -130,8 +153,8 @@ pub fn cli_ok(s: &Service, args: &[&str]) {
     cli_stdin(s, args, "");
 }
 
-/// `selfprov ARGS` with `stdin`; its stdout (asserting success).
-pub fn cli_stdin(s: &Service, args: &[&str], stdin: &str) -> String {
+/// Run the CLI with `args` on the test's configuration, `stdin` as its input; what it did.
+pub fn cli_run(s: &Service, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
     let mut c = Command::new(env!("CARGO_BIN_EXE_selfprov"))
         .arg("--config")
@@ -143,7 +166,17 @@ pub fn cli_stdin(s: &Service, args: &[&str], stdin: &str) -> String {
         .spawn()
         .unwrap();
     c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let o = c.wait_with_output().unwrap();
+    c.wait_with_output().unwrap()
+}
+
+/// Run the CLI with `args` (no input); what it did.
+pub fn cli_output(s: &Service, args: &[&str]) -> std::process::Output {
+    cli_run(s, args, "")
+}
+
+/// `selfprov ARGS` with `stdin`; its stdout (asserting success).
+pub fn cli_stdin(s: &Service, args: &[&str], stdin: &str) -> String {
+    let o = cli_run(s, args, stdin);
     assert!(
         o.status.success(),
         "{args:?}: {}",
@@ -210,10 +243,72 @@ pub fn metric(s: &Service, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The User-Agent SIPp's phones (tests/scenarios/provision_rfc4733.xml) and the test phone send.
+pub const CISCO_UA: &str = "Cisco-CP8845/14.2.1";
+
+/// The running service's configuration server, as phones reach it.
+pub fn config_server(s: &Service) -> selfprov_phone::config_file::ConfigServer {
+    selfprov_phone::config_file::ConfigServer::from_url(&format!(
+        "http://127.0.0.1:{}",
+        s.config_port
+    ))
+    .unwrap()
+}
+
+/// A Cisco phone's line from its file: what a new phone gets at its first fetch (which
+/// auto-registers it), or — for a device the administrator created, which cannot fetch without
+/// credentials — what `selfprov config render --show-secrets` shows the administrator.
+pub fn phone_line(s: &Service, device: &str) -> selfprov_phone::config_file::Line {
+    use selfprov_phone::config_file::{cisco_line, fetch};
+    let file = match fetch(
+        &config_server(s),
+        &format!("{device}.cnf.xml"),
+        CISCO_UA,
+        None,
+    ) {
+        Ok(f) => f.body,
+        Err(_) => {
+            let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+                .arg("--config")
+                .arg(&s.cfg)
+                .args(["config", "render", device, "--show-secrets"])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        }
+    };
+    cisco_line(&file).unwrap_or_else(|| panic!("no line in {device}'s file:\n{file}"))
+}
+
+/// The device's digest secret (see [`phone_line`]).
+pub fn phone_password(s: &Service, device: &str) -> String {
+    phone_line(s, device).password
+}
+
+/// A line of the SIPp injection file of tests/scenarios/provision_rfc4733.xml for `device`, its
+/// credentials fetched from the running service.
+pub fn sipp_phone_line(
+    s: &Service,
+    device: &str,
+    id: &str,
+    pin: &str,
+    contact_port: u16,
+) -> String {
+    format!(
+        "{device};{id};{pin};{contact_port};{}",
+        phone_password(s, device)
+    )
+}
+
 /// `n` users (`load000`…, self-service ID 7000+i, extension 4000+i) imported into the database,
-/// and the SIPp injection file of `n` new phones for them; NOTIFY check-sync goes to
-/// `notify_port`. Returns the injection file.
+/// and the injection file of `n` new phones for them (`device;id;pin;notify_port`, the first
+/// fields of tests/scenarios/provision_rfc4733.xml's; [`sipp_provisioning`] adds each phone's
+/// password once the service runs); NOTIFY check-sync goes to `notify_port`. Returns the file.
 pub fn load_users(s: &Service, n: usize, notify_port: u16) -> PathBuf {
+    // All these new phones fetch their first file from one address (the test's): more unknown
+    // MACs a minute than the default throttle lets through.
+    s.edit("unknown_per_minute = 60", "unknown_per_minute = 100000");
     cli_ok(s, &["demo", "load"]);
     let users = s.dir.path().join("users.csv");
     let mut csv = String::from(
@@ -242,8 +337,18 @@ pub fn load_users(s: &Service, n: usize, notify_port: u16) -> PathBuf {
     phones
 }
 
-/// Start SIPp placing `n` provisioning calls at once from the injection file `phones`.
+/// Start SIPp placing `n` provisioning calls at once from the injection file `phones` (of
+/// [`load_users`]); each phone first fetches its configuration file, as a new phone does, for
+/// its credentials.
 pub fn sipp_provisioning(s: &Service, phones: &Path, n: usize) -> selfprov_testkit::ChildGuard {
+    let text = std::fs::read_to_string(phones).unwrap();
+    let mut with_passwords = String::from("SEQUENTIAL\n");
+    for line in text.lines().skip(1) {
+        let device = line.split(';').next().unwrap();
+        with_passwords += &format!("{line};{}\n", phone_password(s, device));
+    }
+    let phones = s.dir.path().join("phones-with-credentials.csv");
+    std::fs::write(&phones, with_passwords).unwrap();
     let n = n.to_string();
     let mut sc = sipp_command(
         s.dir.path(),
@@ -253,7 +358,7 @@ pub fn sipp_provisioning(s: &Service, phones: &Path, n: usize) -> selfprov_testk
     sc.arg("-sf")
         .arg(repo().join("tests/scenarios/provision_rfc4733.xml"))
         .arg("-inf")
-        .arg(phones)
+        .arg(&phones)
         .args(["-s", "2000", "-m", &n, "-l", &n, "-r", &n, "-rp", "1000"]);
     spawn_watched("sipp", &mut sc).unwrap().0
 }
@@ -313,8 +418,19 @@ pub fn element(xml: &str, name: &str) -> String {
     xml[start..start + xml[start..].find('<').unwrap()].to_owned()
 }
 
+/// The service believes what this host's proxies assert (`registrar.trusted_proxies =
+/// ["127.0.0.1"]`): a [`raw_invite`] is then answered without a digest challenge.
+pub fn trust_this_host(s: &Service) {
+    s.edit(
+        "# trusted_proxies = [\"192.0.2.10\"]",
+        "trusted_proxies = [\"127.0.0.1\"]",
+    );
+}
+
 /// A raw INVITE to the route point from a UDP socket on `from_port`, calling as `device`, with
-/// the SDP offer `sdp`.
+/// the SDP offer `sdp`. It comes as from a proxy that asserts the caller (P-Asserted-Identity):
+/// with [`trust_this_host`] the service takes it without a challenge; otherwise it is challenged
+/// (401) like any INVITE without credentials.
 pub fn raw_invite(s: &Service, from_port: u16, device: &str, call_id: &str, sdp: &str) -> String {
     format!(
         "INVITE sip:2000@127.0.0.1:{port} SIP/2.0\r\n\
@@ -322,6 +438,7 @@ pub fn raw_invite(s: &Service, from_port: u16, device: &str, call_id: &str, sdp:
          Max-Forwards: 70\r\n\
          From: <sip:{device}@127.0.0.1>;tag=caller\r\n\
          To: <sip:2000@127.0.0.1>\r\n\
+         P-Asserted-Identity: <sip:{device}@127.0.0.1>\r\n\
          Call-ID: {call_id}\r\n\
          CSeq: 1 INVITE\r\n\
          Contact: <sip:{device}@127.0.0.1:{from_port}>\r\n\

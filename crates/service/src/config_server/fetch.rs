@@ -3,18 +3,16 @@
 //! carries a secret, render it, and leave the fetch in the device's history.
 
 use super::{ConfigServer, View};
+use crate::phone_auth::{unix_s, verified_generation, NONCE_MAX_AGE_S};
 use selfprov_operations::phone_files::{fetch_entry, judge, Proof, Verdict};
 use selfprov_operations::Actor;
 use selfprov_phoneconfig::context::Context;
 use selfprov_phoneconfig::{read_user_agent, recognise, Family, FileRequest, Mac};
 use selfprov_provisioning::model::DeviceName;
 use selfprov_provisioning::store::{Credential, UnixMillis};
-use selfprov_sip::digest_server::{Authorization, NonceCheck};
+use selfprov_sip::digest_server::Answer;
 use std::net::IpAddr;
 use std::time::Instant;
-
-/// How long a nonce stays good.
-const NONCE_MAX_AGE_S: u64 = 300;
 
 /// What came in.
 pub struct Request<'a> {
@@ -48,10 +46,6 @@ fn content_type(family: Family) -> &'static str {
         Family::Yealink | Family::Baresip => "text/plain; charset=utf-8",
         _ => "application/xml; charset=utf-8",
     }
-}
-
-fn unix_s() -> u64 {
-    UnixMillis::now().0.max(0) as u64 / 1000
 }
 
 impl ConfigServer {
@@ -131,29 +125,27 @@ impl ConfigServer {
         name: &str,
         cred: &Credential,
     ) -> Result<Proof, Reply> {
-        let Some(header) = r.authorization else {
-            return Ok(Proof::None);
+        let auth = match self.nonce.read_answer(
+            r.authorization,
+            &view.realm,
+            Some(r.path),
+            unix_s(),
+            NONCE_MAX_AGE_S,
+        ) {
+            Answer::Missing => return Ok(Proof::None),
+            Answer::Stale => return Err(Reply::Challenge { stale: true }),
+            Answer::Wrong(_) => return Ok(Proof::Wrong),
+            Answer::Fresh(a) if a.username == name => a,
+            Answer::Fresh(_) => return Ok(Proof::Wrong),
         };
-        let Ok(auth) = Authorization::parse(header) else {
-            return Ok(Proof::Wrong);
-        };
-        if auth.username != name || auth.realm != view.realm || auth.uri != r.path {
-            return Ok(Proof::Wrong);
-        }
-        match self.nonce.check(&auth.nonce, unix_s(), NONCE_MAX_AGE_S) {
-            NonceCheck::Fresh => {}
-            NonceCheck::Stale => return Err(Reply::Challenge { stale: true }),
-            NonceCheck::Forged => return Ok(Proof::Wrong),
-        }
         let gens = [
             Some(cred.generation),
             cred.generation.checked_sub(1).filter(|g| *g > 0),
         ];
-        Ok(gens
-            .into_iter()
-            .flatten()
-            .find(|g| auth.verify(r.method, &self.secrets.secret(name, *g)))
-            .map_or(Proof::Wrong, |generation| Proof::Secret { generation }))
+        Ok(
+            verified_generation(&auth, r.method, &self.secrets, gens.into_iter().flatten())
+                .map_or(Proof::Wrong, |generation| Proof::Secret { generation }),
+        )
     }
 
     /// A device's own file: auto-register an unknown phone, check its right to the secret, render.

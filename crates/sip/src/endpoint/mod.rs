@@ -78,8 +78,10 @@ pub enum Event {
         from_user: Option<String>,
         /// The From URI: the caller's address-of-record.
         from_uri: Option<String>,
-        /// P-Asserted-Identity user part, if present.
+        /// P-Asserted-Identity user part, if present (believe it only from a trusted proxy).
         pai_user: Option<String>,
+        /// The `Authorization` header, if the caller answered a challenge.
+        authorization: Option<String>,
         contact: Option<String>,
         user_agent: Option<String>,
         source: Peer,

@@ -342,6 +342,7 @@ impl Endpoint {
                     pai_user: hval(&entry.req, "p-asserted-identity")
                         .and_then(|p| uri_user(uri_of(p)))
                         .map(str::to_owned),
+                    authorization: hval(&entry.req, "authorization").map(str::to_owned),
                     contact: contact.clone(),
                     user_agent: hval(&entry.req, "user-agent").map(str::to_owned),
                     source,
