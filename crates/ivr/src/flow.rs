@@ -154,14 +154,13 @@ pub struct Call {
 }
 
 impl Call {
-    /// A new call, just answered: plays the welcome (and the language menu).
-    pub fn new(settings: IvrSettings) -> (Call, Vec<Action>) {
+    fn base(settings: IvrSettings) -> (Call, Language) {
         let language = settings
             .languages
             .first()
             .cloned()
             .unwrap_or_else(Language::en_us);
-        let mut c = Call {
+        let c = Call {
             s: settings,
             step: Step::EnterId,
             language: language.clone(),
@@ -178,6 +177,26 @@ impl Call {
             hung_up: false,
             locked_seen: false,
         };
+        (c, language)
+    }
+
+    /// A call from a device that cannot be claimed (the device's own checks failed, before any
+    /// credential): the welcome, why, goodbye, and the call ends with `code`. No ID or PIN is
+    /// asked, so such a phone cannot be used to test PINs.
+    pub fn refused(settings: IvrSettings, code: OutcomeCode) -> (Call, Vec<Action>) {
+        let (mut c, language) = Call::base(settings);
+        let mut out = vec![Action::SetLanguage(language)];
+        c.close(
+            code,
+            vec![Prompt::Welcome.into(), Prompt::for_failure(code).into()],
+            &mut out,
+        );
+        (c, out)
+    }
+
+    /// A new call, just answered: plays the welcome (and the language menu).
+    pub fn new(settings: IvrSettings) -> (Call, Vec<Action>) {
+        let (mut c, language) = Call::base(settings);
         let mut out = vec![Action::SetLanguage(language)];
         if c.s.languages.len() > 1 && c.s.language_menu {
             c.step = Step::LanguageMenu;

@@ -35,7 +35,10 @@ fn names(prompts: &[PromptRef]) -> Vec<String> {
 
 impl Sim {
     fn new(s: IvrSettings) -> Sim {
-        let (call, actions) = Call::new(s);
+        Sim::with(Call::new(s))
+    }
+
+    fn with((call, actions): (Call, Vec<Action>)) -> Sim {
         let mut sim = Sim {
             call,
             now: Instant::now(),
@@ -336,6 +339,27 @@ fn a_locked_account_sounds_like_a_wrong_pin_and_the_outcome_says_locked() {
     );
     sim.finish_all();
     assert_eq!(sim.finished, [OutcomeCode::AccountLocked]);
+}
+
+#[test]
+fn a_device_that_cannot_claim_is_told_so_before_any_credential() {
+    for code in [
+        OutcomeCode::NotAutoregistered,
+        OutcomeCode::SecureDeviceNotSupported,
+        OutcomeCode::InvalidDeviceModel,
+    ] {
+        let mut sim = Sim::with(Call::refused(settings(AuthMode::Users), code));
+        let failure = Prompt::for_failure(code).name().to_owned();
+        assert_eq!(sim.plays, [["welcome", failure.as_str(), "goodbye"]]);
+        // Keys change nothing: no ID or PIN is asked, nothing is authenticated.
+        sim.keys("1004#12345#");
+        sim.finish_all();
+        assert!(sim.requests.is_empty(), "{:?}", sim.requests);
+        assert_eq!(sim.plays.len(), 1);
+        assert_eq!(sim.finished, [code]);
+        assert_eq!(sim.hangups, 1);
+        assert!(sim.after_finish.is_empty());
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::Actor;
 use selfprov_provisioning::model::{
     expand_pattern, AuditEntry, AuditKind, Device, EndUser, SelfServiceId, UserId, UserProfile,
 };
-use selfprov_provisioning::rules::{evaluate, AssignContext};
+use selfprov_provisioning::rules::{check_device, evaluate, AssignContext};
 use selfprov_provisioning::secret::SecretHash;
 use selfprov_provisioning::settings::{CredentialPolicy, SelfProvisioningSettings};
 use selfprov_provisioning::store::{Store, StoreError, StoreExt, Tx, UnixMillis};
@@ -208,6 +208,16 @@ impl ClaimEngine {
             None => Ok(user),
             Some(e) => Err(e),
         }
+    }
+
+    /// The rules about the calling device alone ([`check_device`]): can this phone be claimed at
+    /// all? Asked before any credential.
+    pub fn check_device(&self, device: &str) -> Result<(), AssignError> {
+        let d = self
+            .store
+            .reading(|tx| tx.device(device))
+            .map_err(internal)?;
+        check_device(d.as_ref(), false).map(|_| ())
     }
 
     /// Run every assign rule without changing anything: what a claim would do.

@@ -1,7 +1,7 @@
 //! The assign rules of SPEC "Assigning a device to a user", as a pure function over what the
 //! store has loaded. Every backend calls this inside its transaction, so the rules live once.
 
-use crate::model::{model_class, Device, Dn, EndUser, ObjectName, UserProfile};
+use crate::model::{model_class, Device, DeviceClass, Dn, EndUser, ObjectName, UserProfile};
 use crate::OutcomeCode;
 use serde::Serialize;
 
@@ -69,6 +69,24 @@ pub struct AssignContext<'a> {
     pub owned: u32,
 }
 
+/// The rules about the device alone: it exists, is auto-registered (or already the claiming
+/// user's: `owner_claiming`), is not secure, and is of a known model. A front end runs them
+/// before asking for any credential (`owner_claiming` false): a phone that cannot be claimed is
+/// told so first, so it cannot be used to test PINs.
+pub fn check_device(
+    device: Option<&Device>,
+    owner_claiming: bool,
+) -> Result<DeviceClass, AssignError> {
+    let device = device.ok_or(AssignError::NotAutoregistered)?;
+    if !device.auto_registered && !owner_claiming {
+        return Err(AssignError::NotAutoregistered);
+    }
+    if device.secure {
+        return Err(AssignError::SecureDevice);
+    }
+    model_class(&device.model).ok_or_else(|| AssignError::InvalidModel(device.model.clone()))
+}
+
 /// Apply the rules in the SPEC's order (after credentials, which the caller checked).
 pub fn evaluate(ctx: &AssignContext<'_>) -> Result<AssignmentPreview, AssignError> {
     let profile = match ctx.profile {
@@ -80,16 +98,10 @@ pub fn evaluate(ctx: &AssignContext<'_>) -> Result<AssignmentPreview, AssignErro
         .primary_extension
         .clone()
         .ok_or(AssignError::NoPrimaryExtension)?;
-    let device = ctx.device.ok_or(AssignError::NotAutoregistered)?;
-    let already_assigned = device.owner.as_ref() == Some(&ctx.user.user_id);
-    if !device.auto_registered && !already_assigned {
-        return Err(AssignError::NotAutoregistered);
-    }
-    if device.secure {
-        return Err(AssignError::SecureDevice);
-    }
-    let class = model_class(&device.model)
-        .ok_or_else(|| AssignError::InvalidModel(device.model.clone()))?;
+    let already_assigned = ctx
+        .device
+        .is_some_and(|d| d.owner.as_ref() == Some(&ctx.user.user_id));
+    let class = check_device(ctx.device, already_assigned)?;
     let udt = profile
         .udt_for(class)
         .cloned()

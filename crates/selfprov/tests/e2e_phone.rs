@@ -205,3 +205,39 @@ fn cancel_while_ringing_leaves_nothing_behind() {
     assert_eq!(code, 0, "{r:#}");
     assert!(r["setup_ms"].as_f64().unwrap() >= 5000.0, "answered after the ring time: {r:#}");
 }
+
+#[test]
+fn a_phone_that_cannot_claim_is_told_so_before_any_id_or_pin() {
+    let s = config("e2e-no-oracle");
+    cli_ok(&s, &["demo", "load"]);
+    // Created by an administrator: not auto-registered, so nothing can be claimed from it.
+    cli_ok(
+        &s,
+        &["device", "create", "SEP0011223344B1", "--model", "Cisco 8845", "--dn", "1500"],
+    );
+    let (_svc, _err) = start_service(&s);
+    let password = phone_password(&s, "SEP0011223344B1");
+    let (code, r) = phone(
+        &s,
+        &["--device", "SEP0011223344B1", "--password", &password, "--digits", "1004#,12345#,1"],
+    );
+    assert_eq!(code, 3, "{r:#}");
+    assert_eq!(r["outcome"], "not_autoregistered", "{r:#}");
+    assert_eq!(r["ended_by"], "server BYE", "{r:#}");
+    // Never asked for an ID or a PIN: such a phone cannot be used to test PINs.
+    let heard = heard(&r);
+    assert!(
+        !heard.iter().any(|p| p.starts_with("enter_")),
+        "asked for credentials: {r:#}"
+    );
+    let a = cli(&s, &["audit", "--json", "--kind", "claim"]);
+    assert_eq!(a[0]["code"], "NOT_AUTOREGISTERED", "{a:#}");
+    assert_eq!(a[0]["device"], "SEP0011223344B1", "{a:#}");
+    let alice_devices = cli(&s, &["device", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["owner"] == "alice")
+        .count();
+    assert_eq!(alice_devices, 0);
+}

@@ -281,7 +281,13 @@ fn the_callers_info_hold_resume_bye_and_cancel_reach_the_service_through_the_pro
     let features = sip_tests.join("call_features.xml");
     let cancel = repo().join("tests/scenarios/cancel_ringing.xml");
     // The caller's name and password (cancel_ringing.xml's fields): the proxy asserts who is
-    // calling, so selfprov never challenges and the password is not used.
+    // calling, so selfprov never challenges and the password is not used. The phone is new and
+    // has fetched its first file (auto-registered): a phone that could not claim would be told
+    // so at once, before any digit.
+    // (call_features.xml calls as SEP001122334455, cancel_ringing.xml as the injection file says.)
+    for phone in ["SEP001122334455", "SEP00000000CA01"] {
+        phone_password(&f.s, phone);
+    }
     let caller = f.s.dir.path().join("caller.csv");
     std::fs::write(&caller, "SEQUENTIAL\nSEP00000000CA01;not-used\n").unwrap();
     for tcp in [false, true] {

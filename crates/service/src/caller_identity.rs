@@ -9,14 +9,16 @@
 //! - `"binding"`: the device whose registration the INVITE matches by source address and Contact;
 //!   no match, no call (403).
 //!
-//! What needs the database (a digest answer's secret, an asserted name) is done off the loop and
-//! comes back as `Work::CallerIdentified`; the call waits in `Service::identifying`.
+//! What needs the database (a digest answer's secret, an asserted name, and for every caller
+//! whether its device can be claimed at all) is done off the loop and comes back as
+//! `Work::CallerIdentified`; the call waits in `Service::identifying`.
 
 use crate::phone_auth::{log_refused, Digest, Refusal, SipDigest};
 use crate::registrar::Bindings;
 use crate::state::Service;
 use crate::work::Work;
 use selfprov_config::{PhoneAuth, RegistrarMode};
+use selfprov_provisioning::OutcomeCode;
 use selfprov_sip::digest_server::Authorization;
 use selfprov_sip::endpoint::Peer;
 use selfprov_sip::stack::Command as SipCommand;
@@ -100,6 +102,15 @@ pub(crate) fn caller_is(
     }
 }
 
+/// The device a call comes from, and whether it can be claimed (the device's own rules, checked
+/// before any credential is asked: a phone that cannot claim is told so first and so cannot be
+/// used to test PINs).
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub device: String,
+    pub eligible: Result<(), OutcomeCode>,
+}
+
 impl Service {
     /// A new call: find out who is calling, then answer it (`caller_known`) or refuse it.
     pub(crate) fn identify_caller(&mut self, call: NewCall) {
@@ -118,7 +129,7 @@ impl Service {
             &self.phone_digest,
             Instant::now(),
         ) {
-            CallerIs::Bound(device) => self.caller_known(call, device),
+            CallerIs::Bound(device) => self.identify_off_loop(call, move || Ok(device)),
             CallerIs::Challenge(c) => self.refuse_call(&call.call_id, c),
             CallerIs::Refused(r, why) => {
                 log_refused(source, "INVITE", None, why);
@@ -151,26 +162,32 @@ impl Service {
         }
     }
 
+    /// Off the loop: `f` names the calling device (or refuses the call), then the claim engine
+    /// says whether that device can be claimed at all, before the IVR asks for anything.
     fn identify_off_loop(
         &mut self,
         call: NewCall,
         f: impl FnOnce() -> Result<String, Refusal> + Send + 'static,
     ) {
         let (work, call_id) = (self.work.clone(), call.call_id.clone());
+        let claims = self.claims.clone();
         self.identifying.insert(call.call_id.clone(), call);
         tokio::task::spawn_blocking(move || {
-            let result = f();
+            let result = f().map(|device| Caller {
+                eligible: claims.check_device(&device).map_err(|e| e.code()),
+                device,
+            });
             let _ = work.send(Work::CallerIdentified { call_id, result });
         });
     }
 
     /// The database said who is calling (or why not); a call cancelled meanwhile is gone.
-    pub(crate) fn caller_identified(&mut self, call_id: &str, result: Result<String, Refusal>) {
+    pub(crate) fn caller_identified(&mut self, call_id: &str, result: Result<Caller, Refusal>) {
         let Some(call) = self.identifying.remove(call_id) else {
             return;
         };
         match result {
-            Ok(device) => self.caller_known(call, device),
+            Ok(caller) => self.caller_known(call, caller),
             Err(r) => self.refuse_call(call_id, r),
         }
     }

@@ -3,6 +3,7 @@
 //! call's IVR; REGISTERs go to the built-in registrar; the route point's own registration state
 //! goes to `/status`.
 
+use crate::caller_identity::Caller;
 use crate::caller_identity::NewCall;
 use crate::calls::CallCtx;
 use crate::codecs::{media_codec, silence_frame};
@@ -62,11 +63,11 @@ impl Service {
 
     /// The device calling is known: ring first (`sip.answer_delay`; the answer comes back as
     /// `Work::AnswerNow`), or answer at once.
-    pub(crate) fn caller_known(&mut self, call: NewCall, device: String) {
+    pub(crate) fn caller_known(&mut self, call: NewCall, caller: Caller) {
         self.metrics.phone_auth("INVITE", 200);
         let delay = self.cfg.raw.sip.answer_delay;
         if delay.is_zero() {
-            return self.incoming_call(call, device);
+            return self.incoming_call(call, caller);
         }
         self.sip
             .commands
@@ -79,13 +80,13 @@ impl Service {
             tokio::time::sleep(delay).await;
             let _ = work.send(Work::AnswerNow(id));
         });
-        self.ringing.insert(call.call_id.clone(), (call, device));
+        self.ringing.insert(call.call_id.clone(), (call, caller));
     }
 
     /// A call's ring time is over.
     pub(crate) fn answer_now(&mut self, call_id: &str) {
-        if let Some((call, device)) = self.ringing.remove(call_id) {
-            self.incoming_call(call, device);
+        if let Some((call, caller)) = self.ringing.remove(call_id) {
+            self.incoming_call(call, caller);
         }
     }
 
@@ -129,7 +130,8 @@ impl Service {
 
     /// Answer a new call from `device` with the first configured codec the caller offers (488
     /// when none), start its media and its IVR.
-    fn incoming_call(&mut self, n: NewCall, device: String) {
+    fn incoming_call(&mut self, n: NewCall, caller: Caller) {
+        let Caller { device, eligible } = caller;
         let t0 = n.received;
         let negotiated = sdp::parse(&n.offer)
             .map_err(|e| e.to_string())
@@ -199,7 +201,13 @@ impl Service {
             .call_setup_seconds
             .observe(t0.elapsed().as_secs_f64());
         tracing::info!(call_id = %n.call_id, %device, codec = ?codec, "call answered");
-        let (ivr, actions) = Call::new(self.ivr.clone());
+        let (ivr, actions) = match eligible {
+            Ok(()) => Call::new(self.ivr.clone()),
+            Err(code) => {
+                tracing::info!(call_id = %n.call_id, %device, outcome = %code, "this device cannot be claimed: told so before any credential");
+                Call::refused(self.ivr.clone(), code)
+            }
+        };
         self.calls.insert(
             n.call_id.clone(),
             CallCtx {

@@ -90,7 +90,7 @@ pub(crate) struct Service {
     /// New calls whose caller is being identified off the loop, by Call-ID.
     pub identifying: HashMap<String, NewCall>,
     /// New calls ringing before their answer (sip.answer_delay), by Call-ID, with their device.
-    pub ringing: HashMap<String, (NewCall, String)>,
+    pub ringing: HashMap<String, (NewCall, crate::caller_identity::Caller)>,
     /// Phones registered at the built-in registrar.
     pub bindings: Bindings,
     /// Phones' digest credentials (`registrar.phone_auth = "digest"`).

@@ -48,7 +48,7 @@ pub(crate) enum Work {
     /// refused).
     CallerIdentified {
         call_id: String,
-        result: Result<String, Refusal>,
+        result: Result<crate::caller_identity::Caller, Refusal>,
     },
 }
 

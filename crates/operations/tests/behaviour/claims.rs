@@ -379,3 +379,46 @@ pub fn move_follows_the_claim_rules_and_issues_a_new_secret(make: &Factory) {
         OutcomeCode::SelfprovDeviceLimit
     );
 }
+
+pub fn the_device_alone_is_checked_before_any_credential(make: &Factory) {
+    let h = fixture(make);
+    let a = admin();
+    let check = |d: &str| h.claims().check_device(d).map_err(|e| e.code());
+    autoreg_device(&h, "SEPCHECK0000001", "Cisco 8845");
+    assert_eq!(check("SEPCHECK0000001"), Ok(()));
+    assert_eq!(
+        check("SEPUNKNOWN00000"),
+        Err(OutcomeCode::NotAutoregistered)
+    );
+    autoreg_device(&h, "SEPCHECK0000002", "Acme Toaster");
+    assert_eq!(
+        check("SEPCHECK0000002"),
+        Err(OutcomeCode::InvalidDeviceModel)
+    );
+    h.ops
+        .update_device(
+            &a,
+            "SEPCHECK0000001",
+            &DevicePatch {
+                secure: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        check("SEPCHECK0000001"),
+        Err(OutcomeCode::SecureDeviceNotSupported)
+    );
+    // A claimed phone is no longer auto-registered: nothing to claim from it.
+    autoreg_device(&h, "SEPCHECK0000003", "Cisco 7841");
+    assert_eq!(
+        code_of(claim(&h, "SEPCHECK0000003", "alice")),
+        OutcomeCode::Success
+    );
+    assert_eq!(
+        check("SEPCHECK0000003"),
+        Err(OutcomeCode::NotAutoregistered)
+    );
+    // Checking changes nothing and writes no audit entry.
+    assert_eq!(claims_audit(&h).len(), 1);
+}

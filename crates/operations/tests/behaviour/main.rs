@@ -94,6 +94,7 @@ backend_suite!(sqlite:
     registry::credentials_rotate_at_auto_registration_claim_and_release,
     registry::replace_gives_the_new_hardware_the_old_lines,
     claims::move_follows_the_claim_rules_and_issues_a_new_secret,
+    claims::the_device_alone_is_checked_before_any_credential,
     objects::referential_errors_name_what_is_wrong,
     objects::only_one_system_default_profile,
     objects::search_sort_and_page,
