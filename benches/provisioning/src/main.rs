@@ -176,7 +176,7 @@ fn main() {
                 for i in (t..auths).step_by(threads) {
                     let ssid = format!("{}", 10_000_000 + (i % n_users));
                     claims
-                        .authenticate(&ssid, Some("12345"), &settings, &policy, now)
+                        .authenticate(&ssid, Some("12345"), None, &settings, &policy, now)
                         .expect("auth");
                 }
             });

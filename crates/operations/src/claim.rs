@@ -19,6 +19,10 @@ use selfprov_provisioning::{AssignError, AssignmentPreview, AuthMode, OutcomeCod
 use serde::Serialize;
 use std::sync::Arc;
 
+/// Failed attempts from any devices that lock a user everywhere, as a multiple of
+/// `failed_attempts_threshold` (which locks one calling device). See [`ClaimEngine::authenticate`].
+pub const USER_WIDE_FACTOR: u32 = 4;
+
 /// A caller whose credentials were accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthenticatedUser {
@@ -121,10 +125,19 @@ impl ClaimEngine {
     /// `users_and_admins` mode) under the credential policy. Unknown IDs and wrong secrets give the
     /// same answer after the same work; a locked account answers `AccountLocked` after the same
     /// work too (front ends make it sound like a wrong secret to the caller; the audit keeps it).
+    ///
+    /// Failed attempts count per user **and per calling device** (`device`, when the front end
+    /// knows it): `failed_attempts_threshold` failures from one device lock the user out of that
+    /// device only, so a stranger's guesses from their own phone cannot keep the user out of the
+    /// phone the user is at; [`USER_WIDE_FACTOR`] times as many failures from any devices lock
+    /// the user everywhere (the ceiling on guesses however many phones a stranger has). Without a
+    /// device, the threshold applies to the user directly. Success clears the user's count and
+    /// that device's (`reset_on_success`).
     pub fn authenticate(
         &self,
         self_service_id: &str,
         secret: Option<&str>,
+        device: Option<&str>,
         settings: &SelfProvisioningSettings,
         policy: &CredentialPolicy,
         now: UnixMillis,
@@ -139,9 +152,18 @@ impl ClaimEngine {
         let Ok(ssid) = self_service_id.parse::<SelfServiceId>() else {
             return Err(unknown());
         };
-        let Some(c) = self
+        let Some((c, pair)) = self
             .store
-            .reading(|tx| tx.credentials(ssid.as_str()))
+            .reading(|tx| {
+                let Some(c) = tx.credentials(ssid.as_str())? else {
+                    return Ok(None);
+                };
+                let pair = match device {
+                    Some(d) => tx.device_lock_state(c.user_id.as_str(), d)?,
+                    None => (0, None),
+                };
+                Ok(Some((c, pair)))
+            })
             .map_err(internal)?
         else {
             return Err(unknown());
@@ -171,7 +193,8 @@ impl ClaimEngine {
             }
         };
         // Checked after the secret, so a locked account takes as long to answer as any other.
-        if c.locked_until.is_some_and(|t| t > now) {
+        let locked = |until: Option<UnixMillis>| until.is_some_and(|t| t > now);
+        if locked(c.locked_until) || locked(pair.1) {
             return Err(AssignError::AccountLocked);
         }
         let user = AuthenticatedUser {
@@ -179,8 +202,8 @@ impl ClaimEngine {
             via_auth_code,
         };
         // A success with nothing to reset writes nothing (one durable commit less per call).
-        if ok && (!policy.reset_on_success || (c.failed_attempts == 0 && c.locked_until.is_none()))
-        {
+        let clean = c.failed_attempts == 0 && c.locked_until.is_none() && pair == (0, None);
+        if ok && (!policy.reset_on_success || clean) {
             return Ok(user);
         }
         // Short write transaction for the counters, after the slow hash check.
@@ -191,15 +214,35 @@ impl ClaimEngine {
                 if ok {
                     if policy.reset_on_success {
                         tx.set_lock_state(uid, 0, None)?;
+                        if let Some(d) = device {
+                            tx.set_device_lock_state(uid, d, 0, None)?;
+                        }
                     }
                     return Ok(None);
                 }
-                let failed = tx.add_failed_attempt(uid)?;
-                if policy.failed_attempts_threshold > 0
-                    && failed >= policy.failed_attempts_threshold
-                {
-                    tx.set_lock_state(uid, 0, Some(now.plus(policy.lockout_duration)))?;
+                let threshold = policy.failed_attempts_threshold;
+                let until = Some(now.plus(policy.lockout_duration));
+                let user_failed = tx.add_failed_attempt(uid)?;
+                let device_failed = match device {
+                    Some(d) => Some((d, tx.add_device_failure(uid, d)?)),
+                    None => None,
+                };
+                if threshold == 0 {
+                    return Ok(Some(AssignError::InvalidCredentials));
+                }
+                let user_limit = match device {
+                    Some(_) => threshold.saturating_mul(USER_WIDE_FACTOR),
+                    None => threshold,
+                };
+                if user_failed >= user_limit {
+                    tx.set_lock_state(uid, 0, until)?;
                     return Ok(Some(AssignError::AccountLocked));
+                }
+                if let Some((d, n)) = device_failed {
+                    if n >= threshold {
+                        tx.set_device_lock_state(uid, d, 0, until)?;
+                        return Ok(Some(AssignError::AccountLocked));
+                    }
                 }
                 Ok(Some(AssignError::InvalidCredentials))
             })

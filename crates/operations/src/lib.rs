@@ -41,7 +41,7 @@ pub mod version;
 
 pub use accounts::{Action, Principal};
 pub use actor::Actor;
-pub use claim::{AssignOutcome, AuthenticatedUser, ClaimContext, ClaimEngine};
+pub use claim::{AssignOutcome, AuthenticatedUser, ClaimContext, ClaimEngine, USER_WIDE_FACTOR};
 pub use error::{ErrorClass, OpError};
 pub use secrets::DeviceSecrets;
 pub use version::{Version, Versioned};

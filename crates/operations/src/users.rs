@@ -202,13 +202,14 @@ impl Operations {
         })
     }
 
-    /// Clear a lockout (and the failed-attempt count).
+    /// Clear a lockout (and the failed-attempt counts, the user's and those per calling device).
     pub fn unlock_user(&self, actor: &Actor, user_id: &str) -> Result<LockState, OpError> {
         self.store.writing(|tx| {
             let (failed, until) = tx
                 .lock_state(user_id)?
                 .ok_or_else(|| not_found::<EndUser>(user_id))?;
             tx.set_lock_state(user_id, 0, None)?;
+            tx.clear_device_locks(user_id)?;
             let before = json!({"failed_attempts": failed, "locked_until_ms": until.map(|t| t.0)});
             let after = json!({"failed_attempts": 0, "locked_until_ms": null});
             tx.insert_audit(&crate::audit::change_entry(
@@ -245,6 +246,7 @@ impl Operations {
         let hash = hash_pin(pin.or(generated.as_deref()).unwrap_or_default())?;
         self.change_object(actor, user_id, "reset_pin", |tx, mut u: EndUser| {
             tx.set_lock_state(user_id, 0, None)?;
+            tx.clear_device_locks(user_id)?;
             u.pin_hash = Some(hash.clone());
             Ok(u)
         })?;

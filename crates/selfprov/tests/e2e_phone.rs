@@ -169,6 +169,12 @@ fn wrong_pins_until_the_account_locks() {
     assert!(!heard(&r).contains(&"account_locked".to_owned()), "{r:#}");
     assert!(device(&s, "SEP00000000F001").unwrap()["owner"].is_null());
     assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "ACCOUNT_LOCKED");
+    // The lockout came from that phone: the user, at another new phone, still claims it
+    // (failed attempts count per user and calling device; docs/security.md).
+    let (code, r) = phone(&s, &["--device", "SEP00000000F003", "--digits", "1004#,12345#,1"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(provisioned(&r), "{r:#}");
+    assert_eq!(device(&s, "SEP00000000F003").unwrap()["owner"], "jsmith");
 }
 
 #[test]

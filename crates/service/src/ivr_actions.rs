@@ -50,12 +50,14 @@ impl Service {
                     secret,
                 } => {
                     let (claims, cfg) = (self.claims.clone(), self.cfg.clone());
+                    let device = c.device.clone();
                     on_hash_slot(&self.work, call_id, move || {
                         IvrEvent::AuthResult(
                             claims
                                 .authenticate(
                                     &self_service_id,
                                     secret.as_deref(),
+                                    Some(&device),
                                     &cfg.self_provisioning,
                                     &cfg.credential_policy,
                                     UnixMillis::now(),

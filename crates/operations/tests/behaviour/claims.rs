@@ -299,6 +299,7 @@ pub fn secrets_never_reach_the_audit_log_or_serialised_users(make: &Factory) {
     let _ = h.claims().authenticate(
         "1004",
         Some("987654"),
+        None,
         &sp(AuthMode::Users),
         &CredentialPolicy::default(),
         NOW,

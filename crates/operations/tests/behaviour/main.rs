@@ -87,6 +87,7 @@ backend_suite!(sqlite:
     auth::authentication_modes_and_invalid_credentials,
     auth::lockout_after_threshold_and_unlock_after_duration,
     auth::unlock_and_pin_reset_clear_a_lockout,
+    auth::a_strangers_failures_lock_the_strangers_phone_not_the_users,
     registry::auto_registration_hands_out_free_dns_and_reports_exhaustion,
     registry::auto_registration_hands_dns_out_in_turn_and_skips_long_taken_runs,
     registry::concurrent_auto_registration_never_shares_a_dn,

@@ -178,6 +178,24 @@ pub trait UserRows {
     ) -> Result<(), StoreError>;
     /// Failed attempts and lock state of a user; `None` for an unknown user.
     fn lock_state(&self, user_id: &str) -> Result<Option<(u32, Option<UnixMillis>)>, StoreError>;
+    /// Failed claim attempts and lock state of a user from one calling device (0 and none when
+    /// there were none).
+    fn device_lock_state(
+        &self,
+        user_id: &str,
+        device: &str,
+    ) -> Result<(u32, Option<UnixMillis>), StoreError>;
+    /// Count one more failed attempt of a user from a device; returns the new count.
+    fn add_device_failure(&self, user_id: &str, device: &str) -> Result<u32, StoreError>;
+    fn set_device_lock_state(
+        &self,
+        user_id: &str,
+        device: &str,
+        failed: u32,
+        locked_until: Option<UnixMillis>,
+    ) -> Result<(), StoreError>;
+    /// Forget a user's failed attempts from every device (unlock, PIN reset).
+    fn clear_device_locks(&self, user_id: &str) -> Result<(), StoreError>;
     /// User IDs, self-service IDs and profile names in use (import checks).
     fn existing_keys(&self) -> Result<ExistingKeys, StoreError>;
 }

@@ -177,4 +177,15 @@ CREATE INDEX device_by_model ON device(model, name);
 CREATE INDEX device_by_updated ON device(updated_at, name);
 ANALYZE;
 "#,
+    // 7: failed claim attempts per user and calling device, so a stranger's wrong PINs lock the
+    // user out of the stranger's phone, not of every phone (docs/security.md).
+    r#"
+CREATE TABLE claim_failure (
+    user_id TEXT NOT NULL REFERENCES end_user(user_id) ON DELETE CASCADE ON UPDATE CASCADE,
+    device TEXT NOT NULL,
+    failed INTEGER NOT NULL DEFAULT 0,
+    locked_until_ms BIGINT,
+    PRIMARY KEY (user_id, device)
+);
+"#,
 ];

@@ -185,6 +185,62 @@ impl UserRows for SqliteTx<'_> {
         Ok(r.map(|(n, u)| (n.max(0) as u32, u.map(UnixMillis))))
     }
 
+    fn device_lock_state(
+        &self,
+        user_id: &str,
+        device: &str,
+    ) -> Result<(u32, Option<UnixMillis>), StoreError> {
+        let r: Option<(i64, Option<i64>)> = self
+            .c
+            .prepare_cached(
+                "SELECT failed, locked_until_ms FROM claim_failure WHERE user_id = ?1 AND device = ?2",
+            )?
+            .query_row([user_id, device], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(r.map_or((0, None), |(n, u)| {
+            (n.clamp(0, i64::from(u32::MAX)) as u32, u.map(UnixMillis))
+        }))
+    }
+
+    fn add_device_failure(&self, user_id: &str, device: &str) -> Result<u32, StoreError> {
+        let n: i64 = self.c.query_row(
+            "INSERT INTO claim_failure (user_id, device, failed) VALUES (?1, ?2, 1) \
+             ON CONFLICT (user_id, device) DO UPDATE SET failed = failed + 1 RETURNING failed",
+            [user_id, device],
+            |r| r.get(0),
+        )?;
+        Ok(n.clamp(0, i64::from(u32::MAX)) as u32)
+    }
+
+    fn set_device_lock_state(
+        &self,
+        user_id: &str,
+        device: &str,
+        failed: u32,
+        locked_until: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        if failed == 0 && locked_until.is_none() {
+            self.c.execute(
+                "DELETE FROM claim_failure WHERE user_id = ?1 AND device = ?2",
+                [user_id, device],
+            )?;
+        } else {
+            self.c.execute(
+                "INSERT INTO claim_failure (user_id, device, failed, locked_until_ms) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id, device) \
+                 DO UPDATE SET failed = ?3, locked_until_ms = ?4",
+                params![user_id, device, failed, locked_until.map(|t| t.0)],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn clear_device_locks(&self, user_id: &str) -> Result<(), StoreError> {
+        self.c
+            .execute("DELETE FROM claim_failure WHERE user_id = ?1", [user_id])?;
+        Ok(())
+    }
+
     fn existing_keys(&self) -> Result<ExistingKeys, StoreError> {
         let mut k = ExistingKeys::default();
         for (sql, set) in [
