@@ -31,6 +31,10 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
 SELFPROV = TARGET / "release" / "selfprov"
 LOADGEN = TARGET / "release" / "selfprov-loadgen"
 SIP_PORT, ADMIN_PORT = 5070, 8090
+CONFIG_URL = "http://127.0.0.1:6970"  # the sample configuration's configuration server
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(REPO / "benches/sipp"))
+import phones  # noqa: E402  (benches/sipp/phones.py: phones' credentials from their files)
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -43,6 +47,8 @@ def config(work: Path, extra=None) -> Path:
         ('level = "info"', 'level = "warn"'),
         ('first_digit_timeout = "10s"', 'first_digit_timeout = "10m"'),
         ("max_calls = 10000", "max_calls = 20000"),
+        # Every benchmark phone fetches its first file from 127.0.0.1 (benches/sipp/phones.py).
+        ("unknown_per_minute = 60", "unknown_per_minute = 1000000"),
     ] + (extra or []):
         assert a in text, a
         text = text.replace(a, b)
@@ -169,11 +175,14 @@ def startup(run: Path) -> dict:
 
 
 def sipp(work: Path, scenario: str, args: list) -> dict:
-    """Run a SIPp script; its summary counters and response-time repartition."""
+    """Run a SIPp script from 200 new phones, with their credentials (fetched here, which
+    auto-registers them); its summary counters and response-time repartition."""
+    inf = work / "phones.csv"
+    inf.write_text("\n".join(phones.with_passwords(CONFIG_URL, ["SEQUENTIAL"] + phones.new_devices(200, "0A"))) + "\n")
     r = subprocess.run(
         ["sipp", f"127.0.0.1:{SIP_PORT}", "-sf", str(REPO / "benches/sipp" / scenario), "-s", "2000",
          "-i", "127.0.0.1", "-p", "5071", "-mp", "30000", "-nostdin", "-trace_stat", "-fd", "1",
-         "-trace_rtt", "-rtt_freq", "1", *args],
+         "-trace_rtt", "-rtt_freq", "1", "-inf", str(inf), *args],
         cwd=work, capture_output=True, text=True, timeout=900)
     stat = sorted(work.glob("*_.csv")) or sorted(work.glob("*_stat.csv"))
     rtt = sorted(work.glob("*_rtt.csv"))
@@ -232,7 +241,7 @@ def provisioning_step(run: Path, n: int, rate: int, tool: str = "loadgen") -> di
                                     capture_output=True, text=True).stdout
     cli("demo", "load")
     users = ["user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile"]
-    phones = ["SEQUENTIAL"]
+    phones_lines = ["SEQUENTIAL"]
     notify = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     notify.bind(("127.0.0.1", 0))
     port = notify.getsockname()[1]
@@ -241,17 +250,19 @@ def provisioning_step(run: Path, n: int, rate: int, tool: str = "loadgen") -> di
     assert n <= 3000, "self-service IDs 7000-9999"
     for i in range(n):
         users.append(f"bench{i:05},Bench,User{i},{7000 + i},{20000 + 7 * i},{300000 + i},Standard Employee")
-        phones.append(f"SEP{0xB0000000 + i:012X};{7000 + i};{20000 + 7 * i};{port}")
+        phones_lines.append(f"SEP{0xB0000000 + i:012X};{7000 + i};{20000 + 7 * i};{port}")
     (work / "users.csv").write_text("\n".join(users) + "\n")
-    (work / "phones.csv").write_text("\n".join(phones) + "\n")
+    (work / "phones.csv").write_text("\n".join(phones_lines) + "\n")
     cli("import", "users", str(work / "users.csv"))
     gen = {}
     with Service(cfg, work / "selfprov.log") as svc:
         cpu0, t0 = svc.cpu_s(), time.monotonic()
         if tool == "sipp":
+            # provision.xml answers the registrar's digest: each phone's password, from its file.
+            (work / "phones-sipp.csv").write_text("\n".join(phones.with_passwords(CONFIG_URL, phones_lines)) + "\n")
             r = subprocess.run(
                 ["sipp", f"127.0.0.1:{SIP_PORT}", "-sf", str(REPO / "benches/sipp/provision.xml"), "-inf",
-                 str(work / "phones.csv"), "-s", "2000", "-i", "127.0.0.1", "-p", "5071", "-mp", "30000",
+                 str(work / "phones-sipp.csv"), "-s", "2000", "-i", "127.0.0.1", "-p", "5071", "-mp", "30000",
                  "-r", str(rate), "-m", str(n), "-l", str(n), "-nostdin", "-timeout", "600s", "-trace_stat", "-fd", "1"],
                 cwd=work, capture_output=True, text=True, timeout=900)
         else:
