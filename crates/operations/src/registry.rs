@@ -81,6 +81,13 @@ impl ClaimEngine {
         })
     }
 
+    /// How many DNs of the auto-registration range are taken (by devices or as users'
+    /// extensions), and how many it has.
+    pub fn range_usage(&self, range: &DnRange) -> Result<(u128, u128), StoreError> {
+        let used = self.store.reading(|tx| tx.used_dns(range))?.len() as u128;
+        Ok((used.min(range.len()), range.len()))
+    }
+
     /// The device's credential (which generation of its secret is in force).
     pub fn credential(&self, device: &str) -> Result<Option<Credential>, StoreError> {
         self.store.reading(|tx| tx.credential(device))

@@ -239,6 +239,9 @@ fn print_live_status(v: &serde_json::Value) {
             println!("  {}", r.as_str().unwrap_or_default());
         }
     }
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        println!("warning: {}", w.as_str().unwrap_or_default());
+    }
     println!("active calls: {} of {}", v["active_calls"], v["max_calls"]);
     match v["phone_auth"].as_str() {
         Some("external") | None => {}

@@ -44,6 +44,10 @@ pub struct StatusSnapshot {
     /// Phones registered at the built-in registrar now (`/registrations` lists them).
     #[serde(default)]
     pub phones_registered: u64,
+    /// Conditions an operator should act on that do not stop the service (e.g. the
+    /// auto-registration range filling up or exhausted).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub sip_listen: String,
     pub version: String,
 }
@@ -105,15 +109,19 @@ pub async fn bind(
 )> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(status, metrics, queries, api)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        router(status, metrics, queries, api).into_make_service_with_connect_info::<SocketAddr>();
     Ok((local, async move { axum::serve(listener, app).await }))
 }
 
 async fn health(State(s): State<AdminState>) -> Response {
     let st = (s.status)();
     if st.ready && !st.draining {
-        (StatusCode::OK, "ok\n").into_response()
+        let mut body = String::from("ok\n");
+        for w in &st.warnings {
+            body.push_str(&format!("warning: {w}\n"));
+        }
+        (StatusCode::OK, body).into_response()
     } else if st.draining {
         (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
     } else {
@@ -208,6 +216,7 @@ mod tests {
             }],
             phone_auth: "digest".into(),
             phones_registered: 1,
+            warnings: vec!["auto-registration range 1000-1009 is 80% used (8 of 10 DNs)".into()],
             sip_listen: "127.0.0.1:5060".into(),
             version: "test".into(),
         });
@@ -236,8 +245,8 @@ mod tests {
             queries.clone(),
             Router::new(),
         )
-            .await
-            .unwrap();
+        .await
+        .unwrap();
         let server = tokio::spawn(fut);
         let r = get_path(addr, "/registrations").await;
         assert!(
@@ -247,6 +256,12 @@ mod tests {
 
         let h = get_path(addr, "/health").await;
         assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+        assert!(
+            h.ends_with(
+                "ok\nwarning: auto-registration range 1000-1009 is 80% used (8 of 10 DNs)\n"
+            ),
+            "{h}"
+        );
         let s = get_path(addr, "/status").await;
         assert!(
             s.contains("\"active_calls\":3") && s.contains("\"dn\":\"2000\""),

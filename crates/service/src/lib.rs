@@ -33,6 +33,7 @@ mod phone_auth;
 pub mod phone_config;
 mod phone_registrations;
 mod phone_target;
+mod range_watch;
 mod redact;
 pub mod registrar;
 mod reload;

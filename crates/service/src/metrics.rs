@@ -45,6 +45,9 @@ pub struct Metrics {
     /// 1 when the route-point DN is registered, 0 otherwise.
     pub registration_state: Family<DnLabel, Gauge>,
     pub prompt_cache_bytes: Gauge,
+    /// DNs of the auto-registration range taken, and its size.
+    pub autoreg_dns_used: Gauge,
+    pub autoreg_dns_total: Gauge,
     /// INVITE received → 200 OK sent, in seconds.
     pub call_setup_seconds: Histogram,
 }
@@ -110,6 +113,18 @@ impl Metrics {
             "Bytes of pre-encoded prompt audio in memory",
             prompt_cache_bytes.clone(),
         );
+        let autoreg_dns_used = Gauge::default();
+        registry.register(
+            "autoregistration_dns_used",
+            "DNs of the auto-registration range taken (by devices or as users' extensions)",
+            autoreg_dns_used.clone(),
+        );
+        let autoreg_dns_total = Gauge::default();
+        registry.register(
+            "autoregistration_dns",
+            "DNs in the auto-registration range",
+            autoreg_dns_total.clone(),
+        );
         // 0.25 ms .. ~1 s
         let call_setup_seconds = Histogram::new(
             prometheus_client::metrics::histogram::exponential_buckets(0.000_25, 2.0, 13),
@@ -131,6 +146,8 @@ impl Metrics {
             rtp_dropped,
             registration_state,
             prompt_cache_bytes,
+            autoreg_dns_used,
+            autoreg_dns_total,
             call_setup_seconds,
         }
     }

@@ -181,6 +181,7 @@ pub async fn serve(base: Config) -> Result<()> {
     .await
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
+    crate::range_watch::spawn(ops.claims().clone(), live.clone(), metrics.clone());
     register_route_point(&cfg, &sip, &live, &metrics)?;
     let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
     let config_server = crate::phone_config::start(&cfg, &ops, &secrets, tls).await?;

@@ -19,6 +19,8 @@ pub(crate) struct Live {
     /// The configuration file's settings (the API's base for settings changes; SIGHUP replaces
     /// them).
     pub file_settings: Mutex<SettingsBase>,
+    /// How full the auto-registration range was at the last count (`range_watch`).
+    pub range_usage: Mutex<Option<crate::range_watch::RangeUsage>>,
 }
 
 impl Live {
@@ -31,6 +33,7 @@ impl Live {
             registrations: Mutex::new(Vec::new()),
             view: Mutex::new(ConfigView::of(cfg)),
             file_settings: Mutex::new(file_settings(base)),
+            range_usage: Mutex::new(None),
         }
     }
 
@@ -70,6 +73,8 @@ pub(crate) struct ConfigView {
     pub max_calls: u64,
     pub dns: Vec<String>,
     pub phone_auth: String,
+    /// The auto-registration range, while auto-registration is on.
+    pub autoreg_range: Option<selfprov_provisioning::model::DnRange>,
 }
 
 impl ConfigView {
@@ -78,6 +83,10 @@ impl ConfigView {
             status: status(&cfg.self_provisioning, &cfg.auto_registration),
             max_calls: u64::from(cfg.raw.sip.max_calls),
             dns: cfg.self_provisioning.route_point.dn_strings(),
+            autoreg_range: cfg
+                .auto_registration
+                .enabled
+                .then(|| cfg.auto_registration.dn_range.clone()),
             phone_auth: match (cfg.raw.registrar.mode, cfg.raw.registrar.phone_auth) {
                 (selfprov_config::RegistrarMode::External, _) => "external",
                 (_, selfprov_config::PhoneAuth::Digest) => "digest",
@@ -131,6 +140,13 @@ pub(crate) fn status_source(live: Arc<Live>, sip_listen: String) -> StatusSource
             registrations: regs,
             phone_auth,
             phones_registered: live.phones_registered.load(Ordering::Relaxed),
+            warnings: live
+                .range_usage
+                .lock()
+                .ok()
+                .and_then(|u| u.as_ref().and_then(|u| u.warning()))
+                .into_iter()
+                .collect(),
             sip_listen: sip_listen.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
         }
