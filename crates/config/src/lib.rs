@@ -345,6 +345,15 @@ impl RawConfig {
                 "must be at most 30s (phones give up ringing calls)",
             ));
         }
+        if self.sip.tcp_max_connections_per_source == 0 {
+            issues.push(issue(
+                "sip.tcp_max_connections_per_source",
+                "must be at least 1 (a phone needs a connection)",
+            ));
+        }
+        if self.sip.tcp_idle_timeout < std::time::Duration::from_secs(1) {
+            issues.push(issue("sip.tcp_idle_timeout", "must be at least 1s"));
+        }
         if self.sip.max_calls == 0 {
             issues.push(issue("sip.max_calls", "must be at least 1"));
         }
@@ -444,11 +453,7 @@ impl RawConfig {
                 issues.push(issue(key, "must be at least 1m"));
             }
         }
-        let tls = match (
-            pc.https_listen,
-            &pc.tls_certificate,
-            &pc.tls_private_key,
-        ) {
+        let tls = match (pc.https_listen, &pc.tls_certificate, &pc.tls_private_key) {
             (Some(_), Some(c), Some(k)) => Some(TlsFiles {
                 certificate: resolve(base, c),
                 private_key: resolve(base, k),

@@ -238,10 +238,22 @@ pub struct Sip {
     /// `host:port` of the proxy out-of-dialog requests to phones go through (NOTIFY check-sync to
     /// a phone registered at an external registrar).
     pub outbound_proxy: Option<String>,
+    /// Close a SIP/TCP connection after this long without a byte from the peer (CRLF keep-alives
+    /// count).
+    #[serde(with = "humantime_serde")]
+    pub tcp_idle_timeout: Duration,
+    /// SIP/TCP connections at once from one address (`registrar.trusted_proxies` exempt).
+    pub tcp_max_connections_per_source: u32,
+    /// SIP/TCP connections at once in all; 0: the process's file limit less 1,024 kept for
+    /// everything else (at least 256).
+    pub tcp_max_connections: u32,
 }
 impl Default for Sip {
     fn default() -> Self {
         Sip {
+            tcp_idle_timeout: Duration::from_secs(300),
+            tcp_max_connections_per_source: 64,
+            tcp_max_connections: 0,
             listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             public_address: None,
             max_calls: 10_000,

@@ -22,6 +22,7 @@ use selfprov_provisioning::settings::{status, Status};
 use selfprov_provisioning::store::{ListQuery, SqliteStore, Store};
 use selfprov_sip::endpoint::EndpointConfig;
 use selfprov_sip::stack::{Command as SipCommand, SipStack};
+use selfprov_sip::tcp_limits::TcpLimits;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -102,10 +103,39 @@ async fn start_sip(
         max_calls: cfg.raw.sip.max_calls as usize,
         timers: Default::default(),
     };
-    let sip = SipStack::start(cfg.raw.sip.listen, ep, tx)
+    let sip = SipStack::start_with(cfg.raw.sip.listen, ep, tx, tcp_limits(cfg))
         .await
         .with_context(|| format!("SIP listener {}", cfg.raw.sip.listen))?;
     Ok((sip, rx))
+}
+
+/// The limits on SIP over TCP (`sip.tcp_*`; docs/security.md).
+fn tcp_limits(cfg: &Config) -> TcpLimits {
+    let sip = &cfg.raw.sip;
+    let total = match sip.tcp_max_connections {
+        0 => (file_limit().saturating_sub(1024)).max(256) as usize,
+        n => n as usize,
+    };
+    TcpLimits {
+        idle_timeout: sip.tcp_idle_timeout,
+        per_source: sip.tcp_max_connections_per_source as usize,
+        total,
+        exempt: cfg.trusted_proxies.clone(),
+    }
+}
+
+/// The process's soft limit on open files.
+fn file_limit() -> u64 {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own; it has no other effect.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } == 0 {
+        l.rlim_cur
+    } else {
+        1024
+    }
 }
 
 /// Run the service until SIGTERM/SIGINT (drain) completes.

@@ -16,4 +16,5 @@ pub mod message;
 pub mod registration;
 pub mod sdp;
 pub mod stack;
+pub mod tcp_limits;
 pub mod transaction;

@@ -5,6 +5,7 @@
 //! a new connection to it (a proxy's record-routed address, an outbound proxy).
 
 use crate::endpoint::{Endpoint, EndpointConfig, Event, OutOfDialogTarget, Output, Peer};
+use crate::tcp_limits::{Admission, TcpLimits, TcpSlots};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -79,6 +80,8 @@ pub struct SipStack {
 enum FromTcp {
     Accepted(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
     Message(Vec<u8>, Peer),
+    /// A connection ended: forget where to write to it.
+    Closed(SocketAddr),
 }
 
 fn tcp_frame(buf: &[u8]) -> Result<Option<usize>, &'static str> {
@@ -107,11 +110,14 @@ fn tcp_frame(buf: &[u8]) -> Result<Option<usize>, &'static str> {
     Ok((buf.len() >= total).then_some(total))
 }
 
+/// One TCP connection: frames messages in, writes what the endpoint sends out, and closes after
+/// `idle` without a byte from the peer (CRLF keep-alives count).
 async fn tcp_conn(
     stream: TcpStream,
     peer: SocketAddr,
     inbound: mpsc::UnboundedSender<FromTcp>,
     mut outbound: mpsc::UnboundedReceiver<Vec<u8>>,
+    idle: Duration,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
@@ -146,18 +152,24 @@ async fn tcp_conn(
                 break;
             }
         }
-        match rd.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        match tokio::time::timeout(idle, rd.read(&mut chunk)).await {
+            Err(_) => {
+                tracing::debug!(%peer, "closing idle SIP TCP connection");
+                break;
+            }
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
         }
     }
     writer.abort();
+    let _ = inbound.send(FromTcp::Closed(peer));
 }
 
 /// Connections to TCP peers by their address, and what a new one needs.
 struct TcpPeers {
     out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
     inbound: mpsc::UnboundedSender<FromTcp>,
+    idle: Duration,
 }
 
 impl TcpPeers {
@@ -174,10 +186,10 @@ impl TcpPeers {
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(data);
         self.out.insert(addr, tx);
-        let inbound = self.inbound.clone();
+        let (inbound, idle) = (self.inbound.clone(), self.idle);
         tokio::spawn(async move {
             match TcpStream::connect(addr).await {
-                Ok(s) => tcp_conn(s, addr, inbound, rx).await,
+                Ok(s) => tcp_conn(s, addr, inbound, rx, idle).await,
                 Err(e) => tracing::warn!(%addr, error = %e, "SIP TCP connection failed"),
             }
         });
@@ -185,11 +197,23 @@ impl TcpPeers {
 }
 
 impl SipStack {
-    /// Bind UDP and TCP on `listen` (port 0: any free port, the same for both) and start.
+    /// Bind UDP and TCP on `listen` (port 0: any free port, the same for both) and start, with
+    /// the default [`TcpLimits`].
     pub async fn start(
+        listen: SocketAddr,
+        cfg: EndpointConfig,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> std::io::Result<SipStack> {
+        Self::start_with(listen, cfg, events, TcpLimits::default()).await
+    }
+
+    /// [`SipStack::start`] with limits on SIP over TCP: connections beyond the per-source or the
+    /// total cap are closed as soon as accepted, and any connection idle too long is closed.
+    pub async fn start_with(
         listen: SocketAddr,
         mut cfg: EndpointConfig,
         events: mpsc::UnboundedSender<Event>,
+        limits: TcpLimits,
     ) -> std::io::Result<SipStack> {
         let udp = UdpSocket::bind(listen).await?;
         // A burst of REGISTERs and INVITEs (phones after a power cut) must queue, not be dropped
@@ -203,17 +227,43 @@ impl SipStack {
         cfg.listen = Some(local);
         let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
         let (in_tx, mut in_rx) = mpsc::unbounded_channel::<FromTcp>();
+        let idle = limits.idle_timeout;
         let mut tcp_peers = TcpPeers {
             out: HashMap::new(),
             inbound: in_tx.clone(),
+            idle,
         };
+        let slots = TcpSlots::new(limits);
         tokio::spawn(async move {
-            while let Ok((s, peer)) = tcp.accept().await {
+            loop {
+                let (s, peer) = match tcp.accept().await {
+                    Ok(x) => x,
+                    // Out of file descriptors or a connection reset before accept: go on.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SIP TCP accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let slot = match slots.admit(peer.ip(), Instant::now()) {
+                    Admission::Admitted(slot) => slot,
+                    Admission::Refused { log } => {
+                        if let Some(why) = log {
+                            tracing::warn!(source = %peer.ip(), why, "sip tcp connection refused");
+                        }
+                        drop(s);
+                        continue;
+                    }
+                };
                 let (otx, orx) = mpsc::unbounded_channel();
                 if in_tx.send(FromTcp::Accepted(peer, otx)).is_err() {
                     break;
                 }
-                tokio::spawn(tcp_conn(s, peer, in_tx.clone(), orx));
+                let in_tx = in_tx.clone();
+                tokio::spawn(async move {
+                    tcp_conn(s, peer, in_tx, orx, idle).await;
+                    drop(slot);
+                });
             }
         });
         tokio::spawn(async move {
@@ -255,6 +305,11 @@ impl SipStack {
                     Some(from_tcp) = in_rx.recv() => match from_tcp {
                         FromTcp::Message(msg, peer) => ep.handle(&msg, peer, Instant::now()),
                         FromTcp::Accepted(peer, tx) => { tcp_peers.out.insert(peer, tx); }
+                        FromTcp::Closed(peer) => {
+                            if tcp_peers.out.get(&peer).is_some_and(|t| t.is_closed()) {
+                                tcp_peers.out.remove(&peer);
+                            }
+                        }
                     },
                     cmd = cmd_rx.recv() => {
                         let now = Instant::now();
