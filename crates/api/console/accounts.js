@@ -2,7 +2,7 @@
 // (administrators only): create, change role, unlock, delete; and one's own password.
 
 import { get, send } from './api.js';
-import { h, field, form, table, action, announce, showError, time, seg } from './ui.js';
+import { h, field, form, table, action, announce, showError, time, seg, show } from './ui.js';
 
 const ROLES = [['administrator', 'administrator'], ['helpdesk', 'helpdesk'], ['read-only', 'read-only']];
 
@@ -98,5 +98,5 @@ export async function render(main, ctx) {
   const parts = [await tokens(ctx, reload)];
   if (ctx.can('administrator')) parts.push(await administrators(reload));
   parts.push(ownPassword(ctx));
-  main.replaceChildren(h('h1', { text: 'Tokens and administrators' }), ...parts);
+  show(main, h('h1', { text: 'Tokens and administrators' }), ...parts);
 }

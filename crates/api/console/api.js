@@ -68,6 +68,14 @@ export function query(params) {
   return s ? `?${s}` : '';
 }
 
+/** One page of a list (`/users`, `/devices`…) for the search, sort and offset in `params`. */
+export function listPage(path, params, limit) {
+  return get(`${path}${query({
+    search: params.get('search'), sort: params.get('sort'),
+    offset: Number(params.get('offset') || 0), limit,
+  })}`);
+}
+
 /** The open status of the service (ready, active calls): `/status`, outside the API. */
 export async function serviceStatus() {
   const r = await fetch('/status', { headers: { Accept: 'application/json' } });

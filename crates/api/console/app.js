@@ -3,7 +3,7 @@
 // where ctx = {path: [segments], params: URLSearchParams, who: {name, role}, can(need)}.
 
 import { request, get, rememberSession, forgetSession, onUnauthenticated } from './api.js';
-import { h, form, field, clearErrors, announce } from './ui.js';
+import { h, form, field, clearErrors, announce, show } from './ui.js';
 import * as dashboard from './dashboard.js';
 import * as users from './users.js';
 import * as devices from './devices.js';
@@ -40,7 +40,7 @@ function showLogin(message) {
   document.getElementById('top').hidden = true;
   if (leave) { leave(); leave = null; }
   const m = main();
-  m.replaceChildren(h('section', { class: 'login' },
+  show(m, h('section', { class: 'login' },
     h('h1', { text: 'Log in to selfprov' }),
     message ? h('p', { class: 'notice', text: message }) : null,
     form([
@@ -63,7 +63,7 @@ function start(info) {
   const top = document.getElementById('top');
   top.hidden = false;
   document.getElementById('who').textContent = `${who.name} (${who.role})`;
-  document.getElementById('nav').replaceChildren(h('ul', {},
+  show(document.getElementById('nav'), h('ul', {},
     PAGES.filter(([, , , need]) => can(need)).map(([route, label]) =>
       h('li', {}, h('a', { href: `#/${route}`, 'data-route': route, text: label })))));
   if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/dashboard';
@@ -84,21 +84,21 @@ async function route() {
   }
   const m = main();
   if (!page) {
-    m.replaceChildren(h('h1', { text: 'Not found' }), h('p', { text: 'No such page.' }));
+    show(m, h('h1', { text: 'Not found' }), h('p', { text: 'No such page.' }));
     return;
   }
   const [name, label, mod, need] = page;
   if (!can(need)) {
-    m.replaceChildren(h('h1', { text: label }),
+    show(m, h('h1', { text: label }),
       h('p', { class: 'refused', role: 'alert', text: `The ${label} page needs the ${need} role; you are ${who.role}.` }));
     return;
   }
   document.title = `${label} · selfprov`;
-  m.replaceChildren(h('p', { class: 'loading', text: 'Loading…' }));
+  show(m, h('p', { class: 'loading', text: 'Loading…' }));
   try {
     leave = await mod.render(m, { path, params, who, can, page: name }) || null;
   } catch (e) {
-    m.replaceChildren(h('h1', { text: label }), h('p', { class: 'error', role: 'alert', text: e.message }));
+    show(m, h('h1', { text: label }), h('p', { class: 'error', role: 'alert', text: e.message }));
   }
   const heading = m.querySelector('h1');
   if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }

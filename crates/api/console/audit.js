@@ -2,7 +2,7 @@
 // claims with their outcome codes, administrators' changes with before and after, fetches.
 
 import { get, query } from './api.js';
-import { h, field, table, searchForm, time, seg } from './ui.js';
+import { h, field, table, searchForm, time, seg, show } from './ui.js';
 
 const FILTERS = ['kind', 'object', 'device', 'user', 'actor', 'code', 'since', 'until', 'limit'];
 
@@ -24,7 +24,7 @@ export async function render(main, { params }) {
   if (!q.limit) q.limit = '200';
   const entries = await get(`/audit${query(q)}`);
   const shown = new URLSearchParams(Object.entries(q).filter(([, v]) => v));
-  main.replaceChildren(
+  show(main,
     h('h1', { text: 'Audit' }),
     searchForm('audit', shown, [
       field('Kind', 'kind', { type: 'select', options: [['', 'any'], ['claim', 'claims'], ['change', 'changes'], ['fetch', 'configuration fetches']] }),

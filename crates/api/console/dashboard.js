@@ -3,7 +3,7 @@
 // most recent outcomes. Refreshed every 15 seconds while shown.
 
 import { get, serviceStatus } from './api.js';
-import { h, table, time } from './ui.js';
+import { h, table, time, show } from './ui.js';
 
 const SVG = 'http://www.w3.org/2000/svg'; // a namespace name, not an address that is loaded
 const MINUTES = 60;
@@ -75,7 +75,7 @@ async function draw(main) {
     get(`/audit?kind=claim&since=1h&limit=${CLAIM_LIMIT}`),
   ]);
   const ready = status.ready && !status.draining;
-  main.replaceChildren(
+  show(main,
     h('h1', { text: 'Dashboard' }),
     h('section', { class: `readiness ${ready ? 'ready' : 'off'}`, 'aria-labelledby': 'ready-h' },
       h('h2', { id: 'ready-h', text: ready ? 'Ready' : (status.draining ? 'Draining' : 'Not ready') }),

@@ -2,17 +2,14 @@
 // device's fields, its timeline (the audit entries about it, newest first), and what the
 // helpdesk does to it: release back to auto-registration, move to another user.
 
-import { request, get, send, query } from './api.js';
-import { h, field, form, table, pager, searchForm, action, announce, time, seg } from './ui.js';
+import { request, get, send, listPage } from './api.js';
+import { h, field, form, table, pager, searchForm, action, announce, time, seg, show } from './ui.js';
 
 const PAGE = 50;
 
 async function list(main, { params }) {
-  const offset = Number(params.get('offset') || 0);
-  const page = await get(`/devices${query({
-    search: params.get('search'), sort: params.get('sort'), offset, limit: PAGE,
-  })}`);
-  main.replaceChildren(
+  const page = await listPage('/devices', params, PAGE);
+  show(main,
     h('h1', { text: 'Devices' }),
     searchForm('devices', params, [
       field('Search devices', 'search', { placeholder: '00:11:22*, SEP0011…, 1004, jsmith', help: 'A MAC (any notation), device name, DN or owner; a prefix, or a pattern with *.' }),
@@ -54,7 +51,7 @@ async function detail(main, name, ctx) {
     ['Description', d.description || '—'], ['Created', time(d.created_at * 1000)],
     ['Last change', time(d.updated_at * 1000)],
   ];
-  main.replaceChildren(
+  show(main,
     h('h1', { text: `Device ${d.name}` }),
     h('dl', { class: 'facts', id: 'device-facts' }, facts.map(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])),
     ctx.can('helpdesk') ? h('section', { 'aria-labelledby': 'actions-h' },

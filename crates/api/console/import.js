@@ -3,7 +3,7 @@
 // with the upload's progress. Also the export, which re-imports.
 
 import { request, uploadCsv } from './api.js';
-import { h, field, form, table, announce, clearErrors, showError } from './ui.js';
+import { h, field, form, table, announce, clearErrors, showError, show } from './ui.js';
 
 const HEADER = 'user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile';
 
@@ -30,7 +30,7 @@ export async function render(main) {
       progress.value = 100;
       progressLabel.textContent = 'Done';
       const d = r.data;
-      result.replaceChildren(h('h2', { text: 'Imported' }),
+      show(result, h('h2', { text: 'Imported' }),
         h('p', { id: 'import-done', text: `${d.created} created, ${d.updated} updated, ${d.unchanged} unchanged.` }),
         h('div', { class: 'actions' }, progress, progressLabel));
       announce(`Import done: ${d.created} created, ${d.updated} updated`);
@@ -43,7 +43,7 @@ export async function render(main) {
   };
 
   const showPreview = (p, ok) => {
-    result.replaceChildren(
+    show(result,
       h('h2', { text: 'Preview' }),
       h('p', { id: 'import-summary', text: `${p.rows} rows: ${p.create} to create, ${p.update} to update, ${p.errors.length} with errors.` }),
       table('Rows with errors (nothing is imported while there are any)', [
@@ -55,7 +55,7 @@ export async function render(main) {
     if (p.errors.length) result.querySelector('table').id = 'import-errors';
   };
 
-  main.replaceChildren(
+  show(main,
     h('h1', { text: 'Import users' }),
     h('p', {}, 'A CSV file with the header ', h('code', { text: HEADER }),
       '. The preview checks every row and writes nothing; the import writes all rows or none. ',
@@ -69,7 +69,7 @@ export async function render(main) {
       mode = v.existing;
       const { data: p } = await request('POST', `/import/users/preview?existing=${mode}`, { csv: file });
       showPreview(p, p.errors.length === 0 && p.rows > 0);
-      announce(`Preview: ${p.errors.length} rows with errors`);
+      announce(`Preview: ${p.rows} rows, ${p.errors.length} with errors`);
     }, { id: 'import-form' }),
     result);
 }

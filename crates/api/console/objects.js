@@ -2,8 +2,8 @@
 // self-provisioning builds phones and lines from. One page for the three: each kind is a list
 // of its fields; list with search and paging, create, edit (If-Match), delete.
 
-import { request, get, send, query } from './api.js';
-import { h, field, form, table, pager, searchForm, action, announce, changed, seg } from './ui.js';
+import { request, send, listPage } from './api.js';
+import { h, field, form, table, pager, searchForm, action, announce, changed, seg, show } from './ui.js';
 
 const PAGE = 50;
 const text = (label, name, help) => [label, name, { help }];
@@ -58,10 +58,9 @@ function tabs(current) {
 
 async function list(main, route, kindName, params, ctx) {
   const k = KINDS[kindName];
-  const offset = Number(params.get('offset') || 0);
-  const page = await get(`${k.api}${query({ search: params.get('search'), offset, limit: PAGE })}`);
+  const page = await listPage(k.api, params, PAGE);
   const base = route === 'templates' ? `templates/${kindName}` : route;
-  main.replaceChildren(
+  show(main,
     h('h1', { text: route === 'templates' ? 'Templates' : k.title }),
     route === 'templates' ? tabs(kindName) : null,
     searchForm(route, params, [
@@ -81,7 +80,7 @@ async function list(main, route, kindName, params, ctx) {
 }
 
 function create(main, base, k) {
-  main.replaceChildren(
+  show(main,
     h('h1', { text: `New ${k.one}` }),
     form([field('Name', 'name', { required: true }), ...inputs(k, {}, false)], `Create ${k.one}`, async (v) => {
       const body = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== '' && x !== null));
@@ -94,7 +93,7 @@ function create(main, base, k) {
 async function detail(main, base, k, name, ctx) {
   const { data: o, etag } = await request('GET', `${k.api}/${seg(name)}`);
   const admin = ctx.can('administrator');
-  main.replaceChildren(
+  show(main,
     h('h1', { text: `${k.one} ${o.name}` }),
     form(inputs(k, o, !admin), 'Save changes', async (v) => {
       const diff = changed(v, o);

@@ -3,7 +3,7 @@
 // by the running service within seconds; "Use file value" drops a run-time change.
 
 import { request, send } from './api.js';
-import { h, field, form, action, announce, changed } from './ui.js';
+import { h, field, form, action, announce, changed, show } from './ui.js';
 
 const MODES = [['users', 'Users (self-service ID and PIN)'], ['users_and_admins', 'Users and administrators (authentication code)'], ['none', 'No authentication']];
 
@@ -49,7 +49,7 @@ export async function render(main, ctx) {
   const before = Object.fromEntries(data.settings.map((s) => [s.name, s.value]));
   before.authentication_code = '';
   const fromDb = data.settings.filter((s) => s.source === 'database').map((s) => s.name);
-  main.replaceChildren(
+  show(main,
     h('h1', { text: 'Settings' }),
     h('p', { class: `readiness ${data.ready ? 'ready' : 'off'}`, id: 'settings-status' },
       data.ready ? 'Ready' : `Not ready: ${data.reasons.join('; ')}`),
@@ -67,5 +67,5 @@ export async function render(main, ctx) {
         const r = await send('POST', '/settings/reset', { names: ['all'] }, etag);
         await render(main, ctx);
         announce(r.message || 'Reset');
-      })) : null);
+      }, { id: 'settings-reset' })) : null);
 }

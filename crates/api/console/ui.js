@@ -183,3 +183,8 @@ export function form(children, submitLabel, submit, attrs = {}) {
 
 /** Encode one path segment of an object's key. */
 export const seg = (s) => encodeURIComponent(s);
+
+/** Replace `parent`'s content, leaving out the parts a condition left empty (null, false). */
+export function show(parent, ...children) {
+  parent.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}

@@ -2,8 +2,8 @@
 // ID) with paging; create; edit (with If-Match, so a concurrent change is not lost); unlock;
 // PIN reset (a generated PIN is shown once); delete.
 
-import { request, get, send, query } from './api.js';
-import { h, field, form, table, pager, searchForm, action, announce, changed, seg } from './ui.js';
+import { request, send, listPage } from './api.js';
+import { h, field, form, table, pager, searchForm, action, announce, changed, seg, show } from './ui.js';
 
 const PAGE = 50;
 
@@ -23,11 +23,8 @@ function inputs(u, disabled) {
 }
 
 async function list(main, { params, can }) {
-  const offset = Number(params.get('offset') || 0);
-  const page = await get(`/users${query({
-    search: params.get('search'), sort: params.get('sort'), offset, limit: PAGE,
-  })}`);
-  main.replaceChildren(
+  const page = await listPage('/users', params, PAGE);
+  show(main,
     h('h1', { text: 'Users' }),
     searchForm('users', params, [
       field('Search users', 'search', { placeholder: 'jsm, *smith, 1004', help: 'A prefix, or a pattern with *; user ID, names, extension, self-service ID.' }),
@@ -46,7 +43,7 @@ async function list(main, { params, can }) {
 }
 
 function create(main) {
-  main.replaceChildren(
+  show(main,
     h('h1', { text: 'New user' }),
     form([
       field('User ID', 'user_id', { required: true }),
@@ -66,7 +63,7 @@ async function detail(main, id, ctx) {
   const reload = () => detail(main, id, ctx);
   const pinOut = h('output', { id: 'pin-output' });
   const locked = u.locked_until_ms && u.locked_until_ms > Date.now();
-  main.replaceChildren(
+  show(main,
     h('h1', { text: `User ${u.user_id}` }),
     h('p', { class: 'lock' }, locked
       ? `Locked out until ${new Date(u.locked_until_ms).toLocaleString()} (${u.failed_attempts} wrong PINs).`

@@ -128,9 +128,11 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("text/javascript"));
-        let missing = get_path("/console/../Cargo.toml").await;
+        let missing = get_path("/console/secrets.txt").await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         assert_eq!(missing.headers()[header::X_FRAME_OPTIONS], "DENY");
+        let outside = get_path("/console/../Cargo.toml").await;
+        assert_eq!(outside.status(), StatusCode::NOT_FOUND);
     }
 
     /// Everything the page loads is one of our files, and nothing comes from another origin.

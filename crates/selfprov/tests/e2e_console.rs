@@ -82,7 +82,7 @@ fn driver_status(port: u16) -> Option<String> {
     }
 }
 
-/// A WebDriver session of a headless Chromium, laptop-sized.
+/// A WebDriver session of a headless Chromium, the size of a laptop screen.
 async fn browser(driver_port: u16, profile: &std::path::Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -90,7 +90,7 @@ async fn browser(driver_port: u16, profile: &std::path::Path) -> Client {
         json!({
             "binary": require_tool("chromium"),
             "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1366,900", format!("--user-data-dir={}", profile.display())],
+                     "--window-size=1366,768", format!("--user-data-dir={}", profile.display())],
         }),
     );
     let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -98,7 +98,7 @@ async fn browser(driver_port: u16, profile: &std::path::Path) -> Client {
         .connect(&format!("http://127.0.0.1:{driver_port}"))
         .await
         .expect("a WebDriver session");
-    c.set_window_size(1366, 900).await.unwrap();
+    c.set_window_size(1366, 768).await.unwrap();
     c
 }
 
@@ -330,6 +330,13 @@ async fn administrator_scenario(c: &Client, w: &World) {
     text_of(c, "#device-facts", "auto-registered").await;
     text_of(c, "#timeline", "by api:alice").await;
     text_of(c, "#alert", "released").await;
+    // The picture shows the actions and the timeline.
+    c.execute(
+        "document.getElementById('actions-h').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
     screenshot(c, "devices").await;
     let d = w.api.get(&format!("/devices/{}", w.device)).json();
     assert!(
@@ -351,6 +358,28 @@ async fn administrator_scenario(c: &Client, w: &World) {
     page(c, "Settings").await;
     el(c, "#settings-form [name=ivr_enabled]").await;
     screenshot(c, "settings").await;
+    // A change is saved at run time (the page says so, the API shows it), then dropped again.
+    el(c, "#settings-form [name=languages]").await;
+    fill(c, "#settings-form", "languages", "en_US, fr_FR").await;
+    submit(c, "#settings-form").await;
+    text_of(c, "#alert", "Save successful").await;
+    let languages = |api: &Api| {
+        api.get("/settings").json()["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "languages")
+            .cloned()
+            .unwrap()
+    };
+    let l = languages(&w.api);
+    assert_eq!(
+        (l["value"].clone(), l["source"].as_str()),
+        (json!(["en_US", "fr_FR"]), Some("database"))
+    );
+    el(c, "#settings-reset").await.click().await.unwrap();
+    text_of(c, "#alert", "Save successful").await;
+    assert_eq!(languages(&w.api)["source"], "file");
 
     // Log out: back to the login, and the session is dead on the server too.
     let cookie = session_cookie(c).await.expect("a session cookie");
@@ -399,6 +428,8 @@ async fn helpdesk_scenario(c: &Client, w: &World) {
     text_of(c, "#alert", "unlocked").await;
     nav(c, "users").await;
     page(c, "Users").await;
+    let shown = text_of(c, "main", "jsmith").await;
+    assert!(!shown.contains("null"), "{shown}");
     assert!(c
         .find_all(Locator::Css("a[href=\"#/users/+new\"]"))
         .await
