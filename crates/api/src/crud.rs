@@ -149,14 +149,10 @@ macro_rules! resource {
             fn list(
                 ops: &selfprov_operations::Operations,
                 q: &selfprov_provisioning::store::ListQuery<$sort>,
-            ) -> Result<selfprov_provisioning::store::Page<$domain>, selfprov_operations::OpError>
-            {
+            ) -> Result<selfprov_provisioning::store::Page<$domain>, selfprov_operations::OpError> {
                 ops.$list(q)
             }
-            fn get(
-                ops: &selfprov_operations::Operations,
-                key: &str,
-            ) -> Result<$domain, selfprov_operations::OpError> {
+            fn get(ops: &selfprov_operations::Operations, key: &str) -> Result<$domain, selfprov_operations::OpError> {
                 ops.$get(key)
             }
             fn create(
@@ -185,10 +181,7 @@ macro_rules! resource {
             fn wire(d: &$domain) -> $wire {
                 <$wire>::from(d)
             }
-            fn detail(
-                _: &selfprov_operations::Operations,
-                d: &$domain,
-            ) -> Result<$wire, selfprov_operations::OpError> {
+            fn detail(_: &selfprov_operations::Operations, d: &$domain) -> Result<$wire, selfprov_operations::OpError> {
                 Ok(<$wire>::from(d))
             }
             fn key_of($d: &$domain) -> String {
