@@ -29,6 +29,7 @@ test_packages=(
   openssl                        # test certificates for the configuration server's HTTPS side
   procps                         # ps/pkill-free process inspection used by scripts
   wrk                            # HTTP load for the API benchmark (benches/api/run.sh)
+  chromium chromium-driver       # the web console's browser test (e2e_console.rs, WebDriver)
 )
 
 mode=all

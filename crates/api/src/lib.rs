@@ -12,7 +12,8 @@
 //! [`devices`], [`settings`], [`audit`], [`import`] (CSV import and export), [`live`] (calls and
 //! registrations), [`accounts`] (administrators and tokens), [`session`] (login); the five
 //! operations of named objects are written once in [`crud`]. [`docs`] generates the OpenAPI 3.1
-//! document and its page.
+//! document and its page. [`console`] serves the web console (embedded HTML, CSS and JavaScript
+//! modules) at `/`, a client of this API.
 
 // Every handler's error is a `Problem`, built once per failed request and turned into the
 // answer at once; boxing it would only add an allocation to each error path.
@@ -22,6 +23,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod crud;
 pub mod devices;
 pub mod docs;
@@ -139,11 +141,12 @@ async fn no_such_path() -> problem::Problem {
     )
 }
 
-/// The API's router (paths under [`PREFIX`]), ready to merge into the admin listener's.
+/// The API's router (paths under [`PREFIX`]) and the web console (`/`, `/console/…`), ready to
+/// merge into the admin listener's.
 pub fn router(state: ApiState) -> axum::Router {
     let (router, api) = routes(Some(&state)).split_for_parts();
     let _ = state.docs.set(docs::Docs::of(&api));
-    router.with_state(state)
+    router.with_state(state).merge(console::router())
 }
 
 /// The OpenAPI document (what `/api/v1/openapi.json` serves).
