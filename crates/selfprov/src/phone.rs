@@ -1,9 +1,10 @@
 //! `selfprov phone`: the built-in test phone (crate `selfprov-phone`) driven from the config file.
 
 use crate::cli::PhoneArgs;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use selfprov_config::Config;
 use selfprov_media::Codec;
+use selfprov_phone::boot::{BootOptions, Step};
 use selfprov_phone::config_file::ConfigServer;
 use selfprov_phone::{DtmfMode, PhoneOptions, Recognizer, Script};
 use selfprov_prompts::Catalog;
@@ -125,6 +126,18 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    if let Some(vendor) = &a.boot {
+        if opts.config_server.is_none() {
+            bail!("--boot needs the configuration server (phone_config.http_listen or public_url; not --no-fetch)");
+        }
+        let boot = BootOptions {
+            vendor: vendor.parse().map_err(|e: String| anyhow!("--boot: {e}"))?,
+            syncs: a.syncs.unwrap_or(u32::from(!digits.is_empty())),
+            sync_wait: a.timeout.into(),
+            phone: opts,
+        };
+        return boot_phone(&rt, &boot, &mut recognizer, a.json);
+    }
     let report = rt.block_on(selfprov_phone::run(&opts, &mut recognizer))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -132,6 +145,33 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         println!("{report}");
     }
     Ok(if report.outcome == "provisioned" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+/// `--boot`: each step printed as it happens, then the report; success when it ends registered.
+fn boot_phone(
+    rt: &tokio::runtime::Runtime,
+    boot: &BootOptions,
+    recognizer: &mut Recognizer,
+    json: bool,
+) -> Result<ExitCode> {
+    let mut print = |s: &Step| {
+        if json {
+            println!("{}", serde_json::to_string(s).unwrap_or_default());
+        } else {
+            println!("{s}");
+        }
+    };
+    let report = rt.block_on(selfprov_phone::boot::boot(boot, recognizer, &mut print))?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(if report.outcome == "registered" {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
