@@ -139,16 +139,28 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         return boot_phone(&rt, &boot, &mut recognizer, a.json);
     }
     let report = rt.block_on(selfprov_phone::run(&opts, &mut recognizer))?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    show(&report, a.json, true);
+    Ok(exit(report.outcome == "provisioned"))
+}
+
+/// A report or step on stdout: text, or JSON (pretty, or on one line).
+fn show(v: &(impl serde::Serialize + std::fmt::Display), json: bool, pretty: bool) {
+    if !json {
+        println!("{v}");
+    } else if pretty {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     } else {
-        println!("{report}");
+        println!("{}", serde_json::to_string(v).unwrap_or_default());
     }
-    Ok(if report.outcome == "provisioned" {
+}
+
+/// 0 when the phone did what it was asked, else 3.
+fn exit(success: bool) -> ExitCode {
+    if success {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
-    })
+    }
 }
 
 /// `--boot`: each step printed as it happens, then the report; success when it ends registered.
@@ -158,24 +170,10 @@ fn boot_phone(
     recognizer: &mut Recognizer,
     json: bool,
 ) -> Result<ExitCode> {
-    let mut print = |s: &Step| {
-        if json {
-            println!("{}", serde_json::to_string(s).unwrap_or_default());
-        } else {
-            println!("{s}");
-        }
-    };
+    let mut print = |s: &Step| show(s, json, false);
     let report = rt.block_on(selfprov_phone::boot::boot(boot, recognizer, &mut print))?;
-    if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{report}");
-    }
-    Ok(if report.outcome == "registered" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    show(&report, json, false);
+    Ok(exit(report.outcome == "registered"))
 }
 
 /// A locally administered unicast MAC (first octet x2), so it never clashes with a real phone.

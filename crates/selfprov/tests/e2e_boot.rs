@@ -86,15 +86,8 @@ fn steps<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
 /// The device's current secret, as `selfprov config render --show-secrets` shows it in the
 /// vendor's files.
 fn secret(s: &Service, vendor: &str, device: &str) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
-        .arg("--config")
-        .arg(&s.cfg)
-        .args(["config", "render", device, "--show-secrets"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: Vendor = vendor.parse().unwrap();
-    v.read(&String::from_utf8_lossy(&o.stdout), "")
+    v.read(&rendered_with_secrets(s, device), "")
         .line
         .unwrap_or_else(|| panic!("no line in {device}'s files"))
         .password
@@ -228,50 +221,52 @@ fn claimed_phone(s: &Service, vendor: &str, mac: &str, role: &str) -> (BootPhone
     (phone, api)
 }
 
+/// POST `/devices/{device}/{op}`: 200, and its answer.
+fn device_op(api: &Client, device: &str, op: &str, body: Value) -> Value {
+    let a = api.json("POST", &format!("/devices/{device}/{op}"), &body);
+    assert_eq!(a.status, 200, "{op}: {}", a.body);
+    a.json()
+}
+
+/// The phone's report: it followed every check-sync and ended registered, coming from DN
+/// `before` to `dn` (when given) at its last REGISTER.
+fn came_back(phone: &BootPhone, dn: Option<&str>, before: &str) -> Value {
+    let r = phone.report();
+    assert_eq!(r["outcome"], "registered", "{r}");
+    let last = *steps(&r, "register").last().unwrap();
+    assert_eq!(last["dn_before"], before, "{r}");
+    if let Some(dn) = dn {
+        assert_eq!(
+            (last["dn"].as_str(), r["dn"].as_str()),
+            (Some(dn), Some(dn)),
+            "{r}"
+        );
+    }
+    r
+}
+
 #[test]
 fn a_release_through_the_api_brings_the_phone_back_on_a_temporary_dn() {
     let (s, _svc, _err) = demo_service("e2e-boot-release");
     let (phone, api) = claimed_phone(&s, "yealink", "0A1B2C000011", "helpdesk");
-    let a = api.json(
-        "POST",
-        &format!("/devices/{}/release", phone.device),
-        &Value::Null,
-    );
-    assert_eq!(a.status, 200, "{}", a.body);
-    let dn = a.json()["dn"].as_str().unwrap().to_owned();
+    let released = device_op(&api, &phone.device, "release", Value::Null);
+    let dn = released["dn"].as_str().unwrap();
     assert_ne!(dn, "1004");
-    let r = phone.report();
-    assert_eq!(
-        (r["outcome"].as_str(), r["check_syncs"].as_u64()),
-        (Some("registered"), Some(2)),
-        "{r}"
-    );
-    let last = *steps(&r, "register").last().unwrap();
-    assert_eq!(
-        (&last["dn"], &last["dn_before"]),
-        (&Value::from(dn), &Value::from("1004")),
-        "{r}"
-    );
+    let r = came_back(&phone, Some(dn), "1004");
+    assert_eq!(r["check_syncs"], 2, "{r}");
 }
 
 #[test]
 fn a_move_through_the_api_brings_the_phone_back_on_the_other_users_extension() {
     let (s, _svc, _err) = demo_service("e2e-boot-move");
     let (phone, api) = claimed_phone(&s, "polycom", "0A1B2C000012", "helpdesk");
-    let a = api.json(
-        "POST",
-        &format!("/devices/{}/move", phone.device),
-        &serde_json::json!({"user_id": "mdupont"}),
+    device_op(
+        &api,
+        &phone.device,
+        "move",
+        serde_json::json!({"user_id": "mdupont"}),
     );
-    assert_eq!(a.status, 200, "{}", a.body);
-    let r = phone.report();
-    assert_eq!(
-        (r["outcome"].as_str(), r["dn"].as_str()),
-        (Some("registered"), Some("1005")),
-        "{r}"
-    );
-    let last = *steps(&r, "register").last().unwrap();
-    assert_eq!(last["dn_before"], "1004");
+    came_back(&phone, Some("1005"), "1004");
 }
 
 #[test]
@@ -280,31 +275,21 @@ fn a_replace_through_the_api_moves_the_lines_to_the_new_phone_and_drops_the_old_
     let (old, api) = claimed_phone(&s, "cisco", "0A1B2C000013", "administrator");
     let new = boot(&s, "cisco", "0A1B2C000014", &["--syncs", "1"]);
     let temp = new.registered_first();
-    let a = api.json(
-        "POST",
-        &format!("/devices/{}/replace", old.device),
-        &serde_json::json!({"new": new.device}),
+    device_op(
+        &api,
+        &old.device,
+        "replace",
+        serde_json::json!({"new": new.device}),
     );
-    assert_eq!(a.status, 200, "{}", a.body);
     // The new phone: check-sync, its file now carries 1004.
-    let r = new.report();
-    assert_eq!(
-        (r["outcome"].as_str(), r["dn"].as_str()),
-        (Some("registered"), Some("1004")),
-        "{r}"
-    );
-    let last = *steps(&r, "register").last().unwrap();
-    assert_eq!(last["dn_before"], temp.as_str());
+    came_back(&new, Some("1004"), &temp);
     // The old phone: check-sync, and its file with the lines is no longer served: its MAC is an
     // unknown phone again, auto-registered by the fetch on a new temporary DN.
-    let r = old.report();
-    assert_eq!(r["outcome"], "registered", "{r}");
+    let r = came_back(&old, None, "1004");
     let refetch = *steps(&r, "fetch").last().unwrap();
     assert_eq!(refetch["file"], "SEP0A1B2C000013.cnf.xml");
     assert_eq!(refetch["digest"], false, "{r}");
-    let last = *steps(&r, "register").last().unwrap();
-    assert_eq!(last["dn_before"], "1004");
-    assert_ne!(last["dn"], "1004", "{r}");
+    assert_ne!(r["dn"], "1004", "{r}");
     let d = device(&s, &new.device).unwrap();
     assert_eq!(
         (d["dn"].as_str(), d["owner"].as_str()),

@@ -131,6 +131,18 @@ mod tests {
         }
     }
 
+    /// A live binding of `contact` from 10.2.2.2:5060.
+    fn binding(contact: &str) -> Binding {
+        Binding {
+            contact: contact.into(),
+            source: peer("10.2.2.2:5060"),
+            until: Instant::now() + Duration::from_secs(60),
+            dn: "1000".into(),
+            proof: crate::registrar::Proof::Digest { generation: 1 },
+            user_agent: None,
+        }
+    }
+
     fn proxy() -> OutboundProxy {
         OutboundProxy::resolve(Some(&"127.0.0.1:5070".parse().unwrap()))
             .unwrap()
@@ -162,14 +174,7 @@ mod tests {
 
     #[test]
     fn a_phone_registered_here_gets_it_at_its_binding() {
-        let b = Binding {
-            contact: "sip:SEP001122334455@10.2.2.2:5060".into(),
-            source: peer("10.2.2.2:5060"),
-            until: Instant::now() + Duration::from_secs(60),
-            dn: "1000".into(),
-            proof: crate::registrar::Proof::Digest { generation: 1 },
-            user_agent: None,
-        };
+        let b = binding("sip:SEP001122334455@10.2.2.2:5060");
         let c = call(Some("sip:SEP001122334455@pbx.example"), None);
         let t = check_sync_target(c, Some(&b), Some(&proxy())).unwrap();
         assert_eq!(t.uri, "sip:SEP001122334455@10.2.2.2:5060");
@@ -195,14 +200,7 @@ mod tests {
 
     #[test]
     fn a_device_changed_outside_a_call_at_its_binding_else_through_the_proxy() {
-        let b = Binding {
-            contact: "sip:SEP1@10.2.2.2:5060".into(),
-            source: peer("10.2.2.2:5060"),
-            until: Instant::now() + Duration::from_secs(60),
-            dn: "1000".into(),
-            proof: crate::registrar::Proof::Digest { generation: 1 },
-            user_agent: None,
-        };
+        let b = binding("sip:SEP1@10.2.2.2:5060");
         let aor = Some("sip:SEP1@pbx.example");
         let t = device_target(aor, Some(&b), Some(&proxy())).unwrap();
         assert_eq!(
