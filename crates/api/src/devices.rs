@@ -1,6 +1,7 @@
 //! `/devices`: phones, and what is done to them — assign (a claim through the same claim engine
 //! as the IVR, with its rules and outcome codes), move to another user, release back to
 //! auto-registered, replace by new hardware — and each device's history (its audit entries).
+//! Each change to a phone's line tells the phone (`ApiState::resync`: NOTIFY check-sync).
 
 use crate::audit::Entry;
 use crate::auth::{Administer, Allowed, Helpdesk, Read};
@@ -152,6 +153,9 @@ async fn claim(
             AssignOutcome::AlreadyAssigned(p) => ("already_assigned", p),
         };
         let d = s.ops.device(&name)?;
+        if outcome == "assigned" {
+            (s.resync)(vec![name]);
+        }
         Ok(Tagged(
             d.version(),
             Assignment {
@@ -211,6 +215,7 @@ pub async fn release(
             .ops
             .claims()
             .release(&name, &autoreg, &who.actor(), UnixMillis::now())?;
+        (s.resync)(vec![name]);
         Ok(Tagged(d.version(), DeviceOut::from(&d)))
     })
     .await
@@ -247,6 +252,8 @@ pub async fn replace(
             .ops
             .claims()
             .replace(&name, &new, &who.actor(), UnixMillis::now())?;
+        // The old phone finds its file gone; the new one (if it is up) its lines.
+        (s.resync)(vec![name, new.to_string()]);
         Ok(Tagged(d.version(), DeviceOut::from(&d)))
     })
     .await

@@ -54,6 +54,10 @@ pub const PREFIX: &str = "/api/v1";
 /// The settings of the configuration file as they are now (they change on SIGHUP).
 pub type SettingsSource = Arc<dyn Fn() -> SettingsBase + Send + Sync>;
 
+/// Tells phones that their files changed (NOTIFY check-sync), by device name: a release, move or
+/// replace made through the API takes effect on the phone at once, as a claim does.
+pub type Resync = Arc<dyn Fn(Vec<String>) + Send + Sync>;
+
 /// How administrators authenticate.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -84,6 +88,7 @@ pub struct ApiState {
     pub ops: Operations,
     pub settings: SettingsSource,
     pub live: LiveSource,
+    pub resync: Resync,
     pub auth: Arc<AuthConfig>,
     throttle: Arc<session::LoginThrottle>,
     docs: Arc<OnceLock<docs::Docs>>,
@@ -94,12 +99,14 @@ impl ApiState {
         ops: Operations,
         settings: SettingsSource,
         live: LiveSource,
+        resync: Resync,
         auth: AuthConfig,
     ) -> Self {
         ApiState {
             ops,
             settings,
             live,
+            resync,
             throttle: Arc::new(session::LoginThrottle::new(auth.logins_per_minute)),
             auth: Arc::new(auth),
             docs: Arc::new(OnceLock::new()),

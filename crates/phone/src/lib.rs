@@ -4,6 +4,7 @@
 //! asked, and reports what it heard — prompts by name, the result, its new extension — plus
 //! set-up latency and RTP receive statistics. The load generator reuses its pieces.
 
+pub mod boot;
 pub mod call;
 pub mod config_file;
 pub mod recognize;

@@ -586,4 +586,14 @@ pub struct PhoneArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Boot as this vendor's phone does (cisco, yealink, polycom): fetch its files in its order,
+    /// register with the line they give, claim when --digits are given, then follow --syncs
+    /// NOTIFY check-syncs (fetch again, register again). With --json: one JSON object per step
+    /// as it happens, then the report.
+    #[arg(long)]
+    pub boot: Option<String>,
+    /// With --boot: how many check-syncs to follow, each waited for up to --timeout (default: 1
+    /// with --digits, else 0).
+    #[arg(long)]
+    pub syncs: Option<u32>,
 }

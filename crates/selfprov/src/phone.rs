@@ -1,9 +1,10 @@
 //! `selfprov phone`: the built-in test phone (crate `selfprov-phone`) driven from the config file.
 
 use crate::cli::PhoneArgs;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use selfprov_config::Config;
 use selfprov_media::Codec;
+use selfprov_phone::boot::{BootOptions, Step};
 use selfprov_phone::config_file::ConfigServer;
 use selfprov_phone::{DtmfMode, PhoneOptions, Recognizer, Script};
 use selfprov_prompts::Catalog;
@@ -125,17 +126,54 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let report = rt.block_on(selfprov_phone::run(&opts, &mut recognizer))?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{report}");
+    if let Some(vendor) = &a.boot {
+        if opts.config_server.is_none() {
+            bail!("--boot needs the configuration server (phone_config.http_listen or public_url; not --no-fetch)");
+        }
+        let boot = BootOptions {
+            vendor: vendor.parse().map_err(|e: String| anyhow!("--boot: {e}"))?,
+            syncs: a.syncs.unwrap_or(u32::from(!digits.is_empty())),
+            sync_wait: a.timeout.into(),
+            phone: opts,
+        };
+        return boot_phone(&rt, &boot, &mut recognizer, a.json);
     }
-    Ok(if report.outcome == "provisioned" {
+    let report = rt.block_on(selfprov_phone::run(&opts, &mut recognizer))?;
+    show(&report, a.json, true);
+    Ok(exit(report.outcome == "provisioned"))
+}
+
+/// A report or step on stdout: text, or JSON (pretty, or on one line).
+fn show(v: &(impl serde::Serialize + std::fmt::Display), json: bool, pretty: bool) {
+    if !json {
+        println!("{v}");
+    } else if pretty {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    } else {
+        println!("{}", serde_json::to_string(v).unwrap_or_default());
+    }
+}
+
+/// 0 when the phone did what it was asked, else 3.
+fn exit(success: bool) -> ExitCode {
+    if success {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
-    })
+    }
+}
+
+/// `--boot`: each step printed as it happens, then the report; success when it ends registered.
+fn boot_phone(
+    rt: &tokio::runtime::Runtime,
+    boot: &BootOptions,
+    recognizer: &mut Recognizer,
+    json: bool,
+) -> Result<ExitCode> {
+    let mut print = |s: &Step| show(s, json, false);
+    let report = rt.block_on(selfprov_phone::boot::boot(boot, recognizer, &mut print))?;
+    show(&report, json, false);
+    Ok(exit(report.outcome == "registered"))
 }
 
 /// A locally administered unicast MAC (first octet x2), so it never clashes with a real phone.

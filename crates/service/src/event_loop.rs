@@ -85,6 +85,7 @@ impl Service {
                 let _ = answer.send(self.live_view());
             }
             Work::CallerIdentified { call_id, result } => self.caller_identified(&call_id, result),
+            Work::CheckSync(devices) => self.check_sync_devices(devices),
         }
     }
 }

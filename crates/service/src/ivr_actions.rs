@@ -183,10 +183,7 @@ impl Service {
         match check_sync_target(caller, binding, self.outbound_proxy.as_ref()) {
             Some(target) => {
                 tracing::info!(%call_id, uri = %target.uri, via = %target.next_hop.addr, "NOTIFY check-sync");
-                self.sip
-                    .commands
-                    .send(SipCommand::NotifyCheckSync { target })
-                    .ok();
+                self.notify_check_sync(target);
             }
             None => tracing::warn!(%call_id, "no address for NOTIFY check-sync"),
         }

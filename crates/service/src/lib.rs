@@ -16,7 +16,8 @@
 //! SIGHUP and changed settings reload without dropping calls ([`reload`]); SIGTERM drains
 //! ([`operator`], [`signals`]). `/health`, `/status` and `/metrics` are served by [`admin`] from
 //! [`status`] and [`metrics`], beside the HTTP API (crate `selfprov-api`), which asks the loop
-//! for the live calls and registrations ([`live_view`]).
+//! for the live calls and registrations ([`live_view`]) and has it tell phones changed through
+//! the API to fetch their files again ([`resync`]).
 
 pub mod admin;
 mod caller_identity;
@@ -37,6 +38,7 @@ mod range_watch;
 mod redact;
 pub mod registrar;
 mod reload;
+mod resync;
 mod route_point;
 pub mod signals;
 mod sip_events;

@@ -61,17 +61,36 @@ pub(crate) fn check_sync_target(
         return Some(direct(&b.contact, b.source));
     }
     if let Some(p) = proxy {
-        let uri = caller.aor.or(caller.contact)?;
-        return Some(OutOfDialogTarget {
-            uri: uri.to_owned(),
-            route: RouteSet::outbound_proxy(&p.host_port.to_string()),
-            next_hop: Peer {
-                addr: p.addr,
-                reliable: false,
-            },
-        });
+        return caller.aor.or(caller.contact).map(|uri| through(p, uri));
     }
     caller.contact.map(|c| direct(c, caller.source))
+}
+
+/// Where NOTIFY check-sync goes for a device changed outside any call (a release, move or
+/// replace through the API): its binding here, else through the outbound proxy to its
+/// address-of-record `aor`; with neither there is no INVITE to fall back on.
+pub(crate) fn device_target(
+    aor: Option<&str>,
+    binding: Option<&Binding>,
+    proxy: Option<&OutboundProxy>,
+) -> Option<OutOfDialogTarget> {
+    match (binding, proxy) {
+        (Some(b), _) => Some(direct(&b.contact, b.source)),
+        (None, Some(p)) => aor.map(|uri| through(p, uri)),
+        (None, None) => None,
+    }
+}
+
+/// To `uri` through the outbound proxy, as a preloaded loose route.
+fn through(p: &OutboundProxy, uri: &str) -> OutOfDialogTarget {
+    OutOfDialogTarget {
+        uri: uri.to_owned(),
+        route: RouteSet::outbound_proxy(&p.host_port.to_string()),
+        next_hop: Peer {
+            addr: p.addr,
+            reliable: false,
+        },
+    }
 }
 
 /// Straight to a contact: its own address when it is an IP address, else where the phone's
@@ -112,6 +131,18 @@ mod tests {
         }
     }
 
+    /// A live binding of `contact` from 10.2.2.2:5060.
+    fn binding(contact: &str) -> Binding {
+        Binding {
+            contact: contact.into(),
+            source: peer("10.2.2.2:5060"),
+            until: Instant::now() + Duration::from_secs(60),
+            dn: "1000".into(),
+            proof: crate::registrar::Proof::Digest { generation: 1 },
+            user_agent: None,
+        }
+    }
+
     fn proxy() -> OutboundProxy {
         OutboundProxy::resolve(Some(&"127.0.0.1:5070".parse().unwrap()))
             .unwrap()
@@ -143,14 +174,7 @@ mod tests {
 
     #[test]
     fn a_phone_registered_here_gets_it_at_its_binding() {
-        let b = Binding {
-            contact: "sip:SEP001122334455@10.2.2.2:5060".into(),
-            source: peer("10.2.2.2:5060"),
-            until: Instant::now() + Duration::from_secs(60),
-            dn: "1000".into(),
-            proof: crate::registrar::Proof::Digest { generation: 1 },
-            user_agent: None,
-        };
+        let b = binding("sip:SEP001122334455@10.2.2.2:5060");
         let c = call(Some("sip:SEP001122334455@pbx.example"), None);
         let t = check_sync_target(c, Some(&b), Some(&proxy())).unwrap();
         assert_eq!(t.uri, "sip:SEP001122334455@10.2.2.2:5060");
@@ -172,6 +196,24 @@ mod tests {
         let t = check_sync_target(call(None, Some("sip:p@phone.example")), None, None).unwrap();
         assert_eq!(t.next_hop, peer("127.0.0.1:5070"));
         assert!(check_sync_target(call(None, None), None, None).is_none());
+    }
+
+    #[test]
+    fn a_device_changed_outside_a_call_at_its_binding_else_through_the_proxy() {
+        let b = binding("sip:SEP1@10.2.2.2:5060");
+        let aor = Some("sip:SEP1@pbx.example");
+        let t = device_target(aor, Some(&b), Some(&proxy())).unwrap();
+        assert_eq!(
+            (t.uri.as_str(), t.next_hop),
+            ("sip:SEP1@10.2.2.2:5060", peer("10.2.2.2:5060"))
+        );
+        let t = device_target(aor, None, Some(&proxy())).unwrap();
+        assert_eq!(
+            (t.uri.as_str(), t.next_hop),
+            ("sip:SEP1@pbx.example", peer("127.0.0.1:5070"))
+        );
+        assert!(device_target(aor, None, None).is_none());
+        assert!(device_target(None, None, Some(&proxy())).is_none());
     }
 
     #[test]

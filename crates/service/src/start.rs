@@ -11,6 +11,7 @@ use crate::phone_auth::SipDigest;
 use crate::phone_target::OutboundProxy;
 use crate::registrar::Bindings;
 use crate::reload::{effective, load_catalog};
+use crate::resync::resync_source;
 use crate::route_point::register_route_point;
 use crate::state::{ivr_settings, RtpSeen, Service};
 use crate::status::{settings_source, status_source, Live};
@@ -198,6 +199,7 @@ pub async fn serve(base: Config) -> Result<()> {
         ops.clone(),
         settings_source(live.clone()),
         live_source(work_tx.clone()),
+        resync_source(work_tx.clone()),
         api_auth(&cfg),
     ));
     let (query_tx, query_rx) = mpsc::unbounded_channel();

@@ -44,6 +44,8 @@ pub(crate) enum Work {
     Registered(Registration),
     /// The API asks what is live: the calls in progress and the registered phones.
     Snapshot(tokio::sync::oneshot::Sender<selfprov_api::LiveView>),
+    /// Devices changed outside a call (API: release, move, replace): tell them (check-sync).
+    CheckSync(Vec<String>),
     /// The device a new call comes from, verified or looked up off the loop (or why the call is
     /// refused).
     CallerIdentified {

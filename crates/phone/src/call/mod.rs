@@ -22,6 +22,7 @@ use selfprov_sip::digest::DigestClient;
 use crate::stats::RtpStats;
 use media::{queue_digits, write_wav, Media, Tx, TE_PT};
 use selfprov_media::{Codec, Decoder, Encoder};
+pub(crate) use signalling::register;
 use signalling::{transact, Dialog, Pending};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -94,15 +95,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     let tag = token();
 
     if opts.register {
-        let cid = format!("{}@selfprov-phone", token());
-        let mut r = transact(&sip, opts.server, id.register(&cid, 1, &tag, 3600), &cid, 1, "REGISTER", &tag).await?;
-        if let (Some(401), Some(client)) = (r.status, digest.as_mut()) {
-            if let Some(auth) = r.answer_challenge(client, "REGISTER", &id.registrar_uri()) {
-                report.register_digest = true;
-                let again = with_header(&id.register(&cid, 2, &tag, 3600), &format!("Authorization: {auth}"));
-                r = transact(&sip, opts.server, again, &cid, 2, "REGISTER", &tag).await?;
-            }
-        }
+        let (r, with_digest) = register(&sip, &id, digest.as_mut(), &tag).await?;
+        report.register_digest = with_digest;
         report.registered = r.status;
         if r.status != Some(200) {
             return Err(PhoneError::Register(format!("{} {}", r.status.unwrap_or(0), r.reason)));

@@ -4,7 +4,8 @@
 
 use super::media::{offer, AudioOffer};
 use super::PhoneError;
-use crate::sipmsg::{branch, Identity, Msg};
+use crate::sipmsg::{branch, with_header, Identity, Msg};
+use selfprov_sip::digest::DigestClient;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -105,4 +106,18 @@ pub(super) async fn transact(
             }
         }
     }
+}
+
+/// REGISTER `id` at its server for an hour, answering one digest challenge with `digest`: the
+/// final answer and whether it was answered with digest.
+pub(crate) async fn register(sip: &UdpSocket, id: &Identity, digest: Option<&mut DigestClient>, tag: &str) -> Result<(Msg, bool), PhoneError> {
+    let cid = format!("{}@selfprov-phone", crate::sipmsg::token());
+    let r = transact(sip, id.server, id.register(&cid, 1, tag, 3600), &cid, 1, "REGISTER", tag).await?;
+    if let (Some(401), Some(client)) = (r.status, digest) {
+        if let Some(auth) = r.answer_challenge(client, "REGISTER", &id.registrar_uri()) {
+            let again = with_header(&id.register(&cid, 2, tag, 3600), &format!("Authorization: {auth}"));
+            return Ok((transact(sip, id.server, again, &cid, 2, "REGISTER", tag).await?, true));
+        }
+    }
+    Ok((r, false))
 }

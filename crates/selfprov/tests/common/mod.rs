@@ -267,18 +267,21 @@ pub fn phone_line(s: &Service, device: &str) -> selfprov_phone::config_file::Lin
         None,
     ) {
         Ok(f) => f.body,
-        Err(_) => {
-            let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
-                .arg("--config")
-                .arg(&s.cfg)
-                .args(["config", "render", device, "--show-secrets"])
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            String::from_utf8_lossy(&o.stdout).into_owned()
-        }
+        Err(_) => rendered_with_secrets(s, device),
     };
     cisco_line(&file).unwrap_or_else(|| panic!("no line in {device}'s file:\n{file}"))
+}
+
+/// The files a device receives, secrets shown (`selfprov config render DEVICE --show-secrets`).
+pub fn rendered_with_secrets(s: &Service, device: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
+        .arg("--config")
+        .arg(&s.cfg)
+        .args(["config", "render", device, "--show-secrets"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// The device's digest secret (see [`phone_line`]).

@@ -1,0 +1,106 @@
+//! What a boot did, step by step, for people (`Display`) and scripts (one JSON object per step as
+//! it happens, then the whole report).
+
+use super::vendor::Vendor;
+use std::fmt;
+
+/// One step of the boot sequence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// A file asked for over HTTP: its status (200: served) and size, and whether the server
+    /// asked for (and got) the device's digest credentials.
+    Fetch {
+        file: String,
+        status: u16,
+        bytes: Option<usize>,
+        digest: bool,
+    },
+    /// REGISTER with the line the files gave: the final status, the DN registered and the one
+    /// before (none at the first boot).
+    Register {
+        registrar: String,
+        auth_user: String,
+        dn: String,
+        dn_before: Option<String>,
+        status: u16,
+        digest: bool,
+    },
+    /// The call to the route point: `provisioned` or the failure heard, the extension read out.
+    Claim {
+        outcome: String,
+        new_dn: Option<String>,
+    },
+    /// NOTIFY check-sync received: the phone fetches its files again.
+    CheckSync,
+}
+
+/// The whole boot.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BootReport {
+    pub vendor: Vendor,
+    pub device: String,
+    pub steps: Vec<Step>,
+    /// The DN registered last.
+    pub dn: Option<String>,
+    pub check_syncs: u32,
+    /// `registered` (every step done, registered at the end), `file_gone` (after a check-sync
+    /// the device's file is no longer served), `no_line`, `register_refused`, `no_check_sync`,
+    /// or `claim_<outcome>`.
+    pub outcome: String,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Fetch {
+                file,
+                status,
+                bytes,
+                digest,
+            } => {
+                let how = if *digest { " with digest" } else { "" };
+                match bytes {
+                    Some(b) => write!(f, "fetched {file}: {b} bytes{how}"),
+                    None => write!(f, "fetch {file}: {status}{how}"),
+                }
+            }
+            Step::Register {
+                registrar,
+                dn,
+                dn_before,
+                status,
+                ..
+            } => {
+                write!(f, "REGISTER {dn} at {registrar}: {status}")?;
+                match dn_before {
+                    Some(b) => write!(f, " (was {b})"),
+                    None => Ok(()),
+                }
+            }
+            Step::Claim { outcome, new_dn } => {
+                write!(f, "claim: {outcome}")?;
+                match new_dn {
+                    Some(d) => write!(f, ", extension {d}"),
+                    None => Ok(()),
+                }
+            }
+            Step::CheckSync => f.write_str("NOTIFY check-sync received"),
+        }
+    }
+}
+
+impl fmt::Display for BootReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} phone {}", self.vendor, self.device)?;
+        for s in &self.steps {
+            writeln!(f, "  {s}")?;
+        }
+        write!(
+            f,
+            "{}: DN {}",
+            self.outcome,
+            self.dn.as_deref().unwrap_or("none")
+        )
+    }
+}
