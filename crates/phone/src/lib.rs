@@ -10,6 +10,7 @@ pub mod config_file;
 pub mod recognize;
 pub mod sipmsg;
 pub mod stats;
+pub mod tftp_client;
 
 pub use call::{run, DtmfMode, PhoneError, PhoneOptions, Report, Script};
 pub use recognize::Recognizer;

@@ -71,6 +71,17 @@ impl Family {
         }
     }
 
+    /// The model a phone of this family is registered as when nothing else tells which one (a
+    /// TFTP request carries no User-Agent; the file name tells only the family).
+    pub fn default_model(self) -> Option<&'static str> {
+        match self {
+            Family::Cisco => Some("Cisco 8845"),
+            Family::Yealink => Some("Yealink T46U"),
+            Family::Polycom => Some("Polycom VVX 450"),
+            _ => None,
+        }
+    }
+
     /// The family of a model name as selfprov knows models (`Cisco 8845`, `Yealink T46U`, …).
     pub fn of_model(model: &str) -> Option<Family> {
         let m = model.to_ascii_lowercase();
@@ -431,6 +442,9 @@ mod tests {
             Some(Family::Baresip)
         );
         assert_eq!(read_user_agent(None).model, "Generic SIP Phone");
+        for f in [Family::Cisco, Family::Yealink, Family::Polycom] {
+            assert_eq!(f.default_model().and_then(Family::of_model), Some(f));
+        }
         assert_eq!(Family::of_model("Cisco 8845"), Some(Family::Cisco));
         assert_eq!(Family::of_model("Cisco Jabber"), None);
     }

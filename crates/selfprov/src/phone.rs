@@ -8,7 +8,7 @@ use selfprov_phone::boot::{BootOptions, Step};
 use selfprov_phone::config_file::ConfigServer;
 use selfprov_phone::{DtmfMode, PhoneOptions, Recognizer, Script};
 use selfprov_prompts::Catalog;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 fn codec(name: &str) -> Result<Codec> {
@@ -44,10 +44,7 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
     {
         bail!("--digits: {bad:?} is not a DTMF key (0-9 * # A-D, commas between groups)");
     }
-    let mut server = a.server.unwrap_or(cfg.raw.sip.listen);
-    if server.ip().is_unspecified() {
-        server.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
+    let server = reachable(a.server.unwrap_or(cfg.raw.sip.listen));
     let bind = if server.ip().is_loopback() {
         server.ip()
     } else {
@@ -87,13 +84,7 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
             None
         }
         (Some(url), _) => Some(url.clone()),
-        (None, Some(listen)) => {
-            let mut l = listen;
-            if l.ip().is_unspecified() {
-                l.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
-            }
-            Some(format!("http://{l}"))
-        }
+        (None, Some(listen)) => Some(format!("http://{}", reachable(listen))),
         (None, None) => None,
     }
     .map(|u| ConfigServer::from_url(&u))
@@ -134,6 +125,7 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
             vendor: vendor.parse().map_err(|e: String| anyhow!("--boot: {e}"))?,
             syncs: a.syncs.unwrap_or(u32::from(!digits.is_empty())),
             sync_wait: a.timeout.into(),
+            tftp: cfg.raw.phone_config.tftp_listen.map(reachable),
             phone: opts,
         };
         return boot_phone(&rt, &boot, &mut recognizer, a.json);
@@ -174,6 +166,14 @@ fn boot_phone(
     let report = rt.block_on(selfprov_phone::boot::boot(boot, recognizer, &mut print))?;
     show(&report, json, false);
     Ok(exit(report.outcome == "registered"))
+}
+
+/// A listener's address as a phone on this machine reaches it (`0.0.0.0`: loopback).
+fn reachable(mut a: SocketAddr) -> SocketAddr {
+    if a.ip().is_unspecified() {
+        a.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    a
 }
 
 /// A locally administered unicast MAC (first octet x2), so it never clashes with a real phone.

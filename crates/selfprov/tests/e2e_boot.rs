@@ -110,16 +110,17 @@ fn demo_service(tag: &str) -> (Service, ChildGuard, LineWatcher) {
 }
 
 /// A new phone of `vendor` boots on a temporary DN; booted again with the secret it got, it
-/// claims 1004 and comes back registered as 1004.
-fn boots_claims_and_comes_back_as_1004(vendor: &str, mac: &str, files: &[&str]) {
+/// claims 1004 and comes back registered as 1004. The two boots' reports.
+fn boots_claims_and_comes_back_as_1004(vendor: &str, mac: &str, files: &[&str]) -> (Value, Value) {
     let (s, _svc, _err) = demo_service(&format!("e2e-boot-{vendor}"));
     let first = boot(&s, vendor, mac, &[]);
     let temp = first.registered_first();
-    let r = first.report();
+    let first_boot = first.report();
+    let r = &first_boot;
     assert_eq!(r["outcome"], "registered", "{r}");
-    let fetched: Vec<&str> = steps(&r, "fetch")
+    let fetched: Vec<&str> = steps(r, "fetch")
         .iter()
-        .filter(|f| f["status"] == 200)
+        .filter(|f| f["served"] == true)
         .map(|f| f["file"].as_str().unwrap())
         .collect();
     assert_eq!(fetched, files, "{vendor} files, in its order: {r}");
@@ -143,7 +144,7 @@ fn boots_claims_and_comes_back_as_1004(vendor: &str, mac: &str, files: &[&str]) 
     assert!(
         steps(&r, "fetch")
             .iter()
-            .any(|f| f["file"] == *device_file && f["digest"] == true && f["status"] == 200),
+            .any(|f| f["file"] == *device_file && f["digest"] == true && f["served"] == true),
         "{r}"
     );
     let claim = steps(&r, "claim");
@@ -175,14 +176,35 @@ fn boots_claims_and_comes_back_as_1004(vendor: &str, mac: &str, files: &[&str]) 
     let new = secret(&s, vendor, &device);
     assert_ne!(new, old);
     assert_eq!(ua.register(3600, Some((&device, &new))).1.status, Some(200));
+    (first_boot, r)
 }
 
 #[test]
 fn a_cisco_phone_boots_claims_and_comes_back_as_1004() {
-    boots_claims_and_comes_back_as_1004(
+    let device_file = "SEP0A1B2C000001.cnf.xml";
+    let (first, second) = boots_claims_and_comes_back_as_1004(
         "cisco",
         "0A1B2C000001",
-        &["XmlDefault.cnf.xml", "SEP0A1B2C000001.cnf.xml"],
+        &["XmlDefault.cnf.xml", device_file],
+    );
+    // A new Cisco phone takes both files over TFTP; with a secret, TFTP (no credentials) no
+    // longer serves its file and it asks over HTTP with digest.
+    assert!(
+        steps(&first, "fetch").iter().all(|f| f["over"] == "tftp"),
+        "{first}"
+    );
+    let tries: Vec<(&Value, &Value)> = steps(&second, "fetch")
+        .into_iter()
+        .filter(|f| f["file"] == device_file)
+        .map(|f| (&f["over"], &f["served"]))
+        .collect();
+    assert_eq!(
+        &tries[..2],
+        [
+            (&"tftp".into(), &false.into()),
+            (&"http".into(), &true.into())
+        ],
+        "{second}"
     );
 }
 

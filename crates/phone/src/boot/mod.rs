@@ -1,5 +1,5 @@
 //! `selfprov phone --boot VENDOR`: the test phone boots as that vendor's phone does — fetches its
-//! files in the vendor's order (`vendor`), digest once it has credentials, reads where to
+//! files in the vendor's order (`vendor`; Cisco over TFTP first, `tftp_client`), digest once it has credentials, reads where to
 //! register and its line from them, registers, optionally claims through the route point (the
 //! call is `crate::call::run`'s), then follows NOTIFY check-sync: fetches again and registers on
 //! the line the files now give, reporting each step (`report`).
@@ -30,6 +30,8 @@ pub struct BootOptions {
     pub syncs: u32,
     /// The longest wait for each of them.
     pub sync_wait: Duration,
+    /// The TFTP server, for vendors whose phones fetch over TFTP first (Cisco).
+    pub tftp: Option<SocketAddr>,
 }
 
 /// Boot, claim if asked, follow check-syncs; `on_step` sees each step as it happens.
@@ -71,6 +73,7 @@ pub async fn boot(
             server: &server,
             mac: &mac,
             user_agent: &ua,
+            tftp: opts.tftp,
         };
         let learned = files
             .fetch_all(credentials.clone(), &mut |s| step(&mut report, s))
@@ -161,6 +164,7 @@ struct Files<'a> {
     server: &'a ConfigServer,
     mac: &'a str,
     user_agent: &'a str,
+    tftp: Option<SocketAddr>,
 }
 
 impl Files<'_> {
@@ -177,41 +181,87 @@ impl Files<'_> {
             if !done.insert(file.clone()) {
                 continue;
             }
-            let (server, name, ua, creds) = (
-                self.server.clone(),
-                file.clone(),
-                self.user_agent.to_owned(),
-                credentials.clone(),
-            );
-            let got = tokio::task::spawn_blocking(move || {
-                let c = creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
-                fetch(&server, &name, &ua, c)
-            })
-            .await
-            .map_err(|e| PhoneError::Io(std::io::Error::other(e)))?;
-            match got {
-                Ok(f) => {
-                    step(Step::Fetch {
-                        file,
-                        status: 200,
-                        bytes: Some(f.body.len()),
-                        digest: f.with_digest,
-                    });
-                    let l = self.vendor.read(&f.body, self.mac);
-                    learned.registrar = l.registrar.or(learned.registrar);
-                    learned.line = l.line.or(learned.line);
-                    queue.extend(l.more_files);
-                }
-                Err(FetchError::Status { status, .. }) => step(Step::Fetch {
-                    file,
-                    status,
-                    bytes: None,
-                    digest: credentials.is_some() && status != 404,
-                }),
-                Err(e) => return Err(e.into()),
+            let body = match self.over_tftp(&file, step).await? {
+                Some(b) => Some(b),
+                None => self.over_http(&file, credentials.clone(), step).await?,
+            };
+            if let Some(body) = body {
+                let l = self.vendor.read(&body, self.mac);
+                learned.registrar = l.registrar.or(learned.registrar);
+                learned.line = l.line.or(learned.line);
+                queue.extend(l.more_files);
             }
         }
         Ok(learned)
+    }
+
+    /// Over TFTP when this vendor's phone fetches so and a server is known; `None` when not
+    /// served (TFTP carries no credentials: a file with a secret is refused once the phone has
+    /// one, and the phone asks over HTTP).
+    async fn over_tftp(
+        &self,
+        file: &str,
+        step: &mut dyn FnMut(Step),
+    ) -> Result<Option<String>, PhoneError> {
+        let Some(server) = self.tftp.filter(|_| self.vendor.fetches_over_tftp()) else {
+            return Ok(None);
+        };
+        let name = file.to_owned();
+        let got = tokio::task::spawn_blocking(move || crate::tftp_client::get(server, &name))
+            .await
+            .map_err(|e| PhoneError::Io(std::io::Error::other(e)))?;
+        let (body, error) = match got {
+            Ok(b) => (Some(String::from_utf8_lossy(&b).into_owned()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        step(Step::Fetch {
+            file: file.to_owned(),
+            over: "tftp",
+            served: body.is_some(),
+            status: None,
+            bytes: body.as_ref().map(String::len),
+            digest: false,
+            error,
+        });
+        Ok(body)
+    }
+
+    /// Over HTTP, answering the digest challenge with `credentials`; `None` when not served.
+    async fn over_http(
+        &self,
+        file: &str,
+        credentials: Option<(String, String)>,
+        step: &mut dyn FnMut(Step),
+    ) -> Result<Option<String>, PhoneError> {
+        let (server, name, ua, creds) = (
+            self.server.clone(),
+            file.to_owned(),
+            self.user_agent.to_owned(),
+            credentials.clone(),
+        );
+        let got = tokio::task::spawn_blocking(move || {
+            let c = creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+            fetch(&server, &name, &ua, c)
+        })
+        .await
+        .map_err(|e| PhoneError::Io(std::io::Error::other(e)))?;
+        let (status, body, digest) = match got {
+            Ok(f) => (200, Some(f.body), f.with_digest),
+            Err(FetchError::Status { status, .. }) => {
+                (status, None, credentials.is_some() && status != 404)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        step(Step::Fetch {
+            file: file.to_owned(),
+            over: "http",
+            served: body.is_some(),
+            status: Some(status),
+            bytes: body.as_ref().map(String::len),
+            digest,
+            error: None,
+        });
+        Ok(body)
     }
 }
 

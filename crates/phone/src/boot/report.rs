@@ -8,13 +8,17 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
-    /// A file asked for over HTTP: its status (200: served) and size, and whether the server
-    /// asked for (and got) the device's digest credentials.
+    /// A file asked for `over` `tftp` or `http`: whether it was served, the HTTP status, its
+    /// size, whether the server asked for (and got) the device's digest credentials, and the
+    /// TFTP error.
     Fetch {
         file: String,
-        status: u16,
+        over: &'static str,
+        served: bool,
+        status: Option<u16>,
         bytes: Option<usize>,
         digest: bool,
+        error: Option<String>,
     },
     /// REGISTER with the line the files gave: the final status, the DN registered and the one
     /// before (none at the first boot).
@@ -55,14 +59,24 @@ impl fmt::Display for Step {
         match self {
             Step::Fetch {
                 file,
+                over,
                 status,
                 bytes,
                 digest,
+                error,
+                ..
             } => {
                 let how = if *digest { " with digest" } else { "" };
-                match bytes {
-                    Some(b) => write!(f, "fetched {file}: {b} bytes{how}"),
-                    None => write!(f, "fetch {file}: {status}{how}"),
+                match (bytes, status, error) {
+                    (Some(b), _, _) => write!(f, "fetched {file} over {over}: {b} bytes{how}"),
+                    (None, Some(s), _) => write!(f, "fetch {file} over {over}: {s}{how}"),
+                    (None, None, e) => {
+                        write!(
+                            f,
+                            "fetch {file} over {over}: {}",
+                            e.as_deref().unwrap_or("?")
+                        )
+                    }
                 }
             }
             Step::Register {

@@ -77,6 +77,11 @@ impl Vendor {
         }
     }
 
+    /// Whether the phone asks its TFTP server first (Cisco: DHCP option 150).
+    pub fn fetches_over_tftp(self) -> bool {
+        self == Vendor::Cisco
+    }
+
     /// The files the phone asks for first, in order (Polycom's master then names more).
     pub fn boot_files(self, mac: &str) -> Vec<String> {
         let (upper, lower) = (mac.to_ascii_uppercase(), mac.to_ascii_lowercase());

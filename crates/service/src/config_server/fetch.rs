@@ -67,7 +67,14 @@ impl ConfigServer {
         };
         let file = r.path.trim_start_matches('/');
         match (req.secret, req.mac) {
-            (true, Some(mac)) => self.device_file(&view, r, &req, mac, &agent.model, file),
+            (true, Some(mac)) => {
+                // No User-Agent (TFTP) or one that names no family: the file name's family.
+                let model = match (agent.family, req.family.default_model()) {
+                    (None, Some(m)) => m,
+                    _ => agent.model.as_str(),
+                };
+                self.device_file(&view, r, &req, mac, model, file)
+            }
             _ => self.common_file(&view, &req, file),
         }
     }
