@@ -156,6 +156,8 @@ fn format_value(
             '>' if xml => s.push_str("&gt;"),
             '"' if xml => s.push_str("&quot;"),
             '\'' if xml => s.push_str("&apos;"),
+            // Not characters XML allows anywhere (found by the rendered_values fuzz target).
+            '\u{FFFE}' | '\u{FFFF}' if xml => {}
             // A line break inside a value would start a new key (or element text).
             '\r' | '\n' => s.push(' '),
             c if c.is_control() => {}

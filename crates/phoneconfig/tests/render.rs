@@ -123,7 +123,8 @@ fn values_are_escaped_for_each_format() {
     let t = Templates::shipped();
     let [mut ctx, _] = samples();
     if let Some(l) = ctx.line.as_mut() {
-        l.display_name = "A&B <Sales> \"x\"".into();
+        // U+FFFF and NUL are not XML characters: dropped, the file stays well-formed.
+        l.display_name = "A&B <Sales> \"x\"\u{FFFF}\u{0}".into();
         l.label = "two\nlines = injected".into();
     }
     let xml = t
