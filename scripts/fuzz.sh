@@ -2,6 +2,8 @@
 # Runs every fuzz target (libFuzzer, coverage-guided) for a bounded time; any crash, panic,
 # timeout or out-of-memory fails the run, and the input is kept in fuzz/artifacts/<target>/.
 # Usage: scripts/fuzz.sh [seconds-per-target] [target ...]      (default 60 s, every target)
+# FUZZ_SEED=N fixes libFuzzer's random seed (scripts/test.sh does, so a CI run explores the same
+# inputs for the same code; a local campaign leaves it unset).
 #
 # The targets are built with the instrumentation cargo-fuzz uses for `cargo fuzz build -s none`
 # (SanitizerCoverage, `--cfg fuzzing`, debug assertions and overflow checks), so neither
@@ -33,7 +35,7 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t" "seeds/$t"
   echo "== fuzz $t for ${secs}s"
   if ! "$target_dir/$triple/release/$t" "corpus/$t" "seeds/$t" \
-      -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -max_total_time="$secs" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="artifacts/$t/" 2>"artifacts/$t/last-run.log"; then
     tail -n 40 "artifacts/$t/last-run.log"
     failed+=("$t")

@@ -16,5 +16,5 @@ cargo nextest run --workspace --locked --no-fail-fast "$@"
 # Every fuzz target for a short bounded run (FUZZ_SECONDS each, 20 by default; 0 skips): the
 # parsers and renderers that take bytes from the network, a CSV file or a template.
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
-  scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+  FUZZ_SEED="${FUZZ_SEED:-1}" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 fi
