@@ -22,6 +22,7 @@ test_packages=(
   cmake                          # audiopus_sys can build Opus itself when pkg-config misses it
   sip-tester                     # SIPp: SIP scenarios and load
   kamailio                       # real SIP registrar for registration tests
+  postgresql                     # the PostgreSQL backend's tests (scripts/pg.sh starts a private server)
   baresip                        # a real softphone for end-to-end tests
   espeak-ng sox                  # prompt generation (scripts/make-prompts.sh) and audio checks
   tshark                         # packet captures in tests

@@ -1,7 +1,8 @@
 //! Benchmark: assignments per second and authentications per second on the embedded SQLite
-//! database (file-backed, WAL), from several threads.
+//! database (file-backed, WAL) or on PostgreSQL (`--postgresql URL`, an empty database), from
+//! several threads.
 //!
-//! `cargo run --release -p selfprov-bench-provisioning -- [--assignments N] [--auths N] [--threads T] [--durability normal|full]`
+//! `cargo run --release -p selfprov-bench-provisioning -- [--assignments N] [--auths N] [--threads T] [--durability normal|full] [--postgresql URL]`
 //!
 //! Prints one Markdown table row per measurement (see docs/benchmarks.md).
 
@@ -9,7 +10,7 @@ use selfprov_operations::{Actor, ClaimContext, Operations};
 use selfprov_provisioning::model::*;
 use selfprov_provisioning::settings::*;
 use selfprov_provisioning::store::sqlite_durability::Durability;
-use selfprov_provisioning::store::{SqliteStore, StoreExt, UnixMillis};
+use selfprov_provisioning::store::{PgOptions, PgStore, SqliteStore, Store, StoreExt, UnixMillis};
 use selfprov_provisioning::AuthMode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,8 +36,20 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("selfprov-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let store =
-        Arc::new(SqliteStore::open_with(&dir.join("bench.db"), durability).expect("open db"));
+    let postgresql = arg(&args, "--postgresql", "");
+    let store: Arc<dyn Store> = if postgresql.is_empty() {
+        Arc::new(SqliteStore::open_with(&dir.join("bench.db"), durability).expect("open db"))
+    } else {
+        Arc::new(
+            PgStore::open(&PgOptions {
+                url: postgresql.clone(),
+                pool_size: threads.max(2),
+                tls: false,
+                ca_file: None,
+            })
+            .expect("open the PostgreSQL database"),
+        )
+    };
     let ops = Operations::new(store.clone());
     let claims = ops.claims().clone();
 
@@ -94,7 +107,13 @@ fn main() {
             password_hash: None,
         })
         .collect();
-    ops.import_users(&Actor::system(), &users, selfprov_provisioning::import::Existing::Refuse, "bench").unwrap();
+    ops.import_users(
+        &Actor::system(),
+        &users,
+        selfprov_provisioning::import::Existing::Refuse,
+        "bench",
+    )
+    .unwrap();
     let ar = AutoRegistrationSettings {
         enabled: true,
         udt: None,
@@ -143,12 +162,13 @@ fn main() {
         }
     });
     let el = t0.elapsed();
-    let sync = match durability {
-        Durability::Normal => "NORMAL",
-        Durability::Full => "FULL",
+    let sync = match (postgresql.is_empty(), durability) {
+        (false, _) => "PostgreSQL (server's fsync/synchronous_commit)",
+        (true, Durability::Normal) => "synchronous=NORMAL",
+        (true, Durability::Full) => "synchronous=FULL",
     };
     println!(
-        "| assignments | {assignments} | {threads} | synchronous={sync} | {:.0}/s | {:.3} ms |",
+        "| assignments | {assignments} | {threads} | {sync} | {:.0}/s | {:.3} ms |",
         assignments as f64 / el.as_secs_f64(),
         el.as_secs_f64() * 1000.0 / assignments as f64
     );
@@ -184,7 +204,7 @@ fn main() {
     });
     let el = t0.elapsed();
     println!(
-        "| authentications | {auths} | {threads} | synchronous={sync} | {:.0}/s | {:.3} ms |",
+        "| authentications | {auths} | {threads} | {sync} | {:.0}/s | {:.3} ms |",
         auths as f64 / el.as_secs_f64(),
         el.as_secs_f64() * 1000.0 / auths as f64
     );

@@ -58,7 +58,10 @@ pub struct Config {
     pub self_provisioning: SelfProvisioningSettings,
     pub auto_registration: AutoRegistrationSettings,
     pub credential_policy: CredentialPolicy,
-    /// Absolute path of the SQLite database.
+    /// Where the provisioning data lives.
+    pub database: DatabaseTarget,
+    /// Absolute path of the SQLite database (`<data_dir>/selfprov.db` by default; its directory
+    /// also keeps the prompt cache, whichever backend is in use).
     pub database_path: PathBuf,
     /// Absolute path of the prompts directory.
     pub prompts_dir: PathBuf,
@@ -160,22 +163,101 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
+/// The configured backend of the store.
+#[derive(Debug, Clone)]
+pub enum DatabaseTarget {
+    Sqlite(PathBuf),
+    Postgresql(selfprov_provisioning::store::PgOptions),
+}
+
+impl DatabaseTarget {
+    /// For messages: the file, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseTarget::Sqlite(p) => p.display().to_string(),
+            DatabaseTarget::Postgresql(o) => without_password(&o.url),
+        }
+    }
+}
+
+/// `postgresql://user:secret@host/db` → `postgresql://user:***@host/db`.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url
+            .split_whitespace()
+            .map(|kv| {
+                if kv.starts_with("password=") {
+                    "password=***"
+                } else {
+                    kv
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl RawConfig {
+    fn database_target(
+        &self,
+        base: &Path,
+        sqlite_path: &Path,
+        issues: &mut Vec<ConfigIssue>,
+    ) -> DatabaseTarget {
+        let d = &self.database;
+        match d.backend.as_str() {
+            "sqlite" => {}
+            "postgresql" | "postgres" => {
+                let url = d.url.clone().unwrap_or_default();
+                if url.trim().is_empty() {
+                    issues.push(issue(
+                        "database.url",
+                        "the postgresql backend needs a URL, e.g. postgresql://selfprov@db.example.net:5432/selfprov",
+                    ));
+                }
+                if !(1..=1000).contains(&d.pool_size) {
+                    issues.push(issue("database.pool_size", "must be between 1 and 1000"));
+                }
+                let ca_file = d.ca_file.as_ref().map(|p| resolve(base, p));
+                if d.tls && ca_file.is_none() {
+                    issues.push(issue(
+                        "database.ca_file",
+                        "database.tls needs the PEM file of the authority that signed the server's certificate",
+                    ));
+                }
+                return DatabaseTarget::Postgresql(selfprov_provisioning::store::PgOptions {
+                    url,
+                    pool_size: d.pool_size,
+                    tls: d.tls,
+                    ca_file,
+                });
+            }
+            other => issues.push(issue(
+                "database.backend",
+                format!("`{other}` is not a backend; use `sqlite` or `postgresql`"),
+            )),
+        }
+        if d.url.is_some() {
+            issues.push(issue(
+                "database.url",
+                "is for the postgresql backend; set database.backend = \"postgresql\" or remove it",
+            ));
+        }
+        DatabaseTarget::Sqlite(sqlite_path.to_owned())
+    }
+
     fn validate(self, base: &Path, file: &Path) -> Result<Config, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
         let mut warnings = Vec::new();
 
         // [database]
-        if self.database.backend != "sqlite" {
-            issues.push(issue(
-                "database.backend",
-                if self.database.backend == "postgres" {
-                    "`postgres` is not supported yet; use `sqlite`".to_owned()
-                } else {
-                    format!("`{}` is not a backend; use `sqlite`", self.database.backend)
-                },
-            ));
-        }
         let data_dir = resolve(base, &self.service.data_dir);
         let database_path = self
             .database
@@ -183,6 +265,7 @@ impl RawConfig {
             .as_ref()
             .map(|p| resolve(base, p))
             .unwrap_or_else(|| data_dir.join("selfprov.db"));
+        let database = self.database_target(base, &database_path, &mut issues);
 
         // [self_provisioning]
         let sp = &self.self_provisioning;
@@ -508,6 +591,7 @@ impl RawConfig {
                 },
                 self_provisioning,
                 credential_policy,
+                database,
                 database_path,
                 prompts_dir,
                 templates_dir,

@@ -49,16 +49,28 @@ impl Default for Service {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
-    /// `sqlite` (embedded; the only backend today).
+    /// `sqlite` (embedded, one node) or `postgresql` (shared by several nodes).
     pub backend: String,
-    /// Database file; default `<data_dir>/selfprov.db`.
+    /// SQLite: the database file; default `<data_dir>/selfprov.db`.
     pub path: Option<PathBuf>,
+    /// PostgreSQL: `postgresql://user[:password]@host[:port]/database`.
+    pub url: Option<String>,
+    /// PostgreSQL: connections this node keeps at most.
+    pub pool_size: usize,
+    /// PostgreSQL: encrypt the connection and verify the server's certificate.
+    pub tls: bool,
+    /// PostgreSQL with `tls`: PEM file of the authority that signed the server's certificate.
+    pub ca_file: Option<PathBuf>,
 }
 impl Default for Database {
     fn default() -> Self {
         Database {
             backend: "sqlite".into(),
             path: None,
+            url: None,
+            pool_size: 16,
+            tls: false,
+            ca_file: None,
         }
     }
 }

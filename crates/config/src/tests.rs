@@ -75,7 +75,7 @@ format = "xml"
     .unwrap_err();
     let k = keys(&e);
     for want in [
-        "database.backend",
+        "database.url",
         "self_provisioning.authentication_code_hash",
         "self_provisioning.languages",
         "route_point.dns[0]",
@@ -88,7 +88,7 @@ format = "xml"
         assert!(k.contains(&want), "missing {want} in {k:?}");
     }
     let text = e.to_string();
-    assert!(text.contains("not supported yet"), "{text}");
+    assert!(text.contains("the postgresql backend needs a URL"), "{text}");
     assert!(
         text.contains("Selected Language should contain at least one language."),
         "{text}"
@@ -213,4 +213,39 @@ fn https_needs_a_certificate_and_a_key_and_they_need_https() {
     let e = load("[phone_config]\ntls_certificate = \"c.pem\"\n").unwrap_err();
     assert_eq!(keys(&e), ["phone_config.https_listen"]);
     assert!(!load("").unwrap().serves_phone_files());
+}
+
+#[test]
+fn postgresql_backend_is_configured_with_a_url() {
+    let c = load(
+        "[database]\nbackend = \"postgresql\"\nurl = \"postgresql://selfprov:s3cret@db.example.net:5433/prov\"\npool_size = 4\n",
+    )
+    .unwrap();
+    match &c.database {
+        DatabaseTarget::Postgresql(o) => {
+            assert_eq!(
+                o.url,
+                "postgresql://selfprov:s3cret@db.example.net:5433/prov"
+            );
+            assert_eq!((o.pool_size, o.tls), (4, false));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Messages never show the password.
+    assert_eq!(
+        c.database.describe(),
+        "postgresql://selfprov:***@db.example.net:5433/prov"
+    );
+    assert_eq!(
+        without_password("host=db user=s password=x dbname=p"),
+        "host=db user=s password=*** dbname=p"
+    );
+    // TLS without the authority to check the server against is refused, and so is a URL on
+    // the SQLite backend (it would be silently ignored).
+    let e =
+        load("[database]\nbackend = \"postgresql\"\nurl = \"postgresql://db/prov\"\ntls = true\n")
+            .unwrap_err();
+    assert!(keys(&e).contains(&"database.ca_file"), "{e}");
+    let e = load("[database]\nurl = \"postgresql://db/prov\"\n").unwrap_err();
+    assert!(keys(&e).contains(&"database.url"), "{e}");
 }

@@ -106,9 +106,9 @@ impl Visit for JsonFields {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+    use tracing_subscriber::field::MakeExt;
     use tracing_subscriber::fmt::format::debug_fn;
     use tracing_subscriber::fmt::MakeWriter;
-    use tracing_subscriber::field::MakeExt;
 
     #[derive(Clone, Default)]
     struct Buf(Arc<Mutex<Vec<u8>>>);
@@ -163,7 +163,10 @@ mod tests {
         tracing::subscriber::with_default(sub, log_hostile);
         let out = buf.text();
         assert_clean(&out);
-        assert!(out.contains(r"call_id=abc\r\nINFO selfprov ready fake=1\u{1b}[2J"), "{out}");
+        assert!(
+            out.contains(r"call_id=abc\r\nINFO selfprov ready fake=1\u{1b}[2J"),
+            "{out}"
+        );
         assert!(out.contains(" n=7"), "{out}");
         assert!(out.contains(r"got abc\r\n"), "{out}");
     }

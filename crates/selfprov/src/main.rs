@@ -71,7 +71,7 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
                     .join(","),
                 cfg.self_provisioning.auth_mode,
                 cfg.auto_registration.dn_range,
-                cfg.database_path.display()
+                cfg.database.describe()
             );
         }
         Command::Status { json } => {
@@ -95,7 +95,9 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
                 });
             }
             // Settings changed at run time live in the database, when there is one.
-            let st = if cfg.database_path.exists() {
+            let st = if !matches!(cfg.database, selfprov_config::DatabaseTarget::Sqlite(_))
+                || cfg.database_path.exists()
+            {
                 let a = Admin::open(cfg)?;
                 status(&a.cfg.self_provisioning, &a.cfg.auto_registration)
             } else {

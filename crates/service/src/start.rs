@@ -17,10 +17,11 @@ use crate::state::{ivr_settings, RtpSeen, Service};
 use crate::status::{settings_source, status_source, Live};
 use anyhow::{anyhow, Context, Result};
 use selfprov_config::Config;
+use selfprov_config::DatabaseTarget;
 use selfprov_media::engine::{MediaEngine, MediaEvent};
 use selfprov_operations::{Actor, DeviceSecrets, Operations};
 use selfprov_provisioning::settings::{status, Status};
-use selfprov_provisioning::store::{ListQuery, SqliteStore, Store};
+use selfprov_provisioning::store::{ListQuery, PgStore, SqliteStore, Store};
 use selfprov_sip::endpoint::EndpointConfig;
 use selfprov_sip::stack::{Command as SipCommand, SipStack};
 use selfprov_sip::tcp_limits::TcpLimits;
@@ -32,9 +33,11 @@ use tokio::sync::mpsc;
 
 /// The store the configuration names.
 pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
-    let store = SqliteStore::open(&cfg.database_path)
-        .with_context(|| format!("database {}", cfg.database_path.display()))?;
-    Ok(Arc::new(store))
+    let what = || format!("database {}", cfg.database.describe());
+    Ok(match &cfg.database {
+        DatabaseTarget::Sqlite(path) => Arc::new(SqliteStore::open(path).with_context(what)?),
+        DatabaseTarget::Postgresql(o) => Arc::new(PgStore::open(o).with_context(what)?),
+    })
 }
 
 /// How administrators authenticate at the API, from `[admin]`.

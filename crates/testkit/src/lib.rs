@@ -8,8 +8,10 @@
 //! - [`require_tool`] finds a peer program or fails with the command that installs it;
 //!   [`sipp_command`] starts a SIPp command line with the options every test uses.
 //! - [`kamailio::Kamailio`] runs a real Kamailio from a configuration kept in the repository.
+//! - [`postgres::PgDatabase`] gives a test a fresh database on a real PostgreSQL.
 
 pub mod kamailio;
+pub mod postgres;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, UdpSocket};

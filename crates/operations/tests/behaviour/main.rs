@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod claims;
+mod cluster;
 mod objects;
 mod properties;
 mod registry;
@@ -18,8 +19,9 @@ use selfprov_operations::{Actor, AssignOutcome, ClaimContext, ClaimEngine, Opera
 use selfprov_provisioning::model::{Device, DnRange, UserId};
 use selfprov_provisioning::settings::*;
 use selfprov_provisioning::store::sqlite_durability::Durability;
-use selfprov_provisioning::store::{SqliteStore, Store, UnixMillis};
+use selfprov_provisioning::store::{PgOptions, PgStore, SqliteStore, Store, UnixMillis};
 use selfprov_provisioning::{AssignError, AuthMode, OutcomeCode};
+use selfprov_testkit::postgres::PgDatabase;
 use selfprov_testkit::TempDir;
 use std::sync::Arc;
 
@@ -29,18 +31,22 @@ pub const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
 pub struct Harness {
     pub ops: Operations,
     pub store: Arc<dyn Store>,
-    _dir: Option<TempDir>,
+    /// What keeps the database alive (its directory, its PostgreSQL database).
+    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// Makes a fresh, empty database of one backend.
 pub type Factory = dyn Fn() -> Harness;
 
 impl Harness {
-    pub fn new(store: Arc<dyn Store>, dir: Option<TempDir>) -> Harness {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Harness {
         Harness {
             ops: Operations::new(store.clone()),
             store,
-            _dir: dir,
+            _keep: keep,
         }
     }
     pub fn claims(&self) -> &ClaimEngine {
@@ -58,7 +64,20 @@ pub mod backends {
     pub fn sqlite() -> Harness {
         let dir = TempDir::new("behaviour");
         let store = SqliteStore::open_with(&dir.path().join("t.db"), Durability::Normal).unwrap();
-        Harness::new(Arc::new(store), Some(dir))
+        Harness::new(Arc::new(store), Some(Box::new(dir)))
+    }
+
+    /// A fresh database on a real PostgreSQL (selfprov_testkit::postgres).
+    pub fn postgresql() -> Harness {
+        let db = PgDatabase::new("behaviour");
+        let store = PgStore::open(&PgOptions {
+            url: db.url.clone(),
+            pool_size: 8,
+            tls: false,
+            ca_file: None,
+        })
+        .unwrap();
+        Harness::new(Arc::new(store), Some(Box::new(db)))
     }
 }
 
@@ -76,7 +95,10 @@ macro_rules! backend_suite {
     };
 }
 
-backend_suite!(sqlite:
+/// Every behaviour test, for `backend_suite!`.
+macro_rules! every_test {
+    ($backend:ident) => {
+        backend_suite!($backend:
     claims::success_assigns_owner_extension_and_templates_and_is_idempotent,
     claims::every_assign_outcome_code,
     claims::preview_changes_nothing,
@@ -111,7 +133,12 @@ backend_suite!(sqlite:
     accounts::sessions_expire_and_end_at_logout,
     accounts::a_change_based_on_an_old_version_is_refused,
     accounts::reimport_updates_existing_users_and_keeps_their_pins,
-);
+        );
+    };
+}
+
+every_test!(sqlite);
+every_test!(postgresql);
 
 // --- fixtures -----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ use crate::*;
 use selfprov_provisioning::model::AuditKind;
 use selfprov_provisioning::store::AuditFilter;
 
-fn register(
+pub fn register(
     ops: &Operations,
     name: &str,
     set: &AutoRegistrationSettings,

@@ -10,10 +10,14 @@
 //! database ([`SqliteStore`]: `BEGIN IMMEDIATE`). A backend that detects conflicts instead of
 //! preventing them may run the closure again, which is why it is `FnMut`.
 
+pub(crate) mod columns;
+mod pool;
+mod postgres;
 mod query;
 mod schema;
 mod sqlite;
 
+pub use postgres::{PgOptions, PgStore, PG_MIGRATIONS};
 pub use query::{DeviceSort, ListQuery, Page, Pattern, UserSort};
 /// The schema migrations, in order (for migration tests).
 #[doc(hidden)]

@@ -43,7 +43,7 @@ impl Admin {
     /// Open the configured database (creating it on first use).
     pub fn open(cfg: &Config) -> Result<Admin> {
         let store = selfprov_service::open_store(cfg)
-            .with_context(|| format!("opening database {}", cfg.database_path.display()))?;
+            .with_context(|| format!("opening database {}", cfg.database.describe()))?;
         let ops = Operations::new(store);
         let base = SettingsBase {
             self_provisioning: cfg.self_provisioning.clone(),

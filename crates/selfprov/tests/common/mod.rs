@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod baresip;
+pub mod boot;
 pub mod ua;
 
 use selfprov_testkit::{

@@ -3,16 +3,12 @@
 use super::rows::{is_unique_violation, one_row, parse_col};
 use super::SqliteTx;
 use crate::accounts::{AdminAccount, ApiToken, SessionRow, TokenOwner};
+use crate::store::columns::{ACCOUNT_COLS, SESSION_COLS, TOKEN_COLS};
 use crate::store::{AccountRows, StoreError, UnixMillis};
 use rusqlite::{params, OptionalExtension, Row};
 
 const ACCOUNT: &str = "administrator account";
 const TOKEN: &str = "API token";
-const ACCOUNT_COLS: &str =
-    "name, role, password_hash, failed_attempts, locked_until_ms, created_ms";
-const TOKEN_COLS: &str =
-    "t.id, t.secret_sha256, t.owner, t.role, t.description, t.created_ms, t.expires_ms, t.last_used_ms";
-const SESSION_COLS: &str = "secret_sha256, account, csrf, created_ms, expires_ms, last_seen_ms";
 
 fn row_account(r: &Row) -> rusqlite::Result<AdminAccount> {
     Ok(AdminAccount {

@@ -9,17 +9,6 @@ use std::collections::HashSet;
 
 const DEVICE: &str = "device";
 
-/// The column of a sort key, and whether it can be NULL.
-fn sort_col(s: DeviceSort) -> (&'static str, bool) {
-    match s {
-        DeviceSort::Name => ("name", false),
-        DeviceSort::Dn => ("dn", true),
-        DeviceSort::Owner => ("owner", true),
-        DeviceSort::Model => ("model", false),
-        DeviceSort::Updated => ("updated_at", false),
-    }
-}
-
 impl SqliteTx<'_> {
     /// A unique or foreign-key failure of a device write, as the error an administrator can act on.
     fn device_conflict(&self, e: rusqlite::Error, d: &Device, inserting: bool) -> StoreError {
@@ -74,7 +63,7 @@ impl DeviceRows for SqliteTx<'_> {
             (Some(l), None) => (format!("({terms})"), vec![l]),
             (Some(l), Some(m)) => (format!("({terms} OR name LIKE ?2 ESCAPE '\\')"), vec![l, m]),
         };
-        let (col, nullable) = sort_col(q.sort);
+        let (col, nullable) = device_sort_col(q.sort);
         let page = Paged {
             cols: DEVICE_COLS,
             table: "device",

@@ -9,11 +9,12 @@ mod rows;
 mod templates;
 mod users;
 
+use super::pool::{Pool, Pooled};
 use super::schema::MIGRATIONS;
 use super::{Store, StoreError, Tx};
 use rusqlite::{Connection, Row, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Durability of commits (`PRAGMA synchronous`). `Normal` in WAL mode never corrupts the database
@@ -33,45 +34,10 @@ enum Location {
 pub struct SqliteStore {
     location: Location,
     durability: Durability,
-    pool: Mutex<Vec<Connection>>,
-    available: Condvar,
-    /// Connections handed out or pooled; at most `max`.
-    open: Mutex<usize>,
-    max: usize,
+    pool: Pool<Connection>,
     /// Writers of this process queue here, not in SQLite's busy handler: that handler sleeps in
     /// steps of up to 100 ms, which under load pushed REGISTER answers past SIP retransmission.
     writer: Mutex<()>,
-}
-
-struct Pooled<'a> {
-    store: &'a SqliteStore,
-    conn: Option<Connection>,
-}
-
-impl std::ops::Deref for Pooled<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.conn
-            .as_ref()
-            .expect("pooled connection present until drop")
-    }
-}
-impl std::ops::DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.conn
-            .as_mut()
-            .expect("pooled connection present until drop")
-    }
-}
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        if let Some(c) = self.conn.take() {
-            if let Ok(mut p) = self.store.pool.lock() {
-                p.push(c);
-            }
-            self.store.available.notify_one();
-        }
-    }
 }
 
 impl SqliteStore {
@@ -90,10 +56,7 @@ impl SqliteStore {
         let s = SqliteStore {
             location: Location::File(path.to_owned()),
             durability,
-            pool: Mutex::new(Vec::new()),
-            available: Condvar::new(),
-            open: Mutex::new(0),
-            max: 8,
+            pool: Pool::new(8),
             writer: Mutex::new(()),
         };
         s.migrate()?;
@@ -105,10 +68,7 @@ impl SqliteStore {
         let s = SqliteStore {
             location: Location::Memory,
             durability: Durability::Normal,
-            pool: Mutex::new(Vec::new()),
-            available: Condvar::new(),
-            open: Mutex::new(0),
-            max: 1,
+            pool: Pool::new(1),
             writer: Mutex::new(()),
         };
         s.migrate()?;
@@ -141,46 +101,8 @@ impl SqliteStore {
         Ok(c)
     }
 
-    fn conn(&self) -> Result<Pooled<'_>, StoreError> {
-        let mut pool = self
-            .pool
-            .lock()
-            .map_err(|_| StoreError::Database("connection pool poisoned".into()))?;
-        loop {
-            if let Some(c) = pool.pop() {
-                return Ok(Pooled {
-                    store: self,
-                    conn: Some(c),
-                });
-            }
-            {
-                let mut open = self
-                    .open
-                    .lock()
-                    .map_err(|_| StoreError::Database("pool poisoned".into()))?;
-                if *open < self.max {
-                    *open += 1;
-                    drop(open);
-                    drop(pool);
-                    return match self.connect() {
-                        Ok(c) => Ok(Pooled {
-                            store: self,
-                            conn: Some(c),
-                        }),
-                        Err(e) => {
-                            if let Ok(mut o) = self.open.lock() {
-                                *o -= 1;
-                            }
-                            Err(e)
-                        }
-                    };
-                }
-            }
-            pool = self
-                .available
-                .wait(pool)
-                .map_err(|_| StoreError::Database("pool poisoned".into()))?;
-        }
+    fn conn(&self) -> Result<Pooled<'_, Connection>, StoreError> {
+        self.pool.get(|| self.connect())
     }
 
     fn migrate(&self) -> Result<(), StoreError> {

@@ -8,16 +8,7 @@ use crate::model::{
 use crate::store::{Page, StoreError};
 use rusqlite::{Connection, Row, ToSql};
 
-pub const UDT_COLS: &str =
-    "name, description, device_pool, device_security_profile, secure, sip_profile, phone_button_template, description_pattern";
-pub const ULT_COLS: &str =
-    "name, description, partition_name, calling_search_space, line_text_label, voicemail_profile";
-pub const PROFILE_COLS: &str = "name, description, system_default, udt_desk_phone, udt_mobile_desktop, udt_profile, ult, allow_self_provisioning, device_limit";
-pub const USER_COLS: &str = "user_id, first_name, last_name, self_service_id, primary_extension, user_profile, enabled, pin_hash, password_hash";
-pub const DEVICE_COLS: &str =
-    "name, model, protocol, class, secure, dn, owner, auto_registered, udt, ult, description, created_at, updated_at";
-pub const AUDIT_COLS: &str =
-    "id, time_ms, kind, actor, call_id, device, user_id, code, detail, object_kind, object, action, before_json, after_json";
+pub use crate::store::columns::*;
 
 pub fn bool_i(b: bool) -> i64 {
     i64::from(b)
@@ -58,17 +49,6 @@ pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 pub fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, Some(m)) if f.code == rusqlite::ErrorCode::ConstraintViolation && m.contains("FOREIGN KEY"))
-}
-
-/// `Ok(())` for one changed row, `NotFound` for none.
-pub fn one_row(n: usize, kind: &'static str, name: &str) -> Result<(), StoreError> {
-    if n == 0 {
-        return Err(StoreError::NotFound {
-            kind,
-            name: name.to_owned(),
-        });
-    }
-    Ok(())
 }
 
 pub fn row_udt(r: &Row) -> rusqlite::Result<UniversalDeviceTemplate> {
@@ -212,19 +192,6 @@ pub fn user_params<'a>(u: &'a EndUser, ssid: &'a Option<String>) -> [Box<dyn ToS
 
 /// A list query's page: `SELECT cols FROM table WHERE cond ORDER BY order` with `params` bound to
 /// `?1…?n` of `cond`, and how many rows match in all.
-/// `ORDER BY` of a list: the key, then `tie` (the primary key) in the same direction, so that an
-/// index on (key, tie) is walked in order without a sort. `NULLS LAST` only where NULLs can
-/// occur: on a NOT NULL column it would stop SQLite from walking the index.
-pub fn order_by(col: &str, nullable: bool, descending: bool, tie: &str) -> String {
-    let dir = if descending { "DESC" } else { "ASC" };
-    let nulls = if nullable { " NULLS LAST" } else { "" };
-    if col == tie {
-        format!("{col} {dir}")
-    } else {
-        format!("{col} {dir}{nulls}, {tie} {dir}")
-    }
-}
-
 pub struct Paged<'a> {
     pub cols: &'a str,
     pub table: &'a str,

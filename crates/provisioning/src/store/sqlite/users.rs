@@ -2,43 +2,13 @@
 
 use super::rows::*;
 use super::SqliteTx;
-use crate::model::{EndUser, FieldError};
+use crate::model::EndUser;
 use crate::store::{
     Credentials, ExistingKeys, ListQuery, Page, StoreError, UnixMillis, UserRows, UserSort,
 };
 use rusqlite::{params, OptionalExtension};
 
 const USER: &str = "user";
-
-/// The column of a sort key, and whether it can be NULL.
-fn sort_col(s: UserSort) -> (&'static str, bool) {
-    match s {
-        UserSort::UserId => ("user_id", false),
-        UserSort::LastName => ("last_name", false),
-        UserSort::PrimaryExtension => ("primary_extension", true),
-    }
-}
-
-/// The stored self-service ID: the user's own, else the primary extension.
-fn effective_ssid(u: &EndUser) -> Option<String> {
-    u.self_service_id
-        .as_ref()
-        .map(|s| s.to_string())
-        .or_else(|| u.primary_extension.as_ref().map(|d| d.to_string()))
-}
-
-impl SqliteTx<'_> {
-    fn ssid_taken(&self, ssid: Option<String>) -> StoreError {
-        FieldError::new(
-            "self_service_id",
-            format!(
-                "`{}` is already used by another user",
-                ssid.unwrap_or_default()
-            ),
-        )
-        .into()
-    }
-}
 
 impl UserRows for SqliteTx<'_> {
     fn user(&self, user_id: &str) -> Result<Option<EndUser>, StoreError> {
@@ -64,7 +34,7 @@ impl UserRows for SqliteTx<'_> {
                 vec![l],
             ),
         };
-        let (col, nullable) = sort_col(q.sort);
+        let (col, nullable) = user_sort_col(q.sort);
         let page = Paged {
             cols: USER_COLS,
             table: "end_user",
@@ -93,7 +63,7 @@ impl UserRows for SqliteTx<'_> {
                         name: u.user_id.to_string(),
                     })
                 } else {
-                    Err(self.ssid_taken(ssid))
+                    Err(ssid_taken(ssid))
                 }
             }
             Err(e) => Err(e.into()),
@@ -109,7 +79,7 @@ impl UserRows for SqliteTx<'_> {
         );
         match r {
             Ok(n) => one_row(n, USER, u.user_id.as_str()),
-            Err(e) if is_unique_violation(&e) => Err(self.ssid_taken(ssid)),
+            Err(e) if is_unique_violation(&e) => Err(ssid_taken(ssid)),
             Err(e) => Err(e.into()),
         }
     }

@@ -1,0 +1,86 @@
+//! What both SQL backends share about their rows: the column lists (both schemas name their
+//! columns alike), the ordering of lists, and "exactly one row changed".
+
+use super::{DeviceSort, StoreError, UserSort};
+use crate::model::{EndUser, FieldError};
+
+pub const UDT_COLS: &str =
+    "name, description, device_pool, device_security_profile, secure, sip_profile, phone_button_template, description_pattern";
+pub const ULT_COLS: &str =
+    "name, description, partition_name, calling_search_space, line_text_label, voicemail_profile";
+pub const PROFILE_COLS: &str = "name, description, system_default, udt_desk_phone, udt_mobile_desktop, udt_profile, ult, allow_self_provisioning, device_limit";
+pub const USER_COLS: &str = "user_id, first_name, last_name, self_service_id, primary_extension, user_profile, enabled, pin_hash, password_hash";
+pub const DEVICE_COLS: &str =
+    "name, model, protocol, class, secure, dn, owner, auto_registered, udt, ult, description, created_at, updated_at";
+pub const AUDIT_COLS: &str =
+    "id, time_ms, kind, actor, call_id, device, user_id, code, detail, object_kind, object, action, before_json, after_json";
+
+/// `Ok(())` for one changed row, `NotFound` for none.
+pub fn one_row(n: usize, kind: &'static str, name: &str) -> Result<(), StoreError> {
+    if n == 0 {
+        return Err(StoreError::NotFound {
+            kind,
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// `ORDER BY` of a list: the key, then `tie` (the primary key) in the same direction, so that an
+/// index on (key, tie) is walked in order without a sort. `NULLS LAST` only where NULLs can
+/// occur: on a NOT NULL column it would stop SQLite from walking the index.
+pub fn order_by(col: &str, nullable: bool, descending: bool, tie: &str) -> String {
+    let dir = if descending { "DESC" } else { "ASC" };
+    let nulls = if nullable { " NULLS LAST" } else { "" };
+    if col == tie {
+        format!("{col} {dir}")
+    } else {
+        format!("{col} {dir}{nulls}, {tie} {dir}")
+    }
+}
+
+/// The column of a user list's sort key, and whether it can be NULL.
+pub fn user_sort_col(s: UserSort) -> (&'static str, bool) {
+    match s {
+        UserSort::UserId => ("user_id", false),
+        UserSort::LastName => ("last_name", false),
+        UserSort::PrimaryExtension => ("primary_extension", true),
+    }
+}
+
+/// The stored self-service ID: the user's own, else the primary extension.
+pub fn effective_ssid(u: &EndUser) -> Option<String> {
+    u.self_service_id
+        .as_ref()
+        .map(|s| s.to_string())
+        .or_else(|| u.primary_extension.as_ref().map(|d| d.to_string()))
+}
+
+/// The column of a device list's sort key, and whether it can be NULL.
+pub fn device_sort_col(s: DeviceSort) -> (&'static str, bool) {
+    match s {
+        DeviceSort::Name => ("name", false),
+        DeviceSort::Dn => ("dn", true),
+        DeviceSort::Owner => ("owner", true),
+        DeviceSort::Model => ("model", false),
+        DeviceSort::Updated => ("updated_at", false),
+    }
+}
+
+/// A self-service ID another user already has, as the field error an administrator can act on.
+pub fn ssid_taken(ssid: Option<String>) -> StoreError {
+    FieldError::new(
+        "self_service_id",
+        format!(
+            "`{}` is already used by another user",
+            ssid.unwrap_or_default()
+        ),
+    )
+    .into()
+}
+
+pub const ACCOUNT_COLS: &str =
+    "name, role, password_hash, failed_attempts, locked_until_ms, created_ms";
+pub const TOKEN_COLS: &str =
+    "t.id, t.secret_sha256, t.owner, t.role, t.description, t.created_ms, t.expires_ms, t.last_used_ms";
+pub const SESSION_COLS: &str = "secret_sha256, account, csrf, created_ms, expires_ms, last_seen_ms";

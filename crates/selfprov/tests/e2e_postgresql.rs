@@ -1,0 +1,133 @@
+//! selfprov on PostgreSQL, end to end: two nodes share one database (and the device-secret
+//! key) and nothing else — a phone auto-registered by one node boots against the other, which
+//! knows it and its secret, claims 1004 there and comes back registered as 1004; the first node
+//! sees the result. A database that crashes and comes back is reconnected to by the running
+//! node without a restart.
+
+mod common;
+
+use common::boot::*;
+use common::*;
+use selfprov_testkit::postgres::{PgDatabase, PgServer};
+
+/// Point the service's configuration at `url`; share `key` (another node's device-secret key).
+fn on_postgresql(s: &Service, url: &str, key: Option<&std::path::Path>) {
+    s.edit(
+        "backend = \"sqlite\"",
+        &format!("backend = \"postgresql\"\nurl = \"{url}\"\npool_size = 4"),
+    );
+    if let Some(key) = key {
+        s.edit(
+            "[phone_config]\n",
+            &format!("[phone_config]\nsecret_key_file = \"{}\"\n", key.display()),
+        );
+    }
+}
+
+#[test]
+fn two_nodes_share_one_database() {
+    let db = PgDatabase::new("e2e-two-nodes");
+    let a = config("e2e-pg-a");
+    let b = config("e2e-pg-b");
+    on_postgresql(&a, &db.url, None);
+    let (_svc_a, err_a) = start_service(&a);
+    assert!(
+        ready_line(&err_a).contains("postgresql"),
+        "{}",
+        ready_line(&err_a)
+    );
+    cli_ok(&a, &["demo", "load"]);
+    on_postgresql(
+        &b,
+        &db.url,
+        Some(&a.dir.path().join("var/device-secret.key")),
+    );
+    let (_svc_b, _err_b) = start_service(&b);
+
+    // A new phone boots against node A: auto-registered there, on a temporary DN.
+    let mac = "0A1B2C0000B1";
+    let first = boot(&a, "yealink", mac, &[]);
+    let temp = first.registered_first();
+    assert_eq!(first.report()["outcome"], "registered");
+    let device = first.device.clone();
+    drop(first);
+    let password = secret(&b, "yealink", &device);
+    assert_eq!(
+        password,
+        secret(&a, "yealink", &device),
+        "one secret for both nodes"
+    );
+
+    // It boots again against node B, which knows it, serves its file with digest, registers it
+    // on the same temporary DN and takes its claim.
+    let phone = boot(
+        &b,
+        "yealink",
+        mac,
+        &["--password", &password, "--digits", "1004#12345#1"],
+    );
+    assert_eq!(phone.registered_first(), temp);
+    let r = phone.report();
+    assert_eq!(
+        (&r["outcome"], &r["dn"]),
+        (&"registered".into(), &"1004".into()),
+        "{r}"
+    );
+    assert_eq!(steps(&r, "claim")[0]["outcome"], "provisioned", "{r}");
+
+    // Node A sees the claim made on node B.
+    let d = device_json(&a, &device);
+    assert_eq!(
+        (&d["dn"], &d["owner"]),
+        (&"1004".into(), &"jsmith".into()),
+        "{d}"
+    );
+    assert!(!dn_taken(&a, &temp));
+}
+
+fn device_json(s: &Service, name: &str) -> serde_json::Value {
+    cli(s, &["device", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no device {name}"))
+}
+
+#[test]
+fn a_node_reconnects_after_the_database_crashes() {
+    let mut server = PgServer::start("e2e-pg-crash");
+    let s = config("e2e-pg-crash");
+    on_postgresql(&s, &server.url("postgres"), None);
+    let (_svc, _err) = start_service(&s);
+    cli_ok(&s, &["demo", "load"]);
+
+    // The database crashes: a new phone's fetch (an auto-registration) is answered at once
+    // with a server error, not left hanging, and the CLI says what is wrong.
+    server.kill();
+    let answer = http_get(s.config_port, "/SEP0A1B2C0000C1.cnf.xml");
+    let status = answer.split_whitespace().nth(1).unwrap_or_default();
+    assert_eq!(status, "503", "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after:"),
+        "{answer}"
+    );
+    let o = cli_output(&s, &["device", "list"]);
+    assert!(!o.status.success());
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        msg.contains("PostgreSQL") || msg.contains("database"),
+        "{msg}"
+    );
+
+    // It comes back: the running node reconnects by itself, and a phone boots and claims.
+    server.restart();
+    let phone = boot(&s, "yealink", "0A1B2C0000C2", &["--digits", "1004#12345#1"]);
+    let r = phone.report();
+    assert_eq!(
+        (&r["outcome"], &r["dn"]),
+        (&"registered".into(), &"1004".into()),
+        "{r}"
+    );
+}
