@@ -8,80 +8,10 @@
 mod common;
 
 use common::api::{account, Client};
+use common::boot::*;
 use common::*;
 use selfprov_phone::boot::Vendor;
-use selfprov_testkit::{spawn_watched, ChildGuard, LineWatcher};
 use serde_json::Value;
-use std::process::Command;
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(90);
-
-/// A `selfprov phone --boot` running; its steps (one JSON object per line) as they happen.
-struct BootPhone {
-    _guard: ChildGuard,
-    out: LineWatcher,
-    device: String,
-}
-
-fn boot(s: &Service, vendor: &str, mac: &str, args: &[&str]) -> BootPhone {
-    let device = format!("SEP{mac}");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfprov"));
-    cmd.arg("--config")
-        .arg(&s.cfg)
-        .args(["phone", "--json", "--boot", vendor, "--device", &device])
-        .args(["--timeout", "60s"])
-        .args(args);
-    let (guard, out, _err) = spawn_watched(&format!("{vendor}-phone"), &mut cmd).unwrap();
-    BootPhone {
-        _guard: guard,
-        out,
-        device,
-    }
-}
-
-impl BootPhone {
-    /// The first step for which `f` holds, waited for.
-    fn step(&self, what: &str, f: impl Fn(&Value) -> bool) -> Value {
-        let line = self
-            .out
-            .wait_for_match(
-                |l| serde_json::from_str::<Value>(l).is_ok_and(|v| f(&v)),
-                WAIT,
-            )
-            .unwrap_or_else(|| panic!("{}: no step {what}", self.device));
-        serde_json::from_str(&line).unwrap()
-    }
-
-    /// The REGISTER accepted for `dn`.
-    fn registered(&self, dn: &str) -> Value {
-        self.step(&format!("registered as {dn}"), |v| {
-            v["step"] == "register" && v["dn"] == dn && v["status"] == 200
-        })
-    }
-
-    /// The first REGISTER accepted: its DN.
-    fn registered_first(&self) -> String {
-        let r = self.step("first REGISTER", |v| {
-            v["step"] == "register" && v["dn_before"].is_null() && v["status"] == 200
-        });
-        r["dn"].as_str().unwrap().to_owned()
-    }
-
-    /// The report the phone ends with.
-    fn report(&self) -> Value {
-        self.step("report", |v| v.get("steps").is_some())
-    }
-}
-
-fn steps<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
-    report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["step"] == kind)
-        .collect()
-}
 
 /// The device's current secret, as `selfprov config render --show-secrets` shows it in the
 /// vendor's files.
@@ -100,13 +30,6 @@ fn dn_taken(s: &Service, dn: &str) -> bool {
         .unwrap()
         .iter()
         .any(|d| d["dn"] == dn)
-}
-
-fn demo_service(tag: &str) -> (Service, ChildGuard, LineWatcher) {
-    let s = config(tag);
-    let (svc, err) = start_service(&s);
-    cli_ok(&s, &["demo", "load"]);
-    (s, svc, err)
 }
 
 /// A new phone of `vendor` boots on a temporary DN; booted again with the secret it got, it
