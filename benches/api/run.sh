@@ -7,31 +7,36 @@
 #   wildcard  `*1234*` (no index can help: every row is looked at)
 #   sorted    pages of the list sorted by last name, descending
 #   devices   one device by name, each connection pacing itself to about 1,000 reads/s in all
+# With --calls N, the IVR carries N silent calls the whole time (selfprov-loadgen, as in
+# benches/run-load.py: each from a new phone that fetches its file first), started before the
+# first scenario and measured by the load generator (its summary is printed at the end).
 # Prints one Markdown table row per scenario (requests/s, p50, p90, p99, max) for
 # docs/benchmarks.md.
 #
-# Usage: benches/api/run.sh [--users N] [--devices N] [--duration 20s] [--connections 4]
+# Usage: benches/api/run.sh [--users N] [--devices N] [--duration 20s] [--connections 4] [--calls N]
 # Needs: wrk (Debian package `wrk`; scripts/install-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-users=100000 devices=1000 duration=20s connections=4
+users=100000 devices=1000 duration=20s connections=4 calls=0
 while (($#)); do
   case "$1" in
     --users) users=$2; shift 2 ;;
     --devices) devices=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
-    *) echo "usage: $0 [--users N] [--devices N] [--duration 20s] [--connections 4]" >&2; exit 2 ;;
+    --calls) calls=$2; shift 2 ;;
+    *) echo "usage: $0 [--users N] [--devices N] [--duration 20s] [--connections 4] [--calls N]" >&2; exit 2 ;;
   esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed: scripts/install-deps.sh" >&2; exit 1; }
 
-cargo build --release --quiet -p selfprov -p selfprov-bench-api
+cargo build --release --quiet -p selfprov -p selfprov-bench-api -p selfprov-loadgen
 bin=target/release
 dir=$(mktemp -d /tmp/selfprov-bench-api.XXXXXX)
-pid=
+pid= lg=
 cleanup() {
+  [ -n "$lg" ] && kill "$lg" 2>/dev/null && wait "$lg" 2>/dev/null
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   rm -rf "$dir"
 }
@@ -48,6 +53,9 @@ sed -e "s|listen = \"127.0.0.1:5060\"|listen = \"127.0.0.1:$sip\"|" \
     -e "s|dir = \"../prompts\"|dir = \"$PWD/prompts\"|" \
     -e "s|level = \"info\"|level = \"warn\"|" \
     -e "s|load_on_first_start = true|load_on_first_start = false|" \
+    -e "s|first_digit_timeout = \"10s\"|first_digit_timeout = \"10m\"|" \
+    -e "s|unknown_per_minute = 60|unknown_per_minute = 1000000|" \
+    -e "s|dn_range = { start = \"1000\", end = \"1999\" }|dn_range = { start = \"400000\", end = \"499999\" }|" \
     config/selfprov.toml > "$dir/selfprov.toml"
 cfg="$dir/selfprov.toml"
 
@@ -61,12 +69,30 @@ done
 printf 'a long benchmark password' | "$bin/selfprov" --config "$cfg" admin create bench --role administrator >&2
 token=$("$bin/selfprov" --config "$cfg" token create --owner bench 2>/dev/null)
 
+if ((calls > 0)); then
+  # The calls stay up for the whole run (6 scenarios of $duration) and end on their own a little
+  # after it, when the load generator writes its summary.
+  hold=$(( 6 * ${duration%s} + 30 ))s
+  "$bin/selfprov-loadgen" --server "127.0.0.1:$sip" --config-url "http://127.0.0.1:$web" \
+    --calls "$calls" --rate 200 --hold "$hold" --prompts prompts --json "$dir/loadgen.json" \
+    > /dev/null 2> "$dir/loadgen.log" &
+  lg=$!
+  for _ in $(seq 1 600); do
+    up=$(curl -fs "http://127.0.0.1:$admin/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active_calls"])')
+    ((up >= calls)) && break
+    sleep 0.5
+  done
+  echo "IVR: $up calls up" >&2
+fi
+
 echo "| scenario | connections | requests/s | p50 ms | p90 ms | p99 ms | max ms |"
 echo "|---|---|---|---|---|---|---|"
 run() { # scenario connections pace_ms
   local out
   out=$(TOKEN=$token SCENARIO=$1 USERS=$users DEVICES=$devices PACE_MS=$3 \
-        wrk -t2 -c"$2" -d"$duration" --latency -s benches/api/wrk.lua "http://127.0.0.1:$admin")
+        wrk -t2 -c"$2" -d"$duration" --latency -s benches/api/wrk.lua "http://127.0.0.1:$admin" 2>"$dir/wrk.err")
+  # A script that does not load leaves wrk requesting `/` without a token: measure nothing.
+  if [ -s "$dir/wrk.err" ]; then echo "$1: wrk:" >&2; cat "$dir/wrk.err" >&2; exit 1; fi
   # wrk prints latencies as 1.23ms / 456.78us / 1.02s; give milliseconds.
   ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.2f", n }'; }
   local rps p50 p90 p99 max
@@ -80,3 +106,11 @@ run() { # scenario connections pace_ms
 }
 for s in list prefix name wildcard sorted; do run "$s" "$connections" 0; done
 run devices 11 10
+if [ -n "$lg" ]; then
+  up=$(curl -fs "http://127.0.0.1:$admin/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active_calls"])')
+  echo "IVR: $up calls still up at the end" >&2
+  wait "$lg" || echo "the load generator reports failed calls or lost packets" >&2
+  lg=
+  [ -f "$dir/loadgen.json" ] && cp "$dir/loadgen.json" "${LOADGEN_JSON:-/tmp/selfprov-bench-api-loadgen.json}" \
+    && echo "loadgen summary: ${LOADGEN_JSON:-/tmp/selfprov-bench-api-loadgen.json}" >&2
+fi

@@ -21,10 +21,10 @@ end
 
 local paths = {
   list = function()
-    return string.format("/api/v1/users?limit=50&offset=%d", math.random(0, users // 50 - 1) * 50)
+    return string.format("/api/v1/users?limit=50&offset=%d", math.random(0, math.floor(users / 50) - 1) * 50)
   end,
   prefix = function()
-    return string.format("/api/v1/users?search=user0%03d&limit=50", math.random(0, users // 100 - 1) % 1000)
+    return string.format("/api/v1/users?search=user0%03d&limit=50", math.random(0, math.floor(users / 100) - 1) % 1000)
   end,
   name = function()
     return string.format("/api/v1/users?search=name%04d&sort=last_name&limit=50", math.random(0, 9999))
@@ -33,7 +33,7 @@ local paths = {
     return string.format("/api/v1/users?search=*%04d*&limit=50", math.random(0, 9999))
   end,
   sorted = function()
-    return string.format("/api/v1/users?sort=last_name&desc=true&limit=50&offset=%d", math.random(0, users // 50 - 1) * 50)
+    return string.format("/api/v1/users?sort=last_name&desc=true&limit=50&offset=%d", math.random(0, math.floor(users / 50) - 1) * 50)
   end,
   devices = function()
     return string.format("/api/v1/devices/SEP%012X", math.random(0, devices - 1))

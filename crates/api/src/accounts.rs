@@ -4,6 +4,7 @@
 
 use crate::auth::{Administer, Allowed, Read};
 use crate::body::{blocking, location, parse_json, JsonBody, NoStore};
+use crate::list::QueryParams;
 use crate::problem::Problem;
 use crate::ApiState;
 use axum::body::Bytes;
@@ -18,7 +19,7 @@ use selfprov_provisioning::accounts::Role;
 use selfprov_provisioning::model::FieldError;
 use selfprov_provisioning::UnixMillis;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -55,7 +56,7 @@ impl From<AccountView> for Account {
 }
 
 /// A new account.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     pub name: String,
@@ -66,7 +67,7 @@ pub struct NewAccount {
 }
 
 /// A change of role.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
     #[schema(value_type = String)]
@@ -74,7 +75,7 @@ pub struct RoleChange {
 }
 
 /// A new password.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
     pub password: String,
@@ -246,7 +247,7 @@ impl From<NewToken> for CreatedToken {
 }
 
 /// What token to make.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenSpec {
     /// Whose token (default: the caller). Only administrators make tokens for others.
@@ -258,20 +259,44 @@ pub struct TokenSpec {
     pub description: String,
     /// Days until it expires (default 90; 0: never).
     pub expires_in_days: Option<u32>,
+    /// Or seconds until it expires (at least 1), instead of `expires_in_days`.
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// Whose tokens to list.
+#[derive(Debug, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TokenListParams {
+    /// Only this account's tokens.
+    pub owner: Option<String>,
 }
 
 /// The tokens: an administrator sees every one, others their own.
 #[utoipa::path(get, path = "/tokens", tag = "tokens", description = "Role: any.",
+    params(TokenListParams),
     responses((status = 200, body = Vec<Token>)))]
 pub async fn tokens(
     who: Allowed<Read>,
     State(s): State<ApiState>,
+    QueryParams(p): QueryParams<TokenListParams>,
 ) -> Result<Json<Vec<Token>>, Problem> {
-    let own = (!who.who.may(Action::Administer)).then(|| who.who.name.to_string());
+    let owner = if who.who.may(Action::Administer) {
+        p.owner
+    } else if p
+        .owner
+        .as_deref()
+        .is_some_and(|o| o != who.who.name.as_str())
+    {
+        // Others see their own tokens only: someone else's are none of theirs.
+        return Ok(Json(Vec::new()));
+    } else {
+        Some(who.who.name.to_string())
+    };
     blocking(move || {
         Ok(Json(
             s.ops
-                .tokens(own.as_deref())?
+                .tokens(owner.as_deref())?
                 .into_iter()
                 .map(Token::from)
                 .collect(),
@@ -296,17 +321,34 @@ pub async fn create_token(
             "a token for another account needs the administrator role",
         ));
     }
-    let days = t.expires_in_days.unwrap_or(90);
-    if days > 3650 {
-        return Err(FieldError::new("expires_in_days", "must be at most 3650").into());
-    }
+    const MAX_SECONDS: u64 = 3650 * 86_400;
+    let seconds = match (t.expires_in_days, t.expires_in_seconds) {
+        (Some(_), Some(_)) => {
+            return Err(FieldError::new(
+                "expires_in_seconds",
+                "give either expires_in_days or expires_in_seconds",
+            )
+            .into())
+        }
+        (Some(days), None) if days > 3650 => {
+            return Err(FieldError::new("expires_in_days", "must be at most 3650").into())
+        }
+        (None, Some(s)) if !(1..=MAX_SECONDS).contains(&s) => {
+            return Err(FieldError::new(
+                "expires_in_seconds",
+                format!("must be 1 to {MAX_SECONDS}"),
+            )
+            .into())
+        }
+        (None, Some(s)) => s,
+        (days, None) => u64::from(days.unwrap_or(90)) * 86_400,
+    };
     let now = UnixMillis::now();
     let req = TokenRequest {
         owner,
         role: t.role,
         description: t.description,
-        expires: (days > 0)
-            .then(|| now.plus(std::time::Duration::from_secs(u64::from(days) * 86_400))),
+        expires: (seconds > 0).then(|| now.plus(std::time::Duration::from_secs(seconds))),
     };
     blocking(move || {
         let made = s.ops.create_token(&who.actor(), &req, now)?;

@@ -5,6 +5,10 @@
 //! an [`Allowed`] argument (`Allowed<Read>`, `Allowed<Helpdesk>`, `Allowed<Administer>`), so a
 //! handler cannot forget the check: without the argument it has no actor to act as.
 //!
+//! The command line calls the same routes in its own process (no socket) with a [`LocalCaller`]
+//! in the request's extensions; only a router built with [`ApiState::in_process`] accepts it, and
+//! a request from the network cannot carry a Rust value, so this opens nothing to the network.
+//!
 //! Secrets never reach the log: neither the token, the cookie nor the CSRF token is logged.
 
 use crate::body::{blocking, header_str};
@@ -24,6 +28,17 @@ pub const COOKIE: &str = "selfprov_session";
 /// The header a session's change carries its anti-CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// The command line, calling in process as an administrator (see the module's documentation).
+#[derive(Debug, Clone)]
+pub struct LocalCaller(Principal);
+
+impl LocalCaller {
+    /// The command line acting as `actor` (`cli:<user>`).
+    pub fn new(actor: selfprov_operations::Actor) -> Self {
+        LocalCaller(Principal::local(actor))
+    }
+}
+
 /// Resolve the caller; 401 without valid credentials, 403 for a session change without its
 /// anti-CSRF token.
 pub async fn authenticate(
@@ -31,6 +46,13 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Result<Response, Problem> {
+    if let Some(LocalCaller(local)) = req.extensions_mut().remove::<LocalCaller>() {
+        if !s.local_callers {
+            return Err(Problem::unauthenticated());
+        }
+        req.extensions_mut().insert(local);
+        return Ok(next.run(req).await);
+    }
     let bearer = header_str(req.headers(), "authorization")
         .and_then(|v| {
             v.strip_prefix("Bearer ")
@@ -138,6 +160,42 @@ impl<S: Send + Sync, A: Need> FromRequestParts<S> for Allowed<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use selfprov_operations::{Actor, Operations};
+    use selfprov_provisioning::store::SqliteStore;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    /// `GET /api/v1/users` carrying the command line's caller, to a router of `state`: its status.
+    async fn as_local_cli(state: ApiState) -> u16 {
+        let mut req = axum::http::Request::get("/api/v1/users")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(LocalCaller::new(Actor::cli("ops")));
+        let resp = crate::router(state).oneshot(req).await.unwrap();
+        resp.status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn the_local_caller_counts_only_in_the_command_lines_own_router() {
+        let ops = Operations::new(Arc::new(SqliteStore::in_memory().unwrap()));
+        // Listing users reads no settings.
+        let settings: crate::SettingsSource = Arc::new(|| unreachable!("not read"));
+        let listener = ApiState::new(
+            ops.clone(),
+            settings.clone(),
+            crate::live::nothing_live(),
+            Arc::new(|_| {}),
+            crate::AuthConfig::default(),
+        );
+        assert_eq!(as_local_cli(listener).await, 401);
+        assert_eq!(as_local_cli(ApiState::in_process(ops, settings)).await, 200);
+        assert_eq!(
+            Principal::local(Actor::cli("ops")).actor().as_str(),
+            "cli:ops",
+            "audited as the OS user"
+        );
+    }
 
     #[test]
     fn cookie_parsing_and_comparison() {

@@ -111,7 +111,7 @@ crate::crud_routes!(
 );
 
 /// Whom to give a phone to.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToUser {
     pub user_id: String,
@@ -222,7 +222,7 @@ pub async fn release(
 }
 
 /// The new hardware.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Replacement {
     /// The new phone's name, or its MAC address (`00:11:22:aa:bb:cc`).
@@ -260,7 +260,7 @@ pub async fn replace(
 }
 
 /// How much history.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryParams {

@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use selfprov_operations::accounts::Via;
 use selfprov_operations::import::ImportSummary;
 use selfprov_provisioning::import::{self, Existing, RowError};
 use selfprov_provisioning::model::NewUser;
@@ -74,7 +75,7 @@ impl From<ImportSummary> for Imported {
 }
 
 /// How rows for existing users are taken.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
@@ -174,7 +175,10 @@ pub async fn commit(
             return Err(p);
         }
         let prepared = import::prepare_users(users, &|_, _| {}).map_err(Problem::internal)?;
-        let source = format!("the API by {}", who.who.name);
+        let source = match &who.who.via {
+            Via::Local(actor) => format!("the command line ({actor})"),
+            _ => format!("the API by {}", who.who.name),
+        };
         let sum = s.ops.import_users(&who.actor(), &prepared, mode, &source)?;
         Ok(Json(sum.into()))
     })

@@ -4,7 +4,7 @@
 //! layer's, the same as for the command line and the IVR.
 //!
 //! A request's way: [`auth::authenticate`] resolves the caller (API token or console session,
-//! CSRF for a session's changes) → the handler's [`auth::Allowed`] argument checks the role →
+//! CSRF for a session's changes; the command line's in-process caller, see [`ApiState::in_process`]) → the handler's [`auth::Allowed`] argument checks the role →
 //! the handler runs the operation on the blocking pool as `api:<account>` → the answer (JSON with
 //! an `ETag`, or a [`problem::Problem`]).
 //!
@@ -92,6 +92,9 @@ pub struct ApiState {
     pub auth: Arc<AuthConfig>,
     throttle: Arc<session::LoginThrottle>,
     docs: Arc<OnceLock<docs::Docs>>,
+    /// Whether requests may carry an [`auth::LocalCaller`]: only for a router that the command
+    /// line builds and calls in its own process, never for one behind a listener.
+    local_callers: bool,
 }
 
 impl ApiState {
@@ -110,7 +113,24 @@ impl ApiState {
             throttle: Arc::new(session::LoginThrottle::new(auth.logins_per_minute)),
             auth: Arc::new(auth),
             docs: Arc::new(OnceLock::new()),
+            local_callers: false,
         }
+    }
+
+    /// The state of a router that the command line calls in its own process (`tower`'s
+    /// `oneshot`), with no listener: its requests are authorised by the [`auth::LocalCaller`]
+    /// they carry. Nothing is live, and no phone is told of a change (there is no service to
+    /// send the NOTIFY).
+    pub fn in_process(ops: Operations, settings: SettingsSource) -> Self {
+        let mut s = ApiState::new(
+            ops,
+            settings,
+            live::nothing_live(),
+            Arc::new(|_| {}),
+            AuthConfig::default(),
+        );
+        s.local_callers = true;
+        s
     }
 }
 

@@ -7,11 +7,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use selfprov_operations::{ErrorClass, OpError};
 use selfprov_provisioning::model::FieldError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A problem detail (RFC 9457).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
     /// `urn:selfprov:problem:<slug>`, e.g. `urn:selfprov:problem:invalid`.
     #[serde(rename = "type")]

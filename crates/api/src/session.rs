@@ -185,6 +185,7 @@ pub async fn whoami(who: Allowed<Read>) -> NoStore<SessionInfo> {
     let (via, csrf) = match &who.who.via {
         Via::Token(_) => ("token", None),
         Via::Session { csrf } => ("session", Some(csrf.clone())),
+        Via::Local(_) => ("command line", None),
     };
     NoStore(
         StatusCode::OK,

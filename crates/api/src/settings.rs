@@ -114,7 +114,7 @@ pub async fn update(
 }
 
 /// Which run-time changes to drop.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reset {
     /// Setting names, or `all`.

@@ -167,7 +167,7 @@ pub async fn unlock(
 }
 
 /// A PIN reset: the PIN given, or a random 6-digit one.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPin {
     /// The new PIN (1 to 20 digits); leave out for a random one.
@@ -175,7 +175,7 @@ pub struct ResetPin {
 }
 
 /// The answer to a PIN reset.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PinReset {
     /// The generated PIN, shown this once (`null` when the PIN was given).
     pub pin: Option<String>,

@@ -44,6 +44,9 @@ pub enum Via {
     Token(String),
     /// A console session, with its anti-CSRF token.
     Session { csrf: String },
+    /// The command line on the database's own machine, calling the API in process (never over
+    /// the network): audited as the operating-system user it runs as (`cli:<user>`).
+    Local(Actor),
 }
 
 /// An authenticated administrator: their account, the role in force and how they came in.
@@ -58,9 +61,32 @@ impl Principal {
     pub fn may(&self, action: Action) -> bool {
         self.role >= action.needs()
     }
-    /// Who the audit log names: `api:<account>`.
+    /// Who the audit log names: `api:<account>`, or the command line's `cli:<user>`.
     pub fn actor(&self) -> Actor {
-        Actor::named("api", self.name.as_str())
+        match &self.via {
+            Via::Local(actor) => actor.clone(),
+            _ => Actor::named("api", self.name.as_str()),
+        }
+    }
+
+    /// The command line acting on the database it can open: an administrator, as `actor`.
+    pub fn local(actor: Actor) -> Principal {
+        // The account name is only used where an account acts on its own (its tokens, its
+        // password); the command line names accounts explicitly.
+        let name = actor
+            .as_str()
+            .rsplit(':')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .or_else(|| "cli".parse().ok());
+        let Some(name) = name else {
+            unreachable!("`cli` is a valid account name")
+        };
+        Principal {
+            name,
+            role: Role::Administrator,
+            via: Via::Local(actor),
+        }
     }
 }
 

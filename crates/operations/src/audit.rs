@@ -4,12 +4,12 @@
 use crate::{Actor, OpError, Operations};
 use selfprov_provisioning::model::{AuditEntry, AuditKind, FieldError};
 use selfprov_provisioning::store::{AuditFilter, StoreExt, UnixMillis};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The audit log's filters as a front end receives them (text), parsed the same way for every
 /// front end.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]

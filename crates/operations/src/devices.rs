@@ -9,10 +9,10 @@ use selfprov_provisioning::model::{model_class, Device, DeviceClass, FieldError}
 use selfprov_provisioning::store::{
     DeviceSort, ListQuery, Page, StoreError, StoreExt, Tx, UnixMillis,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Device fields to set; `None` keeps the current value. `""` clears the DN or the owner.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DevicePatch {

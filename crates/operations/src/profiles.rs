@@ -7,10 +7,10 @@ use crate::templates::NameQuery;
 use crate::{Actor, OpError, Operations};
 use selfprov_provisioning::model::{FieldError, ObjectName, UserProfile, DEFAULT_DEVICE_LIMIT};
 use selfprov_provisioning::store::{Page, StoreError, StoreExt, Tx};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Profile fields to set; `None` keeps the current value. Template references: `""` clears.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {

@@ -56,7 +56,7 @@ pub struct SettingsOverrides {
 
 /// Settings to change; `None` leaves a field as it is. The authentication code is given in clear
 /// (1 to 20 digits) and stored hashed.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {

@@ -6,10 +6,10 @@ use crate::object::Object;
 use crate::{Actor, OpError, Operations};
 use selfprov_provisioning::model::{FieldError, UniversalDeviceTemplate, UniversalLineTemplate};
 use selfprov_provisioning::store::{ListQuery, Page, StoreError, StoreExt, Tx};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// UDT fields to set; `None` keeps the current value (or the default on create).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UdtPatch {
@@ -70,7 +70,7 @@ impl UdtPatch {
 }
 
 /// ULT fields to set; `None` keeps the current value (or the default on create).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UltPatch {

@@ -11,12 +11,12 @@ use selfprov_provisioning::secret::SecretHash;
 use selfprov_provisioning::store::{
     ListQuery, Page, StoreError, StoreExt, Tx, UnixMillis, UserSort,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// User fields to set; `None` keeps the current value. `""` clears an optional field (the
 /// self-service ID then defaults to the primary extension; the profile to the system default).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {

@@ -7,10 +7,17 @@ use std::path::PathBuf;
 #[command(
     name = "selfprov",
     version,
-    about = "Self-provisioning IVR for SIP phones: service and admin CLI"
+    about = "Self-provisioning IVR for SIP phones: service and admin CLI",
+    after_help = "The administrative commands (template, profile, user, device, settings, import, \
+export, audit, admin, token) are requests of the HTTP API: with --url to a running service (as \
+the token's owner, `api:<account>` in the audit; a phone is told of a release, move, replace or \
+assign at once), else to the same API in this process on the configured database (as the OS \
+user, `cli:<user>`; phones are not told). Local only, --url does not apply: serve, \
+check-config, status, registrations, hash-secret, demo, prompts, phone, config, and \
+`device autoregister`."
 )]
 pub struct Cli {
-    /// Configuration file.
+    /// Configuration file (not read by the administrative commands with --url).
     #[arg(
         long,
         short = 'c',
@@ -19,8 +26,26 @@ pub struct Cli {
         env = "SELFPROV_CONFIG"
     )]
     pub config: PathBuf,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where the administrative commands send their requests.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RemoteArgs {
+    /// A running service's admin listener, e.g. `http://127.0.0.1:8080`: the administrative
+    /// commands go to its API instead of the database file.
+    #[arg(long, global = true, env = "SELFPROV_URL")]
+    pub url: Option<String>,
+    /// The API token for --url (visible in the process list and shell history: prefer
+    /// --token-file or SELFPROV_TOKEN).
+    #[arg(long, global = true, env = "SELFPROV_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the API token for --url (taken before --token).
+    #[arg(long, global = true, env = "SELFPROV_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -42,7 +67,7 @@ pub enum Command {
     },
     /// Hash a secret (the authentication code) for the config file; reads it from stdin.
     HashSecret,
-    /// Demo data set.
+    /// Demo data set (local only: the database file).
     #[command(subcommand)]
     Demo(DemoCmd),
     /// Universal device and line templates.
@@ -74,7 +99,8 @@ pub enum Command {
     /// The audit log, newest first: claims (with their outcome codes) and administrative
     /// changes (who, what, before and after).
     Audit(AuditArgs),
-    /// Phones' configuration files: what a device receives, and checking the templates.
+    /// Phones' configuration files: what a device receives, and checking the templates (local
+    /// only: the database file and the template files).
     #[command(subcommand)]
     Config(ConfigCmd),
     /// Self-provisioning and auto-registration settings changed at run time (they override the
@@ -153,6 +179,7 @@ pub enum TokenCmd {
 pub struct AuditArgs {
     #[arg(long)]
     pub json: bool,
+    /// At most this many entries (default 100, at most 10,000).
     #[arg(long)]
     pub limit: Option<usize>,
     /// `claim` (IVR calls, assignments) or `change` (administrative changes).
@@ -167,7 +194,7 @@ pub struct AuditArgs {
     /// Entries about this object (a template, profile, user or device name).
     #[arg(long)]
     pub object: Option<String>,
-    /// Who acted: `cli:root`, or a channel such as `cli`, `ivr`, `registrar`.
+    /// Who acted: `cli:root`, `api:alice`, or a channel such as `cli`, `api`, `ivr`, `registrar`.
     #[arg(long)]
     pub actor: Option<String>,
     /// An outcome code, e.g. SUCCESS, INVALID_CREDENTIALS.
@@ -276,7 +303,7 @@ pub struct ListArgs {
     /// Skip this many matches.
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
-    /// Show at most this many.
+    /// Show at most this many (default 100, at most 1000).
     #[arg(long)]
     pub limit: Option<u64>,
     #[arg(long)]
@@ -440,7 +467,8 @@ pub enum DeviceCmd {
     Delete {
         name: String,
     },
-    /// Auto-register a device as if it had registered (next free DN of the range).
+    /// Auto-register a device as if it had registered (next free DN of the range). Local only:
+    /// works on the database file, not with --url.
     Autoregister {
         name: String,
         #[arg(long, default_value = "Generic SIP Phone")]

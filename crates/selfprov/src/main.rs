@@ -1,9 +1,11 @@
-//! The `selfprov` binary: `serve` runs the service (crate `selfprov-service`); every other
-//! command is a front end over the operations layer (`selfprov-operations`), or a tool (the test
-//! phone, prompt and configuration checks).
+//! The `selfprov` binary: `serve` runs the service (crate `selfprov-service`); the administrative
+//! commands are a client of the HTTP API (`selfprov-api`), of a running service (`--url`) or of
+//! the API in this process on the database file ([`client`]); the rest are tools (the test phone,
+//! prompt and configuration checks).
 
 mod admin;
 mod cli;
+mod client;
 mod log_format;
 mod logging;
 mod output;
@@ -12,9 +14,9 @@ mod phone;
 use admin::Admin;
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, DemoCmd, ExportCmd, ImportCmd, PromptsCmd};
+use cli::{Cli, Command, DemoCmd, ExportCmd, ImportCmd, PromptsCmd, RemoteArgs};
+use client::{Client, Remote};
 use selfprov_config::Config;
-use selfprov_provisioning::import::Existing;
 use selfprov_provisioning::settings::{status, Status};
 use std::process::ExitCode;
 
@@ -27,6 +29,14 @@ fn load_config(cli: &Cli) -> Result<Config, ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let (Some(url), true) = (&cli.remote.url, uses_api(&cli.command)) {
+        // A running service elsewhere: the configuration file is not needed.
+        let log = selfprov_config::Log::default();
+        logging::init(&log.format, &log.level);
+        return finish(
+            remote_client(url, &cli.remote).and_then(|c| run_api(cli.command, &c, None)),
+        );
+    }
     let cfg = match load_config(&cli) {
         Ok(c) => c,
         Err(code) => return code,
@@ -35,13 +45,73 @@ fn main() -> ExitCode {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
-    match run(cli.command, &cfg) {
+    finish(run(cli.command, &cfg))
+}
+
+fn finish(r: Result<ExitCode>) -> ExitCode {
+    match r {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether a command is a request of the API (the rest work on this machine only).
+fn uses_api(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Template(_)
+            | Command::Profile(_)
+            | Command::User(_)
+            | Command::Device(_)
+            | Command::Settings(_)
+            | Command::Import(_)
+            | Command::Export(_)
+            | Command::Audit(_)
+            | Command::Admin(_)
+            | Command::Token(_)
+    )
+}
+
+fn remote_client(url: &str, r: &RemoteArgs) -> Result<Client> {
+    Client::http(Remote::from_options(
+        url,
+        r.token.as_deref(),
+        r.token_file.as_ref(),
+    )?)
+}
+
+/// An administrative command, through `c`. `cfg` is the configuration when working on the local
+/// database (for the commands the API has no equivalent of).
+fn run_api(cmd: Command, c: &Client, cfg: Option<&Config>) -> Result<ExitCode> {
+    let local = || match cfg {
+        Some(cfg) => Admin::open(cfg),
+        None => anyhow::bail!("this command works on the database file only; run it without --url"),
+    };
+    match cmd {
+        Command::Template(x) => admin::template(c, x)?,
+        Command::Profile(x) => admin::profile(c, x)?,
+        Command::User(x) => admin::user(c, x)?,
+        Command::Device(x) => admin::device(c, local, x)?,
+        Command::Settings(x) => admin::settings(c, x)?,
+        Command::Import(ImportCmd::Users {
+            file,
+            dry_run,
+            update_existing,
+        }) => {
+            if !admin::import_users(c, &file, dry_run, update_existing)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Export(ExportCmd::Users { file }) => admin::export_users(c, file.as_deref())?,
+        Command::Audit(args) => admin::audit(c, args)?,
+        Command::Admin(x) => admin::accounts::account(c, x)?,
+        Command::Token(x) => admin::accounts::token(c, x)?,
+        other => anyhow::bail!("{other:?} is not a request of the API"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
@@ -152,11 +222,6 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             let n = selfprov_operations::demo::load_demo_data(&a.ops, &a.actor)?;
             println!("demo data loaded ({n} object(s) created)");
         }
-        Command::Template(c) => admin::template(&Admin::open(cfg)?, c)?,
-        Command::Profile(c) => admin::profile(&Admin::open(cfg)?, c)?,
-        Command::User(c) => admin::user(&Admin::open(cfg)?, c)?,
-        Command::Device(c) => admin::device(&Admin::open(cfg)?, c)?,
-        Command::Settings(c) => admin::settings(&Admin::open(cfg)?, c)?,
         Command::Config(cli::ConfigCmd::Check) => return admin::phone_files::check(cfg),
         Command::Config(cli::ConfigCmd::Render {
             device,
@@ -164,23 +229,6 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             file,
             show_secrets,
         }) => admin::phone_files::render(&Admin::open(cfg)?, &device, model, file, show_secrets)?,
-        Command::Import(ImportCmd::Users {
-            file,
-            dry_run,
-            update_existing,
-        }) => {
-            let mode = if update_existing {
-                Existing::Update
-            } else {
-                Existing::Refuse
-            };
-            if !admin::import_users(&Admin::open(cfg)?, &file, dry_run, mode)? {
-                return Ok(ExitCode::from(1));
-            }
-        }
-        Command::Export(ExportCmd::Users { file }) => {
-            admin::export_users(&Admin::open(cfg)?, file.as_deref())?
-        }
         Command::Prompts(PromptsCmd::Check { languages }) => {
             let mut langs: Vec<String> = if languages.is_empty() {
                 cfg.self_provisioning
@@ -207,9 +255,11 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             }
         }
         Command::Phone(args) => return phone::run(cfg, args),
-        Command::Audit(args) => admin::audit(&Admin::open(cfg)?, args)?,
-        Command::Admin(c) => admin::accounts::account(&Admin::open(cfg)?, c)?,
-        Command::Token(c) => admin::accounts::token(&Admin::open(cfg)?, c)?,
+        // The administrative commands: requests of the API in this process.
+        api => {
+            let (ops, base) = admin::open_database(cfg)?;
+            return run_api(api, &Client::in_process(ops, base)?, Some(cfg));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,15 +10,8 @@ mod common;
 use common::api::{account, Client};
 use common::boot::*;
 use common::*;
-use selfprov_testkit::{ChildGuard, LineWatcher};
 use serde_json::Value;
 
-fn demo_service(tag: &str) -> (Service, ChildGuard, LineWatcher) {
-    let s = config(tag);
-    let (svc, err) = start_service(&s);
-    cli_ok(&s, &["demo", "load"]);
-    (s, svc, err)
-}
 
 /// A new phone of `vendor` boots on a temporary DN; booted again with the secret it got, it
 /// claims 1004 and comes back registered as 1004. The two boots' reports.

@@ -1,13 +1,16 @@
-//! `selfprov admin …` (administrator accounts) and `selfprov token …` (API tokens): the same
-//! operations as the API's `/accounts` and `/tokens`, acting as the operating-system user.
+//! `selfprov admin …` (administrator accounts, `/api/v1/accounts`) and `selfprov token …` (API
+//! tokens, `/api/v1/tokens`).
 
-use super::{read_secret_stdin, Admin};
+use super::{read_secret_stdin, Client};
 use crate::cli::{AccountCmd, TokenCmd};
+use crate::client::{path, Payload};
 use crate::output::{json, table};
 use anyhow::{bail, Context, Result};
-use selfprov_operations::tokens::TokenRequest;
+use axum::http::Method;
+use selfprov_api::accounts::{
+    Account, CreatedToken, NewAccount, NewPassword, RoleChange, Token, TokenListParams, TokenSpec,
+};
 use selfprov_provisioning::accounts::Role;
-use selfprov_provisioning::store::UnixMillis;
 
 fn role(v: &str) -> Result<Role> {
     v.parse::<Role>().context("--role")
@@ -24,22 +27,29 @@ fn when(ms: Option<i64>) -> String {
     )
 }
 
-pub fn account(a: &Admin, cmd: AccountCmd) -> Result<()> {
-    let (ops, who) = (&a.ops, &a.actor);
+pub fn account(c: &Client, cmd: AccountCmd) -> Result<()> {
+    let item = |name: &str| path("/accounts", name);
     match cmd {
         AccountCmd::Create { name, role: r } => {
-            let r = role(&r)?;
+            let role = role(&r)?;
             let password = read_secret_stdin("password")?;
-            let made = ops.create_account(who, &name, r, &password)?;
+            let made: Account = c.post(
+                &path("/accounts", ""),
+                &NewAccount {
+                    name,
+                    role,
+                    password,
+                },
+            )?;
             println!(
                 "created administrator account {} ({})",
                 made.name, made.role
             );
         }
-        AccountCmd::List { json: true } => json(&ops.accounts()?)?,
+        AccountCmd::List { json: true } => json(&c.get::<Vec<Account>>(&path("/accounts", ""))?)?,
         AccountCmd::List { json: false } => {
-            let rows: Vec<Vec<String>> = ops
-                .accounts()?
+            let rows: Vec<Vec<String>> = c
+                .get::<Vec<Account>>(&path("/accounts", ""))?
                 .into_iter()
                 .map(|x| {
                     vec![
@@ -58,27 +68,30 @@ pub fn account(a: &Admin, cmd: AccountCmd) -> Result<()> {
         }
         AccountCmd::Password { name } => {
             let password = read_secret_stdin("password")?;
-            ops.set_password(who, &name, &password)?;
+            c.no_content(
+                Method::POST,
+                &format!("{}/password", item(&name)),
+                Payload::json(&NewPassword { password })?,
+            )?;
             println!("password of {name} changed");
         }
         AccountCmd::Role { name, role: r } => {
-            let made = ops.set_account_role(who, &name, role(&r)?)?;
+            let made: Account = c.patch(&item(&name), &RoleChange { role: role(&r)? })?;
             println!("{} is now {}", made.name, made.role);
         }
         AccountCmd::Unlock { name } => {
-            ops.unlock_account(who, &name)?;
+            let _: Account = c.action(&format!("{}/unlock", item(&name)))?;
             println!("unlocked administrator account {name}");
         }
         AccountCmd::Delete { name } => {
-            ops.delete_account(who, &name)?;
+            c.no_content(Method::DELETE, &item(&name), Payload::Empty)?;
             println!("deleted administrator account {name} with its tokens and sessions");
         }
     }
     Ok(())
 }
 
-pub fn token(a: &Admin, cmd: TokenCmd) -> Result<()> {
-    let (ops, who) = (&a.ops, &a.actor);
+pub fn token(c: &Client, cmd: TokenCmd) -> Result<()> {
     match cmd {
         TokenCmd::Create {
             owner,
@@ -87,21 +100,21 @@ pub fn token(a: &Admin, cmd: TokenCmd) -> Result<()> {
             expires,
             json: as_json,
         } => {
-            let now = UnixMillis::now();
-            let expires = match expires.as_str() {
-                "never" => None,
+            let (days, seconds) = match expires.as_str() {
+                "never" => (Some(0), None),
                 span => match humantime::parse_duration(span) {
-                    Ok(d) => Some(now.plus(d)),
+                    Ok(d) => (None, Some(d.as_secs().max(1))),
                     Err(_) => bail!("--expires: `{span}` is not a span (90d, 12h) or `never`"),
                 },
             };
-            let req = TokenRequest {
-                owner,
+            let spec = TokenSpec {
+                owner: Some(owner),
                 role: r.as_deref().map(role).transpose()?,
                 description,
-                expires,
+                expires_in_days: days,
+                expires_in_seconds: seconds,
             };
-            let made = ops.create_token(who, &req, now)?;
+            let made: CreatedToken = c.post(&path("/tokens", ""), &spec)?;
             if as_json {
                 return json(&made);
             }
@@ -119,7 +132,7 @@ pub fn token(a: &Admin, cmd: TokenCmd) -> Result<()> {
             owner,
             json: as_json,
         } => {
-            let all = ops.tokens(owner.as_deref())?;
+            let all: Vec<Token> = c.get_query(&path("/tokens", ""), &TokenListParams { owner })?;
             if as_json {
                 return json(&all);
             }
@@ -142,7 +155,7 @@ pub fn token(a: &Admin, cmd: TokenCmd) -> Result<()> {
             );
         }
         TokenCmd::Revoke { id } => {
-            ops.revoke_token(who, &id)?;
+            c.no_content(Method::DELETE, &path("/tokens", &id), Payload::Empty)?;
             println!("token {id} revoked");
         }
     }

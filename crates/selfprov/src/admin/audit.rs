@@ -1,14 +1,15 @@
-//! `selfprov audit`: claims and administrative changes, newest first, with filters.
+//! `selfprov audit`: `/api/v1/audit`, claims and administrative changes, newest first, with
+//! filters.
 
-use super::Admin;
+use super::Client;
 use crate::cli::AuditArgs;
+use crate::client::{path, ApiError};
 use crate::output::{json, opt, table};
 use anyhow::Result;
+use selfprov_api::audit::Entry;
 use selfprov_operations::audit::AuditQuery;
-use selfprov_provisioning::model::AuditKind;
-use selfprov_provisioning::store::UnixMillis;
 
-pub fn audit(a: &Admin, args: AuditArgs) -> Result<()> {
+pub fn audit(c: &Client, args: AuditArgs) -> Result<()> {
     let query = AuditQuery {
         kind: args.kind,
         device: args.device,
@@ -20,10 +21,19 @@ pub fn audit(a: &Admin, args: AuditArgs) -> Result<()> {
         until: args.until,
         limit: args.limit,
     };
-    let filter = query
-        .filter(UnixMillis::now())
-        .map_err(|e| anyhow::anyhow!("--{e}"))?;
-    let entries = a.ops.audit_log(&filter)?;
+    // The filters are options here: a wrong one is named as such (`--since: …`).
+    let entries: Vec<Entry> = c
+        .get_query(&path("/audit", ""), &query)
+        .map_err(|e| match e.downcast::<ApiError>() {
+            Ok(api) => match &api.problem.field {
+                Some(f) if api.problem.detail.starts_with(f.as_str()) => {
+                    let rest = &api.problem.detail[f.len()..];
+                    anyhow::anyhow!("--{}{rest}", f.replace('_', "-"))
+                }
+                _ => api.into(),
+            },
+            Err(other) => other,
+        })?;
     if args.json {
         return json(&entries);
     }
@@ -32,17 +42,17 @@ pub fn audit(a: &Admin, args: AuditArgs) -> Result<()> {
         .map(|e| {
             // A claim shows its outcome and device; a change its action and object; a fetch
             // whether it was served, and the file.
-            let (what, about) = match e.kind {
-                AuditKind::Claim => (opt(&e.code), opt(&e.device)),
-                AuditKind::Fetch => (opt(&e.action), opt(&e.object)),
-                AuditKind::Change => (
+            let (what, about) = match e.kind.as_str() {
+                "claim" => (opt(&e.code), opt(&e.device)),
+                "fetch" => (opt(&e.action), opt(&e.object)),
+                _ => (
                     opt(&e.action),
                     format!("{} {}", opt(&e.object_kind), opt(&e.object)),
                 ),
             };
             vec![
                 utc(e.time_ms),
-                e.kind.to_string(),
+                e.kind,
                 e.actor,
                 what,
                 about,

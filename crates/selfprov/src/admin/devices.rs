@@ -1,43 +1,16 @@
-//! `selfprov device …`.
+//! `selfprov device …`: `/api/v1/devices`, and `device autoregister`, which only the database
+//! file has (the registrar does it in a running service).
 
-use super::{page_footer, show, sorted_query, Admin};
+use super::{page_footer, show, sorted_query, Admin, Client};
 use crate::cli::{DeviceArgs, DeviceCmd};
+use crate::client::{path, Payload};
 use crate::output::{json, opt, table};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use axum::http::Method;
+use selfprov_api::devices::{Assignment, DeviceOut, Replacement, ToUser};
+use selfprov_api::list::ListPage;
 use selfprov_operations::devices::DevicePatch;
-use selfprov_operations::{AssignOutcome, ClaimContext};
-use selfprov_provisioning::model::Device;
 use selfprov_provisioning::store::UnixMillis;
-
-/// The JSON shape of `device list --json` and `device show`.
-#[derive(serde::Serialize)]
-struct DeviceOut<'a> {
-    name: &'a str,
-    model: &'a str,
-    class: &'a str,
-    dn: Option<&'a str>,
-    owner: Option<&'a str>,
-    auto_registered: bool,
-    secure: bool,
-    udt: Option<&'a str>,
-    ult: Option<&'a str>,
-    description: &'a str,
-}
-
-fn device_out(d: &Device) -> DeviceOut<'_> {
-    DeviceOut {
-        name: d.name.as_str(),
-        model: &d.model,
-        class: d.class.as_str(),
-        dn: d.dn.as_ref().map(|x| x.as_str()),
-        owner: d.owner.as_ref().map(|x| x.as_str()),
-        auto_registered: d.auto_registered,
-        secure: d.secure,
-        udt: d.udt.as_deref(),
-        ult: d.ult.as_deref(),
-        description: &d.description,
-    }
-}
 
 fn device_patch(a: DeviceArgs) -> (String, DevicePatch) {
     let p = DevicePatch {
@@ -52,28 +25,41 @@ fn device_patch(a: DeviceArgs) -> (String, DevicePatch) {
     (a.name, p)
 }
 
-pub fn device(a: &Admin, cmd: DeviceCmd) -> Result<()> {
-    let (ops, who) = (&a.ops, &a.actor);
+/// What the command line says after a change to a phone's line made without a running service.
+fn phone_not_told(c: &Client, names: &[&str]) {
+    if !c.is_remote() {
+        eprintln!(
+            "note: {} not told of the change (no NOTIFY check-sync without a running service): a phone takes it at its next fetch of its file; --url reaches the service",
+            names.join(" and ")
+        );
+    }
+}
+
+pub fn device(c: &Client, local: impl FnOnce() -> Result<Admin>, cmd: DeviceCmd) -> Result<()> {
+    let item = |name: &str| path("/devices", name);
     match cmd {
         DeviceCmd::Create(args) => {
             let (name, p) = device_patch(args);
-            println!("created device {}", ops.create_device(who, &name, &p)?.name);
+            let d: DeviceOut = c.create("/devices", "name", &name, &p)?;
+            println!("created device {}", d.name);
         }
         DeviceCmd::Update(args) => {
             let (name, p) = device_patch(args);
-            println!("updated device {}", ops.update_device(who, &name, &p)?.name);
+            let d: DeviceOut = c.patch(&item(&name), &p)?;
+            println!("updated device {}", d.name);
         }
         DeviceCmd::List(l) => {
-            let page = ops.devices(&sorted_query(&l)?)?;
+            let page: ListPage<DeviceOut> =
+                c.get_query(&path("/devices", ""), &sorted_query(&l))?;
             if l.list.json {
-                return json(&page.items.iter().map(device_out).collect::<Vec<_>>());
+                return json(&page.items);
             }
             let rows: Vec<Vec<String>> = page
                 .items
                 .iter()
                 .map(|d| {
                     vec![
-                        d.name.to_string(),
+                        d.name.clone(),
                         d.model.clone(),
                         opt(&d.dn),
                         opt(&d.owner),
@@ -88,84 +74,79 @@ pub fn device(a: &Admin, cmd: DeviceCmd) -> Result<()> {
             );
             page_footer(&page);
         }
-        DeviceCmd::Show { name, json: j } => show(&device_out(&ops.device(&name)?), j)?,
+        DeviceCmd::Show { name, json: j } => show(&c.get::<DeviceOut>(&item(&name))?, j)?,
         DeviceCmd::Delete { name } => {
-            ops.delete_device(who, &name)?;
+            c.no_content(Method::DELETE, &item(&name), Payload::Empty)?;
             println!("deleted device {name}");
         }
         DeviceCmd::Autoregister { name, model } => {
+            if c.is_remote() {
+                bail!("`device autoregister` works on the database file only (a running service's registrar auto-registers phones); run it without --url");
+            }
+            let a = local()?;
             let name = name.parse().context("device name")?;
-            let d = ops.claims().auto_register(
+            let d = a.ops.claims().auto_register(
                 &name,
                 &model,
                 &a.cfg.auto_registration,
-                who,
+                &a.actor,
                 UnixMillis::now(),
             )?;
             println!("device {} auto-registered with DN {}", d.name, opt(&d.dn));
         }
-        DeviceCmd::Assign { name, user_id } => assign(a, &name, &user_id, false)?,
-        DeviceCmd::Move { name, user_id } => assign(a, &name, &user_id, true)?,
+        DeviceCmd::Assign { name, user_id } => assign(c, &name, user_id, false)?,
+        DeviceCmd::Move { name, user_id } => assign(c, &name, user_id, true)?,
         DeviceCmd::Replace { old, new } => {
-            let (old, new) = (device_name(&old)?, device_name(&new)?);
-            let d = ops.claims().replace(
-                &old,
-                &new.parse().context("new device")?,
-                who,
-                UnixMillis::now(),
-            )?;
+            let old = device_name(&old);
+            let d: DeviceOut = c.post(&format!("{}/replace", item(&old)), &Replacement { new })?;
             println!(
-                "device {new} replaces {old}: owner {}, DN {}; {old}'s files are no longer served",
+                "device {} replaces {old}: owner {}, DN {}; {old}'s files are no longer served",
+                d.name,
                 opt(&d.owner),
                 opt(&d.dn)
             );
+            phone_not_told(c, &[&old, &d.name]);
         }
         DeviceCmd::Release { name } => {
-            let d =
-                ops.claims()
-                    .release(&name, &a.cfg.auto_registration, who, UnixMillis::now())?;
+            let d: DeviceOut = c.action(&format!("{}/release", item(&name)))?;
             println!(
                 "device {} released: auto-registered again with DN {}",
                 d.name,
                 opt(&d.dn)
             );
+            phone_not_told(c, &[&d.name]);
         }
     }
     Ok(())
 }
 
 /// A device name, or a MAC given for it (`00:11:22:aa:bb:cc` → `SEP001122AABBCC`).
-fn device_name(v: &str) -> Result<String> {
+fn device_name(v: &str) -> String {
     match v.parse::<selfprov_phoneconfig::Mac>() {
-        Ok(m) => Ok(m.device_name()),
-        Err(_) => Ok(v.to_owned()),
+        Ok(m) => m.device_name(),
+        Err(_) => v.to_owned(),
     }
 }
 
 /// `device assign` (a claim) and `device move`: the claim engine's rules and outcome codes.
-fn assign(a: &Admin, name: &str, user_id: &str, moving: bool) -> Result<()> {
-    let user = user_id.parse().context("user ID")?;
-    let (claims, how) = (a.ops.claims(), ClaimContext::by(&a.actor));
-    let r = if moving {
-        claims.move_device(name, &user, &how, UnixMillis::now())
-    } else {
-        claims.claim(name, &user, &how, UnixMillis::now())
-    };
-    match r {
-        Ok(AssignOutcome::Assigned(p)) => {
-            let verb = if moving { "moved" } else { "assigned" };
-            println!(
-                "device {name} {verb} to {} with extension {}",
-                p.user_id, p.extension
-            )
-        }
-        Ok(AssignOutcome::AlreadyAssigned(p)) => {
-            println!(
-                "device {name} already belongs to {} (extension {}); nothing changed",
-                p.user_id, p.extension
-            )
-        }
-        Err(e) => return Err(selfprov_operations::OpError::Refused(e).into()),
+fn assign(c: &Client, name: &str, user_id: String, moving: bool) -> Result<()> {
+    let action = if moving { "move" } else { "assign" };
+    let a: Assignment = c.post(
+        &format!("{}/{action}", path("/devices", name)),
+        &ToUser { user_id },
+    )?;
+    if a.outcome == "already_assigned" {
+        println!(
+            "device {name} already belongs to {} (extension {}); nothing changed",
+            a.user_id, a.extension
+        );
+        return Ok(());
     }
+    let verb = if moving { "moved" } else { "assigned" };
+    println!(
+        "device {name} {verb} to {} with extension {}",
+        a.user_id, a.extension
+    );
+    phone_not_told(c, &[name]);
     Ok(())
 }

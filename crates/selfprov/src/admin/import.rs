@@ -1,29 +1,38 @@
-//! `selfprov import users FILE`: every row checked first (each bad one reported with its line),
-//! PINs hashed on every core with a progress bar, then all users created (or, with
-//! `--update-existing`, changed) in one transaction. `selfprov export users`: the same format.
+//! `selfprov import users FILE`: the file is checked first (`/api/v1/import/users/preview`: each
+//! bad row reported with its line), then imported whole (`/api/v1/import/users`: PINs hashed, all
+//! users created or, with `--update-existing`, changed in one transaction). `selfprov export
+//! users`: the same format (`/api/v1/export/users`).
 
-use super::Admin;
+use super::Client;
+use crate::client::{path, ApiError, Payload};
 use anyhow::{Context, Result};
-use selfprov_provisioning::import::{self, Existing};
+use axum::http::Method;
+use selfprov_api::import::{ImportParams, Imported, LineError, Preview};
+use std::path::Path;
 
-pub fn import_users(
-    a: &Admin,
-    file: &std::path::Path,
-    dry_run: bool,
-    mode: Existing,
-) -> Result<bool> {
-    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    let existing = a.ops.existing_keys()?;
-    let (users, errors) = import::parse_users_csv(std::io::BufReader::new(f), &existing, mode);
-    for e in &errors {
-        eprintln!("{}:{e}", file.display());
+fn report(file: &Path, errors: &[LineError]) {
+    for e in errors {
+        eprintln!("{}:line {}: {}", file.display(), e.line, e.reason);
     }
-    let total_rows = users.len() + errors.len();
-    if !errors.is_empty() {
+}
+
+/// Whether the file is (or, with `dry_run`, would be) imported.
+pub fn import_users(c: &Client, file: &Path, dry_run: bool, update_existing: bool) -> Result<bool> {
+    let csv = std::fs::read(file).with_context(|| format!("opening {}", file.display()))?;
+    let params = ImportParams {
+        existing: Some(if update_existing { "update" } else { "refuse" }.into()),
+    };
+    let query = serde_urlencoded::to_string(&params).context("building the query")?;
+    let preview: Preview = c.send_csv(
+        &format!("{}?{query}", path("/import/users/preview", "")),
+        csv.clone(),
+    )?;
+    report(file, &preview.errors);
+    if !preview.errors.is_empty() {
         println!(
             "import: {} row(s) read, {} bad, nothing imported{}",
-            total_rows,
-            errors.len(),
+            preview.rows,
+            preview.errors.len(),
             if dry_run {
                 " (dry run)"
             } else {
@@ -33,32 +42,26 @@ pub fn import_users(
         return Ok(false);
     }
     if dry_run {
-        let updates = users
-            .iter()
-            .filter(|u| existing.user_ids.contains(u.user_id.as_str()))
-            .count();
         println!(
-            "import: {} row(s) read, all valid ({} new, {updates} existing); nothing imported (dry run)",
-            users.len(),
-            users.len() - updates
+            "import: {} row(s) read, all valid ({} new, {} existing); nothing imported (dry run)",
+            preview.rows, preview.create, preview.update
         );
         return Ok(true);
     }
-    let bar = indicatif::ProgressBar::new(users.len() as u64);
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) && users.len() >= 100 {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("hashing PINs {bar:40} {pos}/{len} ({eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let prepared = import::prepare_users(users, &|done, _| bar.set_position(done as u64))
-        .map_err(anyhow::Error::msg)?;
-    bar.finish_and_clear();
-    let sum = a
-        .ops
-        .import_users(&a.actor, &prepared, mode, &file.display().to_string())?;
+    let done: Result<Imported> = c.send_csv(&format!("{}?{query}", path("/import/users", "")), csv);
+    let sum = match done {
+        Ok(sum) => sum,
+        // Changed since the preview: the rows bad now.
+        Err(e) => match e.downcast::<ApiError>() {
+            Ok(api) if api.problem.errors.is_some() => {
+                report(file, api.problem.errors.as_deref().unwrap_or_default());
+                println!("import: {}", api.problem.detail);
+                return Ok(false);
+            }
+            Ok(api) => return Err(api.into()),
+            Err(other) => return Err(other),
+        },
+    };
     println!(
         "import: {} user(s) imported, {} updated, {} unchanged, 0 failed",
         sum.created, sum.updated, sum.unchanged
@@ -66,20 +69,23 @@ pub fn import_users(
     Ok(true)
 }
 
-pub fn export_users(a: &Admin, file: Option<&std::path::Path>) -> Result<()> {
-    let users = a.ops.all_users()?;
+pub fn export_users(c: &Client, file: Option<&Path>) -> Result<()> {
+    let answer = c.send(Method::GET, &path("/export/users", ""), Payload::Empty)?;
+    answer.check(c.is_remote())?;
     match file {
-        Some(path) => {
-            let f = std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
-            import::write_users_csv(&users, std::io::BufWriter::new(f))?;
-            eprintln!(
-                "export: {} user(s) written to {}",
-                users.len(),
-                path.display()
-            );
+        Some(p) => {
+            std::fs::write(p, &answer.body).with_context(|| format!("writing {}", p.display()))?;
+            // Rows after the header line.
+            let users = answer
+                .body
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                .saturating_sub(1);
+            eprintln!("export: {users} user(s) written to {}", p.display());
         }
-        None => import::write_users_csv(&users, std::io::stdout().lock())?,
+        None => std::io::Write::write_all(&mut std::io::stdout().lock(), &answer.body)
+            .context("writing to stdout")?,
     }
     Ok(())
 }

@@ -1,7 +1,10 @@
-//! The admin commands: a thin front end over the operations layer (`selfprov-operations`). Each
-//! command turns its arguments into one operation, acting as the operating-system user
-//! (`cli:<user>`), and prints the result as a table, `key: value` lines or JSON. Validation,
-//! rules and the audit are the operations layer's, the same for every front end.
+//! The admin commands: each turns its arguments into a request of the HTTP API, sent by the
+//! [`Client`] to a running service (`--url`) or to the API in this process on the database file,
+//! and prints the answer as a table, `key: value` lines or JSON. Validation, rules and the audit
+//! are the operations layer's behind the API, the same for every front end.
+//!
+//! [`Admin`] is the database opened directly, for the few commands the API has no equivalent of
+//! (`demo load`, `device autoregister`, `config render`, the offline `status`).
 
 pub mod accounts;
 mod audit;
@@ -20,35 +23,38 @@ pub use templates::{profile, template};
 pub use users::user;
 
 use crate::cli::{ListArgs, SortedListArgs};
+pub use crate::client::Client;
 use crate::output::{fields, json};
 use anyhow::{Context, Result};
+use selfprov_api::list::{ListPage, ListParams};
 use selfprov_config::Config;
 use selfprov_operations::settings::SettingsBase;
 use selfprov_operations::{Actor, Operations};
-use selfprov_provisioning::store::{ListQuery, Page, Pattern};
 use std::io::Read;
-use std::str::FromStr;
 
-/// What every admin command works with.
+/// The database opened directly, for the commands the API has no equivalent of.
 pub struct Admin {
     pub ops: Operations,
     pub actor: Actor,
-    /// The configuration file's settings (the database may override them).
-    pub base: SettingsBase,
     /// The configuration with the settings in force.
     pub cfg: Config,
 }
 
+/// The configured database (created on first use) and the configuration file's settings (the
+/// database may override them).
+pub fn open_database(cfg: &Config) -> Result<(Operations, SettingsBase)> {
+    let store = selfprov_service::open_store(cfg)
+        .with_context(|| format!("opening database {}", cfg.database.describe()))?;
+    let base = SettingsBase {
+        self_provisioning: cfg.self_provisioning.clone(),
+        auto_registration: cfg.auto_registration.clone(),
+    };
+    Ok((Operations::new(store), base))
+}
+
 impl Admin {
-    /// Open the configured database (creating it on first use).
     pub fn open(cfg: &Config) -> Result<Admin> {
-        let store = selfprov_service::open_store(cfg)
-            .with_context(|| format!("opening database {}", cfg.database.describe()))?;
-        let ops = Operations::new(store);
-        let base = SettingsBase {
-            self_provisioning: cfg.self_provisioning.clone(),
-            auto_registration: cfg.auto_registration.clone(),
-        };
+        let (ops, base) = open_database(cfg)?;
         let eff = ops.effective_settings(&base)?;
         let mut effective = cfg.clone();
         effective.self_provisioning = eff.self_provisioning;
@@ -56,7 +62,6 @@ impl Admin {
         Ok(Admin {
             ops,
             actor: Actor::cli_from_env(),
-            base,
             cfg: effective,
         })
     }
@@ -71,35 +76,27 @@ pub fn show<T: serde::Serialize>(v: &T, as_json: bool) -> Result<()> {
     }
 }
 
-/// A list query from the command line's search and paging options.
-pub fn query<S: Default>(a: &ListArgs) -> Result<ListQuery<S>> {
-    Ok(ListQuery {
-        search: a
-            .search
-            .as_deref()
-            .map(Pattern::new)
-            .transpose()
-            .context("--search")?,
-        offset: a.offset,
+/// A list request from the command line's search and paging options.
+pub fn query(a: &ListArgs) -> ListParams {
+    ListParams {
+        search: a.search.clone(),
+        offset: Some(a.offset),
         limit: a.limit,
-        ..ListQuery::default()
-    })
+        ..ListParams::default()
+    }
 }
 
 /// The same with a sort key.
-pub fn sorted_query<S: Default + FromStr<Err = selfprov_provisioning::model::FieldError>>(
-    a: &SortedListArgs,
-) -> Result<ListQuery<S>> {
-    let mut q = query(&a.list)?;
-    if let Some(s) = &a.sort {
-        q.sort = s.parse().context("--sort")?;
+pub fn sorted_query(a: &SortedListArgs) -> ListParams {
+    ListParams {
+        sort: a.sort.clone(),
+        desc: Some(a.desc),
+        ..query(&a.list)
     }
-    q.descending = a.desc;
-    Ok(q)
 }
 
 /// Below a table: how many of how many, when the page is not everything.
-pub fn page_footer<T>(p: &Page<T>) {
+pub fn page_footer<T>(p: &ListPage<T>) {
     if p.items.len() as u64 != p.total {
         eprintln!(
             "({} of {} shown; use --offset and --limit to page)",

@@ -1,16 +1,18 @@
-//! `selfprov settings show|set|reset`.
+//! `selfprov settings show|set|reset`: `/api/v1/settings`.
 
-use super::{read_secret_stdin, show, Admin};
+use super::{read_secret_stdin, show, Client};
 use crate::cli::{SettingsArgs, SettingsCmd};
+use crate::client::path;
 use crate::output::{json, table};
 use anyhow::Result;
-use selfprov_operations::settings::{SettingsPatch, SettingsView};
-use selfprov_provisioning::settings::Status;
+use selfprov_api::settings::{Reset, Saved, Settings};
+use selfprov_operations::settings::SettingsPatch;
 
-fn print_view(v: &SettingsView) {
-    match &v.status {
-        Status::Ready => println!("Status: Ready"),
-        Status::NotReady(r) => println!("Status: {}", r.join("; ")),
+fn print_view(v: &Settings) {
+    if v.ready {
+        println!("Status: Ready");
+    } else {
+        println!("Status: {}", v.reasons.join("; "));
     }
     let rows: Vec<Vec<String>> = v
         .settings
@@ -21,30 +23,30 @@ fn print_view(v: &SettingsView) {
                 serde_json::Value::Null => "-".into(),
                 other => other.to_string(),
             };
-            vec![s.name.to_owned(), value, s.source.to_owned()]
+            vec![s.name.clone(), value, s.source.clone()]
         })
         .collect();
     table(&["SETTING", "VALUE", "FROM"], &rows);
 }
 
-pub fn settings(a: &Admin, cmd: SettingsCmd) -> Result<()> {
-    let (ops, who) = (&a.ops, &a.actor);
+pub fn settings(c: &Client, cmd: SettingsCmd) -> Result<()> {
+    let at = path("/settings", "");
     match cmd {
-        SettingsCmd::Show { json: true } => show(&ops.settings(&a.base)?, true)?,
-        SettingsCmd::Show { json: false } => print_view(&ops.settings(&a.base)?),
+        SettingsCmd::Show { json: true } => show(&c.get::<Settings>(&at)?, true)?,
+        SettingsCmd::Show { json: false } => print_view(&c.get(&at)?),
         SettingsCmd::Set(s) => {
             let as_json = s.json;
-            let saved = ops.update_settings(who, &a.base, &patch(s)?)?;
+            let saved: Saved = c.patch(&at, &patch(s)?)?;
             if as_json {
                 return json(&saved);
             }
             println!("{}", saved.message);
-            print_view(&saved.view);
+            print_view(&saved.settings);
         }
         SettingsCmd::Reset { names } => {
-            let saved = ops.reset_settings(who, &a.base, &names)?;
+            let saved: Saved = c.post(&format!("{at}/reset"), &Reset { names })?;
             println!("{}", saved.message);
-            print_view(&saved.view);
+            print_view(&saved.settings);
         }
     }
     Ok(())

@@ -1,64 +1,67 @@
 //! `selfprov template udt|ult …` and `selfprov profile …`: one create/update/list/show/delete
 //! path for the three kinds, each described by a [`Kind`].
 
-use super::{page_footer, query, show, Admin};
+use super::{page_footer, query, show, Client};
 use crate::cli::{Crud, ProfileArgs, TemplateCmd, UdtArgs, UltArgs};
+use crate::client::{path, Payload};
 use crate::output::{json, opt, table};
 use anyhow::Result;
+use axum::http::Method;
+use selfprov_api::list::ListPage;
+use selfprov_api::profiles::Profile;
+use selfprov_api::templates::{Udt, Ult};
 use selfprov_operations::profiles::ProfilePatch;
-use selfprov_operations::templates::{NameQuery, UdtPatch, UltPatch};
-use selfprov_operations::{Actor, OpError, Operations};
-use selfprov_provisioning::model::{UniversalDeviceTemplate, UniversalLineTemplate, UserProfile};
-use selfprov_provisioning::store::Page;
+use selfprov_operations::templates::{UdtPatch, UltPatch};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
-
-type Upsert<T, P> = fn(&Operations, &Actor, &str, &P) -> Result<T, OpError>;
 
 /// How the command line handles one kind of named object.
 struct Kind<A, T, P> {
     label: &'static str,
+    /// The API's collection, e.g. `/udts`.
+    collection: &'static str,
     patch: fn(A) -> (String, P),
-    create: Upsert<T, P>,
-    update: Upsert<T, P>,
-    get: fn(&Operations, &str) -> Result<T, OpError>,
-    list: fn(&Operations, &NameQuery) -> Result<Page<T>, OpError>,
-    delete: fn(&Operations, &Actor, &str) -> Result<(), OpError>,
     headers: &'static [&'static str],
     row: fn(&T) -> Vec<String>,
 }
 
-fn run<A: clap::Args, T: Serialize, P>(a: &Admin, k: &Kind<A, T, P>, cmd: Crud<A>) -> Result<()> {
-    let (ops, who) = (&a.ops, &a.actor);
+fn run<A: clap::Args, T: Serialize + DeserializeOwned, P: Serialize>(
+    c: &Client,
+    k: &Kind<A, T, P>,
+    cmd: Crud<A>,
+) -> Result<()> {
+    let item = |name: &str| path(k.collection, name);
     match cmd {
         Crud::Create(args) => {
             let (name, p) = (k.patch)(args);
-            (k.create)(ops, who, &name, &p)?;
+            let _: T = c.create(k.collection, "name", &name, &p)?;
             println!("created {} {name}", k.label);
         }
         Crud::Update(args) => {
             let (name, p) = (k.patch)(args);
-            (k.update)(ops, who, &name, &p)?;
+            let _: T = c.patch(&item(&name), &p)?;
             println!("updated {} {name}", k.label);
         }
         Crud::List(l) => {
-            let page = (k.list)(ops, &query(&l)?)?;
+            let page: ListPage<T> = c.get_query(&path(k.collection, ""), &query(&l))?;
             if l.json {
                 return json(&page.items);
             }
             table(k.headers, &page.items.iter().map(k.row).collect::<Vec<_>>());
             page_footer(&page);
         }
-        Crud::Show { name, json: j } => show(&(k.get)(ops, &name)?, j)?,
+        Crud::Show { name, json: j } => show(&c.get::<T>(&item(&name))?, j)?,
         Crud::Delete { name } => {
-            (k.delete)(ops, who, &name)?;
+            c.no_content(Method::DELETE, &item(&name), Payload::Empty)?;
             println!("deleted {} {name}", k.label);
         }
     }
     Ok(())
 }
 
-const UDT: Kind<UdtArgs, UniversalDeviceTemplate, UdtPatch> = Kind {
+const UDT: Kind<UdtArgs, Udt, UdtPatch> = Kind {
     label: "universal device template",
+    collection: "/udts",
     patch: |a| {
         let p = UdtPatch {
             description: a.description,
@@ -71,15 +74,10 @@ const UDT: Kind<UdtArgs, UniversalDeviceTemplate, UdtPatch> = Kind {
         };
         (a.name, p)
     },
-    create: Operations::create_udt,
-    update: Operations::update_udt,
-    get: Operations::udt,
-    list: Operations::udts,
-    delete: Operations::delete_udt,
     headers: &["NAME", "DEVICE POOL", "SECURE", "DESCRIPTION"],
     row: |t| {
         vec![
-            t.name.to_string(),
+            t.name.clone(),
             t.device_pool.clone(),
             t.secure.to_string(),
             t.description.clone(),
@@ -87,8 +85,9 @@ const UDT: Kind<UdtArgs, UniversalDeviceTemplate, UdtPatch> = Kind {
     },
 };
 
-const ULT: Kind<UltArgs, UniversalLineTemplate, UltPatch> = Kind {
+const ULT: Kind<UltArgs, Ult, UltPatch> = Kind {
     label: "universal line template",
+    collection: "/ults",
     patch: |a| {
         let p = UltPatch {
             description: a.description,
@@ -99,15 +98,10 @@ const ULT: Kind<UltArgs, UniversalLineTemplate, UltPatch> = Kind {
         };
         (a.name, p)
     },
-    create: Operations::create_ult,
-    update: Operations::update_ult,
-    get: Operations::ult,
-    list: Operations::ults,
-    delete: Operations::delete_ult,
     headers: &["NAME", "PARTITION", "CSS", "DESCRIPTION"],
     row: |t| {
         vec![
-            t.name.to_string(),
+            t.name.clone(),
             t.partition.clone(),
             t.calling_search_space.clone(),
             t.description.clone(),
@@ -115,8 +109,9 @@ const ULT: Kind<UltArgs, UniversalLineTemplate, UltPatch> = Kind {
     },
 };
 
-const PROFILE: Kind<ProfileArgs, UserProfile, ProfilePatch> = Kind {
+const PROFILE: Kind<ProfileArgs, Profile, ProfilePatch> = Kind {
     label: "user profile",
+    collection: "/profiles",
     patch: |a| {
         let p = ProfilePatch {
             description: a.description,
@@ -130,11 +125,6 @@ const PROFILE: Kind<ProfileArgs, UserProfile, ProfilePatch> = Kind {
         };
         (a.name, p)
     },
-    create: Operations::create_profile,
-    update: Operations::update_profile,
-    get: Operations::profile,
-    list: Operations::profiles,
-    delete: Operations::delete_profile,
     headers: &[
         "NAME",
         "DEFAULT",
@@ -147,7 +137,7 @@ const PROFILE: Kind<ProfileArgs, UserProfile, ProfilePatch> = Kind {
     ],
     row: |p| {
         vec![
-            p.name.to_string(),
+            p.name.clone(),
             p.system_default.to_string(),
             p.allow_self_provisioning.to_string(),
             p.device_limit.to_string(),
@@ -159,13 +149,13 @@ const PROFILE: Kind<ProfileArgs, UserProfile, ProfilePatch> = Kind {
     },
 };
 
-pub fn template(a: &Admin, cmd: TemplateCmd) -> Result<()> {
+pub fn template(c: &Client, cmd: TemplateCmd) -> Result<()> {
     match cmd {
-        TemplateCmd::Udt(c) => run(a, &UDT, c),
-        TemplateCmd::Ult(c) => run(a, &ULT, c),
+        TemplateCmd::Udt(x) => run(c, &UDT, x),
+        TemplateCmd::Ult(x) => run(c, &ULT, x),
     }
 }
 
-pub fn profile(a: &Admin, cmd: Crud<ProfileArgs>) -> Result<()> {
-    run(a, &PROFILE, cmd)
+pub fn profile(c: &Client, cmd: Crud<ProfileArgs>) -> Result<()> {
+    run(c, &PROFILE, cmd)
 }

@@ -1,11 +1,14 @@
-//! `selfprov user …`.
+//! `selfprov user …`: `/api/v1/users`.
 
-use super::{page_footer, read_secret_stdin, show, sorted_query, Admin};
+use super::{page_footer, read_secret_stdin, show, sorted_query, Client};
 use crate::cli::{UserArgs, UserCmd};
+use crate::client::{path, Payload};
 use crate::output::{json, opt, table};
 use anyhow::Result;
+use axum::http::Method;
+use selfprov_api::list::ListPage;
+use selfprov_api::users::{Lock, PinReset, ResetPin, User, UserDetail};
 use selfprov_operations::users::UserPatch;
-use selfprov_provisioning::model::EndUser;
 
 fn user_patch(a: UserArgs) -> Result<(String, UserPatch)> {
     let pin = if a.pin_stdin {
@@ -25,29 +28,21 @@ fn user_patch(a: UserArgs) -> Result<(String, UserPatch)> {
     Ok((a.user_id, p))
 }
 
-/// `user show`: the user, whether a PIN is set (never the PIN or its hash), and the lockout state.
-#[derive(serde::Serialize)]
-struct Shown {
-    #[serde(flatten)]
-    user: EndUser,
-    pin_set: bool,
-    failed_attempts: u32,
-    locked_until_ms: Option<i64>,
-}
-
-pub fn user(a: &Admin, cmd: UserCmd) -> Result<()> {
-    let (ops, who) = (&a.ops, &a.actor);
+pub fn user(c: &Client, cmd: UserCmd) -> Result<()> {
+    let item = |id: &str| path("/users", id);
     match cmd {
         UserCmd::Create(args) => {
             let (id, p) = user_patch(args)?;
-            println!("created user {}", ops.create_user(who, &id, &p)?.user_id);
+            let u: UserDetail = c.create("/users", "user_id", &id, &p)?;
+            println!("created user {}", u.user.user_id);
         }
         UserCmd::Update(args) => {
             let (id, p) = user_patch(args)?;
-            println!("updated user {}", ops.update_user(who, &id, &p)?.user_id);
+            let u: UserDetail = c.patch(&item(&id), &p)?;
+            println!("updated user {}", u.user.user_id);
         }
         UserCmd::List(l) => {
-            let page = ops.users(&sorted_query(&l)?)?;
+            let page: ListPage<User> = c.get_query(&path("/users", ""), &sorted_query(&l))?;
             if l.list.json {
                 return json(&page.items);
             }
@@ -56,13 +51,12 @@ pub fn user(a: &Admin, cmd: UserCmd) -> Result<()> {
                 .iter()
                 .map(|u| {
                     vec![
-                        u.user_id.to_string(),
+                        u.user_id.clone(),
                         format!("{} {}", u.first_name, u.last_name),
                         opt(&u.self_service_id),
                         opt(&u.primary_extension),
                         u.user_profile
-                            .as_ref()
-                            .map(|p| p.to_string())
+                            .clone()
                             .unwrap_or_else(|| "(system default)".into()),
                         u.enabled.to_string(),
                     ]
@@ -81,28 +75,21 @@ pub fn user(a: &Admin, cmd: UserCmd) -> Result<()> {
             );
             page_footer(&page);
         }
-        UserCmd::Show { user_id, json: j } => {
-            let user = ops.user(&user_id)?;
-            let lock = ops.lock_state(&user_id)?;
-            let shown = Shown {
-                pin_set: user.pin_hash.is_some(),
-                user,
-                failed_attempts: lock.failed_attempts,
-                locked_until_ms: lock.locked_until_ms,
-            };
-            show(&shown, j)?
-        }
+        // The PIN only as whether one is set, and the lockout state.
+        UserCmd::Show { user_id, json: j } => show(&c.get::<UserDetail>(&item(&user_id))?, j)?,
         UserCmd::Delete { user_id } => {
-            ops.delete_user(who, &user_id)?;
+            c.no_content(Method::DELETE, &item(&user_id), Payload::Empty)?;
             println!("deleted user {user_id}");
         }
         UserCmd::Unlock { user_id } => {
-            ops.unlock_user(who, &user_id)?;
+            let _: Lock = c.action(&format!("{}/unlock", item(&user_id)))?;
             println!("unlocked user {user_id}");
         }
         UserCmd::ResetPin { user_id, pin_stdin } => {
             let pin = pin_stdin.then(|| read_secret_stdin("PIN")).transpose()?;
-            match ops.reset_pin(who, &user_id, pin.as_deref())? {
+            let r: PinReset =
+                c.post(&format!("{}/reset-pin", item(&user_id)), &ResetPin { pin })?;
+            match r.pin {
                 // Shown once, here; it is stored only as a hash.
                 Some(generated) => {
                     println!("new PIN for {user_id}: {generated} (shown once; give it to the user)")

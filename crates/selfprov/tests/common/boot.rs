@@ -1,19 +1,19 @@
-//! The test phone booting as a vendor's phone does (`selfprov phone --boot`), watched step by
-//! step (e2e_boot, e2e_postgresql).
+//! The test phone booting as a vendor's phone does (`selfprov phone --boot`) against a running
+//! service, its steps watched as they happen.
 
-use super::*;
+use super::{cli, cli_ok, config, rendered_with_secrets, start_service, Service};
 use selfprov_phone::boot::Vendor;
 use selfprov_testkit::{spawn_watched, ChildGuard, LineWatcher};
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(90);
+pub const WAIT: Duration = Duration::from_secs(90);
 
 /// A `selfprov phone --boot` running; its steps (one JSON object per line) as they happen.
 pub struct BootPhone {
     _guard: ChildGuard,
-    pub out: LineWatcher,
+    out: LineWatcher,
     pub device: String,
 }
 
@@ -74,6 +74,14 @@ pub fn steps<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|s| s["step"] == kind)
         .collect()
+}
+
+/// A running service with the demo data.
+pub fn demo_service(tag: &str) -> (Service, ChildGuard, LineWatcher) {
+    let s = config(tag);
+    let (svc, err) = start_service(&s);
+    cli_ok(&s, &["demo", "load"]);
+    (s, svc, err)
 }
 
 /// The device's current secret, as `selfprov config render --show-secrets` shows it in the

@@ -156,11 +156,15 @@ pub fn cli_ok(s: &Service, args: &[&str]) {
 
 /// Run the CLI with `args` on the test's configuration, `stdin` as its input; what it did.
 pub fn cli_run(s: &Service, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_selfprov"));
+    c.arg("--config").arg(&s.cfg).args(args);
+    run_piped(&mut c, stdin)
+}
+
+/// Run `c` with `stdin` as its input; what it did.
+pub fn run_piped(c: &mut Command, stdin: &str) -> std::process::Output {
     use std::io::Write;
-    let mut c = Command::new(env!("CARGO_BIN_EXE_selfprov"))
-        .arg("--config")
-        .arg(&s.cfg)
-        .args(args)
+    let mut c = c
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
