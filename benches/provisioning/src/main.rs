@@ -46,6 +46,7 @@ fn main() {
                 pool_size: threads.max(2),
                 tls: false,
                 ca_file: None,
+                subscriber: None,
             })
             .expect("open the PostgreSQL database"),
         )

@@ -237,12 +237,20 @@ impl RawConfig {
                     pool_size: d.pool_size,
                     tls: d.tls,
                     ca_file,
+                    // Needs the device-secret key: filled in when the store is opened.
+                    subscriber: None,
                 });
             }
             other => issues.push(issue(
                 "database.backend",
                 format!("`{other}` is not a backend; use `sqlite` or `postgresql`"),
             )),
+        }
+        if self.registrar.subscriber_realm.is_some() {
+            issues.push(issue(
+                "registrar.subscriber_realm",
+                "Kamailio's subscriber table lives in PostgreSQL: set database.backend = \"postgresql\"",
+            ));
         }
         if d.url.is_some() {
             issues.push(issue(

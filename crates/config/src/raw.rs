@@ -172,6 +172,10 @@ pub struct Registrar {
     pub phone_auth: PhoneAuth,
     /// IP addresses of proxies whose `P-Asserted-Identity` names the calling phone.
     pub trusted_proxies: Vec<String>,
+    /// Phones register at Kamailio (mode `external`, PostgreSQL backend): selfprov keeps
+    /// Kamailio's `subscriber` table in the same database, each device's digest credentials in
+    /// this realm (Kamailio's `auth_check` realm). Unset: no `subscriber` rows are kept.
+    pub subscriber_realm: Option<String>,
 }
 impl Default for Registrar {
     fn default() -> Self {
@@ -183,6 +187,7 @@ impl Default for Registrar {
             realm: None,
             phone_auth: PhoneAuth::Digest,
             trusted_proxies: Vec::new(),
+            subscriber_realm: None,
         }
     }
 }

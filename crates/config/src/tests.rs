@@ -88,7 +88,10 @@ format = "xml"
         assert!(k.contains(&want), "missing {want} in {k:?}");
     }
     let text = e.to_string();
-    assert!(text.contains("the postgresql backend needs a URL"), "{text}");
+    assert!(
+        text.contains("the postgresql backend needs a URL"),
+        "{text}"
+    );
     assert!(
         text.contains("Selected Language should contain at least one language."),
         "{text}"

@@ -21,7 +21,7 @@ use selfprov_config::DatabaseTarget;
 use selfprov_media::engine::{MediaEngine, MediaEvent};
 use selfprov_operations::{Actor, DeviceSecrets, Operations};
 use selfprov_provisioning::settings::{status, Status};
-use selfprov_provisioning::store::{ListQuery, PgStore, SqliteStore, Store};
+use selfprov_provisioning::store::{ListQuery, PgStore, RegistrarAccounts, SqliteStore, Store};
 use selfprov_sip::endpoint::EndpointConfig;
 use selfprov_sip::stack::{Command as SipCommand, SipStack};
 use selfprov_sip::tcp_limits::TcpLimits;
@@ -36,7 +36,20 @@ pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
     let what = || format!("database {}", cfg.database.describe());
     Ok(match &cfg.database {
         DatabaseTarget::Sqlite(path) => Arc::new(SqliteStore::open(path).with_context(what)?),
-        DatabaseTarget::Postgresql(o) => Arc::new(PgStore::open(o).with_context(what)?),
+        DatabaseTarget::Postgresql(o) => {
+            let mut o = o.clone();
+            if let Some(realm) = &cfg.raw.registrar.subscriber_realm {
+                let secrets =
+                    DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
+                o.subscriber = Some(RegistrarAccounts {
+                    realm: realm.clone(),
+                    secret: Arc::new(move |device: &str, generation: u32| {
+                        secrets.secret(device, generation)
+                    }),
+                });
+            }
+            Arc::new(PgStore::open(&o).with_context(what)?)
+        }
     })
 }
 

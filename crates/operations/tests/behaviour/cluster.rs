@@ -16,6 +16,7 @@ fn nodes(n: usize) -> (PgDatabase, Vec<Harness>) {
             pool_size: 4,
             tls: false,
             ca_file: None,
+            subscriber: None,
         })
         .unwrap();
         Harness::new(Arc::new(store), None)

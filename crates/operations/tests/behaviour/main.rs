@@ -11,6 +11,7 @@ mod objects;
 mod properties;
 mod registry;
 mod settings;
+mod subscriber;
 
 use selfprov_operations::profiles::ProfilePatch;
 use selfprov_operations::templates::UdtPatch;
@@ -75,6 +76,7 @@ pub mod backends {
             pool_size: 8,
             tls: false,
             ca_file: None,
+            subscriber: None,
         })
         .unwrap();
         Harness::new(Arc::new(store), Some(Box::new(db)))

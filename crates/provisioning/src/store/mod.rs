@@ -17,7 +17,7 @@ mod query;
 mod schema;
 mod sqlite;
 
-pub use postgres::{PgOptions, PgStore, PG_MIGRATIONS};
+pub use postgres::{ha1s, PgOptions, PgStore, RegistrarAccounts, SecretOf, PG_MIGRATIONS};
 pub use query::{DeviceSort, ListQuery, Page, Pattern, UserSort};
 /// The schema migrations, in order (for migration tests).
 #[doc(hidden)]

@@ -117,11 +117,13 @@ impl DeviceRows for PgTx<'_, '_> {
             d,
             false,
         )?;
-        one_row(n as usize, DEVICE, d.name.as_str())
+        one_row(n as usize, DEVICE, d.name.as_str())?;
+        self.subscriber_dn(d.name.as_str(), d.dn.as_ref().map(|x| x.as_str()))
     }
 
     fn delete_device(&self, name: &str) -> Result<(), StoreError> {
-        self.delete_unless_used("DELETE FROM device WHERE name = $1", name, DEVICE, &[])
+        self.delete_unless_used("DELETE FROM device WHERE name = $1", name, DEVICE, &[])?;
+        self.drop_subscriber(name)
     }
 
     fn owned_count(&self, user_id: &str) -> Result<u32, StoreError> {
@@ -175,6 +177,6 @@ impl DeviceRows for PgTx<'_, '_> {
                  fetched_ms = excluded.fetched_ms",
             &[&device, &i64::from(c.generation), &c.issued.0, &c.fetched.map(|t| t.0)],
         )?;
-        Ok(())
+        self.sync_subscriber(device, c.generation)
     }
 }

@@ -17,10 +17,12 @@ mod client;
 mod devices;
 mod rows;
 mod schema;
+mod subscriber;
 mod templates;
 mod users;
 
 pub use schema::PG_MIGRATIONS;
+pub use subscriber::{ha1s, RegistrarAccounts, SecretOf};
 
 use super::pool::{Pool, Pooled};
 use super::{Store, StoreError, Tx};
@@ -47,6 +49,8 @@ pub struct PgOptions {
     pub tls: bool,
     /// PEM file of the certificate authority that signed the server's certificate (TLS only).
     pub ca_file: Option<PathBuf>,
+    /// Keep Kamailio's `subscriber` table for the devices (phones register at Kamailio).
+    pub subscriber: Option<RegistrarAccounts>,
 }
 
 /// One connection and the statements prepared on it.
@@ -62,6 +66,7 @@ pub struct PgStore {
     /// `host:port/database`, for messages (never the password).
     target: String,
     pool: Pool<Conn>,
+    accounts: Option<RegistrarAccounts>,
     /// Declared last: dropped after the pool's connections.
     driver: Driver,
 }
@@ -121,6 +126,7 @@ impl PgStore {
             tls,
             target,
             pool: Pool::new(o.pool_size),
+            accounts: o.subscriber.clone(),
             driver,
         };
         s.migrate()?;
@@ -226,6 +232,7 @@ impl PgStore {
             let tx = PgTx {
                 c: RefCell::new(&mut c),
                 target: &self.target,
+                accounts: self.accounts.as_ref(),
                 conflict: Cell::new(false),
                 aborted: Cell::new(false),
                 broken: Cell::new(false),
@@ -333,6 +340,7 @@ impl Store for PgStore {
 pub(crate) struct PgTx<'a, 'p> {
     c: RefCell<&'a mut Pooled<'p, Conn>>,
     target: &'a str,
+    accounts: Option<&'a RegistrarAccounts>,
     /// A statement met a concurrent writer: the transaction is to be run again.
     conflict: Cell<bool>,
     /// A statement failed outside a savepoint: the transaction can no longer commit.

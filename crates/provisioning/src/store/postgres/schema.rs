@@ -153,4 +153,28 @@ CREATE TABLE claim_failure (
     PRIMARY KEY (user_id, device)
 );
 "#,
+    // 2: Kamailio's `subscriber` table (its auth_db schema, version 7) for phones registering at
+    // Kamailio: one row per device, its digest HA1s and the DN it may register (`dn`, loaded by
+    // auth_db's load_credentials), kept in the transaction that changes the device. Created
+    // only if missing, so selfprov can share a database Kamailio's tools created.
+    r#"
+CREATE TABLE IF NOT EXISTS version (
+    table_name VARCHAR(32) NOT NULL,
+    table_version INTEGER DEFAULT 0 NOT NULL,
+    CONSTRAINT version_table_name_idx UNIQUE (table_name)
+);
+CREATE TABLE IF NOT EXISTS subscriber (
+    id SERIAL PRIMARY KEY NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT '' NOT NULL,
+    password VARCHAR(64) DEFAULT '' NOT NULL,
+    ha1 VARCHAR(128) DEFAULT '' NOT NULL,
+    ha1b VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT subscriber_account_idx UNIQUE (username, domain)
+);
+CREATE INDEX IF NOT EXISTS subscriber_username_idx ON subscriber (username);
+INSERT INTO version (table_name, table_version) VALUES ('subscriber', 7)
+    ON CONFLICT (table_name) DO NOTHING;
+ALTER TABLE subscriber ADD COLUMN IF NOT EXISTS dn VARCHAR(64);
+"#,
 ];
