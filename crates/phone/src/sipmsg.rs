@@ -73,6 +73,22 @@ impl Msg {
             .find_map(|ch| client.authorize(&ch, method, uri).ok())
     }
 
+    /// The header answering this 401 (`Authorization`) or 407 (a proxy's challenge:
+    /// `Proxy-Authorization`, RFC 3261 §22.3), as `Name: value`; `None` for other answers or a
+    /// challenge `client` cannot answer.
+    pub fn answer_any_challenge(&self, client: &mut DigestClient, method: &str, uri: &str) -> Option<String> {
+        let (challenge, answer) = match self.status {
+            Some(401) => ("www-authenticate", "Authorization"),
+            Some(407) => ("proxy-authenticate", "Proxy-Authorization"),
+            _ => return None,
+        };
+        self.headers_named(challenge)
+            .into_iter()
+            .filter_map(|c| Challenge::parse(c).ok())
+            .find_map(|ch| client.authorize(&ch, method, uri).ok())
+            .map(|v| format!("{answer}: {v}"))
+    }
+
     pub fn call_id(&self) -> &str {
         self.header("call-id").unwrap_or("")
     }

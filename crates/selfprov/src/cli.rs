@@ -624,4 +624,8 @@ pub struct PhoneArgs {
     /// with --digits, else 0).
     #[arg(long)]
     pub syncs: Option<u32>,
+    /// With --boot: once registered, wait up to this long for a call on the line, answer it and
+    /// stay until the caller hangs up (outcome `answered`, or `no_call`).
+    #[arg(long)]
+    pub answer: Option<humantime::Duration>,
 }

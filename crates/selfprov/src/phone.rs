@@ -126,6 +126,7 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
             syncs: a.syncs.unwrap_or(u32::from(!digits.is_empty())),
             sync_wait: a.timeout.into(),
             tftp: cfg.raw.phone_config.tftp_listen.map(reachable),
+            answer: a.answer.map(Into::into),
             phone: opts,
         };
         return boot_phone(&rt, &boot, &mut recognizer, a.json);

@@ -10,20 +10,6 @@ use common::boot::*;
 use common::*;
 use selfprov_testkit::postgres::{PgDatabase, PgServer};
 
-/// Point the service's configuration at `url`; share `key` (another node's device-secret key).
-fn on_postgresql(s: &Service, url: &str, key: Option<&std::path::Path>) {
-    s.edit(
-        "backend = \"sqlite\"",
-        &format!("backend = \"postgresql\"\nurl = \"{url}\"\npool_size = 4"),
-    );
-    if let Some(key) = key {
-        s.edit(
-            "[phone_config]\n",
-            &format!("[phone_config]\nsecret_key_file = \"{}\"\n", key.display()),
-        );
-    }
-}
-
 #[test]
 fn two_nodes_share_one_database() {
     let db = PgDatabase::new("e2e-two-nodes");

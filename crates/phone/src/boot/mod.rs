@@ -4,6 +4,7 @@
 //! call is `crate::call::run`'s), then follows NOTIFY check-sync: fetches again and registers on
 //! the line the files now give, reporting each step (`report`).
 
+mod answer;
 mod report;
 pub mod vendor;
 
@@ -32,6 +33,9 @@ pub struct BootOptions {
     pub sync_wait: Duration,
     /// The TFTP server, for vendors whose phones fetch over TFTP first (Cisco).
     pub tftp: Option<SocketAddr>,
+    /// Once registered (claim and check-syncs done), wait this long for a call on the line and
+    /// answer it (`None`: stop at once).
+    pub answer: Option<Duration>,
 }
 
 /// Boot, claim if asked, follow check-syncs; `on_step` sees each step as it happens.
@@ -155,6 +159,16 @@ pub async fn boot(
         report.check_syncs += 1;
         step(&mut report, Step::CheckSync);
     };
+    if let (Some(wait), "registered") = (opts.answer, report.outcome.as_str()) {
+        match answer::answer_one(&sip, &tag, Instant::now() + wait).await? {
+            Some(caller) => {
+                let dn = report.dn.clone().unwrap_or_default();
+                step(&mut report, Step::Answered { dn, caller });
+                report.outcome = "answered".into();
+            }
+            None => report.outcome = "no_call".into(),
+        }
+    }
     Ok(report)
 }
 

@@ -37,6 +37,8 @@ pub enum Step {
     },
     /// NOTIFY check-sync received: the phone fetches its files again.
     CheckSync,
+    /// A call to the line `dn` answered (200), and ended by the caller (BYE).
+    Answered { dn: String, caller: String },
 }
 
 /// The whole boot.
@@ -100,6 +102,7 @@ impl fmt::Display for Step {
                 }
             }
             Step::CheckSync => f.write_str("NOTIFY check-sync received"),
+            Step::Answered { dn, caller } => write!(f, "answered a call to {dn} from {caller}"),
         }
     }
 }

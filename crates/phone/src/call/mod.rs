@@ -113,9 +113,9 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     let mut invite_cseq = 1;
     let caller = Caller { sip: &sip, opts, id: &id, call_id: &call_id, tag: &tag };
     let (mut answer, mut inv_branch) = caller.invite(invite_cseq, body.as_bytes(), None).await?;
-    if let (Some(401), Some(client)) = (answer.status, digest.as_mut()) {
+    if let (Some(401 | 407), Some(client)) = (answer.status, digest.as_mut()) {
         caller.ack_failure(invite_cseq, &answer, &inv_branch).await?;
-        if let Some(auth) = answer.answer_challenge(client, "INVITE", &id.target_uri(&opts.route_point)) {
+        if let Some(auth) = answer.answer_any_challenge(client, "INVITE", &id.target_uri(&opts.route_point)) {
             invite_cseq = 2;
             (answer, inv_branch) = caller.invite(invite_cseq, body.as_bytes(), Some(&auth)).await?;
         }
@@ -141,6 +141,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
         rtp: rtp_local,
         session,
         sdp_version: 1,
+        routes: signalling::record_routes(&answer),
+        remote_target: signalling::contact_uri(&answer),
     };
     sip.send_to(&dlg.ack(invite_cseq), opts.server).await?;
     let answered = Instant::now();
@@ -379,7 +381,7 @@ impl Caller<'_> {
         let b = branch();
         let mut req = self.id.request("INVITE", &self.opts.route_point, self.call_id, cseq, self.tag, None, &b, Some("application/sdp"), body);
         if let Some(a) = authorization {
-            req = with_header(&req, &format!("Authorization: {a}"));
+            req = with_header(&req, a);
         }
         Ok((transact(self.sip, self.opts.server, req, self.call_id, cseq, "INVITE", self.tag).await?, b))
     }

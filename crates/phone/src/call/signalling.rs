@@ -38,14 +38,53 @@ pub(super) struct Dialog<'a> {
     pub(super) rtp: SocketAddr,
     pub(super) session: u64,
     pub(super) sdp_version: u64,
+    /// The 2xx's Record-Route values as received; requests carry them reversed (the UAC's route
+    /// set, RFC 3261 §12.1.2).
+    pub(super) routes: Vec<String>,
+    /// The remote target: the 2xx's Contact URI (`None`: the request URI of the INVITE).
+    pub(super) remote_target: Option<String>,
+}
+
+/// Every URI of the Record-Route headers of `m` (a header may list several, comma-separated).
+pub(super) fn record_routes(m: &Msg) -> Vec<String> {
+    m.headers_named("record-route")
+        .into_iter()
+        .flat_map(|v| v.split(">,").map(|r| r.trim().trim_end_matches('>').to_owned() + ">"))
+        .collect()
+}
+
+/// The URI of the Contact header of `m`.
+pub(super) fn contact_uri(m: &Msg) -> Option<String> {
+    let c = m.header("contact")?;
+    let inner = c.split_once('<').and_then(|(_, r)| r.split_once('>')).map(|(u, _)| u);
+    Some(inner.unwrap_or(c.split(';').next().unwrap_or(c)).trim().to_owned())
 }
 
 impl Dialog<'_> {
+    /// A request of the dialog as RFC 3261 §12.2.1.1 says: to the remote target, through the
+    /// route set (loose routing: each `;lr` proxy named in a Route header).
+    fn in_dialog(&self, req: Vec<u8>) -> Vec<u8> {
+        let mut out = req;
+        if let Some(target) = &self.remote_target {
+            let line_end = out.windows(2).position(|w| w == b"\r\n").unwrap_or(out.len());
+            let line = String::from_utf8_lossy(&out[..line_end]).into_owned();
+            let method = line.split(' ').next().unwrap_or("");
+            let mut v = format!("{method} {target} SIP/2.0").into_bytes();
+            v.extend_from_slice(&out[line_end..]);
+            out = v;
+        }
+        // Each header goes on top of the previous ones: the last Record-Route ends up first.
+        for r in &self.routes {
+            out = with_header(&out, &format!("Route: {r}"));
+        }
+        out
+    }
+
     /// The next request in the dialog, ready to send and retransmit.
     pub(super) fn next(&mut self, method: &'static str, content_type: Option<&str>, body: &[u8], now: Instant) -> Pending {
         self.cseq += 1;
         let b = self.id.request(method, self.target, &self.call_id, self.cseq, &self.tag, Some(&self.to_tag), &branch(), content_type, body);
-        Pending::new(self.cseq, method, b, now)
+        Pending::new(self.cseq, method, self.in_dialog(b), now)
     }
 
     /// A re-INVITE with a new offer in direction `dir` (hold: `sendonly`; resume: `sendrecv`).
@@ -57,7 +96,7 @@ impl Dialog<'_> {
 
     /// ACK for the 2xx to INVITE number `cseq`.
     pub(super) fn ack(&self, cseq: u32) -> Vec<u8> {
-        self.id.request("ACK", self.target, &self.call_id, cseq, &self.tag, Some(&self.to_tag), &branch(), None, b"")
+        self.in_dialog(self.id.request("ACK", self.target, &self.call_id, cseq, &self.tag, Some(&self.to_tag), &branch(), None, b""))
     }
 }
 

@@ -13,7 +13,7 @@ pub const WAIT: Duration = Duration::from_secs(90);
 /// A `selfprov phone --boot` running; its steps (one JSON object per line) as they happen.
 pub struct BootPhone {
     _guard: ChildGuard,
-    out: LineWatcher,
+    pub out: LineWatcher,
     pub device: String,
 }
 

@@ -461,3 +461,17 @@ pub fn raw_invite(s: &Service, from_port: u16, device: &str, call_id: &str, sdp:
         len = sdp.len()
     )
 }
+
+/// Point the service's configuration at `url`; share `key` (another node's device-secret key).
+pub fn on_postgresql(s: &Service, url: &str, key: Option<&std::path::Path>) {
+    s.edit(
+        "backend = \"sqlite\"",
+        &format!("backend = \"postgresql\"\nurl = \"{url}\"\npool_size = 4"),
+    );
+    if let Some(key) = key {
+        s.edit(
+            "[phone_config]\n",
+            &format!("[phone_config]\nsecret_key_file = \"{}\"\n", key.display()),
+        );
+    }
+}

@@ -291,3 +291,21 @@ fn notify_through_an_outbound_proxy_to_the_address_of_record() {
     assert_eq!(all(n, "To"), ["<sip:SEP001122334455@pbx.example>"]);
     assert_eq!(*to, proxy(false));
 }
+
+/// A dispatcher probing the node with OPTIONS: 200 while it takes calls; 503 with Retry-After
+/// while it refuses them (not ready, draining), so the proxy sends calls elsewhere.
+#[test]
+fn options_probe_says_whether_the_node_takes_calls() {
+    let t0 = Instant::now();
+    let probe = "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKprobe1\r\nFrom: <sip:kamailio@pbx.test>;tag=k1\r\nTo: <sip:127.0.0.1:5060>\r\nCall-ID: probe1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    let mut e = ep();
+    e.handle(probe.as_bytes(), proxy(false), t0);
+    let out = sent(&mut e);
+    assert!(out[0].1.starts_with("SIP/2.0 200"), "{}", out[0].1);
+    let mut draining = ep();
+    draining.set_refusing(Some(7));
+    draining.handle(probe.as_bytes(), proxy(false), t0);
+    let out = sent(&mut draining);
+    assert!(out[0].1.starts_with("SIP/2.0 503"), "{}", out[0].1);
+    assert!(out[0].1.contains("Retry-After: 7\r\n"), "{}", out[0].1);
+}

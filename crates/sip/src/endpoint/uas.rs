@@ -387,8 +387,21 @@ impl Endpoint {
                 self.servers.insert(key, entry);
             }
             "OPTIONS" => {
+                // A proxy's dispatcher probes with OPTIONS: a node that takes no new calls (not
+                // ready, draining) says so, and is taken out until it answers 200 again.
                 let extra = format!("Allow: {ALLOW}\r\nAccept: application/sdp, application/dtmf-relay, application/dtmf\r\nSupported: \r\n");
-                reply(self, &mut entry, 200, "OK", Some("opt"), &extra, b"");
+                match self.accepting {
+                    None => reply(self, &mut entry, 200, "OK", Some("opt"), &extra, b""),
+                    Some(ra) => reply(
+                        self,
+                        &mut entry,
+                        503,
+                        "Service Unavailable",
+                        Some("opt"),
+                        &format!("{extra}Retry-After: {ra}\r\n"),
+                        b"",
+                    ),
+                }
                 self.servers.insert(key, entry);
             }
             "INFO" => {
