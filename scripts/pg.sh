@@ -10,7 +10,8 @@
 #                                                      connections, print its PID
 #   scripts/pg.sh stop DIR                             fast shutdown of the server of DIR (by the
 #                                                      PID in DIR/data/postmaster.pid), wait for it
-#   scripts/pg.sh url DIR                              the connection URL of the server of DIR
+#   scripts/pg.sh createdb DIR NAME                    create database NAME unless it exists
+#   scripts/pg.sh url DIR [NAME]                       the connection URL of the server of DIR
 #                                                      (`auto` picks a free port; DIR/port keeps it)
 #
 # The server's log is DIR/postgres.log. Extra `-c` settings go to the server (tests use
@@ -37,7 +38,7 @@ as_pg() {
 
 cmd="${1:-}"
 dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 2; }
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
@@ -87,11 +88,19 @@ case "$cmd" in
     done
     kill -KILL "$pid" 2>/dev/null || true
     ;;
+  createdb)
+    name="${3:?pg.sh createdb DIR NAME}"
+    bin="$(bindir)"
+    if ! "$bin/psql" -h 127.0.0.1 -p "$(cat "$dir/port")" -U selfprov -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+      "$bin/createdb" -h 127.0.0.1 -p "$(cat "$dir/port")" -U selfprov "$name"
+    fi
+    ;;
   url)
-    echo "postgresql://selfprov@127.0.0.1:$(cat "$dir/port")/postgres"
+    echo "postgresql://selfprov@127.0.0.1:$(cat "$dir/port")/${3:-postgres}"
     ;;
   *)
-    echo "pg.sh: unknown command '$cmd' (start, stop, url)" >&2
+    echo "pg.sh: unknown command '$cmd' (start, stop, createdb, url)" >&2
     exit 2
     ;;
 esac

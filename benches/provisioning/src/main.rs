@@ -222,5 +222,45 @@ fn main() {
         n as f64 / t0.elapsed().as_secs_f64(),
         t0.elapsed().as_secs_f64() * 1000.0 / n as f64
     );
+    if !postgresql.is_empty() {
+        compare_drivers(&store_pg(&postgresql), &postgresql);
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn store_pg(url: &str) -> PgStore {
+    PgStore::open(&PgOptions {
+        url: url.to_owned(),
+        pool_size: 1,
+        tls: false,
+        ca_file: None,
+        subscriber: None,
+    })
+    .expect("open the PostgreSQL database")
+}
+
+/// The cost of one round trip (a prepared single-row query) through the store's driver
+/// (tokio-postgres driven by its own small runtime, callable from any thread) and through the
+/// `postgres` crate's blocking client (a runtime per client; it panics when called from a tokio
+/// worker thread, which is why the store does not use it).
+fn compare_drivers(store: &PgStore, url: &str) {
+    let n = 20_000;
+    let ours = store.time_round_trips(n).expect("round trips");
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+    let st = c
+        .prepare("SELECT generation FROM device_credential WHERE device = $1")
+        .expect("prepare");
+    let t0 = Instant::now();
+    for i in 0..n {
+        let name = format!("SEP{i:012X}");
+        c.query_opt(&st, &[&name]).expect("query");
+    }
+    let theirs = t0.elapsed();
+    for (what, d) in [("store driver (tokio-postgres)", ours), ("postgres crate (blocking)", theirs)] {
+        println!(
+            "| round trip, {what} | {n} | 1 | - | {:.0}/s | {:.3} ms |",
+            f64::from(n) / d.as_secs_f64(),
+            d.as_secs_f64() * 1000.0 / f64::from(n)
+        );
+    }
 }

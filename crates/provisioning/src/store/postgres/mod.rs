@@ -211,6 +211,24 @@ impl PgStore {
         }
     }
 
+    /// Time `n` runs of one prepared single-row query on one connection, outside any
+    /// transaction (the driver's own cost per round trip; `benches/provisioning --drivers`).
+    #[doc(hidden)]
+    pub fn time_round_trips(&self, n: u32) -> Result<Duration, StoreError> {
+        let c = self.conn()?;
+        let err = |e: tokio_postgres::Error| db_error(&self.target, &e);
+        let st = c
+            .client
+            .prepare("SELECT generation FROM device_credential WHERE device = $1")
+            .map_err(err)?;
+        let t0 = std::time::Instant::now();
+        for i in 0..n {
+            let name = format!("SEP{i:012X}");
+            c.client.query_opt(&st, &[&name]).map_err(err)?;
+        }
+        Ok(t0.elapsed())
+    }
+
     /// Run `f` in a transaction opened with `begin`; again on a serialization conflict; on a
     /// fresh connection when a pooled one turns out dead before any work was done.
     fn run(
