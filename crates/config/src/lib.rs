@@ -354,6 +354,12 @@ impl RawConfig {
         if self.sip.tcp_idle_timeout < std::time::Duration::from_secs(1) {
             issues.push(issue("sip.tcp_idle_timeout", "must be at least 1s"));
         }
+        if self.sip.rate_limit_burst < std::time::Duration::from_secs(1) {
+            issues.push(issue(
+                "sip.rate_limit_burst",
+                "must be at least 1s (a phone's REGISTER, its digest answer and its SUBSCRIBEs come at once)",
+            ));
+        }
         if self.sip.max_calls == 0 {
             issues.push(issue("sip.max_calls", "must be at least 1"));
         }

@@ -247,10 +247,26 @@ pub struct Sip {
     /// SIP/TCP connections at once in all; 0: the process's file limit less 1,024 kept for
     /// everything else (at least 256).
     pub tcp_max_connections: u32,
+    /// REGISTERs a second from one address before `503` (0: no limit; docs/security.md).
+    pub rate_limit_register: u32,
+    /// INVITEs (new calls) a second from one address.
+    pub rate_limit_invite: u32,
+    /// OPTIONS a second from one address.
+    pub rate_limit_options: u32,
+    /// Other requests outside a call (SUBSCRIBE, NOTIFY, MESSAGE, ...) a second from one address.
+    pub rate_limit_other: u32,
+    /// How long's worth of its rate a source may send at once (the bucket's depth).
+    #[serde(with = "humantime_serde")]
+    pub rate_limit_burst: Duration,
 }
 impl Default for Sip {
     fn default() -> Self {
         Sip {
+            rate_limit_register: 10,
+            rate_limit_invite: 10,
+            rate_limit_options: 10,
+            rate_limit_other: 20,
+            rate_limit_burst: Duration::from_secs(10),
             tcp_idle_timeout: Duration::from_secs(300),
             tcp_max_connections_per_source: 64,
             tcp_max_connections: 0,

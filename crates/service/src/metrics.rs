@@ -26,6 +26,14 @@ pub struct AuthLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLimitLabel {
+    /// `REGISTER`, `INVITE`, `OPTIONS`, `other`.
+    pub method: String,
+    /// `503` (answered) or `dropped`.
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DnLabel {
     pub dn: String,
 }
@@ -39,6 +47,8 @@ pub struct Metrics {
     pub digits: Family<MethodLabel, Counter>,
     /// Phones' REGISTERs and INVITEs by how their identity checked out.
     pub phone_auth: Family<AuthLabel, Counter>,
+    /// SIP requests over a per-source rate limit.
+    pub sip_rate_limited: Family<RateLimitLabel, Counter>,
     pub rtp_sent: Counter<u64, AtomicU64>,
     pub rtp_received: Counter<u64, AtomicU64>,
     pub rtp_dropped: Counter<u64, AtomicU64>,
@@ -86,6 +96,12 @@ impl Metrics {
             "phone_auth",
             "Phones' REGISTERs and INVITEs by identity check: challenged, accepted, refused",
             phone_auth.clone(),
+        );
+        let sip_rate_limited = Family::<RateLimitLabel, Counter>::default();
+        registry.register(
+            "sip_rate_limited",
+            "SIP requests over a per-source rate limit, by method class and action (503, dropped)",
+            sip_rate_limited.clone(),
         );
         let rtp_sent = Counter::default();
         registry.register("rtp_packets_sent", "RTP packets sent", rtp_sent.clone());
@@ -141,6 +157,7 @@ impl Metrics {
             calls_refused,
             digits,
             phone_auth,
+            sip_rate_limited,
             rtp_sent,
             rtp_received,
             rtp_dropped,
@@ -187,6 +204,16 @@ impl Metrics {
             .get_or_create(&AuthLabel {
                 method: method.to_owned(),
                 result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A SIP request over its source's rate limit, answered `503` or dropped.
+    pub fn rate_limited(&self, method: &str, dropped: bool) {
+        self.sip_rate_limited
+            .get_or_create(&RateLimitLabel {
+                method: method.to_owned(),
+                action: if dropped { "dropped" } else { "503" }.to_owned(),
             })
             .inc();
     }

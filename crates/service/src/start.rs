@@ -22,6 +22,7 @@ use selfprov_operations::{Actor, DeviceSecrets, Operations};
 use selfprov_provisioning::settings::{status, Status};
 use selfprov_provisioning::store::{ListQuery, SqliteStore, Store};
 use selfprov_sip::endpoint::EndpointConfig;
+use selfprov_sip::rate_limit::{MethodClass, RequestLimits, Verdict};
 use selfprov_sip::stack::{Command as SipCommand, SipStack};
 use selfprov_sip::tcp_limits::TcpLimits;
 use std::collections::HashMap;
@@ -91,6 +92,7 @@ fn start_media(
 
 async fn start_sip(
     cfg: &Config,
+    metrics: &Arc<Metrics>,
 ) -> Result<(
     SipStack,
     mpsc::UnboundedReceiver<selfprov_sip::endpoint::Event>,
@@ -104,7 +106,8 @@ async fn start_sip(
         max_calls: cfg.raw.sip.max_calls as usize,
         timers: Default::default(),
     };
-    let sip = SipStack::start_with(cfg.raw.sip.listen, ep, tx, tcp_limits(cfg))
+    let requests = request_limits(cfg, metrics);
+    let sip = SipStack::start_with(cfg.raw.sip.listen, ep, tx, tcp_limits(cfg), requests)
         .await
         .with_context(|| format!("SIP listener {}", cfg.raw.sip.listen))?;
     Ok((sip, rx))
@@ -122,6 +125,27 @@ fn tcp_limits(cfg: &Config) -> TcpLimits {
         per_source: sip.tcp_max_connections_per_source as usize,
         total,
         exempt: cfg.trusted_proxies.clone(),
+    }
+}
+
+/// The per-source request rate limits (`sip.rate_limit_*`; docs/security.md), counted in
+/// `selfprov_sip_rate_limited_total`.
+fn request_limits(cfg: &Config, metrics: &Arc<Metrics>) -> RequestLimits {
+    let sip = &cfg.raw.sip;
+    let metrics = metrics.clone();
+    RequestLimits {
+        per_second: [
+            sip.rate_limit_register,
+            sip.rate_limit_invite,
+            sip.rate_limit_options,
+            sip.rate_limit_other,
+        ],
+        burst: sip.rate_limit_burst,
+        exempt: cfg.trusted_proxies.clone(),
+        on_limited: Some(Arc::new(move |class: MethodClass, v: Verdict| {
+            metrics.rate_limited(class.as_str(), v == Verdict::Drop);
+        })),
+        ..RequestLimits::off()
     }
 }
 
@@ -186,7 +210,7 @@ pub async fn serve(base: Config) -> Result<()> {
     let outbound_proxy =
         OutboundProxy::resolve(cfg.outbound_proxy.as_ref()).map_err(|e| anyhow!(e))?;
     let (media, media_ev, rtp_addr) = start_media(&cfg)?;
-    let (sip, sip_ev) = start_sip(&cfg).await?;
+    let (sip, sip_ev) = start_sip(&cfg, &metrics).await?;
 
     let live = Arc::new(Live::new(&base, &cfg));
     if status(&cfg.self_provisioning, &cfg.auto_registration) != Status::Ready {

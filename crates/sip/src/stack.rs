@@ -5,6 +5,7 @@
 //! a new connection to it (a proxy's record-routed address, an outbound proxy).
 
 use crate::endpoint::{Endpoint, EndpointConfig, Event, OutOfDialogTarget, Output, Peer};
+use crate::rate_limit::RequestLimits;
 use crate::tcp_limits::{Admission, TcpLimits, TcpSlots};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -198,22 +199,31 @@ impl TcpPeers {
 
 impl SipStack {
     /// Bind UDP and TCP on `listen` (port 0: any free port, the same for both) and start, with
-    /// the default [`TcpLimits`].
+    /// the default [`TcpLimits`] and no request rate limit.
     pub async fn start(
         listen: SocketAddr,
         cfg: EndpointConfig,
         events: mpsc::UnboundedSender<Event>,
     ) -> std::io::Result<SipStack> {
-        Self::start_with(listen, cfg, events, TcpLimits::default()).await
+        Self::start_with(
+            listen,
+            cfg,
+            events,
+            TcpLimits::default(),
+            RequestLimits::off(),
+        )
+        .await
     }
 
     /// [`SipStack::start`] with limits on SIP over TCP: connections beyond the per-source or the
-    /// total cap are closed as soon as accepted, and any connection idle too long is closed.
+    /// total cap are closed as soon as accepted, and any connection idle too long is closed; and
+    /// with per-source request rate limits (over UDP and TCP alike).
     pub async fn start_with(
         listen: SocketAddr,
         mut cfg: EndpointConfig,
         events: mpsc::UnboundedSender<Event>,
         limits: TcpLimits,
+        requests: RequestLimits,
     ) -> std::io::Result<SipStack> {
         let udp = UdpSocket::bind(listen).await?;
         // A burst of REGISTERs and INVITEs (phones after a power cut) must queue, not be dropped
@@ -268,6 +278,7 @@ impl SipStack {
         });
         tokio::spawn(async move {
             let mut ep = Endpoint::new(cfg);
+            ep.set_request_limits(requests);
             let mut buf = vec![0u8; 65536];
             // The earliest timer, found by scanning every transaction: done at most every
             // RESCAN (not once per datagram, which made set-up cost grow with the number of

@@ -456,3 +456,32 @@ pub fn raw_invite(s: &Service, from_port: u16, device: &str, call_id: &str, sdp:
         len = sdp.len()
     )
 }
+
+/// The address fail2ban would ban for a log `line`, with the shipped filter
+/// (deploy/fail2ban/filter.d/selfprov.conf): its `failregex` lines (trimmed, as fail2ban's
+/// configuration parser does) with `<HOST>` read as an address, searched in the line.
+pub fn fail2ban_host(line: &str) -> Option<String> {
+    use regex_automata::meta::Regex;
+    let filter =
+        std::fs::read_to_string(repo().join("deploy/fail2ban/filter.d/selfprov.conf")).unwrap();
+    let mut in_failregex = false;
+    let mut regexes = Vec::new();
+    for l in filter.lines() {
+        if let Some(first) = l.strip_prefix("failregex =") {
+            in_failregex = true;
+            regexes.push(first.trim().to_owned());
+        } else if in_failregex && l.starts_with(char::is_whitespace) && !l.trim().is_empty() {
+            regexes.push(l.trim().to_owned());
+        } else {
+            in_failregex = false;
+        }
+    }
+    assert!(!regexes.is_empty(), "no failregex in the filter");
+    regexes.iter().find_map(|r| {
+        let re = Regex::new(&r.replace("<HOST>", r"(?P<host>[0-9A-Fa-f.:]+)")).unwrap();
+        let mut caps = re.create_captures();
+        re.search_captures(&regex_automata::Input::new(line), &mut caps);
+        caps.get_group_by_name("host")
+            .map(|m| line[m.range()].to_owned())
+    })
+}
