@@ -330,6 +330,16 @@ impl RawConfig {
             &mut issues,
         );
 
+        if ar
+            .expire_unclaimed
+            .is_some_and(|d| d < std::time::Duration::from_secs(86_400))
+        {
+            issues.push(issue(
+                "auto_registration.expire_unclaimed",
+                "must be at least 1d, or \"off\" (a phone is recorded as seen at most once an hour, and may be switched off for a night)",
+            ));
+        }
+
         // [credential_policy]
         let cp = &self.credential_policy;
         let credential_policy = CredentialPolicy {

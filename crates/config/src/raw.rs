@@ -189,10 +189,58 @@ pub struct AutoRegistration {
     pub universal_device_template: Option<String>,
     pub universal_line_template: Option<String>,
     pub dn_range: DnRangeCfg,
+    /// New devices auto-registration may create a second, from all sources together (0: no
+    /// limit); above it a new phone is told to come back (`503`). Sizing: docs/security.md.
+    pub new_devices_per_second: u32,
+    /// ...and at once.
+    pub new_devices_burst: u32,
+    /// Delete auto-registered devices never claimed and not heard from (REGISTER, file fetch)
+    /// for this long, giving their DN back; `"off"` (or 0) keeps them.
+    #[serde(with = "off_or_duration")]
+    pub expire_unclaimed: Option<Duration>,
+}
+
+/// A duration (`"7d"`), or `"off"` / `"0"` / `0` for none.
+mod off_or_duration {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_str("off"),
+            Some(d) => {
+                s.serialize_str(&humantime_serde::re::humantime::format_duration(*d).to_string())
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(0) => Ok(None),
+            Raw::Text(t) if t == "off" || t == "0" => Ok(None),
+            Raw::Text(t) => humantime_serde::re::humantime::parse_duration(&t)
+                .map(Some)
+                .map_err(|e| {
+                    D::Error::custom(format!("`{t}`: {e} (a duration like \"7d\", or \"off\")"))
+                }),
+            Raw::Number(n) => Err(D::Error::custom(format!(
+                "{n}: a duration like \"7d\", or \"off\" (0)"
+            ))),
+        }
+    }
 }
 impl Default for AutoRegistration {
     fn default() -> Self {
         AutoRegistration {
+            new_devices_per_second: 10,
+            new_devices_burst: 100,
+            expire_unclaimed: Some(Duration::from_secs(7 * 86_400)),
             enabled: true,
             universal_device_template: None,
             universal_line_template: None,

@@ -58,6 +58,10 @@ pub struct Metrics {
     /// DNs of the auto-registration range taken, and its size.
     pub autoreg_dns_used: Gauge,
     pub autoreg_dns_total: Gauge,
+    /// New phones told to come back (`auto_registration.new_devices_per_second`).
+    pub autoreg_deferred: Counter,
+    /// Auto-registered devices never claimed that expired (`auto_registration.expire_unclaimed`).
+    pub autoreg_expired: Counter,
     /// INVITE received → 200 OK sent, in seconds.
     pub call_setup_seconds: Histogram,
 }
@@ -141,6 +145,18 @@ impl Metrics {
             "DNs in the auto-registration range",
             autoreg_dns_total.clone(),
         );
+        let autoreg_deferred = Counter::default();
+        registry.register(
+            "autoregistration_deferred",
+            "New phones told to come back: new devices came faster than auto_registration.new_devices_per_second",
+            autoreg_deferred.clone(),
+        );
+        let autoreg_expired = Counter::default();
+        registry.register(
+            "autoregistration_expired",
+            "Auto-registered devices never claimed and not heard from for auto_registration.expire_unclaimed, deleted",
+            autoreg_expired.clone(),
+        );
         // 0.25 ms .. ~1 s
         let call_setup_seconds = Histogram::new(
             prometheus_client::metrics::histogram::exponential_buckets(0.000_25, 2.0, 13),
@@ -165,6 +181,8 @@ impl Metrics {
             prompt_cache_bytes,
             autoreg_dns_used,
             autoreg_dns_total,
+            autoreg_deferred,
+            autoreg_expired,
             call_setup_seconds,
         }
     }

@@ -103,6 +103,7 @@ pub(crate) async fn start(
     ops: &Operations,
     secrets: &DeviceSecrets,
     tls: Option<Arc<rustls::ServerConfig>>,
+    metrics: &Arc<crate::metrics::Metrics>,
 ) -> Result<Option<Started>> {
     if !cfg.serves_phone_files() {
         return Ok(None);
@@ -112,7 +113,12 @@ pub(crate) async fn start(
     let templates = crate::reload::load_templates(cfg)
         .map_err(|e| anyhow!(e))?
         .unwrap_or_else(Templates::shipped);
-    let server = ConfigServer::new(ops.clone(), secrets, view(cfg, Templates::shipped(), ""));
+    let server = ConfigServer::new(
+        ops.clone(),
+        secrets,
+        view(cfg, Templates::shipped(), ""),
+        metrics.clone(),
+    );
     let http = match pc.http_listen {
         Some(listen) => {
             let (addr, fut) = server

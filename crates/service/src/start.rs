@@ -238,9 +238,16 @@ pub async fn serve(base: Config) -> Result<()> {
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
     crate::range_watch::spawn(ops.claims().clone(), live.clone(), metrics.clone());
+    let ar = &cfg.raw.auto_registration;
+    ops.claims().set_new_device_rate(
+        ar.new_devices_per_second,
+        ar.new_devices_burst,
+        Instant::now(),
+    );
+    crate::unclaimed_sweep::spawn(ops.claims().clone(), ar.expire_unclaimed, metrics.clone());
     register_route_point(&cfg, &sip, &live, &metrics)?;
     let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
-    let config_server = crate::phone_config::start(&cfg, &ops, &secrets, tls).await?;
+    let config_server = crate::phone_config::start(&cfg, &ops, &secrets, tls, &metrics).await?;
     let config_url = config_server
         .as_ref()
         .map(|s| s.url.clone())

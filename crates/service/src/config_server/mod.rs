@@ -45,11 +45,17 @@ pub struct ConfigServer {
     view: RwLock<Arc<View>>,
     throttle: throttle::Throttle,
     history: mpsc::UnboundedSender<AuditEntry>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ConfigServer {
     /// Must be called inside a tokio runtime (it starts the history writer).
-    pub fn new(ops: Operations, secrets: DeviceSecrets, view: View) -> Arc<ConfigServer> {
+    pub fn new(
+        ops: Operations,
+        secrets: DeviceSecrets,
+        view: View,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Arc<ConfigServer> {
         let nonce = NonceKey::new(&secrets.derive_key(b"http digest nonce"));
         Arc::new(ConfigServer {
             history: history::start(ops.clone()),
@@ -58,6 +64,7 @@ impl ConfigServer {
             nonce,
             view: RwLock::new(Arc::new(view)),
             throttle: throttle::Throttle::default(),
+            metrics,
         })
     }
 
@@ -171,6 +178,11 @@ async fn serve_file(
         Reply::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "30")],
+        )
+            .into_response(),
+        Reply::ComeBack { retry_after } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, retry_after.to_string())],
         )
             .into_response(),
         Reply::Challenge { stale } => {
