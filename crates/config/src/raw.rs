@@ -458,6 +458,14 @@ pub struct Admin {
     pub login_lockout: Duration,
     /// Login attempts per source address and minute before 429 (0 = unlimited).
     pub logins_per_minute: u32,
+    /// Close a connection whose request headers are not complete this long after the listener
+    /// started waiting for them (slow senders, and idle keep-alive connections).
+    #[serde(with = "humantime_serde")]
+    pub connection_idle_timeout: Duration,
+    /// Connections at once from one address.
+    pub max_connections_per_source: u32,
+    /// Connections at once in all.
+    pub max_connections: u32,
 }
 impl Default for Admin {
     fn default() -> Self {
@@ -469,6 +477,9 @@ impl Default for Admin {
             login_failed_attempts: 5,
             login_lockout: Duration::from_secs(15 * 60),
             logins_per_minute: 10,
+            connection_idle_timeout: Duration::from_secs(30),
+            max_connections_per_source: 32,
+            max_connections: 256,
         }
     }
 }
@@ -505,6 +516,13 @@ pub struct PhoneConfig {
     pub first_fetch_window: Duration,
     /// Requests for unknown MACs allowed per source address and minute (scanning is refused above).
     pub unknown_per_minute: u32,
+    /// As `admin.connection_idle_timeout`, for the HTTP and HTTPS listeners (each).
+    #[serde(with = "humantime_serde")]
+    pub connection_idle_timeout: Duration,
+    /// Connections at once from one address, per listener.
+    pub max_connections_per_source: u32,
+    /// Connections at once in all, per listener.
+    pub max_connections: u32,
 }
 impl Default for PhoneConfig {
     fn default() -> Self {
@@ -521,6 +539,9 @@ impl Default for PhoneConfig {
             realm: "selfprov".into(),
             first_fetch_window: Duration::from_secs(600),
             unknown_per_minute: 60,
+            connection_idle_timeout: Duration::from_secs(15),
+            max_connections_per_source: 64,
+            max_connections: 512,
         }
     }
 }

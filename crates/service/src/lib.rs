@@ -26,6 +26,7 @@ mod calls;
 mod codecs;
 pub mod config_server;
 mod event_loop;
+pub mod http_listener;
 mod ivr_actions;
 mod live_view;
 mod media_events;

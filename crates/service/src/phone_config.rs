@@ -109,6 +109,11 @@ pub(crate) async fn start(
         return Ok(None);
     }
     let pc = &cfg.raw.phone_config;
+    let limits = crate::http_listener::limits(
+        pc.connection_idle_timeout,
+        pc.max_connections_per_source,
+        pc.max_connections,
+    );
     let secrets = secrets.clone();
     let templates = crate::reload::load_templates(cfg)
         .map_err(|e| anyhow!(e))?
@@ -122,7 +127,7 @@ pub(crate) async fn start(
     let http = match pc.http_listen {
         Some(listen) => {
             let (addr, fut) = server
-                .bind(listen)
+                .bind(listen, limits.clone())
                 .await
                 .with_context(|| format!("configuration server {listen}"))?;
             tokio::spawn(fut);
@@ -134,7 +139,7 @@ pub(crate) async fn start(
         (Some(listen), Some(tls)) => {
             let certificate = Certificate::new(tls);
             let (addr, fut) = server
-                .bind_tls(listen, certificate.clone())
+                .bind_tls(listen, certificate.clone(), limits.clone())
                 .await
                 .with_context(|| format!("configuration server (HTTPS) {listen}"))?;
             tokio::spawn(fut);

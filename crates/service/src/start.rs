@@ -227,12 +227,18 @@ pub async fn serve(base: Config) -> Result<()> {
         api_auth(&cfg),
     ));
     let (query_tx, query_rx) = mpsc::unbounded_channel();
+    let a = &cfg.raw.admin;
     let (admin_addr, admin_fut) = admin::bind(
-        cfg.raw.admin.listen,
+        a.listen,
         status_source(live.clone(), sip.local.to_string()),
         metrics.clone(),
         query_tx,
         api,
+        crate::http_listener::limits(
+            a.connection_idle_timeout,
+            a.max_connections_per_source,
+            a.max_connections,
+        ),
     )
     .await
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;

@@ -1,13 +1,14 @@
-//! What a flood of SIP/TCP connections cannot take (docs/security.md): a cap per source address
+//! What a flood of TCP connections cannot take (docs/security.md): a cap per source address
 //! (proxies exempt), a total cap kept below the process's file limit, and an idle timeout, so
 //! that phones and the other listeners always get a file descriptor and idle floods go away.
+//! Used by SIP over TCP here, and by the service's HTTP listeners (admin, configuration).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Limits on SIP over TCP.
+/// Limits on a TCP listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpLimits {
     /// Close a connection after this long without a byte from the peer.
@@ -43,18 +44,18 @@ struct Counts {
 
 /// The connections held now, shared by the accept loop and the connections' tasks.
 #[derive(Clone)]
-pub(crate) struct TcpSlots {
+pub struct TcpSlots {
     limits: Arc<TcpLimits>,
     counts: Arc<Mutex<Counts>>,
 }
 
 /// A held connection: dropping it frees its place.
-pub(crate) struct Slot {
+pub struct Slot {
     counts: Arc<Mutex<Counts>>,
     source: IpAddr,
 }
 
-pub(crate) enum Admission {
+pub enum Admission {
     Admitted(Slot),
     /// Over a cap; `log` is the reason when this source's refusal is due a log line.
     Refused {
@@ -75,9 +76,9 @@ impl TcpSlots {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let here = c.by_source.get(&source).copied().unwrap_or(0);
         let why = if c.total >= self.limits.total {
-            Some("too many SIP TCP connections in all")
+            Some("too many connections in all")
         } else if here >= self.limits.per_source && !self.limits.exempt.contains(&source) {
-            Some("too many SIP TCP connections from this address")
+            Some("too many connections from this address")
         } else {
             None
         };
@@ -102,6 +103,11 @@ impl TcpSlots {
             counts: self.counts.clone(),
             source,
         })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &TcpLimits {
+        &self.limits
     }
 
     #[cfg(test)]

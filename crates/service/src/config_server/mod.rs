@@ -10,6 +10,7 @@ pub mod tftp;
 pub mod throttle;
 pub mod tls;
 
+use crate::http_listener;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -22,6 +23,7 @@ use selfprov_phoneconfig::Templates;
 use selfprov_provisioning::model::AuditEntry;
 use selfprov_provisioning::settings::AutoRegistrationSettings;
 use selfprov_sip::digest_server::NonceKey;
+use selfprov_sip::tcp_limits::TcpLimits;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -83,24 +85,20 @@ impl ConfigServer {
         }
     }
 
-    /// Bind the HTTP listener; the bound address and the serving future.
+    /// Bind the HTTP listener; the bound address and the serving future, which admits
+    /// connections under `limits` (see `http_listener`).
     pub async fn bind(
         self: &Arc<Self>,
         addr: SocketAddr,
-    ) -> std::io::Result<(
-        SocketAddr,
-        impl std::future::Future<Output = std::io::Result<()>>,
-    )> {
+        limits: TcpLimits,
+    ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let app = self.router();
-        Ok((local, async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        }))
+        Ok((
+            local,
+            http_listener::serve(listener, "config", limits, app, http_listener::plain),
+        ))
     }
 
     /// The request handling, the same over HTTP and HTTPS.
