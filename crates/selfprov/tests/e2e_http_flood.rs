@@ -12,14 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// A TCP connection from `from` (any port) to 127.0.0.1:`port`.
-fn connect_from(from: &str, port: u16) -> TcpStream {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.bind(&format!("{from}:0").parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    s.connect_timeout(&to.into(), Duration::from_secs(5))
-        .unwrap();
-    s.into()
+fn connect(from: &str, port: u16) -> TcpStream {
+    connect_from(from, SocketAddr::from(([127, 0, 0, 1], port))).unwrap()
 }
 
 /// The bytes the service sent on `c` before closing it (end of stream or reset), if it closes it
@@ -75,13 +69,13 @@ fn a_slowloris_from_one_address_keeps_neither_administrators_nor_phones_out() {
         // Four connections from 127.0.0.2, each with half a request's headers, held.
         let mut slow: Vec<TcpStream> = (0..4)
             .map(|_| {
-                let mut c = connect_from("127.0.0.2", port);
+                let mut c = connect("127.0.0.2", port);
                 c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
                 c
             })
             .collect();
         // The fifth from that address is closed at once: its request gets no answer.
-        let mut fifth = connect_from("127.0.0.2", port);
+        let mut fifth = connect("127.0.0.2", port);
         let _ = fifth.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
         assert_eq!(
             sent_before_close(&mut fifth, Duration::from_secs(20)),
@@ -102,7 +96,7 @@ fn a_slowloris_from_one_address_keeps_neither_administrators_nor_phones_out() {
             );
         }
         // So is a keep-alive connection left idle after its answer.
-        let mut idle = connect_from("127.0.0.1", port);
+        let mut idle = connect("127.0.0.1", port);
         idle.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
             .unwrap();
         assert!(

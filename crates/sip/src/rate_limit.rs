@@ -96,7 +96,7 @@ impl RequestLimits {
             per_second: [0; 4],
             burst: Duration::from_secs(10),
             exempt: Vec::new(),
-            max_sources: 65_536,
+            max_sources: 16_384,
             on_limited: None,
         }
     }
@@ -444,5 +444,19 @@ mod tests {
             Verdict::Pass
         );
         assert_eq!(l.tracked(), 1);
+    }
+
+    #[test]
+    fn a_full_table_stays_within_a_few_megabytes() {
+        // docs/security.md: 16,384 entries in a table of 32,768 slots (hashbrown keeps it at most
+        // 7/8 full), each an address and four buckets, plus a control byte per slot.
+        let entry = std::mem::size_of::<(IpAddr, Source)>();
+        assert!(entry <= 152, "{entry} bytes an entry");
+        let slots = (RequestLimits::off().max_sources * 8 / 7).next_power_of_two();
+        assert!(
+            slots * (entry + 1) <= 5 << 20,
+            "{} bytes",
+            slots * (entry + 1)
+        );
     }
 }

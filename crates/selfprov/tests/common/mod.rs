@@ -485,3 +485,12 @@ pub fn fail2ban_host(line: &str) -> Option<String> {
             .map(|m| line[m.range()].to_owned())
     })
 }
+
+/// A TCP connection from `from` (an address of this host, any port) to `to`.
+pub fn connect_from(from: &str, to: std::net::SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let local: std::net::SocketAddr = format!("{from}:0").parse().expect("an IPv4 address");
+    s.bind(&local.into())?;
+    s.connect_timeout(&to.into(), Duration::from_secs(5))?;
+    Ok(s.into())
+}
