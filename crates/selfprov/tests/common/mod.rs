@@ -423,6 +423,28 @@ pub fn element(xml: &str, name: &str) -> String {
 
 /// The service believes what this host's proxies assert (`registrar.trusted_proxies =
 /// ["127.0.0.1"]`): a [`raw_invite`] is then answered without a digest challenge.
+/// Load tests drive tens of phones from 127.0.0.1, where a site has one address per phone: turn
+/// off the per-source SIP rate limits and the rate of new devices (docs/security.md), which would
+/// otherwise answer the load with 503 (their own tests are e2e_sip_rate_limit and
+/// e2e_autoreg_range).
+pub fn many_phones_from_one_address(s: &Service) {
+    for key in [
+        "rate_limit_register",
+        "rate_limit_invite",
+        "rate_limit_options",
+        "rate_limit_other",
+        "new_devices_per_second",
+    ] {
+        let text = std::fs::read_to_string(&s.cfg).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("config has no {key}"))
+            .to_owned();
+        s.edit(&line, &format!("{key} = 0"));
+    }
+}
+
 pub fn trust_this_host(s: &Service) {
     s.edit(
         "# trusted_proxies = [\"192.0.2.10\"]",
