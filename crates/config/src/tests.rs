@@ -214,3 +214,27 @@ fn https_needs_a_certificate_and_a_key_and_they_need_https() {
     assert_eq!(keys(&e), ["phone_config.https_listen"]);
     assert!(!load("").unwrap().serves_phone_files());
 }
+
+#[test]
+fn unclaimed_devices_expire_after_a_duration_or_never() {
+    let c = load("").unwrap();
+    let a = &c.raw.auto_registration;
+    assert_eq!(
+        a.expire_unclaimed,
+        Some(std::time::Duration::from_secs(7 * 86_400))
+    );
+    assert_eq!((a.new_devices_per_second, a.new_devices_burst), (10, 100));
+    for off in ["\"off\"", "\"0\"", "0"] {
+        let c = load(&format!("[auto_registration]\nexpire_unclaimed = {off}\n")).unwrap();
+        assert_eq!(c.raw.auto_registration.expire_unclaimed, None, "{off}");
+    }
+    let c = load("[auto_registration]\nexpire_unclaimed = \"36h\"\n").unwrap();
+    assert_eq!(
+        c.raw.auto_registration.expire_unclaimed,
+        Some(std::time::Duration::from_secs(36 * 3600))
+    );
+    for bad in ["\"soon\"", "\"2h\""] {
+        let e = load(&format!("[auto_registration]\nexpire_unclaimed = {bad}\n")).unwrap_err();
+        assert_eq!(keys(&e), ["auto_registration.expire_unclaimed"], "{bad}");
+    }
+}
