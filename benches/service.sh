@@ -43,7 +43,9 @@ service_build() {
 }
 
 # The sample configuration with free ports, the repository's prompts, logs at warn, the data in
-# $work; extra sed expressions (e.g. -e 's#max_calls = 10000#max_calls = 1000#') apply after.
+# $work, no per-source SIP rate limit, no limit on new devices a second and no practical HTTP
+# connection cap (the load generators send thousands of requests a second from one address: the
+# benchmarks measure capacity, not the limits); extra sed expressions (e.g. -e 's#max_calls = 10000#max_calls = 1000#') apply after.
 service_config() {
   SIP_PORT=$(free_port); ADMIN_PORT=$(free_port); HTTP_PORT=$(free_port); TFTP_PORT=$(free_port)
   sed -e "s#listen = \"127.0.0.1:5060\"#listen = \"127.0.0.1:$SIP_PORT\"#" \
@@ -53,6 +55,10 @@ service_config() {
       -e "s#dir = \"../prompts\"#dir = \"$repo/prompts\"#" \
       -e "s#data_dir = \"var\"#data_dir = \"$work/var\"#" \
       -e 's#level = "info"#level = "warn"#' \
+      -e 's#^rate_limit_\(register\|invite\|options\|other\) = [0-9]*#rate_limit_\1 = 0#' \
+      -e 's#^new_devices_per_second = [0-9]*#new_devices_per_second = 0#' \
+      -e 's#^max_connections_per_source = [0-9]*#max_connections_per_source = 16384#' \
+      -e 's#^max_connections = [0-9]*#max_connections = 16384#' \
       "$@" "$repo/config/selfprov.toml" > "$work/selfprov.toml"
   for p in $SIP_PORT $ADMIN_PORT $HTTP_PORT $TFTP_PORT; do
     grep -q ":$p\"" "$work/selfprov.toml" || { echo "service.sh: port $p not set in the config"; exit 2; }

@@ -421,6 +421,16 @@ impl RawConfig {
             &mut issues,
         );
 
+        if ar
+            .expire_unclaimed
+            .is_some_and(|d| d < std::time::Duration::from_secs(86_400))
+        {
+            issues.push(issue(
+                "auto_registration.expire_unclaimed",
+                "must be at least 1d, or \"off\" (a phone is recorded as seen at most once an hour, and may be switched off for a night)",
+            ));
+        }
+
         // [credential_policy]
         let cp = &self.credential_policy;
         let credential_policy = CredentialPolicy {
@@ -444,6 +454,39 @@ impl RawConfig {
         }
         if self.sip.tcp_idle_timeout < std::time::Duration::from_secs(1) {
             issues.push(issue("sip.tcp_idle_timeout", "must be at least 1s"));
+        }
+        if self.sip.rate_limit_burst < std::time::Duration::from_secs(1) {
+            issues.push(issue(
+                "sip.rate_limit_burst",
+                "must be at least 1s (a phone's REGISTER, its digest answer and its SUBSCRIBEs come at once)",
+            ));
+        }
+        for (section, idle, per_source, total) in [
+            (
+                "admin",
+                self.admin.connection_idle_timeout,
+                self.admin.max_connections_per_source,
+                self.admin.max_connections,
+            ),
+            (
+                "phone_config",
+                self.phone_config.connection_idle_timeout,
+                self.phone_config.max_connections_per_source,
+                self.phone_config.max_connections,
+            ),
+        ] {
+            if idle < std::time::Duration::from_secs(1) {
+                issues.push(issue(
+                    &format!("{section}.connection_idle_timeout"),
+                    "must be at least 1s",
+                ));
+            }
+            if per_source == 0 || per_source > total {
+                issues.push(issue(
+                    &format!("{section}.max_connections_per_source"),
+                    format!("must be 1 to {section}.max_connections ({total})"),
+                ));
+            }
         }
         if self.sip.max_calls == 0 {
             issues.push(issue("sip.max_calls", "must be at least 1"));

@@ -206,10 +206,58 @@ pub struct AutoRegistration {
     pub universal_device_template: Option<String>,
     pub universal_line_template: Option<String>,
     pub dn_range: DnRangeCfg,
+    /// New devices auto-registration may create a second, from all sources together (0: no
+    /// limit); above it a new phone is told to come back (`503`). Sizing: docs/security.md.
+    pub new_devices_per_second: u32,
+    /// ...and at once.
+    pub new_devices_burst: u32,
+    /// Delete auto-registered devices never claimed and not heard from (REGISTER, file fetch)
+    /// for this long, giving their DN back; `"off"` (or 0) keeps them.
+    #[serde(with = "off_or_duration")]
+    pub expire_unclaimed: Option<Duration>,
+}
+
+/// A duration (`"7d"`), or `"off"` / `"0"` / `0` for none.
+mod off_or_duration {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_str("off"),
+            Some(d) => {
+                s.serialize_str(&humantime_serde::re::humantime::format_duration(*d).to_string())
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(0) => Ok(None),
+            Raw::Text(t) if t == "off" || t == "0" => Ok(None),
+            Raw::Text(t) => humantime_serde::re::humantime::parse_duration(&t)
+                .map(Some)
+                .map_err(|e| {
+                    D::Error::custom(format!("`{t}`: {e} (a duration like \"7d\", or \"off\")"))
+                }),
+            Raw::Number(n) => Err(D::Error::custom(format!(
+                "{n}: a duration like \"7d\", or \"off\" (0)"
+            ))),
+        }
+    }
 }
 impl Default for AutoRegistration {
     fn default() -> Self {
         AutoRegistration {
+            new_devices_per_second: 10,
+            new_devices_burst: 100,
+            expire_unclaimed: Some(Duration::from_secs(7 * 86_400)),
             enabled: true,
             universal_device_template: None,
             universal_line_template: None,
@@ -264,10 +312,26 @@ pub struct Sip {
     /// SIP/TCP connections at once in all; 0: the process's file limit less 1,024 kept for
     /// everything else (at least 256).
     pub tcp_max_connections: u32,
+    /// REGISTERs a second from one address before `503` (0: no limit; docs/security.md).
+    pub rate_limit_register: u32,
+    /// INVITEs (new calls) a second from one address.
+    pub rate_limit_invite: u32,
+    /// OPTIONS a second from one address.
+    pub rate_limit_options: u32,
+    /// Other requests outside a call (SUBSCRIBE, NOTIFY, MESSAGE, ...) a second from one address.
+    pub rate_limit_other: u32,
+    /// How long's worth of its rate a source may send at once (the bucket's depth).
+    #[serde(with = "humantime_serde")]
+    pub rate_limit_burst: Duration,
 }
 impl Default for Sip {
     fn default() -> Self {
         Sip {
+            rate_limit_register: 10,
+            rate_limit_invite: 10,
+            rate_limit_options: 10,
+            rate_limit_other: 20,
+            rate_limit_burst: Duration::from_secs(10),
             tcp_idle_timeout: Duration::from_secs(300),
             tcp_max_connections_per_source: 64,
             tcp_max_connections: 0,
@@ -411,6 +475,14 @@ pub struct Admin {
     pub login_lockout: Duration,
     /// Login attempts per source address and minute before 429 (0 = unlimited).
     pub logins_per_minute: u32,
+    /// Close a connection whose request headers are not complete this long after the listener
+    /// started waiting for them (slow senders, and idle keep-alive connections).
+    #[serde(with = "humantime_serde")]
+    pub connection_idle_timeout: Duration,
+    /// Connections at once from one address.
+    pub max_connections_per_source: u32,
+    /// Connections at once in all.
+    pub max_connections: u32,
 }
 impl Default for Admin {
     fn default() -> Self {
@@ -422,6 +494,9 @@ impl Default for Admin {
             login_failed_attempts: 5,
             login_lockout: Duration::from_secs(15 * 60),
             logins_per_minute: 10,
+            connection_idle_timeout: Duration::from_secs(30),
+            max_connections_per_source: 32,
+            max_connections: 256,
         }
     }
 }
@@ -458,6 +533,13 @@ pub struct PhoneConfig {
     pub first_fetch_window: Duration,
     /// Requests for unknown MACs allowed per source address and minute (scanning is refused above).
     pub unknown_per_minute: u32,
+    /// As `admin.connection_idle_timeout`, for the HTTP and HTTPS listeners (each).
+    #[serde(with = "humantime_serde")]
+    pub connection_idle_timeout: Duration,
+    /// Connections at once from one address, per listener.
+    pub max_connections_per_source: u32,
+    /// Connections at once in all, per listener.
+    pub max_connections: u32,
 }
 impl Default for PhoneConfig {
     fn default() -> Self {
@@ -474,6 +556,9 @@ impl Default for PhoneConfig {
             realm: "selfprov".into(),
             first_fetch_window: Duration::from_secs(600),
             unknown_per_minute: 60,
+            connection_idle_timeout: Duration::from_secs(15),
+            max_connections_per_source: 64,
+            max_connections: 512,
         }
     }
 }

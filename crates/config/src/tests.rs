@@ -252,3 +252,27 @@ fn postgresql_backend_is_configured_with_a_url() {
     let e = load("[database]\nurl = \"postgresql://db/prov\"\n").unwrap_err();
     assert!(keys(&e).contains(&"database.url"), "{e}");
 }
+
+#[test]
+fn unclaimed_devices_expire_after_a_duration_or_never() {
+    let c = load("").unwrap();
+    let a = &c.raw.auto_registration;
+    assert_eq!(
+        a.expire_unclaimed,
+        Some(std::time::Duration::from_secs(7 * 86_400))
+    );
+    assert_eq!((a.new_devices_per_second, a.new_devices_burst), (10, 100));
+    for off in ["\"off\"", "\"0\"", "0"] {
+        let c = load(&format!("[auto_registration]\nexpire_unclaimed = {off}\n")).unwrap();
+        assert_eq!(c.raw.auto_registration.expire_unclaimed, None, "{off}");
+    }
+    let c = load("[auto_registration]\nexpire_unclaimed = \"36h\"\n").unwrap();
+    assert_eq!(
+        c.raw.auto_registration.expire_unclaimed,
+        Some(std::time::Duration::from_secs(36 * 3600))
+    );
+    for bad in ["\"soon\"", "\"2h\""] {
+        let e = load(&format!("[auto_registration]\nexpire_unclaimed = {bad}\n")).unwrap_err();
+        assert_eq!(keys(&e), ["auto_registration.expire_unclaimed"], "{bad}");
+    }
+}

@@ -66,6 +66,8 @@ impl ClaimContext {
 pub struct ClaimEngine {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) dn_hint: DnHint,
+    pub(crate) new_devices: crate::unclaimed::NewDeviceRate,
+    pub(crate) seen_writes: crate::unclaimed::SeenWrites,
 }
 
 /// What the rules look at, loaded in one transaction.
@@ -118,6 +120,8 @@ impl ClaimEngine {
         ClaimEngine {
             store,
             dn_hint: DnHint::default(),
+            new_devices: Default::default(),
+            seen_writes: Default::default(),
         }
     }
 

@@ -9,7 +9,9 @@
 //!   ([`audit`]). Every change runs in one transaction with its audit entry: who ([`Actor`]),
 //!   when, what, the fields before and after — never a secret.
 //! - [`ClaimEngine`] ([`claim`], [`registry`]): authentication, preview and claim of a device
-//!   with the assign rules, auto-registration and release.
+//!   with the assign rules, auto-registration and release; [`unclaimed`]: the rate of new
+//!   auto-registered devices, when each device was last heard from, and the expiry of those
+//!   never claimed.
 //! - Administrators ([`accounts`]): their accounts and roles (what each [`Action`] needs), login
 //!   under the lockout policy, API [`tokens`] and console [`sessions`]; each resolves to a
 //!   [`Principal`] whose actor is written into the audit.
@@ -36,6 +38,7 @@ pub mod sessions;
 pub mod settings;
 pub mod templates;
 pub mod tokens;
+pub mod unclaimed;
 pub mod users;
 pub mod version;
 

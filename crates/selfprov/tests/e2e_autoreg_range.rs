@@ -59,3 +59,46 @@ fn an_exhausted_range_is_named_in_status_health_and_metrics() {
         "{text}"
     );
 }
+
+#[test]
+fn new_phones_beyond_the_rate_for_all_sources_are_told_to_come_back() {
+    let s = config("e2e-autoreg-rate");
+    s.edit("new_devices_per_second = 10", "new_devices_per_second = 1");
+    s.edit("new_devices_burst = 100", "new_devices_burst = 3");
+    let (_svc, err) = start_service(&s);
+    // Six new phones at once: the burst gets its files; the others are told when to come back,
+    // and nothing is created for them.
+    let statuses: Vec<String> = (1..=6)
+        .map(|i| http_get(s.config_port, &format!("/SEP00112233D00{i}.cnf.xml")))
+        .collect();
+    let served = statuses
+        .iter()
+        .filter(|r| r.lines().next().unwrap_or("").contains(" 200 "))
+        .count();
+    let deferred: Vec<_> = statuses
+        .iter()
+        .filter(|r| r.lines().next().unwrap_or("").contains(" 503 "))
+        .collect();
+    // At 1 a second, one more may have been admitted while the six were asked for.
+    assert!((3..=4).contains(&served), "{statuses:#?}");
+    assert_eq!(served + deferred.len(), 6, "{statuses:#?}");
+    assert!(
+        deferred
+            .iter()
+            .all(|r| r.to_ascii_lowercase().contains("\r\nretry-after: 1\r\n")),
+        "{deferred:#?}"
+    );
+    let devices = cli(&s, &["device", "list", "--json"]);
+    let created = devices.as_array().unwrap().iter();
+    let created = created.filter(|d| d["name"].as_str().unwrap().starts_with("SEP00112233D00"));
+    assert_eq!(created.count(), served, "{devices}");
+    assert_eq!(
+        metric(&s, "selfprov_autoregistration_deferred_total"),
+        deferred.len() as f64
+    );
+    // Logged once, and not as a refusal fail2ban would ban the phones' address for.
+    let line = err
+        .wait_for("new phones are told to come back", Duration::from_secs(5))
+        .expect("the deferral is logged");
+    assert_eq!(fail2ban_host(&line), None, "{line}");
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 #[test]
 fn sighup_during_fifty_calls_lets_every_call_finish() {
     let s = config("e2e-hup50");
+    many_phones_from_one_address(&s);
     let notify = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let phones = load_users(&s, 50, notify.local_addr().unwrap().port());
     let (service, err) = start_service(&s);
@@ -34,6 +35,7 @@ fn sighup_during_fifty_calls_lets_every_call_finish() {
 #[test]
 fn sigterm_refuses_new_calls_and_waits_for_the_calls_in_progress() {
     let s = config("e2e-drain");
+    many_phones_from_one_address(&s);
     let notify = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let phones = load_users(&s, 10, notify.local_addr().unwrap().port());
     let (mut service, err) = start_service(&s);

@@ -136,8 +136,10 @@ fn a_new_phone_gets_its_file_then_only_with_its_credentials_and_a_new_secret_at_
         401,
         "another device's name"
     );
-    err.wait_for("config fetch refused", std::time::Duration::from_secs(5))
+    let line = err
+        .wait_for("config fetch refused", std::time::Duration::from_secs(5))
         .expect("a refusal is logged for fail2ban");
+    assert_eq!(fail2ban_host(&line).as_deref(), Some("127.0.0.1"), "{line}");
 
     // A claim: the user's line, with a new secret the phone fetches using its old one.
     cli_ok(&s, &["device", "assign", "SEP0011223344AA", "jsmith"]);

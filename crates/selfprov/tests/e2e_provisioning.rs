@@ -373,6 +373,7 @@ fn none_mode_needs_no_pin() {
 #[test]
 fn a_hundred_phones_at_once_each_get_their_own_user() {
     let s = config("e2e-hundred");
+    many_phones_from_one_address(&s);
     let notify = UdpSocket::bind("127.0.0.1:0").unwrap();
     notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let phones = load_users(&s, 100, notify.local_addr().unwrap().port());
@@ -422,6 +423,7 @@ fn a_hundred_phones_at_once_each_get_their_own_user() {
 #[test]
 fn the_load_generator_provisions_fifty_phones_through_the_ivr() {
     let s = config("e2e-loadgen");
+    many_phones_from_one_address(&s);
     let phones = load_users(&s, 50, free_udp_port());
     let (_service, _err) = start_service(&s);
     let loadgen = std::path::Path::new(env!("CARGO_BIN_EXE_selfprov")).with_file_name("selfprov-loadgen");

@@ -86,6 +86,11 @@ fn assert_wrong_secret_logged(err: &LineWatcher, method: &str) {
             && line.contains("wrong credentials"),
         "{line}"
     );
+    assert_eq!(
+        fail2ban_host(line.as_str()).as_deref(),
+        Some("127.0.0.1"),
+        "{line}"
+    );
 }
 
 /// `selfprov_phone_auth_total` for `method` and `result` (challenged, accepted, refused).

@@ -4,6 +4,7 @@
 //! phones and their addresses and so answers only to clients on this host (loopback), and the
 //! HTTP API under `/api/v1` (crate `selfprov-api`), where every route needs a token or a session.
 
+use crate::http_listener;
 use crate::metrics::Metrics;
 use crate::registrar::RegistrationView;
 use axum::extract::{ConnectInfo, State};
@@ -11,6 +12,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use selfprov_sip::tcp_limits::TcpLimits;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -95,23 +97,24 @@ pub fn router(
         .merge(api)
 }
 
-/// Bind the admin listener; returns the bound address (useful with port 0) and the serving future.
-/// Handlers see the client's address (the API throttles logins per address).
+/// Bind the admin listener; returns the bound address (useful with port 0) and the serving future,
+/// which admits connections under `limits` (see `http_listener`). Handlers see the client's
+/// address (the API throttles logins per address).
 pub async fn bind(
     addr: SocketAddr,
     status: StatusSource,
     metrics: Arc<Metrics>,
     queries: mpsc::UnboundedSender<Query>,
     api: Router,
-) -> std::io::Result<(
-    SocketAddr,
-    impl std::future::Future<Output = std::io::Result<()>>,
-)> {
+    limits: TcpLimits,
+) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app =
-        router(status, metrics, queries, api).into_make_service_with_connect_info::<SocketAddr>();
-    Ok((local, async move { axum::serve(listener, app).await }))
+    let app = router(status, metrics, queries, api);
+    Ok((
+        local,
+        http_listener::serve(listener, "admin", limits, app, http_listener::plain),
+    ))
 }
 
 async fn health(State(s): State<AdminState>) -> Response {
@@ -244,6 +247,7 @@ mod tests {
             metrics.clone(),
             queries.clone(),
             Router::new(),
+            TcpLimits::default(),
         )
         .await
         .unwrap();

@@ -17,7 +17,8 @@
 //! ([`operator`], [`signals`]). `/health`, `/status` and `/metrics` are served by [`admin`] from
 //! [`status`] and [`metrics`], beside the HTTP API (crate `selfprov-api`), which asks the loop
 //! for the live calls and registrations ([`live_view`]) and has it tell phones changed through
-//! the API to fetch their files again ([`resync`]).
+//! the API to fetch their files again ([`resync`]). Two background tasks watch auto-registration:
+//! [`range_watch`] counts the DN range, [`unclaimed_sweep`] expires devices never claimed.
 
 pub mod admin;
 mod caller_identity;
@@ -25,6 +26,7 @@ mod calls;
 mod codecs;
 pub mod config_server;
 mod event_loop;
+pub mod http_listener;
 mod ivr_actions;
 mod live_view;
 mod media_events;
@@ -45,6 +47,7 @@ mod sip_events;
 mod start;
 mod state;
 mod status;
+mod unclaimed_sweep;
 mod work;
 
 pub use start::{open_store, serve};

@@ -26,6 +26,14 @@ pub struct AuthLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLimitLabel {
+    /// `REGISTER`, `INVITE`, `OPTIONS`, `other`.
+    pub method: String,
+    /// `503` (answered) or `dropped`.
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DnLabel {
     pub dn: String,
 }
@@ -39,6 +47,8 @@ pub struct Metrics {
     pub digits: Family<MethodLabel, Counter>,
     /// Phones' REGISTERs and INVITEs by how their identity checked out.
     pub phone_auth: Family<AuthLabel, Counter>,
+    /// SIP requests over a per-source rate limit.
+    pub sip_rate_limited: Family<RateLimitLabel, Counter>,
     pub rtp_sent: Counter<u64, AtomicU64>,
     pub rtp_received: Counter<u64, AtomicU64>,
     pub rtp_dropped: Counter<u64, AtomicU64>,
@@ -48,6 +58,10 @@ pub struct Metrics {
     /// DNs of the auto-registration range taken, and its size.
     pub autoreg_dns_used: Gauge,
     pub autoreg_dns_total: Gauge,
+    /// New phones told to come back (`auto_registration.new_devices_per_second`).
+    pub autoreg_deferred: Counter,
+    /// Auto-registered devices never claimed that expired (`auto_registration.expire_unclaimed`).
+    pub autoreg_expired: Counter,
     /// INVITE received → 200 OK sent, in seconds.
     pub call_setup_seconds: Histogram,
 }
@@ -87,6 +101,12 @@ impl Metrics {
             "Phones' REGISTERs and INVITEs by identity check: challenged, accepted, refused",
             phone_auth.clone(),
         );
+        let sip_rate_limited = Family::<RateLimitLabel, Counter>::default();
+        registry.register(
+            "sip_rate_limited",
+            "SIP requests over a per-source rate limit, by method class and action (503, dropped)",
+            sip_rate_limited.clone(),
+        );
         let rtp_sent = Counter::default();
         registry.register("rtp_packets_sent", "RTP packets sent", rtp_sent.clone());
         let rtp_received = Counter::default();
@@ -125,6 +145,18 @@ impl Metrics {
             "DNs in the auto-registration range",
             autoreg_dns_total.clone(),
         );
+        let autoreg_deferred = Counter::default();
+        registry.register(
+            "autoregistration_deferred",
+            "New phones told to come back: new devices came faster than auto_registration.new_devices_per_second",
+            autoreg_deferred.clone(),
+        );
+        let autoreg_expired = Counter::default();
+        registry.register(
+            "autoregistration_expired",
+            "Auto-registered devices never claimed and not heard from for auto_registration.expire_unclaimed, deleted",
+            autoreg_expired.clone(),
+        );
         // 0.25 ms .. ~1 s
         let call_setup_seconds = Histogram::new(
             prometheus_client::metrics::histogram::exponential_buckets(0.000_25, 2.0, 13),
@@ -141,6 +173,7 @@ impl Metrics {
             calls_refused,
             digits,
             phone_auth,
+            sip_rate_limited,
             rtp_sent,
             rtp_received,
             rtp_dropped,
@@ -148,6 +181,8 @@ impl Metrics {
             prompt_cache_bytes,
             autoreg_dns_used,
             autoreg_dns_total,
+            autoreg_deferred,
+            autoreg_expired,
             call_setup_seconds,
         }
     }
@@ -187,6 +222,16 @@ impl Metrics {
             .get_or_create(&AuthLabel {
                 method: method.to_owned(),
                 result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A SIP request over its source's rate limit, answered `503` or dropped.
+    pub fn rate_limited(&self, method: &str, dropped: bool) {
+        self.sip_rate_limited
+            .get_or_create(&RateLimitLabel {
+                method: method.to_owned(),
+                action: if dropped { "dropped" } else { "503" }.to_owned(),
             })
             .inc();
     }

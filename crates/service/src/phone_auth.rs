@@ -55,6 +55,15 @@ impl Refusal {
             headers: String::new(),
         }
     }
+
+    /// A new phone among too many at once: `503` and when to come back.
+    pub fn come_back(retry_after: u32) -> Refusal {
+        Refusal {
+            status: 503,
+            reason: "Service Unavailable - too many new phones at once".into(),
+            headers: format!("Retry-After: {retry_after}\r\n"),
+        }
+    }
 }
 
 /// The SIP side of phones' digest: the nonce key (its own purpose, derived from the device-secret

@@ -103,20 +103,31 @@ pub(crate) async fn start(
     ops: &Operations,
     secrets: &DeviceSecrets,
     tls: Option<Arc<rustls::ServerConfig>>,
+    metrics: &Arc<crate::metrics::Metrics>,
 ) -> Result<Option<Started>> {
     if !cfg.serves_phone_files() {
         return Ok(None);
     }
     let pc = &cfg.raw.phone_config;
+    let limits = crate::http_listener::limits(
+        pc.connection_idle_timeout,
+        pc.max_connections_per_source,
+        pc.max_connections,
+    );
     let secrets = secrets.clone();
     let templates = crate::reload::load_templates(cfg)
         .map_err(|e| anyhow!(e))?
         .unwrap_or_else(Templates::shipped);
-    let server = ConfigServer::new(ops.clone(), secrets, view(cfg, Templates::shipped(), ""));
+    let server = ConfigServer::new(
+        ops.clone(),
+        secrets,
+        view(cfg, Templates::shipped(), ""),
+        metrics.clone(),
+    );
     let http = match pc.http_listen {
         Some(listen) => {
             let (addr, fut) = server
-                .bind(listen)
+                .bind(listen, limits.clone())
                 .await
                 .with_context(|| format!("configuration server {listen}"))?;
             tokio::spawn(fut);
@@ -128,7 +139,7 @@ pub(crate) async fn start(
         (Some(listen), Some(tls)) => {
             let certificate = Certificate::new(tls);
             let (addr, fut) = server
-                .bind_tls(listen, certificate.clone())
+                .bind_tls(listen, certificate.clone(), limits.clone())
                 .await
                 .with_context(|| format!("configuration server (HTTPS) {listen}"))?;
             tokio::spawn(fut);

@@ -6,12 +6,13 @@
 //! binding. Database work runs off the loop; the answer and the binding come back as
 //! `Work::Registered`.
 
+use crate::config_server::fetch::defer_new_device;
 use crate::phone_auth::{log_refused, Digest, Refusal};
 use crate::registrar::{binding_lifetime, parse_register, Binding, Proof, RegisterInfo};
 use crate::state::Service;
 use crate::work::{Registered, Registration, Work};
 use selfprov_config::PhoneAuth;
-use selfprov_operations::Actor;
+use selfprov_operations::{Actor, ClaimEngine};
 use selfprov_provisioning::model::Device;
 use selfprov_provisioning::store::UnixMillis;
 use selfprov_sip::endpoint::Peer;
@@ -81,10 +82,13 @@ impl Service {
             let device = auth.username.clone();
             let result = match digest.verify(&claims, &auth, "REGISTER") {
                 Ok(generation) => match claims.device(&device) {
-                    Ok(Some(d)) => Ok(Registered {
-                        dn: dn_of(&d),
-                        proof: Proof::Digest { generation },
-                    }),
+                    Ok(Some(d)) => {
+                        seen(&claims, &device);
+                        Ok(Registered {
+                            dn: dn_of(&d),
+                            proof: Proof::Digest { generation },
+                        })
+                    }
                     Ok(None) => Err(Refusal::forbidden("wrong credentials")),
                     Err(e) => {
                         tracing::error!(error = %e, "database unavailable for a REGISTER");
@@ -135,35 +139,46 @@ impl Service {
             self.bindings.remove(name.as_str());
             return self.respond(key, 200, "OK".into(), "Expires: 0\r\n".into());
         }
-        let (claims, work, autoreg) = (
+        let (claims, work, autoreg, metrics) = (
             self.claims.clone(),
             self.work.clone(),
             self.cfg.auto_registration.clone(),
+            self.metrics.clone(),
         );
         tokio::task::spawn_blocking(move || {
+            let refused = |why: String| {
+                tracing::warn!(device = %name, %why, "registration refused");
+                Refusal::forbidden(&why)
+            };
             let found = match claims.device(name.as_str()) {
                 Ok(Some(d)) => Ok(d),
-                Err(e) => Err(e.to_string()),
-                Ok(None) if autoreg.enabled => claims
-                    .auto_register(
-                        &name,
-                        &info.model,
-                        &autoreg,
-                        &Actor::registrar(),
-                        UnixMillis::now(),
-                    )
-                    .map_err(|e| e.to_string()),
-                Ok(None) => Err("unknown device and auto-registration is disabled".into()),
+                Err(e) => Err(refused(e.to_string())),
+                Ok(None) if autoreg.enabled => match claims.admit_new_device(Instant::now()) {
+                    Err(d) => {
+                        defer_new_device(&metrics, d, name.as_str(), source.addr.ip());
+                        Err(Refusal::come_back(d.retry_after))
+                    }
+                    Ok(()) => claims
+                        .auto_register(
+                            &name,
+                            &info.model,
+                            &autoreg,
+                            &Actor::registrar(),
+                            UnixMillis::now(),
+                        )
+                        .map_err(|e| refused(e.to_string())),
+                },
+                Ok(None) => Err(refused(
+                    "unknown device and auto-registration is disabled".into(),
+                )),
             };
-            let result = found
-                .map(|d| Registered {
+            let result = found.map(|d| {
+                seen(&claims, name.as_str());
+                Registered {
                     dn: dn_of(&d),
                     proof: Proof::Binding,
-                })
-                .map_err(|why| {
-                    tracing::warn!(device = %name, %why, "registration refused");
-                    Refusal::forbidden(&why)
-                });
+                }
+            });
             let _ = work.send(Work::Registered(Registration {
                 key,
                 device: name.to_string(),
@@ -217,5 +232,12 @@ impl Service {
             contact.unwrap_or_default()
         );
         self.respond(key, 200, "OK".into(), extra);
+    }
+}
+
+/// An accepted REGISTER is a sign of life (the expiry of unclaimed devices counts from the last).
+fn seen(claims: &ClaimEngine, device: &str) {
+    if let Err(e) = claims.heard_from(device, UnixMillis::now()) {
+        tracing::warn!(%device, error = %e, "REGISTER not recorded as a sign of life");
     }
 }

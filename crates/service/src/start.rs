@@ -23,6 +23,7 @@ use selfprov_operations::{Actor, DeviceSecrets, Operations};
 use selfprov_provisioning::settings::{status, Status};
 use selfprov_provisioning::store::{ListQuery, PgStore, RegistrarAccounts, SqliteStore, Store};
 use selfprov_sip::endpoint::EndpointConfig;
+use selfprov_sip::rate_limit::{MethodClass, RequestLimits, Verdict};
 use selfprov_sip::stack::{Command as SipCommand, SipStack};
 use selfprov_sip::tcp_limits::TcpLimits;
 use std::collections::HashMap;
@@ -107,6 +108,7 @@ fn start_media(
 
 async fn start_sip(
     cfg: &Config,
+    metrics: &Arc<Metrics>,
 ) -> Result<(
     SipStack,
     mpsc::UnboundedReceiver<selfprov_sip::endpoint::Event>,
@@ -120,7 +122,8 @@ async fn start_sip(
         max_calls: cfg.raw.sip.max_calls as usize,
         timers: Default::default(),
     };
-    let sip = SipStack::start_with(cfg.raw.sip.listen, ep, tx, tcp_limits(cfg))
+    let requests = request_limits(cfg, metrics);
+    let sip = SipStack::start_with(cfg.raw.sip.listen, ep, tx, tcp_limits(cfg), requests)
         .await
         .with_context(|| format!("SIP listener {}", cfg.raw.sip.listen))?;
     Ok((sip, rx))
@@ -138,6 +141,27 @@ fn tcp_limits(cfg: &Config) -> TcpLimits {
         per_source: sip.tcp_max_connections_per_source as usize,
         total,
         exempt: cfg.trusted_proxies.clone(),
+    }
+}
+
+/// The per-source request rate limits (`sip.rate_limit_*`; docs/security.md), counted in
+/// `selfprov_sip_rate_limited_total`.
+fn request_limits(cfg: &Config, metrics: &Arc<Metrics>) -> RequestLimits {
+    let sip = &cfg.raw.sip;
+    let metrics = metrics.clone();
+    RequestLimits {
+        per_second: [
+            sip.rate_limit_register,
+            sip.rate_limit_invite,
+            sip.rate_limit_options,
+            sip.rate_limit_other,
+        ],
+        burst: sip.rate_limit_burst,
+        exempt: cfg.trusted_proxies.clone(),
+        on_limited: Some(Arc::new(move |class: MethodClass, v: Verdict| {
+            metrics.rate_limited(class.as_str(), v == Verdict::Drop);
+        })),
+        ..RequestLimits::off()
     }
 }
 
@@ -202,7 +226,7 @@ pub async fn serve(base: Config) -> Result<()> {
     let outbound_proxy =
         OutboundProxy::resolve(cfg.outbound_proxy.as_ref()).map_err(|e| anyhow!(e))?;
     let (media, media_ev, rtp_addr) = start_media(&cfg)?;
-    let (sip, sip_ev) = start_sip(&cfg).await?;
+    let (sip, sip_ev) = start_sip(&cfg, &metrics).await?;
 
     let live = Arc::new(Live::new(&base, &cfg));
     if status(&cfg.self_provisioning, &cfg.auto_registration) != Status::Ready {
@@ -219,20 +243,33 @@ pub async fn serve(base: Config) -> Result<()> {
         api_auth(&cfg),
     ));
     let (query_tx, query_rx) = mpsc::unbounded_channel();
+    let a = &cfg.raw.admin;
     let (admin_addr, admin_fut) = admin::bind(
-        cfg.raw.admin.listen,
+        a.listen,
         status_source(live.clone(), sip.local.to_string()),
         metrics.clone(),
         query_tx,
         api,
+        crate::http_listener::limits(
+            a.connection_idle_timeout,
+            a.max_connections_per_source,
+            a.max_connections,
+        ),
     )
     .await
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
     tokio::spawn(admin_fut);
     crate::range_watch::spawn(ops.claims().clone(), live.clone(), metrics.clone());
+    let ar = &cfg.raw.auto_registration;
+    ops.claims().set_new_device_rate(
+        ar.new_devices_per_second,
+        ar.new_devices_burst,
+        Instant::now(),
+    );
+    crate::unclaimed_sweep::spawn(ops.claims().clone(), ar.expire_unclaimed, metrics.clone());
     register_route_point(&cfg, &sip, &live, &metrics)?;
     let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
-    let config_server = crate::phone_config::start(&cfg, &ops, &secrets, tls).await?;
+    let config_server = crate::phone_config::start(&cfg, &ops, &secrets, tls, &metrics).await?;
     let config_url = config_server
         .as_ref()
         .map(|s| s.url.clone())

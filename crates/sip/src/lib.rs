@@ -6,6 +6,8 @@
 //! - [`sdp`]: SDP offer/answer (RFC 3264/4566) over a lenient line parser.
 //! - [`digest`]: HTTP digest authentication for REGISTER (RFC 2617/7616/8760: MD5, SHA-256,
 //!   qop lists, `nc` as 8 hex digits, `cnonce`, `opaque`, stale nonces).
+//! - [`rate_limit`]: per-source request rate limits (token buckets by method class), sans I/O.
+//! - [`tcp_limits`]: caps and the idle timeout on SIP over TCP.
 //! - [`transaction`]: RFC 3261 transactions (timers A–K) as sans-I/O state machines.
 
 pub mod digest;
@@ -13,6 +15,7 @@ pub mod digest_server;
 pub mod endpoint;
 pub mod headers;
 pub mod message;
+pub mod rate_limit;
 pub mod registration;
 pub mod sdp;
 pub mod stack;

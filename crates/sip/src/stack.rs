@@ -5,6 +5,7 @@
 //! a new connection to it (a proxy's record-routed address, an outbound proxy).
 
 use crate::endpoint::{Endpoint, EndpointConfig, Event, OutOfDialogTarget, Output, Peer};
+use crate::rate_limit::RequestLimits;
 use crate::tcp_limits::{Admission, TcpLimits, TcpSlots};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -66,6 +67,8 @@ pub enum Command {
     UnregisterAll,
     /// Report (servers, clients, dialogs) table sizes.
     Tables(tokio::sync::oneshot::Sender<(usize, usize, usize)>),
+    /// Report how many TCP connections the stack knows where to write to (for leak checks).
+    TcpConnections(tokio::sync::oneshot::Sender<usize>),
 }
 
 /// Handle of a running stack.
@@ -127,8 +130,9 @@ async fn tcp_conn(
             }
         }
     });
+    // Read straight into `buf` (no buffer of its own in the task: an idle connection costs the
+    // least we can make it).
     let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
     loop {
         // Drop leading CRLF keep-alives.
         while buf.starts_with(b"\r\n") {
@@ -152,16 +156,23 @@ async fn tcp_conn(
                 break;
             }
         }
-        match tokio::time::timeout(idle, rd.read(&mut chunk)).await {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        match tokio::time::timeout(idle, rd.read_buf(&mut buf)).await {
             Err(_) => {
                 tracing::debug!(%peer, "closing idle SIP TCP connection");
                 break;
             }
             Ok(Ok(0) | Err(_)) => break,
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Ok(_)) => {}
         }
     }
+    // Wait for the writer to be gone, so that its queue is closed when the endpoint's task hears
+    // of the end: it then forgets the connection (otherwise each closed connection's queue stayed
+    // in its table for good).
     writer.abort();
+    let _ = writer.await;
     let _ = inbound.send(FromTcp::Closed(peer));
 }
 
@@ -198,22 +209,31 @@ impl TcpPeers {
 
 impl SipStack {
     /// Bind UDP and TCP on `listen` (port 0: any free port, the same for both) and start, with
-    /// the default [`TcpLimits`].
+    /// the default [`TcpLimits`] and no request rate limit.
     pub async fn start(
         listen: SocketAddr,
         cfg: EndpointConfig,
         events: mpsc::UnboundedSender<Event>,
     ) -> std::io::Result<SipStack> {
-        Self::start_with(listen, cfg, events, TcpLimits::default()).await
+        Self::start_with(
+            listen,
+            cfg,
+            events,
+            TcpLimits::default(),
+            RequestLimits::off(),
+        )
+        .await
     }
 
     /// [`SipStack::start`] with limits on SIP over TCP: connections beyond the per-source or the
-    /// total cap are closed as soon as accepted, and any connection idle too long is closed.
+    /// total cap are closed as soon as accepted, and any connection idle too long is closed; and
+    /// with per-source request rate limits (over UDP and TCP alike).
     pub async fn start_with(
         listen: SocketAddr,
         mut cfg: EndpointConfig,
         events: mpsc::UnboundedSender<Event>,
         limits: TcpLimits,
+        requests: RequestLimits,
     ) -> std::io::Result<SipStack> {
         let udp = UdpSocket::bind(listen).await?;
         // A burst of REGISTERs and INVITEs (phones after a power cut) must queue, not be dropped
@@ -268,6 +288,7 @@ impl SipStack {
         });
         tokio::spawn(async move {
             let mut ep = Endpoint::new(cfg);
+            ep.set_request_limits(requests);
             let mut buf = vec![0u8; 65536];
             // The earliest timer, found by scanning every transaction: done at most every
             // RESCAN (not once per datagram, which made set-up cost grow with the number of
@@ -326,6 +347,7 @@ impl SipStack {
                             Some(Command::UnregisterAll) => ep.unregister_all(now),
                             Some(Command::SetRoutePoint { dns, max_calls }) => ep.set_route_point(dns, max_calls),
                             Some(Command::Tables(tx)) => { let _ = tx.send(ep.table_sizes()); }
+                            Some(Command::TcpConnections(tx)) => { let _ = tx.send(tcp_peers.out.len()); }
                         }
                     }
                     _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending::<()>().await } } => {
@@ -362,6 +384,53 @@ impl SipStack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn tcp_connections(stack: &SipStack) -> usize {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        stack.commands.send(Command::TcpConnections(tx)).unwrap();
+        rx.await.unwrap()
+    }
+
+    /// Poll (bounded) until the stack knows `n` TCP connections; the last count seen.
+    async fn until_connections(stack: &SipStack, n: usize) -> usize {
+        for _ in 0..200 {
+            if tcp_connections(stack).await == n {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        tcp_connections(stack).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closed_tcp_connections_leave_nothing_in_the_stacks_table() {
+        let cfg = EndpointConfig {
+            advertised: String::new(),
+            listen: None,
+            user_agent: "t".into(),
+            route_point_dns: vec!["2000".into()],
+            max_calls: 1,
+            timers: Default::default(),
+        };
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let stack = SipStack::start("127.0.0.1:0".parse().unwrap(), cfg, tx)
+            .await
+            .unwrap();
+        for _round in 0..5 {
+            let mut conns = Vec::new();
+            // Under the default cap of 64 from one address.
+            for _ in 0..60 {
+                conns.push(TcpStream::connect(stack.local).await.unwrap());
+            }
+            assert_eq!(until_connections(&stack, 60).await, 60);
+            drop(conns);
+            assert_eq!(
+                until_connections(&stack, 0).await,
+                0,
+                "closed connections kept"
+            );
+        }
+    }
 
     #[test]
     fn tcp_framing_by_content_length() {

@@ -1,13 +1,14 @@
-//! What a flood of SIP/TCP connections cannot take (docs/security.md): a cap per source address
+//! What a flood of TCP connections cannot take (docs/security.md): a cap per source address
 //! (proxies exempt), a total cap kept below the process's file limit, and an idle timeout, so
 //! that phones and the other listeners always get a file descriptor and idle floods go away.
+//! Used by SIP over TCP here, and by the service's HTTP listeners (admin, configuration).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Limits on SIP over TCP.
+/// Limits on a TCP listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpLimits {
     /// Close a connection after this long without a byte from the peer.
@@ -34,27 +35,33 @@ impl Default for TcpLimits {
 /// How often a refusal is logged per source address (one line fail2ban can match).
 const LOG_EVERY: Duration = Duration::from_secs(60);
 
+/// Connections held at a high point from which, once they fall to a quarter, the memory the
+/// allocator kept from them is given back to the system.
+const TRIM_FROM: usize = 1024;
+
 #[derive(Default)]
 struct Counts {
     total: usize,
+    /// The most held since memory was last given back.
+    peak: usize,
     by_source: HashMap<IpAddr, usize>,
     logged: HashMap<IpAddr, Instant>,
 }
 
 /// The connections held now, shared by the accept loop and the connections' tasks.
 #[derive(Clone)]
-pub(crate) struct TcpSlots {
+pub struct TcpSlots {
     limits: Arc<TcpLimits>,
     counts: Arc<Mutex<Counts>>,
 }
 
 /// A held connection: dropping it frees its place.
-pub(crate) struct Slot {
+pub struct Slot {
     counts: Arc<Mutex<Counts>>,
     source: IpAddr,
 }
 
-pub(crate) enum Admission {
+pub enum Admission {
     Admitted(Slot),
     /// Over a cap; `log` is the reason when this source's refusal is due a log line.
     Refused {
@@ -75,9 +82,9 @@ impl TcpSlots {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let here = c.by_source.get(&source).copied().unwrap_or(0);
         let why = if c.total >= self.limits.total {
-            Some("too many SIP TCP connections in all")
+            Some("too many connections in all")
         } else if here >= self.limits.per_source && !self.limits.exempt.contains(&source) {
-            Some("too many SIP TCP connections from this address")
+            Some("too many connections from this address")
         } else {
             None
         };
@@ -97,11 +104,17 @@ impl TcpSlots {
             };
         }
         c.total += 1;
+        c.peak = c.peak.max(c.total);
         *c.by_source.entry(source).or_default() += 1;
         Admission::Admitted(Slot {
             counts: self.counts.clone(),
             source,
         })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &TcpLimits {
+        &self.limits
     }
 
     #[cfg(test)]
@@ -121,6 +134,29 @@ impl Drop for Slot {
                 c.by_source.remove(&self.source);
             }
         }
+        let flood_over = c.peak >= TRIM_FROM && c.total <= c.peak / 4;
+        if flood_over {
+            c.peak = c.total;
+            if c.by_source.capacity() > 4 * c.by_source.len().max(64) {
+                c.by_source.shrink_to_fit();
+            }
+        }
+        drop(c);
+        if flood_over {
+            give_back_memory();
+        }
+    }
+}
+
+/// Hand the memory the allocator kept from freed connections back to the system (glibc keeps
+/// freed memory in its arenas: after a flood of thousands of connections the process would
+/// otherwise stay at its peak; measured in docs/security.md).
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's arenas; it has no other
+    // effect and may be called from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

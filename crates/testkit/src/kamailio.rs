@@ -55,6 +55,17 @@ impl Kamailio {
         let mut cmd = Command::new(kam);
         // Its own process group, so Drop can stop the workers it forks.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        // A test killed by its time limit never runs its guards: Kamailio (in a group of its own,
+        // so the test runner's signal misses it) is told to stop when the test's thread dies.
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         cmd.arg("-f")
             .arg(&path)
             .args(["-DD", "-E", "-m", "32", "-M", "4", "-Y"])

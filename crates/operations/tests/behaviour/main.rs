@@ -12,6 +12,7 @@ mod properties;
 mod registry;
 mod settings;
 mod subscriber;
+mod unclaimed;
 
 use selfprov_operations::profiles::ProfilePatch;
 use selfprov_operations::templates::UdtPatch;
@@ -118,6 +119,7 @@ macro_rules! every_test {
     registry::release_returns_a_device_to_a_temporary_dn,
     registry::credentials_rotate_at_auto_registration_claim_and_release,
     registry::replace_gives_the_new_hardware_the_old_lines,
+    unclaimed::unclaimed_devices_expire_after_going_quiet_and_give_their_dn_back,
     claims::move_follows_the_claim_rules_and_issues_a_new_secret,
     claims::the_device_alone_is_checked_before_any_credential,
     objects::referential_errors_name_what_is_wrong,

@@ -234,6 +234,14 @@ pub trait DeviceRows {
     fn credential(&self, device: &str) -> Result<Option<Credential>, StoreError>;
     /// Store the device's credential (insert or replace).
     fn put_credential(&self, device: &str, c: &Credential) -> Result<(), StoreError>;
+    /// The device was heard from at `at` (an accepted REGISTER, a configuration file served);
+    /// an earlier time than the one stored changes nothing. An unknown device is not an error.
+    fn mark_seen(&self, device: &str, at: UnixMillis) -> Result<(), StoreError>;
+    /// Auto-registered devices without an owner whose last sign of life — the last time they
+    /// were seen, their credential's first fetch, their last change (`updated_at`), whichever is
+    /// latest — is before `before`: oldest first, at most `limit`.
+    fn unclaimed_unseen(&self, before: UnixMillis, limit: usize)
+        -> Result<Vec<Device>, StoreError>;
 }
 
 /// Filter for reading the audit log (newest first). Every condition given must hold.

@@ -188,4 +188,13 @@ CREATE TABLE claim_failure (
     PRIMARY KEY (user_id, device)
 );
 "#,
+    // 8: when each device was last heard from (an accepted REGISTER, a configuration file
+    // served), so that auto-registered phones nobody claims and that went away expire and give
+    // their DN back (docs/security.md). Gone with the device.
+    r#"
+CREATE TABLE device_seen (
+    device TEXT PRIMARY KEY REFERENCES device(name) ON DELETE CASCADE,
+    seen_ms BIGINT NOT NULL
+);
+"#,
 ];

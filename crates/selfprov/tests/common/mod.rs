@@ -428,6 +428,28 @@ pub fn element(xml: &str, name: &str) -> String {
 
 /// The service believes what this host's proxies assert (`registrar.trusted_proxies =
 /// ["127.0.0.1"]`): a [`raw_invite`] is then answered without a digest challenge.
+/// Load tests drive tens of phones from 127.0.0.1, where a site has one address per phone: turn
+/// off the per-source SIP rate limits and the rate of new devices (docs/security.md), which would
+/// otherwise answer the load with 503 (their own tests are e2e_sip_rate_limit and
+/// e2e_autoreg_range).
+pub fn many_phones_from_one_address(s: &Service) {
+    for key in [
+        "rate_limit_register",
+        "rate_limit_invite",
+        "rate_limit_options",
+        "rate_limit_other",
+        "new_devices_per_second",
+    ] {
+        let text = std::fs::read_to_string(&s.cfg).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("config has no {key}"))
+            .to_owned();
+        s.edit(&line, &format!("{key} = 0"));
+    }
+}
+
 pub fn trust_this_host(s: &Service) {
     s.edit(
         "# trusted_proxies = [\"192.0.2.10\"]",
@@ -474,4 +496,41 @@ pub fn on_postgresql(s: &Service, url: &str, key: Option<&std::path::Path>) {
             &format!("[phone_config]\nsecret_key_file = \"{}\"\n", key.display()),
         );
     }
+
+/// The address fail2ban would ban for a log `line`, with the shipped filter
+/// (deploy/fail2ban/filter.d/selfprov.conf): its `failregex` lines (trimmed, as fail2ban's
+/// configuration parser does) with `<HOST>` read as an address, searched in the line.
+pub fn fail2ban_host(line: &str) -> Option<String> {
+    use regex_automata::meta::Regex;
+    let filter =
+        std::fs::read_to_string(repo().join("deploy/fail2ban/filter.d/selfprov.conf")).unwrap();
+    let mut in_failregex = false;
+    let mut regexes = Vec::new();
+    for l in filter.lines() {
+        if let Some(first) = l.strip_prefix("failregex =") {
+            in_failregex = true;
+            regexes.push(first.trim().to_owned());
+        } else if in_failregex && l.starts_with(char::is_whitespace) && !l.trim().is_empty() {
+            regexes.push(l.trim().to_owned());
+        } else {
+            in_failregex = false;
+        }
+    }
+    assert!(!regexes.is_empty(), "no failregex in the filter");
+    regexes.iter().find_map(|r| {
+        let re = Regex::new(&r.replace("<HOST>", r"(?P<host>[0-9A-Fa-f.:]+)")).unwrap();
+        let mut caps = re.create_captures();
+        re.search_captures(&regex_automata::Input::new(line), &mut caps);
+        caps.get_group_by_name("host")
+            .map(|m| line[m.range()].to_owned())
+    })
+}
+
+/// A TCP connection from `from` (an address of this host, any port) to `to`.
+pub fn connect_from(from: &str, to: std::net::SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let local: std::net::SocketAddr = format!("{from}:0").parse().expect("an IPv4 address");
+    s.bind(&local.into())?;
+    s.connect_timeout(&to.into(), Duration::from_secs(5))?;
+    Ok(s.into())
 }

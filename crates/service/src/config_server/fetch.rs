@@ -39,6 +39,10 @@ pub enum Reply {
     TooMany,
     /// 503: the file could not be made (the reason is logged).
     Unavailable,
+    /// 503: a new phone among too many at once; it comes back after `retry_after` seconds.
+    ComeBack {
+        retry_after: u32,
+    },
 }
 
 fn content_type(family: Family) -> &'static str {
@@ -189,6 +193,12 @@ impl ConfigServer {
                 let Ok(dn) = name.parse::<DeviceName>() else {
                     return Reply::NotFound;
                 };
+                if let Err(d) = claims.admit_new_device(Instant::now()) {
+                    defer_new_device(&self.metrics, d, &name, r.source);
+                    return Reply::ComeBack {
+                        retry_after: d.retry_after,
+                    };
+                }
                 let actor = Actor::named("config", &r.source.to_string());
                 match claims.auto_register(&dn, model, &view.autoreg, &actor, UnixMillis::now()) {
                     Ok(d) => {
@@ -245,6 +255,9 @@ impl ConfigServer {
                             tracing::warn!(device = %name, error = %e, "first fetch not recorded");
                         }
                     }
+                    if let Err(e) = claims.heard_from(&name, now) {
+                        tracing::warn!(device = %name, error = %e, "fetch not recorded as a sign of life");
+                    }
                     let how = match proof {
                         Proof::None => "first fetch without credentials",
                         _ => "digest",
@@ -269,5 +282,23 @@ impl ConfigServer {
                 }
             },
         }
+    }
+}
+
+/// A new phone told to come back because new devices come faster than
+/// `auto_registration.new_devices_per_second`: counted, logged once a minute whoever it is (not
+/// a line fail2ban reads: these are genuine phones after a power cut as often as a flood).
+pub(crate) fn defer_new_device(
+    metrics: &crate::metrics::Metrics,
+    d: selfprov_operations::unclaimed::Deferred,
+    device: &str,
+    source: std::net::IpAddr,
+) {
+    metrics.autoreg_deferred.inc();
+    if d.log {
+        tracing::warn!(
+            %device, %source, retry_after = d.retry_after,
+            "new devices are coming faster than auto_registration.new_devices_per_second: new phones are told to come back"
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod tftp;
 pub mod throttle;
 pub mod tls;
 
+use crate::http_listener;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -22,6 +23,7 @@ use selfprov_phoneconfig::Templates;
 use selfprov_provisioning::model::AuditEntry;
 use selfprov_provisioning::settings::AutoRegistrationSettings;
 use selfprov_sip::digest_server::NonceKey;
+use selfprov_sip::tcp_limits::TcpLimits;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -45,11 +47,17 @@ pub struct ConfigServer {
     view: RwLock<Arc<View>>,
     throttle: throttle::Throttle,
     history: mpsc::UnboundedSender<AuditEntry>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ConfigServer {
     /// Must be called inside a tokio runtime (it starts the history writer).
-    pub fn new(ops: Operations, secrets: DeviceSecrets, view: View) -> Arc<ConfigServer> {
+    pub fn new(
+        ops: Operations,
+        secrets: DeviceSecrets,
+        view: View,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Arc<ConfigServer> {
         let nonce = NonceKey::new(&secrets.derive_key(b"http digest nonce"));
         Arc::new(ConfigServer {
             history: history::start(ops.clone()),
@@ -58,6 +66,7 @@ impl ConfigServer {
             nonce,
             view: RwLock::new(Arc::new(view)),
             throttle: throttle::Throttle::default(),
+            metrics,
         })
     }
 
@@ -76,24 +85,20 @@ impl ConfigServer {
         }
     }
 
-    /// Bind the HTTP listener; the bound address and the serving future.
+    /// Bind the HTTP listener; the bound address and the serving future, which admits
+    /// connections under `limits` (see `http_listener`).
     pub async fn bind(
         self: &Arc<Self>,
         addr: SocketAddr,
-    ) -> std::io::Result<(
-        SocketAddr,
-        impl std::future::Future<Output = std::io::Result<()>>,
-    )> {
+        limits: TcpLimits,
+    ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let app = self.router();
-        Ok((local, async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        }))
+        Ok((
+            local,
+            http_listener::serve(listener, "config", limits, app, http_listener::plain),
+        ))
     }
 
     /// The request handling, the same over HTTP and HTTPS.
@@ -171,6 +176,11 @@ async fn serve_file(
         Reply::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "30")],
+        )
+            .into_response(),
+        Reply::ComeBack { retry_after } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, retry_after.to_string())],
         )
             .into_response(),
         Reply::Challenge { stale } => {

@@ -3,19 +3,15 @@
 //! the one they started with). HTTP/1.1, as phones speak it; TLS 1.2 and 1.3.
 
 use super::ConfigServer;
-use axum::extract::ConnectInfo;
-use axum::http::Request;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use selfprov_config::TlsFiles;
+use selfprov_sip::tcp_limits::TcpLimits;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tokio::net::{TcpListener, TcpStream};
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,53 +70,36 @@ impl Certificate {
 }
 
 impl ConfigServer {
-    /// Bind the HTTPS listener; the bound address and the serving future.
+    /// Bind the HTTPS listener; the bound address and the serving future, which admits
+    /// connections under `limits` (see `http_listener`) before their TLS handshake.
     pub async fn bind_tls(
         self: &Arc<Self>,
         addr: SocketAddr,
         certificate: Arc<Certificate>,
+        limits: TcpLimits,
     ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
         let listener = TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        let app = self.router();
-        Ok((local, async move {
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of descriptors and the like: say so, give the system a moment.
-                        tracing::warn!(error = %e, "configuration server (HTTPS): accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
+        let handshake = move |tcp: TcpStream, peer: SocketAddr| {
+            let acceptor = tokio_rustls::TlsAcceptor::from(certificate.current());
+            async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => Some(s),
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        None
                     }
-                };
-                let acceptor = tokio_rustls::TlsAcceptor::from(certificate.current());
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let stream =
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "TLS handshake timed out");
-                                return;
-                            }
-                        };
-                    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                        req.extensions_mut().insert(ConnectInfo(peer));
-                        app.clone().oneshot(req)
-                    });
-                    if let Err(e) = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                    {
-                        tracing::debug!(%peer, error = %e, "HTTPS connection ended");
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        None
                     }
-                });
+                }
             }
-        }))
+        };
+        let app = self.router();
+        Ok((
+            local,
+            crate::http_listener::serve(listener, "config-tls", limits, app, handshake),
+        ))
     }
 }

@@ -10,11 +10,13 @@
 //! up, requests inside the dialog), `route` addresses requests through proxies (route sets from
 //! Record-Route, loose and strict routing, Route entries naming us), `uac` sends our own requests
 //! (BYE, NOTIFY check-sync, REGISTER with digest) and takes their responses, and `timers` drives
-//! the retransmissions and timeouts of all of them. This file holds
+//! the retransmissions and timeouts of all of them, and `limits` applies the per-source request
+//! rate limits before any of that. This file holds
 //! the public types, the [`Endpoint`] with its tables, and [`Endpoint::handle`], which tells
 //! requests from responses.
 
 mod dialog;
+mod limits;
 mod route;
 mod timers;
 mod uac;
@@ -23,6 +25,7 @@ mod uas;
 pub use route::{peer_for, Addressed, OutOfDialogTarget, Route, RouteSet};
 
 use crate::message::raw_headers;
+use crate::rate_limit::{RequestLimiter, RequestLimits};
 use crate::registration::{RegState, Registration};
 use crate::transaction::{ClientTransaction, TimerValues};
 use dialog::Dialog;
@@ -141,6 +144,8 @@ pub struct Endpoint {
     registrations: HashMap<String, (Registration, Peer)>,
     out: VecDeque<Output>,
     counter: u64,
+    /// Per-source request rate limits (see `limits`).
+    limiter: RequestLimiter,
 }
 
 fn hval<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -159,7 +164,13 @@ impl Endpoint {
             registrations: HashMap::new(),
             out: VecDeque::new(),
             counter: 0,
+            limiter: RequestLimiter::new(RequestLimits::off()),
         }
+    }
+
+    /// Limit requests per source address (docs/security.md); off until set.
+    pub fn set_request_limits(&mut self, limits: RequestLimits) {
+        self.limiter = RequestLimiter::new(limits);
     }
 
     /// Change the route-point DNs and the call limit; calls in progress are not touched.

@@ -184,3 +184,74 @@ fn invite_retransmission_absorbed() {
         "2xx resent for a late retransmission"
     );
 }
+
+#[test]
+fn over_its_rate_a_source_gets_503_but_its_call_in_progress_is_never_limited() {
+    let mut e = ep();
+    e.set_request_limits(crate::rate_limit::RequestLimits {
+        per_second: [1; 4],
+        burst: Duration::from_secs(1),
+        ..Default::default()
+    });
+    let now = Instant::now();
+    e.handle(&invite("z9hG4bKr1"), phone(), now);
+    let (_, evs) = drain(&mut e);
+    assert!(matches!(evs[..], [Event::IncomingCall { .. }]), "{evs:?}");
+    e.answer("c1", b"v=0\r\n", now);
+    drain(&mut e);
+    let in_dialog = |method: &str, cseq: u32| {
+        format!("{method} sip:selfprov@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{method}{cseq}\r\nFrom: <sip:SEP001122334455@127.0.0.1>;tag=p1\r\nTo: <sip:2000@127.0.0.1>;tag=x\r\nCall-ID: c1\r\nCSeq: {cseq} {method}\r\nContent-Type: application/dtmf-relay\r\nContent-Length: 0\r\n\r\n")
+    };
+    // Its INVITE retransmitted (the 200 was lost) is not counted: the 200 again.
+    e.handle(&invite("z9hG4bKr1"), phone(), now);
+    let (sent, _) = drain(&mut e);
+    assert!(sent[0].starts_with("SIP/2.0 200"), "{sent:?}");
+    e.handle(in_dialog("ACK", 1).as_bytes(), phone(), now);
+    // A second call from the same address in the same second: over the rate.
+    let second = String::from_utf8(invite("z9hG4bKr2"))
+        .unwrap()
+        .replace("Call-ID: c1", "Call-ID: c2");
+    e.handle(second.as_bytes(), phone(), now);
+    let (sent, evs) = drain(&mut e);
+    assert_eq!(
+        evs,
+        [Event::CallConfirmed {
+            call_id: "c1".into()
+        }]
+    );
+    assert!(
+        sent[0].starts_with("SIP/2.0 503 Service Unavailable")
+            && sent[0].contains("Retry-After: 1\r\n")
+            && sent[0].contains("Call-ID: c2"),
+        "{sent:?}"
+    );
+    // The first call's digits and its BYE all go through.
+    for cseq in 2..8 {
+        e.handle(in_dialog("INFO", cseq).as_bytes(), phone(), now);
+    }
+    e.handle(in_dialog("BYE", 8).as_bytes(), phone(), now);
+    let (sent, evs) = drain(&mut e);
+    assert_eq!(sent.len(), 7, "{sent:?}");
+    assert!(
+        sent.iter().all(|s| s.starts_with("SIP/2.0 200")),
+        "{sent:?}"
+    );
+    assert_eq!(evs.len(), 7, "six digits and the end: {evs:?}");
+    // Another address is not affected; the same one is again a second later.
+    let other = Peer {
+        addr: "127.0.0.2:5070".parse().unwrap(),
+        reliable: false,
+    };
+    let third = second
+        .replace("z9hG4bKr2", "z9hG4bKr3")
+        .replace("Call-ID: c2", "Call-ID: c3");
+    e.handle(third.as_bytes(), other, now);
+    let (_, evs) = drain(&mut e);
+    assert!(matches!(evs[..], [Event::IncomingCall { .. }]), "{evs:?}");
+    let fourth = second
+        .replace("z9hG4bKr2", "z9hG4bKr4")
+        .replace("Call-ID: c2", "Call-ID: c4");
+    e.handle(fourth.as_bytes(), phone(), now + Duration::from_secs(1));
+    let (_, evs) = drain(&mut e);
+    assert!(matches!(evs[..], [Event::IncomingCall { .. }]), "{evs:?}");
+}

@@ -15,6 +15,20 @@ const KNOWN: &[&str] = &[
     "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "NOTIFY", "REGISTER",
 ];
 
+/// The top Via's branch, and the key of the server transaction a request belongs to
+/// (`branch|method`; an ACK's is its INVITE's).
+pub(super) fn transaction_key(headers: &[(String, String)], method: &str) -> (String, String) {
+    let top_via = hval(headers, "via")
+        .map(|v| split_commas(v).into_iter().next().unwrap_or_default())
+        .unwrap_or_default();
+    let branch = param(&top_via, "branch").unwrap_or("").to_owned();
+    let key = format!(
+        "{branch}|{}",
+        if method == "ACK" { "INVITE" } else { method }
+    );
+    (branch, key)
+}
+
 /// A server transaction with what is needed to answer through it.
 pub(super) struct ServerEntry {
     pub(super) tx: ServerTransaction,
@@ -27,7 +41,7 @@ pub(super) struct ServerEntry {
 impl Endpoint {
     /// Build a response to the request whose headers are `req`.
     #[allow(clippy::too_many_arguments)] // one argument per response field
-    fn build_response(
+    pub(super) fn build_response(
         &self,
         req: &[(String, String)],
         source: Peer,
@@ -124,6 +138,9 @@ impl Endpoint {
         if !answerable {
             return; // cannot build a response; RFC 3261 §16.3/§18 allow a silent drop
         }
+        if self.rate_limited(&method, &headers, source, now) {
+            return;
+        }
         if !KNOWN.contains(&method.as_str()) {
             if method
                 .chars()
@@ -179,10 +196,7 @@ impl Endpoint {
             .and_then(|l| l.trim().parse::<usize>().ok())
             .unwrap_or(body.len())
             .min(body.len())];
-        let top_via = hval(&headers, "via")
-            .map(|v| split_commas(v).into_iter().next().unwrap_or_default())
-            .unwrap_or_default();
-        let branch = param(&top_via, "branch").unwrap_or("").to_owned();
+        let (branch, key) = transaction_key(&headers, &method);
         let call_id = hval(&headers, "call-id").unwrap_or("").to_owned();
         let Some((_, cseq_method)) = hval(&headers, "cseq").and_then(cseq) else {
             let r = self.build_response(
@@ -208,14 +222,6 @@ impl Endpoint {
             );
             return self.send(source, r);
         }
-        let key = format!(
-            "{branch}|{}",
-            if method == "ACK" {
-                "INVITE"
-            } else {
-                method.as_str()
-            }
-        );
         match method.as_str() {
             "ACK" => self.on_ack(&key, &call_id, now),
             "CANCEL" => self.on_cancel(&branch, &headers, source, now),

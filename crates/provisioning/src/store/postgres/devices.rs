@@ -179,4 +179,39 @@ impl DeviceRows for PgTx<'_, '_> {
         )?;
         self.sync_subscriber(device, c.generation)
     }
+
+    fn mark_seen(&self, device: &str, at: UnixMillis) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO device_seen (device, seen_ms) SELECT name, $2 FROM device WHERE name = $1
+             ON CONFLICT (device) DO UPDATE SET seen_ms = GREATEST(device_seen.seen_ms, excluded.seen_ms)",
+            &[&device, &at.0],
+        )?;
+        Ok(())
+    }
+
+    fn unclaimed_unseen(
+        &self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<Device>, StoreError> {
+        let cols = DEVICE_COLS
+            .split(", ")
+            .map(|c| format!("d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let last =
+            "GREATEST(COALESCE(s.seen_ms, 0), COALESCE(c.fetched_ms, 0), d.updated_at * 1000)";
+        self.list(
+            &format!(
+                "SELECT {cols} FROM device d
+                 LEFT JOIN device_seen s ON s.device = d.name
+                 LEFT JOIN device_credential c ON c.device = d.name
+                 WHERE d.auto_registered AND d.owner IS NULL AND {last} < $1
+                 ORDER BY {last}, d.name
+                 LIMIT $2"
+            ),
+            &[&before.0, &(limit.min(i64::MAX as usize) as i64)],
+            row_device,
+        )
+    }
 }

@@ -1,8 +1,9 @@
 //! The PostgreSQL backend, for several selfprov nodes sharing one database.
 //!
-//! Every write transaction runs at `SERIALIZABLE`: PostgreSQL lets writers on different rows
-//! commit together and aborts one of two whose reads and writes could not have happened one after
-//! the other (SQLSTATE 40001/40P01). The closure is then run again on a fresh snapshot, as the
+//! Every write transaction runs at `SERIALIZABLE`: PostgreSQL aborts one of two writers whose
+//! reads and writes could not have happened one after the other (SQLSTATE 40001/40P01). The
+//! writers of one node take turns, a few at a time, which bounds the conflicts. The aborted
+//! closure is then run again on a fresh snapshot, as the
 //! [`Store`] contract allows, so the guarantees the SQLite backend gets from its single writer —
 //! the device limit, one owner per device, one device per auto-registered DN, lockout counters —
 //! hold across nodes too (`crates/operations/tests/behaviour/cluster.rs` proves it with
@@ -66,13 +67,52 @@ pub struct PgStore {
     /// `host:port/database`, for messages (never the password).
     target: String,
     pool: Pool<Conn>,
+    /// At most [`WRITERS_PER_NODE`] of this node's write transactions at once: enough for
+    /// PostgreSQL to commit several together, few enough that a burst of writers on one node
+    /// (a power cut's phones auto-registering) cannot run each other out of retries.
+    writers: Turns,
     accounts: Option<RegistrarAccounts>,
     /// Declared last: dropped after the pool's connections.
     driver: Driver,
 }
 
+/// Write transactions of one node at once (see `PgStore::writers`).
+const WRITERS_PER_NODE: usize = 4;
+
+/// A counting semaphore: `take` waits while all turns are out.
+struct Turns {
+    free: std::sync::Mutex<usize>,
+    returned: std::sync::Condvar,
+}
+
+struct Turn<'a>(&'a Turns);
+
+impl Turns {
+    fn new(n: usize) -> Self {
+        Turns {
+            free: std::sync::Mutex::new(n),
+            returned: std::sync::Condvar::new(),
+        }
+    }
+    fn take(&self) -> Turn<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.returned.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        Turn(self)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.returned.notify_one();
+    }
+}
+
 /// Attempts of a write transaction that keeps meeting concurrent writers before giving up.
-const MAX_ATTEMPTS: u32 = 30;
+const MAX_ATTEMPTS: u32 = 50;
 /// How transactions begin; the advisory lock key that serialises migrations.
 const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
@@ -126,6 +166,7 @@ impl PgStore {
             tls,
             target,
             pool: Pool::new(o.pool_size),
+            writers: Turns::new(WRITERS_PER_NODE),
             accounts: o.subscriber.clone(),
             driver,
         };
@@ -350,6 +391,7 @@ impl Store for PgStore {
         &self,
         f: &mut dyn FnMut(&dyn Tx) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let _turn = self.writers.take();
         self.run(BEGIN_WRITE, f)
     }
 }

@@ -177,4 +177,11 @@ INSERT INTO version (table_name, table_version) VALUES ('subscriber', 7)
     ON CONFLICT (table_name) DO NOTHING;
 ALTER TABLE subscriber ADD COLUMN IF NOT EXISTS dn VARCHAR(64);
 "#,
+    // 3: when each device was last heard from (SQLite's migration 8).
+    r#"
+CREATE TABLE device_seen (
+    device TEXT PRIMARY KEY REFERENCES device(name) ON DELETE CASCADE,
+    seen_ms BIGINT NOT NULL
+);
+"#,
 ];

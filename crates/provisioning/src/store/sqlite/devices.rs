@@ -159,4 +159,37 @@ impl DeviceRows for SqliteTx<'_> {
             .execute(params![device, c.generation, c.issued.0, c.fetched.map(|t| t.0)])?;
         Ok(())
     }
+
+    fn mark_seen(&self, device: &str, at: UnixMillis) -> Result<(), StoreError> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO device_seen (device, seen_ms) SELECT name, ?2 FROM device WHERE name = ?1
+                 ON CONFLICT (device) DO UPDATE SET seen_ms = MAX(seen_ms, excluded.seen_ms)",
+            )?
+            .execute(params![device, at.0])?;
+        Ok(())
+    }
+
+    fn unclaimed_unseen(
+        &self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<Device>, StoreError> {
+        let cols = DEVICE_COLS
+            .split(", ")
+            .map(|c| format!("d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut st = self.c.prepare_cached(&format!(
+            "SELECT {cols} FROM device d
+             LEFT JOIN device_seen s ON s.device = d.name
+             LEFT JOIN device_credential c ON c.device = d.name
+             WHERE d.auto_registered = 1 AND d.owner IS NULL
+               AND MAX(COALESCE(s.seen_ms, 0), COALESCE(c.fetched_ms, 0), d.updated_at * 1000) < ?1
+             ORDER BY MAX(COALESCE(s.seen_ms, 0), COALESCE(c.fetched_ms, 0), d.updated_at * 1000), d.name
+             LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![before.0, limit as i64], row_device)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
