@@ -12,11 +12,13 @@
 
 pub(crate) mod columns;
 mod pool;
+#[cfg(feature = "postgresql")]
 mod postgres;
 mod query;
 mod schema;
 mod sqlite;
 
+#[cfg(feature = "postgresql")]
 pub use postgres::{ha1s, PgOptions, PgStore, RegistrarAccounts, SecretOf, PG_MIGRATIONS};
 pub use query::{DeviceSort, ListQuery, Page, Pattern, UserSort};
 /// The schema migrations, in order (for migration tests).

@@ -39,6 +39,7 @@ impl<C> std::ops::DerefMut for Pooled<'_, C> {
 
 impl<C> Pooled<'_, C> {
     /// Do not reuse this connection: it is closed when dropped.
+    #[cfg_attr(not(feature = "postgresql"), allow(dead_code))]
     pub fn discard(&mut self) {
         self.broken = true;
     }

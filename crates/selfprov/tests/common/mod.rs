@@ -496,6 +496,7 @@ pub fn on_postgresql(s: &Service, url: &str, key: Option<&std::path::Path>) {
             &format!("[phone_config]\nsecret_key_file = \"{}\"\n", key.display()),
         );
     }
+}
 
 /// The address fail2ban would ban for a log `line`, with the shipped filter
 /// (deploy/fail2ban/filter.d/selfprov.conf): its `failregex` lines (trimmed, as fail2ban's
