@@ -22,6 +22,7 @@ test_packages=(
   cmake                          # audiopus_sys can build Opus itself when pkg-config misses it
   sip-tester                     # SIPp: SIP scenarios and load
   kamailio                       # real SIP registrar for registration tests
+  kamailio-postgres-modules      # Kamailio's auth_db on PostgreSQL (deploy/kamailio, e2e_cluster)
   postgresql                     # the PostgreSQL backend's tests (scripts/pg.sh starts a private server)
   baresip                        # a real softphone for end-to-end tests
   espeak-ng sox                  # prompt generation (scripts/make-prompts.sh) and audio checks
