@@ -49,7 +49,8 @@ case "$cmd" in
     if [ "$port" = auto ]; then
       # A port nothing listens on (bash's /dev/tcp connects when something does).
       for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
+        # Below the kernel's ephemeral range (32768-60999), where outgoing connections take ports.
+        port=$((20000 + RANDOM % 12000))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
       done
     fi
