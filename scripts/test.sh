@@ -13,10 +13,9 @@ cargo test --workspace --doc --locked --quiet
 # One PostgreSQL for the whole run (scripts/pg.sh: its own user, data directory and port on
 # 127.0.0.1); every test that needs one creates its own database on it. Stopped by PID at exit.
 pg_dir="$(mktemp -d /tmp/selfprov-test-pg.XXXXXX)"
-pg_pid="$(scripts/pg.sh start "$pg_dir" auto -c fsync=off)"
+scripts/pg.sh start "$pg_dir" auto -c fsync=off >/dev/null
 stop_pg() {
-  kill -INT "$pg_pid" 2>/dev/null || true
-  for _ in $(seq 1 200); do kill -0 "$pg_pid" 2>/dev/null || break; sleep 0.05; done
+  scripts/pg.sh stop "$pg_dir" || true
   rm -rf "$pg_dir"
 }
 trap stop_pg EXIT

@@ -62,23 +62,13 @@ fn two_nodes_share_one_database() {
     assert_eq!(steps(&r, "claim")[0]["outcome"], "provisioned", "{r}");
 
     // Node A sees the claim made on node B.
-    let d = device_json(&a, &device);
+    let d = common::device(&a, &device).unwrap_or_else(|| panic!("no device {device}"));
     assert_eq!(
         (&d["dn"], &d["owner"]),
         (&"1004".into(), &"jsmith".into()),
         "{d}"
     );
     assert!(!dn_taken(&a, &temp));
-}
-
-fn device_json(s: &Service, name: &str) -> serde_json::Value {
-    cli(s, &["device", "list", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no device {name}"))
 }
 
 #[test]
