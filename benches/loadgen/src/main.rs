@@ -26,9 +26,9 @@ mod credentials;
 
 use clap::Parser;
 use credentials::{fetch_line, Auth, Fetcher, USER_AGENT};
-use selfprov_phone::config_file::ConfigServer;
 use selfprov_media::{Codec, Encoder};
 use selfprov_phone::call::{offer, rtp_packet, AudioOffer, DtmfMode};
+use selfprov_phone::config_file::ConfigServer;
 use selfprov_phone::recognize::Recognizer;
 use selfprov_phone::sipmsg::{branch, mac_of, token, with_header, Identity, Msg};
 use selfprov_phone::stats::{percentile, RtpStats};
@@ -97,7 +97,11 @@ struct Args {
 }
 
 /// The prompts that ask for each digit group, and how long into them the user starts typing.
-const ASKS: [&[&str]; 3] = [&["enter_self_service_id"], &["enter_pin", "enter_pin_or_auth_code"], &["confirm_extension"]];
+const ASKS: [&[&str]; 3] = [
+    &["enter_self_service_id"],
+    &["enter_pin", "enter_pin_or_auth_code"],
+    &["confirm_extension"],
+];
 const THINK: Duration = Duration::from_millis(500);
 /// A provisioning flow the IVR has not ended by then is hung up and counted as failed.
 const FLOW_TIMEOUT: Duration = Duration::from_secs(60);
@@ -118,18 +122,28 @@ fn read_phones(path: &std::path::Path) -> std::io::Result<Vec<Phone>> {
             continue;
         }
         let f: Vec<&str> = line.split(';').collect();
-        let bad = |why: &str| std::io::Error::other(format!("{}:{}: {why}: `{line}`", path.display(), n + 1));
+        let bad = |why: &str| {
+            std::io::Error::other(format!("{}:{}: {why}: `{line}`", path.display(), n + 1))
+        };
         if f.len() < 3 {
             return Err(bad("expected device;self_service_id;pin"));
         }
         let events = |s: &str| -> std::io::Result<Vec<u8>> {
             s.chars()
-                .map(|c| selfprov_dtmf::Digit::from_char(c).map(|d| d.event_code()).ok_or_else(|| bad("not a DTMF digit")))
+                .map(|c| {
+                    selfprov_dtmf::Digit::from_char(c)
+                        .map(|d| d.event_code())
+                        .ok_or_else(|| bad("not a DTMF digit"))
+                })
                 .collect()
         };
         phones.push(Phone {
             device: f[0].to_owned(),
-            groups: [events(&format!("{}#", f[1]))?, events(&format!("{}#", f[2]))?, events("1")?],
+            groups: [
+                events(&format!("{}#", f[1]))?,
+                events(&format!("{}#", f[2]))?,
+                events("1")?,
+            ],
         });
     }
     Ok(phones)
@@ -211,18 +225,49 @@ const SIP_TOKEN: u64 = u64::MAX;
 /// The INVITE of call `idx` (CSeq `cseq`, on branch `br`): PCMU with RFC 4733 events, media on
 /// the call's own socket; with the caller's credentials when it has been challenged before.
 #[allow(clippy::too_many_arguments)]
-fn invite(id: &Identity, auth: Option<&mut Auth>, dial: &str, call_id: &str, cseq: u32, br: &str, tag: &str, rtp: &UdpSocket, idx: usize) -> std::io::Result<Vec<u8>> {
-    let body = offer(AudioOffer::new(Codec::Pcmu, DtmfMode::Rfc4733), rtp.local_addr()?, idx as u64, 1, "sendrecv");
-    let req = id.request("INVITE", dial, call_id, cseq, tag, None, br, Some("application/sdp"), body.as_bytes());
-    Ok(match auth.and_then(|a| a.header("INVITE", &id.target_uri(dial))) {
-        Some(h) => with_header(&req, &h),
-        None => req,
-    })
+fn invite(
+    id: &Identity,
+    auth: Option<&mut Auth>,
+    dial: &str,
+    call_id: &str,
+    cseq: u32,
+    br: &str,
+    tag: &str,
+    rtp: &UdpSocket,
+    idx: usize,
+) -> std::io::Result<Vec<u8>> {
+    let body = offer(
+        AudioOffer::new(Codec::Pcmu, DtmfMode::Rfc4733),
+        rtp.local_addr()?,
+        idx as u64,
+        1,
+        "sendrecv",
+    );
+    let req = id.request(
+        "INVITE",
+        dial,
+        call_id,
+        cseq,
+        tag,
+        None,
+        br,
+        Some("application/sdp"),
+        body.as_bytes(),
+    );
+    Ok(
+        match auth.and_then(|a| a.header("INVITE", &id.target_uri(dial))) {
+            Some(h) => with_header(&req, &h),
+            None => req,
+        },
+    )
 }
 const TICK: Duration = Duration::from_millis(10);
 
 fn raise_fd_limit(need: u64) {
-    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < need {
@@ -244,7 +289,10 @@ impl Epoll {
         Ok(Epoll(fd))
     }
     fn add(&self, fd: i32, token: u64) -> std::io::Result<()> {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
         // SAFETY: `ev` is a valid epoll_event; fd is an open socket.
         if unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
             return Err(std::io::Error::last_os_error());
@@ -271,7 +319,10 @@ impl Drop for Epoll {
 }
 
 fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: plain syscall writing into a local timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -316,7 +367,15 @@ fn floor(a: &Args) -> std::io::Result<()> {
             batch.clear();
             let k = tick / 2;
             for i in ((tick % 2) as usize..n).step_by(2) {
-                rtp_packet(0, k == 0, k as u16, (k as u32).wrapping_mul(160), ssrc[i], &payload, &mut pkt);
+                rtp_packet(
+                    0,
+                    k == 0,
+                    k as u16,
+                    (k as u32).wrapping_mul(160),
+                    ssrc[i],
+                    &payload,
+                    &mut pkt,
+                );
                 batch.push(&pkt, dests[i]);
             }
             let ok = out.send(&tx, &batch).unwrap_or(0);
@@ -336,13 +395,21 @@ fn floor(a: &Args) -> std::io::Result<()> {
             while let Ok((len, _)) = socks[i].recv_from(&mut buf) {
                 let t = Instant::now();
                 if let Ok(p) = selfprov_media::rtp::parse(&buf[..len]) {
-                    stats[i].on_packet(p.sequence, p.timestamp, p.marker, t.saturating_duration_since(start).as_micros() as u64, 8000);
+                    stats[i].on_packet(
+                        p.sequence,
+                        p.timestamp,
+                        p.marker,
+                        t.saturating_duration_since(start).as_micros() as u64,
+                        8000,
+                    );
                 }
             }
         }
     }
     let recv_cpu = thread_cpu() - cpu0;
-    let (cpu, sent, refused, late, elapsed) = sender.join().map_err(|_| std::io::Error::other("sender thread panicked"))?;
+    let (cpu, sent, refused, late, elapsed) = sender
+        .join()
+        .map_err(|_| std::io::Error::other("sender thread panicked"))?;
     let mut devs: Vec<u32> = Vec::new();
     for s in &stats {
         devs.extend_from_slice(&s.deviations_us);
@@ -367,7 +434,10 @@ fn floor(a: &Args) -> std::io::Result<()> {
         "rtp_lost": stats.iter().map(|s| s.lost()).sum::<u64>(),
         "deviation_ms": {"p50": ms(&devs, 0.5), "p99": ms(&devs, 0.99), "p999": ms(&devs, 0.999), "max": ms(&devs, 1.0)},
     });
-    println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_vec_pretty(&summary).unwrap_or_default())?;
     }
@@ -396,11 +466,16 @@ fn main() -> std::io::Result<()> {
     let config_server = ConfigServer::from_url(&a.config_url).map_err(std::io::Error::other)?;
     // Provisioning: each phone fetches its own file. Otherwise one device makes every call.
     let fetcher = provisioning.then(|| Fetcher::start(config_server.clone(), 4));
-    let plain_device = a.device.clone().unwrap_or_else(|| format!("SEP02{:010X}", rand::random::<u64>() & 0xff_ffff_ffff));
+    let plain_device = a
+        .device
+        .clone()
+        .unwrap_or_else(|| format!("SEP02{:010X}", rand::random::<u64>() & 0xff_ffff_ffff));
     let mut plain_auth = if provisioning {
         None
     } else {
-        let line = fetch_line(&config_server, &plain_device, None).map_err(|e| std::io::Error::other(format!("{plain_device}'s configuration file: {e}")))?;
+        let line = fetch_line(&config_server, &plain_device, None).map_err(|e| {
+            std::io::Error::other(format!("{plain_device}'s configuration file: {e}"))
+        })?;
         Some(Auth::new(&line))
     };
     let sip = UdpSocket::bind((a.bind, 0))?;
@@ -426,7 +501,11 @@ fn main() -> std::io::Result<()> {
     let hold: Duration = a.hold.into();
     let mut calls: Vec<Call> = Vec::with_capacity(n_calls);
     let mut by_id: HashMap<String, usize> = HashMap::with_capacity(2 * n_calls);
-    let by_device: HashMap<&str, usize> = phones.iter().enumerate().map(|(i, p)| (p.device.as_str(), i)).collect();
+    let by_device: HashMap<&str, usize> = phones
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.device.as_str(), i))
+        .collect();
     let mut all_done_at: Option<Instant> = None;
     let start = Instant::now();
     let mut tick: u64 = 0;
@@ -468,7 +547,20 @@ fn main() -> std::io::Result<()> {
                     by_id.insert(format!("reg-{call_id}"), idx);
                     (None, State::Fetching)
                 }
-                _ => (Some(invite(&cid, auth.as_mut(), &a.dial, &call_id, 1, &invite_branch, &tag, &rtp, idx)?), State::Inviting),
+                _ => (
+                    Some(invite(
+                        &cid,
+                        auth.as_mut(),
+                        &a.dial,
+                        &call_id,
+                        1,
+                        &invite_branch,
+                        &tag,
+                        &rtp,
+                        idx,
+                    )?),
+                    State::Inviting,
+                ),
             };
             if let Some(first) = &first {
                 let _ = sip.send_to(first, a.server);
@@ -498,7 +590,14 @@ fn main() -> std::io::Result<()> {
                 answered: None,
                 stats: RtpStats::default(),
                 rec: recognizer.as_ref().map(Recognizer::fork),
-                pending: first.map(|f| (f, now + Duration::from_millis(500), Duration::from_millis(500), 0)),
+                pending: first.map(|f| {
+                    (
+                        f,
+                        now + Duration::from_millis(500),
+                        Duration::from_millis(500),
+                        0,
+                    )
+                }),
                 probe_at: None,
                 press: None,
                 probe_end: None,
@@ -526,9 +625,15 @@ fn main() -> std::io::Result<()> {
                         let t = Instant::now();
                         c.fetch_ms = Some(t.duration_since(c.t_start).as_secs_f64() * 1e3);
                         c.auth = Some(Auth::new(&line));
-                        let reg = c.id.register(&format!("reg-{}", c.call_id), 1, &c.tag, 3600);
+                        let reg =
+                            c.id.register(&format!("reg-{}", c.call_id), 1, &c.tag, 3600);
                         let _ = sip.send_to(&reg, a.server);
-                        c.pending = Some((reg, t + Duration::from_millis(500), Duration::from_millis(500), 0));
+                        c.pending = Some((
+                            reg,
+                            t + Duration::from_millis(500),
+                            Duration::from_millis(500),
+                            0,
+                        ));
                         c.t_register = t;
                         c.state = State::Registering;
                     }
@@ -548,7 +653,8 @@ fn main() -> std::io::Result<()> {
             if let Some((bytes, at, iv, tries)) = &mut c.pending {
                 if now >= *at {
                     if *tries >= 6 {
-                        c.failed.get_or_insert_with(|| format!("no answer ({:?})", c.state));
+                        c.failed
+                            .get_or_insert_with(|| format!("no answer ({:?})", c.state));
                         c.end(&ep, &mut done);
                         continue;
                     }
@@ -562,14 +668,35 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
             let Some(remote) = c.remote else { continue };
-            let limit = if c.phone.is_some() { FLOW_TIMEOUT } else { hold };
+            let limit = if c.phone.is_some() {
+                FLOW_TIMEOUT
+            } else {
+                hold
+            };
             if c.answered.is_some_and(|t| now >= t + limit) {
                 if c.phone.is_some() {
-                    c.failed.get_or_insert_with(|| format!("the IVR did not end the call within {}s", limit.as_secs()));
+                    c.failed.get_or_insert_with(|| {
+                        format!("the IVR did not end the call within {}s", limit.as_secs())
+                    });
                 }
-                let b = c.id.request("BYE", &a.dial, &c.call_id, c.invite_cseq + 1, &c.tag, Some(&c.to_tag), &branch(), None, b"");
+                let b = c.id.request(
+                    "BYE",
+                    &a.dial,
+                    &c.call_id,
+                    c.invite_cseq + 1,
+                    &c.tag,
+                    Some(&c.to_tag),
+                    &branch(),
+                    None,
+                    b"",
+                );
                 let _ = sip.send_to(&b, a.server);
-                c.pending = Some((b, now + Duration::from_millis(500), Duration::from_millis(500), 0));
+                c.pending = Some((
+                    b,
+                    now + Duration::from_millis(500),
+                    Duration::from_millis(500),
+                    0,
+                ));
                 c.state = State::Byeing;
                 continue;
             }
@@ -577,7 +704,11 @@ fn main() -> std::io::Result<()> {
             c.ts = c.ts.wrapping_add(160);
             if c.probe_at.is_some_and(|t| now >= t) {
                 c.probe_at = None;
-                c.press = Some(Press { ts, step: 0, event: 11 });
+                c.press = Some(Press {
+                    ts,
+                    step: 0,
+                    event: 11,
+                });
             }
             if let Some(i) = c.phone {
                 if c.type_at.is_some_and(|t| now >= t) {
@@ -597,8 +728,21 @@ fn main() -> std::io::Result<()> {
                 // 5 packets of a 100 ms press, then 3 end packets.
                 let end = p.step >= 5;
                 let dur: u16 = 160 * u16::from(p.step.min(4) + 1);
-                let payload = [p.event, if end { 0x80 | 10 } else { 10 }, (dur >> 8) as u8, dur as u8];
-                rtp_packet(c.te_pt, p.step == 0, c.seq, p.ts, c.ssrc, &payload, &mut pkt);
+                let payload = [
+                    p.event,
+                    if end { 0x80 | 10 } else { 10 },
+                    (dur >> 8) as u8,
+                    dur as u8,
+                ];
+                rtp_packet(
+                    c.te_pt,
+                    p.step == 0,
+                    c.seq,
+                    p.ts,
+                    c.ssrc,
+                    &payload,
+                    &mut pkt,
+                );
                 if p.step == 5 {
                     c.probe_end = Some(now);
                 }
@@ -627,17 +771,27 @@ fn main() -> std::io::Result<()> {
                 let token = e.u64;
                 if token == SIP_TOKEN {
                     while let Ok((len, from)) = sip.recv_from(&mut buf) {
-                        let Some(m) = Msg::parse(&buf[..len]) else { continue };
+                        let Some(m) = Msg::parse(&buf[..len]) else {
+                            continue;
+                        };
                         if m.status.is_none() && m.method == "NOTIFY" {
                             // check-sync, outside any call: the phone is provisioned.
-                            let _ = sip.send_to(&m.response(200, "OK", &selfprov_phone::sipmsg::token()), from);
-                            let dev = m.header("to").map(selfprov_sip::headers::uri_of).and_then(selfprov_sip::headers::uri_user);
+                            let _ = sip.send_to(
+                                &m.response(200, "OK", &selfprov_phone::sipmsg::token()),
+                                from,
+                            );
+                            let dev = m
+                                .header("to")
+                                .map(selfprov_sip::headers::uri_of)
+                                .and_then(selfprov_sip::headers::uri_user);
                             if let Some(&i) = dev.and_then(|d| by_device.get(d)) {
                                 calls[i].notified.get_or_insert_with(Instant::now);
                             }
                             continue;
                         }
-                        let Some(&idx) = by_id.get(m.call_id()) else { continue };
+                        let Some(&idx) = by_id.get(m.call_id()) else {
+                            continue;
+                        };
                         let c = &mut calls[idx];
                         match m.status {
                             None => {
@@ -654,21 +808,35 @@ fn main() -> std::io::Result<()> {
                                     c.end(&ep, &mut done);
                                 }
                             }
-                            Some(code) if c.state == State::Registering && m.cseq().1 == "REGISTER" => {
+                            Some(code)
+                                if c.state == State::Registering && m.cseq().1 == "REGISTER" =>
+                            {
                                 if code < 200 {
                                     continue;
                                 }
                                 let (n, _) = m.cseq();
                                 let auth = c.auth.as_mut().filter(|_| code == 401 && n == 1);
-                                if let Some(auth) = auth.and_then(|au| au.challenged(&m).then_some(au)) {
+                                if let Some(auth) =
+                                    auth.and_then(|au| au.challenged(&m).then_some(au))
+                                {
                                     // Challenged: again with the phone's credentials.
-                                    let reg = c.id.register(&format!("reg-{}", c.call_id), 2, &c.tag, 3600);
+                                    let reg = c.id.register(
+                                        &format!("reg-{}", c.call_id),
+                                        2,
+                                        &c.tag,
+                                        3600,
+                                    );
                                     let reg = match auth.header("REGISTER", &c.id.registrar_uri()) {
                                         Some(h) => with_header(&reg, &h),
                                         None => reg,
                                     };
                                     let _ = sip.send_to(&reg, a.server);
-                                    c.pending = Some((reg, Instant::now() + Duration::from_millis(500), Duration::from_millis(500), 0));
+                                    c.pending = Some((
+                                        reg,
+                                        Instant::now() + Duration::from_millis(500),
+                                        Duration::from_millis(500),
+                                        0,
+                                    ));
                                     continue;
                                 }
                                 if code >= 300 {
@@ -678,10 +846,26 @@ fn main() -> std::io::Result<()> {
                                     continue;
                                 }
                                 let t = Instant::now();
-                                c.register_ms = Some(t.duration_since(c.t_register).as_secs_f64() * 1e3);
-                                let inv = invite(&c.id, c.auth.as_mut(), &a.dial, &c.call_id, 1, &c.invite_branch, &c.tag, &c.rtp, idx)?;
+                                c.register_ms =
+                                    Some(t.duration_since(c.t_register).as_secs_f64() * 1e3);
+                                let inv = invite(
+                                    &c.id,
+                                    c.auth.as_mut(),
+                                    &a.dial,
+                                    &c.call_id,
+                                    1,
+                                    &c.invite_branch,
+                                    &c.tag,
+                                    &c.rtp,
+                                    idx,
+                                )?;
                                 let _ = sip.send_to(&inv, a.server);
-                                c.pending = Some((inv, t + Duration::from_millis(500), Duration::from_millis(500), 0));
+                                c.pending = Some((
+                                    inv,
+                                    t + Duration::from_millis(500),
+                                    Duration::from_millis(500),
+                                    0,
+                                ));
                                 c.t_invite = t;
                                 c.state = State::Inviting;
                             }
@@ -695,24 +879,60 @@ fn main() -> std::io::Result<()> {
                             }
                             Some(code) => {
                                 let (n, method) = m.cseq();
-                                if method == "INVITE" && c.state == State::Inviting && n == c.invite_cseq {
+                                if method == "INVITE"
+                                    && c.state == State::Inviting
+                                    && n == c.invite_cseq
+                                {
                                     c.pending = None;
                                     c.to_tag = m.to_tag().unwrap_or_default();
                                     // A failure's ACK belongs to the INVITE's transaction (its branch).
-                                    let ack_branch = if code >= 300 { c.invite_branch.clone() } else { branch() };
-                                    let ack = c.id.request("ACK", &a.dial, &c.call_id, n, &c.tag, Some(&c.to_tag), &ack_branch, None, b"");
+                                    let ack_branch = if code >= 300 {
+                                        c.invite_branch.clone()
+                                    } else {
+                                        branch()
+                                    };
+                                    let ack = c.id.request(
+                                        "ACK",
+                                        &a.dial,
+                                        &c.call_id,
+                                        n,
+                                        &c.tag,
+                                        Some(&c.to_tag),
+                                        &ack_branch,
+                                        None,
+                                        b"",
+                                    );
                                     let _ = sip.send_to(&ack, a.server);
-                                    let challenged = code == 401 && n == 1 && c.auth.as_mut().is_some_and(|au| au.challenged(&m));
+                                    let challenged = code == 401
+                                        && n == 1
+                                        && c.auth.as_mut().is_some_and(|au| au.challenged(&m));
                                     if challenged {
                                         // Again with the credentials (and the next calls carry them at once).
-                                        if let (Some(p), Some(au)) = (plain_auth.as_mut(), c.auth.as_ref()) {
+                                        if let (Some(p), Some(au)) =
+                                            (plain_auth.as_mut(), c.auth.as_ref())
+                                        {
                                             *p = au.clone();
                                         }
                                         c.invite_cseq = 2;
                                         c.invite_branch = branch();
-                                        let inv = invite(&c.id, c.auth.as_mut(), &a.dial, &c.call_id, 2, &c.invite_branch, &c.tag, &c.rtp, idx)?;
+                                        let inv = invite(
+                                            &c.id,
+                                            c.auth.as_mut(),
+                                            &a.dial,
+                                            &c.call_id,
+                                            2,
+                                            &c.invite_branch,
+                                            &c.tag,
+                                            &c.rtp,
+                                            idx,
+                                        )?;
                                         let _ = sip.send_to(&inv, a.server);
-                                        c.pending = Some((inv, Instant::now() + Duration::from_millis(500), Duration::from_millis(500), 0));
+                                        c.pending = Some((
+                                            inv,
+                                            Instant::now() + Duration::from_millis(500),
+                                            Duration::from_millis(500),
+                                            0,
+                                        ));
                                         continue;
                                     }
                                     if code >= 300 {
@@ -721,18 +941,29 @@ fn main() -> std::io::Result<()> {
                                         continue;
                                     }
                                     let t = Instant::now();
-                                    c.setup_ms = Some(t.duration_since(c.t_invite).as_secs_f64() * 1e3);
+                                    c.setup_ms =
+                                        Some(t.duration_since(c.t_invite).as_secs_f64() * 1e3);
                                     c.answered = Some(t);
                                     c.state = State::Up;
                                     if let Ok(sd) = selfprov_sip::sdp::parse(&m.body) {
-                                        if let Some(md) = sd.media.iter().find(|x| x.media == "audio" && x.port != 0) {
+                                        if let Some(md) = sd
+                                            .media
+                                            .iter()
+                                            .find(|x| x.media == "audio" && x.port != 0)
+                                        {
                                             if let Some(ip) = md.connection.or(sd.connection) {
                                                 c.remote = Some(SocketAddr::new(ip, md.port));
                                             }
-                                            if let Some(pt) = md.formats.first().and_then(|f| f.parse().ok()) {
+                                            if let Some(pt) =
+                                                md.formats.first().and_then(|f| f.parse().ok())
+                                            {
                                                 c.pt = pt;
                                             }
-                                            if let Some((te, _, _)) = md.rtpmaps.iter().find(|(_, n, _)| n.eq_ignore_ascii_case("telephone-event")) {
+                                            if let Some((te, _, _)) =
+                                                md.rtpmaps.iter().find(|(_, n, _)| {
+                                                    n.eq_ignore_ascii_case("telephone-event")
+                                                })
+                                            {
                                                 c.te_pt = *te;
                                             }
                                         }
@@ -749,24 +980,43 @@ fn main() -> std::io::Result<()> {
                 let c = &mut calls[token as usize];
                 while let Ok((len, _)) = c.rtp.recv_from(&mut buf) {
                     let t = Instant::now();
-                    let Ok(p) = selfprov_media::rtp::parse(&buf[..len]) else { continue };
+                    let Ok(p) = selfprov_media::rtp::parse(&buf[..len]) else {
+                        continue;
+                    };
                     if p.payload_type != c.pt {
                         continue;
                     }
-                    c.first_rtp_ms.get_or_insert(t.duration_since(c.t_invite).as_secs_f64() * 1e3);
-                    c.stats.on_packet(p.sequence, p.timestamp, p.marker, t.duration_since(start).as_micros() as u64, 8000);
+                    c.first_rtp_ms
+                        .get_or_insert(t.duration_since(c.t_invite).as_secs_f64() * 1e3);
+                    c.stats.on_packet(
+                        p.sequence,
+                        p.timestamp,
+                        p.marker,
+                        t.duration_since(start).as_micros() as u64,
+                        8000,
+                    );
                     if let Some(r) = &mut c.rec {
                         if let Some(h) = r.feed(p.payload) {
                             let began = t - Duration::from_millis(20 * h.first_frame as u64);
                             if c.phone.is_some() {
-                                if ASKS.get(c.typed).is_some_and(|names| names.contains(&h.name.as_str())) && c.type_at.is_none() {
+                                if ASKS
+                                    .get(c.typed)
+                                    .is_some_and(|names| names.contains(&h.name.as_str()))
+                                    && c.type_at.is_none()
+                                {
                                     c.type_at = Some(t + THINK);
                                 }
-                            } else if h.name == "enter_self_service_id" && c.probe_end.is_none() && c.press.is_none() && c.probe_at.is_none() {
+                            } else if h.name == "enter_self_service_id"
+                                && c.probe_end.is_none()
+                                && c.press.is_none()
+                                && c.probe_at.is_none()
+                            {
                                 c.probe_at = Some(t + Duration::from_millis(200));
                             } else if let Some(e) = c.probe_end {
                                 if began > e - Duration::from_millis(100) {
-                                    c.reaction_ms = Some(began.saturating_duration_since(e).as_secs_f64() * 1e3);
+                                    c.reaction_ms = Some(
+                                        began.saturating_duration_since(e).as_secs_f64() * 1e3,
+                                    );
                                     // Measured: stop hashing this call's packets.
                                     c.rec = None;
                                 }
@@ -792,7 +1042,10 @@ fn main() -> std::io::Result<()> {
                 done,
                 calls.iter().filter(|c| c.failed.is_some()).count(),
                 if provisioning {
-                    format!(" provisioned {}", calls.iter().filter(|c| c.notified.is_some()).count())
+                    format!(
+                        " provisioned {}",
+                        calls.iter().filter(|c| c.notified.is_some()).count()
+                    )
                 } else {
                     String::new()
                 }
@@ -801,29 +1054,63 @@ fn main() -> std::io::Result<()> {
         if calls.len() == n_calls && done == n_calls {
             // A check-sync NOTIFY may trail the BYE: wait for it a little.
             let since = *all_done_at.get_or_insert(now);
-            if !provisioning || calls.iter().all(|c| c.notified.is_some() || c.failed.is_some()) || now >= since + Duration::from_secs(2) {
+            if !provisioning
+                || calls
+                    .iter()
+                    .all(|c| c.notified.is_some() || c.failed.is_some())
+                || now >= since + Duration::from_secs(2)
+            {
                 break;
             }
         }
     }
 
     // Summary.
-    for c in calls.iter_mut().filter(|c| c.phone.is_some() && c.failed.is_none() && c.notified.is_none()) {
+    for c in calls
+        .iter_mut()
+        .filter(|c| c.phone.is_some() && c.failed.is_none() && c.notified.is_none())
+    {
         c.failed = Some("no NOTIFY check-sync: not provisioned".into());
     }
     let failed: Vec<&Call> = calls.iter().filter(|c| c.failed.is_some()).collect();
     let mut notified: Vec<Instant> = calls.iter().filter_map(|c| c.notified).collect();
     notified.sort();
     let per_s = match (notified.first(), notified.last()) {
-        (Some(f), Some(l)) if notified.len() > 1 && l > f => Some((notified.len() - 1) as f64 / l.duration_since(*f).as_secs_f64()),
+        (Some(f), Some(l)) if notified.len() > 1 && l > f => {
+            Some((notified.len() - 1) as f64 / l.duration_since(*f).as_secs_f64())
+        }
         _ => None,
     };
-    let registered: Vec<u32> = calls.iter().filter_map(|c| c.register_ms).map(|v| (v * 1000.0) as u32).collect();
-    let fetched: Vec<u32> = calls.iter().filter_map(|c| c.fetch_ms).map(|v| (v * 1000.0) as u32).collect();
-    let flows: Vec<u32> = calls.iter().filter_map(|c| c.flow_s).map(|v| (v * 1e6) as u32).collect();
-    let setup: Vec<u32> = calls.iter().filter_map(|c| c.setup_ms).map(|v| (v * 1000.0) as u32).collect();
-    let first: Vec<u32> = calls.iter().filter_map(|c| c.first_rtp_ms).map(|v| (v * 1000.0) as u32).collect();
-    let reaction: Vec<u32> = calls.iter().filter_map(|c| c.reaction_ms).map(|v| (v * 1000.0) as u32).collect();
+    let registered: Vec<u32> = calls
+        .iter()
+        .filter_map(|c| c.register_ms)
+        .map(|v| (v * 1000.0) as u32)
+        .collect();
+    let fetched: Vec<u32> = calls
+        .iter()
+        .filter_map(|c| c.fetch_ms)
+        .map(|v| (v * 1000.0) as u32)
+        .collect();
+    let flows: Vec<u32> = calls
+        .iter()
+        .filter_map(|c| c.flow_s)
+        .map(|v| (v * 1e6) as u32)
+        .collect();
+    let setup: Vec<u32> = calls
+        .iter()
+        .filter_map(|c| c.setup_ms)
+        .map(|v| (v * 1000.0) as u32)
+        .collect();
+    let first: Vec<u32> = calls
+        .iter()
+        .filter_map(|c| c.first_rtp_ms)
+        .map(|v| (v * 1000.0) as u32)
+        .collect();
+    let reaction: Vec<u32> = calls
+        .iter()
+        .filter_map(|c| c.reaction_ms)
+        .map(|v| (v * 1000.0) as u32)
+        .collect();
     let mut devs: Vec<u32> = Vec::new();
     for c in &calls {
         devs.extend_from_slice(&c.stats.deviations_us);
@@ -860,7 +1147,10 @@ fn main() -> std::io::Result<()> {
             "flow_s": {"p50": ms(&flows, 0.5) / 1000.0, "p99": ms(&flows, 0.99) / 1000.0, "max": ms(&flows, 1.0) / 1000.0},
         });
     }
-    println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_vec_pretty(&summary).unwrap_or_default())?;
     }
@@ -874,7 +1164,9 @@ fn main() -> std::io::Result<()> {
                 c.phone.map(|p| phones[p].device.as_str()).unwrap_or(""),
                 c.register_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
                 c.setup_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
-                c.first_rtp_ms.map(|v| format!("{v:.3}")).unwrap_or_default(),
+                c.first_rtp_ms
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or_default(),
                 c.stats.received,
                 c.stats.lost(),
                 c.stats.out_of_order,

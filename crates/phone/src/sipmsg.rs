@@ -61,12 +61,21 @@ impl Msg {
     /// Every value of a header that may repeat (e.g. `WWW-Authenticate`).
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
         let n = selfprov_sip::message::canonical_name(name);
-        self.headers.iter().filter(|(k, _)| *k == n).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| *k == n)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The `Authorization` value answering this 401's first challenge `client` can answer, for
     /// `method` and `uri`.
-    pub fn answer_challenge(&self, client: &mut DigestClient, method: &str, uri: &str) -> Option<String> {
+    pub fn answer_challenge(
+        &self,
+        client: &mut DigestClient,
+        method: &str,
+        uri: &str,
+    ) -> Option<String> {
         self.headers_named("www-authenticate")
             .into_iter()
             .filter_map(|c| Challenge::parse(c).ok())
@@ -76,7 +85,12 @@ impl Msg {
     /// The header answering this 401 (`Authorization`) or 407 (a proxy's challenge:
     /// `Proxy-Authorization`, RFC 3261 §22.3), as `Name: value`; `None` for other answers or a
     /// challenge `client` cannot answer.
-    pub fn answer_any_challenge(&self, client: &mut DigestClient, method: &str, uri: &str) -> Option<String> {
+    pub fn answer_any_challenge(
+        &self,
+        client: &mut DigestClient,
+        method: &str,
+        uri: &str,
+    ) -> Option<String> {
         let (challenge, answer) = match self.status {
             Some(401) => ("www-authenticate", "Authorization"),
             Some(407) => ("proxy-authenticate", "Proxy-Authorization"),
@@ -236,7 +250,10 @@ impl Identity {
 
 /// `msg` with one more header line (`Name: value`, no CRLF) right after its start line.
 pub fn with_header(msg: &[u8], line: &str) -> Vec<u8> {
-    let at = msg.windows(2).position(|w| w == b"\r\n").map_or(msg.len(), |i| i + 2);
+    let at = msg
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(msg.len(), |i| i + 2);
     let mut out = Vec::with_capacity(msg.len() + line.len() + 2);
     out.extend_from_slice(&msg[..at]);
     out.extend_from_slice(line.as_bytes());
@@ -268,9 +285,22 @@ mod tests {
         let m = Msg::parse(&reg).unwrap();
         assert_eq!(m.method, "REGISTER");
         assert!(m.header("contact").unwrap().contains("0011223344AA"));
-        let inv = id.request("INVITE", "2000", "c2", 1, "t2", None, &branch(), Some("application/sdp"), b"v=0\r\n");
+        let inv = id.request(
+            "INVITE",
+            "2000",
+            "c2",
+            1,
+            "t2",
+            None,
+            &branch(),
+            Some("application/sdp"),
+            b"v=0\r\n",
+        );
         let m = Msg::parse(&inv).unwrap();
-        assert_eq!((m.method.as_str(), m.cseq()), ("INVITE", (1, "INVITE".to_owned())));
+        assert_eq!(
+            (m.method.as_str(), m.cseq()),
+            ("INVITE", (1, "INVITE".to_owned()))
+        );
         assert_eq!(m.body, b"v=0\r\n");
         let ok = m.response(200, "OK", "mytag");
         let r = Msg::parse(&ok).unwrap();

@@ -30,13 +30,21 @@ pub struct AudioOffer {
 impl AudioOffer {
     /// Telephone-events at the codec's RTP clock rate.
     pub fn new(codec: Codec, dtmf: DtmfMode) -> AudioOffer {
-        AudioOffer { codec, dtmf, event_rate: codec.rtp_clock_rate() }
+        AudioOffer {
+            codec,
+            dtmf,
+            event_rate: codec.rtp_clock_rate(),
+        }
     }
 }
 
 /// The SDP offer (or re-offer, with a new version and direction).
 pub fn offer(audio: AudioOffer, rtp: SocketAddr, session: u64, version: u64, dir: &str) -> String {
-    let AudioOffer { codec, dtmf, event_rate } = audio;
+    let AudioOffer {
+        codec,
+        dtmf,
+        event_rate,
+    } = audio;
     let pt = payload_type(codec);
     let rate = codec.rtp_clock_rate();
     let te = dtmf == DtmfMode::Rfc4733;
@@ -52,7 +60,9 @@ pub fn offer(audio: AudioOffer, rtp: SocketAddr, session: u64, version: u64, dir
         s.push_str("a=fmtp:18 annexb=no\r\n");
     }
     if te {
-        s.push_str(&format!("a=rtpmap:{TE_PT} telephone-event/{event_rate}\r\na=fmtp:{TE_PT} 0-15\r\n"));
+        s.push_str(&format!(
+            "a=rtpmap:{TE_PT} telephone-event/{event_rate}\r\na=fmtp:{TE_PT} 0-15\r\n"
+        ));
     }
     s.push_str(&format!("a=ptime:20\r\na={dir}\r\n"));
     s
@@ -62,7 +72,12 @@ pub fn offer(audio: AudioOffer, rtp: SocketAddr, session: u64, version: u64, dir
 pub(super) enum Tx {
     Audio(Vec<u8>),
     /// RFC 4733 event: code, duration so far, end bit, first packet of the event.
-    Event { code: u8, duration: u16, end: bool, first: bool },
+    Event {
+        code: u8,
+        duration: u16,
+        end: bool,
+        first: bool,
+    },
     Info(char),
     Gap,
     /// Markers, no packet: the server can now see a digit / the digit is complete.
@@ -97,7 +112,15 @@ impl Media {
 }
 
 /// One RTP packet (version 2, no CSRC or extension) into `out`, replacing its contents.
-pub fn rtp_packet(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8], out: &mut Vec<u8>) {
+pub fn rtp_packet(
+    pt: u8,
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
     out.clear();
     out.extend_from_slice(&[0x80, pt | if marker { 0x80 } else { 0 }]);
     out.extend_from_slice(&seq.to_be_bytes());
@@ -110,18 +133,29 @@ pub fn rtp_packet(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &
 /// are queued in 8 kHz units and scaled to the negotiated rate when sent.
 pub(super) fn queue_digits(media: &mut Media, mode: DtmfMode, group: &str, encoder: &mut Encoder) {
     for c in group.chars() {
-        let Some(code) = selfprov_dtmf::Digit::from_char(c).map(selfprov_dtmf::Digit::event_code) else {
+        let Some(code) = selfprov_dtmf::Digit::from_char(c).map(selfprov_dtmf::Digit::event_code)
+        else {
             continue;
         };
         media.queue.push_back(Tx::DigitStart);
         match mode {
             DtmfMode::Rfc4733 => {
                 for i in 1..=5u16 {
-                    media.queue.push_back(Tx::Event { code, duration: 160 * i, end: false, first: i == 1 });
+                    media.queue.push_back(Tx::Event {
+                        code,
+                        duration: 160 * i,
+                        end: false,
+                        first: i == 1,
+                    });
                 }
                 media.queue.push_back(Tx::DigitEnd);
                 for _ in 0..3 {
-                    media.queue.push_back(Tx::Event { code, duration: 800, end: true, first: false });
+                    media.queue.push_back(Tx::Event {
+                        code,
+                        duration: 800,
+                        end: true,
+                        first: false,
+                    });
                 }
             }
             DtmfMode::Info => {
@@ -158,11 +192,19 @@ pub(super) fn queue_digits(media: &mut Media, mode: DtmfMode, group: &str, encod
 
 /// Write the received audio, decoded, as a 16-bit mono WAV file.
 pub(super) fn write_wav(path: &Path, sample_rate: u32, samples: &[i16]) -> std::io::Result<()> {
-    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(path, spec).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w =
+        hound::WavWriter::create(path, spec).map_err(|e| std::io::Error::other(e.to_string()))?;
     for s in samples {
-        w.write_sample(*s).map_err(|e| std::io::Error::other(e.to_string()))?;
+        w.write_sample(*s)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
     }
-    w.finalize().map_err(|e| std::io::Error::other(e.to_string()))?;
+    w.finalize()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(())
 }

@@ -15,13 +15,13 @@ pub use media::{offer, payload_type, rtp_packet, AudioOffer};
 pub use options::{DtmfMode, PhoneOptions, Script};
 pub use report::{HeardAt, Report, RtpSummary};
 
-use crate::recognize::{Heard, Recognizer};
 use crate::config_file::{cisco_line, fetch, FetchError};
+use crate::recognize::{Heard, Recognizer};
 use crate::sipmsg::{branch, mac_of, token, with_header, Identity, Msg};
-use selfprov_sip::digest::DigestClient;
 use crate::stats::RtpStats;
 use media::{queue_digits, write_wav, Media, Tx, TE_PT};
 use selfprov_media::{Codec, Decoder, Encoder};
+use selfprov_sip::digest::DigestClient;
 pub(crate) use signalling::register;
 use signalling::{transact, Dialog, Pending};
 use std::collections::VecDeque;
@@ -61,25 +61,43 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     if opts.dtmf == DtmfMode::Inband && !matches!(opts.codec, Codec::Pcmu | Codec::Pcma) {
         return Err(PhoneError::InbandCodec(opts.codec));
     }
-    let mut encoder = Encoder::new(opts.codec).map_err(|e| PhoneError::Codec(opts.codec, e.to_string()))?;
-    let mut decoder = Decoder::new(opts.codec).map_err(|e| PhoneError::Codec(opts.codec, e.to_string()))?;
+    let mut encoder =
+        Encoder::new(opts.codec).map_err(|e| PhoneError::Codec(opts.codec, e.to_string()))?;
+    let mut decoder =
+        Decoder::new(opts.codec).map_err(|e| PhoneError::Codec(opts.codec, e.to_string()))?;
     let sip = UdpSocket::bind((opts.bind, 0)).await?;
     let rtp = UdpSocket::bind((opts.bind, 0)).await?;
-    let mut report = Report { device: opts.device.clone(), codec: format!("{:?}", opts.codec), ..Report::default() };
+    let mut report = Report {
+        device: opts.device.clone(),
+        codec: format!("{:?}", opts.codec),
+        ..Report::default()
+    };
 
     // The configuration file first, as a phone boots: its line and credentials.
     let mut user = opts.device.clone();
     let mut credentials = opts.password.clone().map(|p| (opts.device.clone(), p));
     if let Some(server) = opts.config_server.clone() {
         let file = format!("{}.cnf.xml", opts.device);
-        let (ua, device, password) = (opts.user_agent.clone(), opts.device.clone(), opts.password.clone());
-        let fetched = tokio::task::spawn_blocking(move || fetch(&server, &file, &ua, password.as_deref().map(|p| (device.as_str(), p))))
-            .await
-            .map_err(|e| PhoneError::Io(std::io::Error::other(e)))??;
+        let (ua, device, password) = (
+            opts.user_agent.clone(),
+            opts.device.clone(),
+            opts.password.clone(),
+        );
+        let fetched = tokio::task::spawn_blocking(move || {
+            fetch(
+                &server,
+                &file,
+                &ua,
+                password.as_deref().map(|p| (device.as_str(), p)),
+            )
+        })
+        .await
+        .map_err(|e| PhoneError::Io(std::io::Error::other(e)))??;
         report.config_file = Some(fetched.path.trim_start_matches('/').to_owned());
         report.config_bytes = Some(fetched.body.len());
         report.config_with_digest = fetched.with_digest;
-        let line = cisco_line(&fetched.body).ok_or_else(|| FetchError::NoLine(fetched.path.clone()))?;
+        let line =
+            cisco_line(&fetched.body).ok_or_else(|| FetchError::NoLine(fetched.path.clone()))?;
         report.line = Some(line.number.clone());
         user = line.number;
         credentials = Some((line.auth_user, line.password));
@@ -99,7 +117,11 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
         report.register_digest = with_digest;
         report.registered = r.status;
         if r.status != Some(200) {
-            return Err(PhoneError::Register(format!("{} {}", r.status.unwrap_or(0), r.reason)));
+            return Err(PhoneError::Register(format!(
+                "{} {}",
+                r.status.unwrap_or(0),
+                r.reason
+            )));
         }
     }
 
@@ -107,24 +129,42 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     let call_id = format!("{}@selfprov-phone", token());
     let session = rand::random::<u32>() as u64;
     let rtp_local = rtp.local_addr()?;
-    let audio = AudioOffer { codec: opts.codec, dtmf: opts.dtmf, event_rate: opts.dtmf_rate };
+    let audio = AudioOffer {
+        codec: opts.codec,
+        dtmf: opts.dtmf,
+        event_rate: opts.dtmf_rate,
+    };
     let body = offer(audio, rtp_local, session, 1, "sendrecv");
     let t_invite = Instant::now();
     let mut invite_cseq = 1;
-    let caller = Caller { sip: &sip, opts, id: &id, call_id: &call_id, tag: &tag };
+    let caller = Caller {
+        sip: &sip,
+        opts,
+        id: &id,
+        call_id: &call_id,
+        tag: &tag,
+    };
     let (mut answer, mut inv_branch) = caller.invite(invite_cseq, body.as_bytes(), None).await?;
     if let (Some(401 | 407), Some(client)) = (answer.status, digest.as_mut()) {
-        caller.ack_failure(invite_cseq, &answer, &inv_branch).await?;
-        if let Some(auth) = answer.answer_any_challenge(client, "INVITE", &id.target_uri(&opts.route_point)) {
+        caller
+            .ack_failure(invite_cseq, &answer, &inv_branch)
+            .await?;
+        if let Some(auth) =
+            answer.answer_any_challenge(client, "INVITE", &id.target_uri(&opts.route_point))
+        {
             invite_cseq = 2;
-            (answer, inv_branch) = caller.invite(invite_cseq, body.as_bytes(), Some(&auth)).await?;
+            (answer, inv_branch) = caller
+                .invite(invite_cseq, body.as_bytes(), Some(&auth))
+                .await?;
         }
     }
     let status = answer.status.unwrap_or(0);
     report.call_status = Some(status);
     let to_tag = answer.to_tag().unwrap_or_default();
     if status >= 300 {
-        caller.ack_failure(invite_cseq, &answer, &inv_branch).await?;
+        caller
+            .ack_failure(invite_cseq, &answer, &inv_branch)
+            .await?;
         report.ended_by = format!("refused ({status} {})", answer.reason);
         report.conclude();
         return Ok(report);
@@ -148,10 +188,24 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
     let answered = Instant::now();
 
     let sd = selfprov_sip::sdp::parse(&answer.body).map_err(|e| PhoneError::Sdp(e.to_string()))?;
-    let m = sd.media.iter().find(|m| m.media == "audio" && m.port != 0).ok_or_else(|| PhoneError::Sdp("no audio stream".into()))?;
-    let ip = m.connection.or(sd.connection).ok_or_else(|| PhoneError::Sdp("no c= line".into()))?;
-    let pt = m.formats.first().and_then(|f| f.parse().ok()).unwrap_or(payload_type(opts.codec));
-    let te = m.rtpmaps.iter().find(|(_, n, _)| n.eq_ignore_ascii_case("telephone-event"));
+    let m = sd
+        .media
+        .iter()
+        .find(|m| m.media == "audio" && m.port != 0)
+        .ok_or_else(|| PhoneError::Sdp("no audio stream".into()))?;
+    let ip = m
+        .connection
+        .or(sd.connection)
+        .ok_or_else(|| PhoneError::Sdp("no c= line".into()))?;
+    let pt = m
+        .formats
+        .first()
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(payload_type(opts.codec));
+    let te = m
+        .rtpmaps
+        .iter()
+        .find(|(_, n, _)| n.eq_ignore_ascii_case("telephone-event"));
     report.telephone_event = te.map(|(p, _, rate)| format!("{p}/{rate}"));
     let step = opts.codec.timestamp_step(20);
     let mut silence = Vec::new();
@@ -377,19 +431,56 @@ struct Caller<'a> {
 impl Caller<'_> {
     /// Send an INVITE (with `authorization` when answering a challenge) and wait for its final
     /// answer; the answer and the INVITE's branch (its ACK for a failure reuses it).
-    async fn invite(&self, cseq: u32, body: &[u8], authorization: Option<&str>) -> Result<(Msg, String), PhoneError> {
+    async fn invite(
+        &self,
+        cseq: u32,
+        body: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<(Msg, String), PhoneError> {
         let b = branch();
-        let mut req = self.id.request("INVITE", &self.opts.route_point, self.call_id, cseq, self.tag, None, &b, Some("application/sdp"), body);
+        let mut req = self.id.request(
+            "INVITE",
+            &self.opts.route_point,
+            self.call_id,
+            cseq,
+            self.tag,
+            None,
+            &b,
+            Some("application/sdp"),
+            body,
+        );
         if let Some(a) = authorization {
             req = with_header(&req, a);
         }
-        Ok((transact(self.sip, self.opts.server, req, self.call_id, cseq, "INVITE", self.tag).await?, b))
+        Ok((
+            transact(
+                self.sip,
+                self.opts.server,
+                req,
+                self.call_id,
+                cseq,
+                "INVITE",
+                self.tag,
+            )
+            .await?,
+            b,
+        ))
     }
 
     /// ACK a failure answer to an INVITE: same branch as the INVITE.
     async fn ack_failure(&self, cseq: u32, answer: &Msg, branch: &str) -> Result<(), PhoneError> {
         let to_tag = answer.to_tag().unwrap_or_default();
-        let ack = self.id.request("ACK", &self.opts.route_point, self.call_id, cseq, self.tag, Some(&to_tag), branch, None, b"");
+        let ack = self.id.request(
+            "ACK",
+            &self.opts.route_point,
+            self.call_id,
+            cseq,
+            self.tag,
+            Some(&to_tag),
+            branch,
+            None,
+            b"",
+        );
         self.sip.send_to(&ack, self.opts.server).await?;
         Ok(())
     }

@@ -39,7 +39,11 @@ impl Script {
     pub fn groups_from(digits: &str) -> Vec<String> {
         let d: String = digits.chars().filter(|c| !c.is_whitespace()).collect();
         if d.contains(',') {
-            return d.split(',').filter(|g| !g.is_empty()).map(str::to_owned).collect();
+            return d
+                .split(',')
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         let mut out = Vec::new();
         let mut cur = String::new();

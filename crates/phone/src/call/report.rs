@@ -123,15 +123,27 @@ impl Report {
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let (Some(file), Some(bytes)) = (&self.config_file, self.config_bytes) {
-            let how = if self.config_with_digest { "with digest" } else { "first fetch, no credentials" };
+            let how = if self.config_with_digest {
+                "with digest"
+            } else {
+                "first fetch, no credentials"
+            };
             write!(f, "fetched {file}: {bytes} bytes over HTTP ({how})")?;
             match &self.line {
                 Some(l) => writeln!(f, ", line {l}, credentials for {}", self.device)?,
                 None => writeln!(f)?,
             }
         }
-        let as_line = self.line.as_ref().map(|l| format!(" as {l}")).unwrap_or_default();
-        let how = if self.register_digest { " (digest)" } else { "" };
+        let as_line = self
+            .line
+            .as_ref()
+            .map(|l| format!(" as {l}"))
+            .unwrap_or_default();
+        let how = if self.register_digest {
+            " (digest)"
+        } else {
+            ""
+        };
         match self.registered {
             Some(s) => writeln!(f, "registered {}{as_line}: {s}{how}", self.device)?,
             None => writeln!(f, "device {} (not registering)", self.device)?,
@@ -142,7 +154,15 @@ impl std::fmt::Display for Report {
             _ => writeln!(f, "call: no final answer")?,
         }
         let heard: Vec<&str> = self.prompts.iter().map(|p| p.name.as_str()).collect();
-        writeln!(f, "heard: {}", if heard.is_empty() { "(nothing recognised)".to_owned() } else { heard.join(", ") })?;
+        writeln!(
+            f,
+            "heard: {}",
+            if heard.is_empty() {
+                "(nothing recognised)".to_owned()
+            } else {
+                heard.join(", ")
+            }
+        )?;
         writeln!(f, "typed: {}", self.digits_sent.join(" "))?;
         writeln!(f, "ended by: {}", self.ended_by)?;
         writeln!(
@@ -154,6 +174,14 @@ impl std::fmt::Display for Report {
         if let Some(dn) = &self.new_dn {
             writeln!(f, "new extension: {dn}")?;
         }
-        write!(f, "check-sync NOTIFY: {}", if self.check_sync { "received" } else { "not received" })
+        write!(
+            f,
+            "check-sync NOTIFY: {}",
+            if self.check_sync {
+                "received"
+            } else {
+                "not received"
+            }
+        )
     }
 }

@@ -22,7 +22,14 @@ pub(super) struct Pending {
 
 impl Pending {
     fn new(cseq: u32, method: &'static str, bytes: Vec<u8>, now: Instant) -> Pending {
-        Pending { cseq, method, bytes, next: now + Duration::from_millis(500), interval: Duration::from_millis(500), give_up: now + Duration::from_secs(32) }
+        Pending {
+            cseq,
+            method,
+            bytes,
+            next: now + Duration::from_millis(500),
+            interval: Duration::from_millis(500),
+            give_up: now + Duration::from_secs(32),
+        }
     }
 }
 
@@ -49,15 +56,26 @@ pub(super) struct Dialog<'a> {
 pub(super) fn record_routes(m: &Msg) -> Vec<String> {
     m.headers_named("record-route")
         .into_iter()
-        .flat_map(|v| v.split(">,").map(|r| r.trim().trim_end_matches('>').to_owned() + ">"))
+        .flat_map(|v| {
+            v.split(">,")
+                .map(|r| r.trim().trim_end_matches('>').to_owned() + ">")
+        })
         .collect()
 }
 
 /// The URI of the Contact header of `m`.
 pub(super) fn contact_uri(m: &Msg) -> Option<String> {
     let c = m.header("contact")?;
-    let inner = c.split_once('<').and_then(|(_, r)| r.split_once('>')).map(|(u, _)| u);
-    Some(inner.unwrap_or(c.split(';').next().unwrap_or(c)).trim().to_owned())
+    let inner = c
+        .split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .map(|(u, _)| u);
+    Some(
+        inner
+            .unwrap_or(c.split(';').next().unwrap_or(c))
+            .trim()
+            .to_owned(),
+    )
 }
 
 impl Dialog<'_> {
@@ -66,7 +84,10 @@ impl Dialog<'_> {
     fn in_dialog(&self, req: Vec<u8>) -> Vec<u8> {
         let mut out = req;
         if let Some(target) = &self.remote_target {
-            let line_end = out.windows(2).position(|w| w == b"\r\n").unwrap_or(out.len());
+            let line_end = out
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or(out.len());
             let line = String::from_utf8_lossy(&out[..line_end]).into_owned();
             let method = line.split(' ').next().unwrap_or("");
             let mut v = format!("{method} {target} SIP/2.0").into_bytes();
@@ -81,9 +102,25 @@ impl Dialog<'_> {
     }
 
     /// The next request in the dialog, ready to send and retransmit.
-    pub(super) fn next(&mut self, method: &'static str, content_type: Option<&str>, body: &[u8], now: Instant) -> Pending {
+    pub(super) fn next(
+        &mut self,
+        method: &'static str,
+        content_type: Option<&str>,
+        body: &[u8],
+        now: Instant,
+    ) -> Pending {
         self.cseq += 1;
-        let b = self.id.request(method, self.target, &self.call_id, self.cseq, &self.tag, Some(&self.to_tag), &branch(), content_type, body);
+        let b = self.id.request(
+            method,
+            self.target,
+            &self.call_id,
+            self.cseq,
+            &self.tag,
+            Some(&self.to_tag),
+            &branch(),
+            content_type,
+            body,
+        );
         Pending::new(self.cseq, method, self.in_dialog(b), now)
     }
 
@@ -96,7 +133,17 @@ impl Dialog<'_> {
 
     /// ACK for the 2xx to INVITE number `cseq`.
     pub(super) fn ack(&self, cseq: u32) -> Vec<u8> {
-        self.in_dialog(self.id.request("ACK", self.target, &self.call_id, cseq, &self.tag, Some(&self.to_tag), &branch(), None, b""))
+        self.in_dialog(self.id.request(
+            "ACK",
+            self.target,
+            &self.call_id,
+            cseq,
+            &self.tag,
+            Some(&self.to_tag),
+            &branch(),
+            None,
+            b"",
+        ))
     }
 }
 
@@ -119,7 +166,9 @@ pub(super) async fn transact(
         let wait = p.next.saturating_duration_since(Instant::now());
         match tokio::time::timeout(wait, sip.recv_from(&mut buf)).await {
             Ok(Ok((n, from))) => {
-                let Some(m) = Msg::parse(&buf[..n]) else { continue };
+                let Some(m) = Msg::parse(&buf[..n]) else {
+                    continue;
+                };
                 if let Some(code) = m.status {
                     if m.call_id() == call_id && m.cseq() == (cseq, method.to_owned()) {
                         if code >= 200 {
@@ -149,13 +198,33 @@ pub(super) async fn transact(
 
 /// REGISTER `id` at its server for an hour, answering one digest challenge with `digest`: the
 /// final answer and whether it was answered with digest.
-pub(crate) async fn register(sip: &UdpSocket, id: &Identity, digest: Option<&mut DigestClient>, tag: &str) -> Result<(Msg, bool), PhoneError> {
+pub(crate) async fn register(
+    sip: &UdpSocket,
+    id: &Identity,
+    digest: Option<&mut DigestClient>,
+    tag: &str,
+) -> Result<(Msg, bool), PhoneError> {
     let cid = format!("{}@selfprov-phone", crate::sipmsg::token());
-    let r = transact(sip, id.server, id.register(&cid, 1, tag, 3600), &cid, 1, "REGISTER", tag).await?;
+    let r = transact(
+        sip,
+        id.server,
+        id.register(&cid, 1, tag, 3600),
+        &cid,
+        1,
+        "REGISTER",
+        tag,
+    )
+    .await?;
     if let (Some(401), Some(client)) = (r.status, digest) {
         if let Some(auth) = r.answer_challenge(client, "REGISTER", &id.registrar_uri()) {
-            let again = with_header(&id.register(&cid, 2, tag, 3600), &format!("Authorization: {auth}"));
-            return Ok((transact(sip, id.server, again, &cid, 2, "REGISTER", tag).await?, true));
+            let again = with_header(
+                &id.register(&cid, 2, tag, 3600),
+                &format!("Authorization: {auth}"),
+            );
+            return Ok((
+                transact(sip, id.server, again, &cid, 2, "REGISTER", tag).await?,
+                true,
+            ));
         }
     }
     Ok((r, false))
