@@ -38,27 +38,31 @@ import phones  # noqa: E402  (benches/sipp/phones.py: phones' credentials from t
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+# Every benchmark phone comes from 127.0.0.1 (benches/sipp/phones.py, the load generator): the
+# per-source limits and the rate of new devices would measure themselves, not the service
+# (docs/security.md). Also used by benches/cluster/run.py.
+LIMITS_OFF = [
+    ("unknown_per_minute = 60", "unknown_per_minute = 1000000"),
+    ("rate_limit_register = 10", "rate_limit_register = 0"),
+    ("rate_limit_invite = 10", "rate_limit_invite = 0"),
+    ("rate_limit_options = 10", "rate_limit_options = 0"),
+    ("rate_limit_other = 20", "rate_limit_other = 0"),
+    ("new_devices_per_second = 10", "new_devices_per_second = 0"),
+    ("max_connections_per_source = 32", "max_connections_per_source = 256"),
+    ("max_connections_per_source = 64", "max_connections_per_source = 512"),
+    ('level = "info"', 'level = "warn"'),
+    ("max_calls = 10000", "max_calls = 20000"),
+]
+
+
 def config(work: Path, extra=None) -> Path:
     text = (REPO / "config/selfprov.toml").read_text()
     for a, b in [
         ('listen = "127.0.0.1:5060"', f'listen = "127.0.0.1:{SIP_PORT}"'),
         ('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{ADMIN_PORT}"'),
         ('dir = "../prompts"', f'dir = "{REPO / "prompts"}"'),
-        ('level = "info"', 'level = "warn"'),
         ('first_digit_timeout = "10s"', 'first_digit_timeout = "10m"'),
-        ("max_calls = 10000", "max_calls = 20000"),
-        # Every benchmark phone fetches its first file from 127.0.0.1 (benches/sipp/phones.py).
-        ("unknown_per_minute = 60", "unknown_per_minute = 1000000"),
-        # The load comes from one address: the per-source limits and the rate of new devices
-        # would measure themselves, not the service (docs/security.md).
-        ("rate_limit_register = 10", "rate_limit_register = 0"),
-        ("rate_limit_invite = 10", "rate_limit_invite = 0"),
-        ("rate_limit_options = 10", "rate_limit_options = 0"),
-        ("rate_limit_other = 20", "rate_limit_other = 0"),
-        ("new_devices_per_second = 10", "new_devices_per_second = 0"),
-        ("max_connections_per_source = 32", "max_connections_per_source = 256"),
-        ("max_connections_per_source = 64", "max_connections_per_source = 512"),
-    ] + (extra or []):
+    ] + LIMITS_OFF + (extra or []):
         assert a in text, a
         text = text.replace(a, b)
     p = work / "selfprov.toml"

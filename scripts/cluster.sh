@@ -11,16 +11,20 @@
 # Everything lives in SELFPROV_CLUSTER_DIR (default var/cluster in the repository): each node's
 # configuration and log, Kamailio's, the database. Ports: Kamailio SIP_BASE (default 5080), node
 # i (1..N) SIP SIP_BASE+i, admin HTTP SIP_BASE+100+i, configuration HTTP SIP_BASE+200+i, RTP
-# from SIP_BASE+1000+200*i; set SELFPROV_CLUSTER_PORT_BASE to move them all. SELFPROV_BIN picks
-# an already built binary instead of building one.
+# from SIP_BASE+1000+P*i (P ports each: SELFPROV_CLUSTER_RTP_PORTS, default 200);
+# set SELFPROV_CLUSTER_PORT_BASE to move them all. SELFPROV_BIN picks
+# an already built binary instead of building one; SELFPROV_CLUSTER_CONFIG another base
+# configuration than config/selfprov.toml (with the sample's listen addresses and backend lines,
+# which are replaced per node: benches/cluster/run.py tunes the limits in a copy).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir="${SELFPROV_CLUSTER_DIR:-$root/var/cluster}"
 base="${SELFPROV_CLUSTER_PORT_BASE:-5080}"
+rtp_ports="${SELFPROV_CLUSTER_RTP_PORTS:-200}"
 realm="pbx.local"
 
-usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,19s/^# \{0,1\}//p' "$0"; }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -62,12 +66,12 @@ modules_dir() {
 
 # The configuration of node $1: the sample's, on its ports, on PostgreSQL, behind Kamailio.
 node_config() {
-  local i="$1" url="$2" kam="127.0.0.1:$base" rtp=$((base + 1000 + 200 * i))
+  local i="$1" url="$2" kam="127.0.0.1:$base" rtp=$((base + 1000 + rtp_ports * i))
   sed -e "s|listen = \"127.0.0.1:5060\"|listen = \"127.0.0.1:$((base + i))\"|" \
       -e "s|listen = \"127.0.0.1:8080\"|listen = \"127.0.0.1:$((base + 100 + i))\"|" \
       -e "s|http_listen = \"127.0.0.1:6970\"|http_listen = \"127.0.0.1:$((base + 200 + i))\"|" \
       -e "s|^tftp_listen = .*|# tftp_listen: off in the local cluster|" \
-      -e "s|rtp_port_range = { start = 20000, end = 29999 }|rtp_port_range = { start = $rtp, end = $((rtp + 199)) }|" \
+      -e "s|rtp_port_range = { start = 20000, end = 29999 }|rtp_port_range = { start = $rtp, end = $((rtp + rtp_ports - 1)) }|" \
       -e "s|dir = \"../prompts\"|dir = \"$root/prompts\"|" \
       -e "s|^data_dir = .*|data_dir = \"$dir/node-$i/var\"|" \
       -e "s|^templates_dir = .*|templates_dir = \"$root/config/templates\"|" \
@@ -77,7 +81,7 @@ node_config() {
       -e "s|# outbound_proxy = \"192.0.2.20:5060\"|outbound_proxy = \"$kam\"|" \
       -e "s|# sip_address = \"192.0.2.10:5060\"|sip_address = \"$kam\"|" \
       -e "s|^\[phone_config\]$|[phone_config]\nsecret_key_file = \"$dir/device-secret.key\"|" \
-      "$root/config/selfprov.toml"
+      "${SELFPROV_CLUSTER_CONFIG:-$root/config/selfprov.toml}"
 }
 
 up() {

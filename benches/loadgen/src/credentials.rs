@@ -62,37 +62,56 @@ impl Fetcher {
     }
 }
 
-/// A phone's digest state: its credentials and the last challenge it was given.
+/// A phone's digest state: its credentials and the last challenge of each kind it was given
+/// (a registrar's 401 and a proxy's 407 — Kamailio challenges REGISTERs with the first and
+/// INVITEs with the second, RFC 3261 §22.3).
 #[derive(Clone)]
 pub struct Auth {
     client: DigestClient,
-    challenge: Option<Challenge>,
+    www: Option<Challenge>,
+    proxy: Option<Challenge>,
 }
 
 impl Auth {
     pub fn new(line: &Line) -> Auth {
         Auth {
             client: DigestClient::new(&line.auth_user, &line.password),
-            challenge: None,
+            www: None,
+            proxy: None,
         }
     }
 
-    /// Learn the first challenge of a 401 this client can answer; false when there is none.
+    /// Learn the first challenge of a 401 or 407 this client can answer; false when there is
+    /// none.
     pub fn challenged(&mut self, m: &Msg) -> bool {
-        self.challenge = m
-            .headers_named("www-authenticate")
+        let (name, slot) = match m.status {
+            Some(401) => ("www-authenticate", &mut self.www),
+            Some(407) => ("proxy-authenticate", &mut self.proxy),
+            _ => return false,
+        };
+        *slot = m
+            .headers_named(name)
             .into_iter()
             .find_map(|c| Challenge::parse(c).ok());
-        self.challenge.is_some()
+        slot.is_some()
     }
 
-    /// `Authorization: …` for `method uri` with the last challenge (its nonce stays good for
-    /// minutes: later requests carry it at once, as phones do), if there was one.
-    pub fn header(&mut self, method: &str, uri: &str) -> Option<String> {
-        let ch = self.challenge.as_ref()?;
-        self.client
-            .authorize(ch, method, uri)
-            .ok()
-            .map(|a| format!("Authorization: {a}"))
+    /// `Authorization: …` and `Proxy-Authorization: …` for `method uri` with the last
+    /// challenges (their nonces stay good for minutes: later requests carry them at once, as
+    /// phones do), for those there were.
+    pub fn headers(&mut self, method: &str, uri: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (ch, name) in [
+            (&self.www, "Authorization"),
+            (&self.proxy, "Proxy-Authorization"),
+        ] {
+            if let Some(a) = ch
+                .as_ref()
+                .and_then(|c| self.client.authorize(c, method, uri).ok())
+            {
+                out.push(format!("{name}: {a}"));
+            }
+        }
+        out
     }
 }

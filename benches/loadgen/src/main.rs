@@ -30,7 +30,9 @@ use selfprov_media::{Codec, Encoder};
 use selfprov_phone::call::{offer, rtp_packet, AudioOffer, DtmfMode};
 use selfprov_phone::config_file::ConfigServer;
 use selfprov_phone::recognize::Recognizer;
-use selfprov_phone::sipmsg::{branch, mac_of, token, with_header, Identity, Msg};
+use selfprov_phone::sipmsg::{
+    branch, contact_uri, in_dialog, mac_of, record_routes, token, with_header, Identity, Msg,
+};
 use selfprov_phone::stats::{percentile, RtpStats};
 use selfprov_prompts::Catalog;
 use std::collections::HashMap;
@@ -105,6 +107,10 @@ const ASKS: [&[&str]; 3] = [
 const THINK: Duration = Duration::from_millis(500);
 /// A provisioning flow the IVR has not ended by then is hung up and counted as failed.
 const FLOW_TIMEOUT: Duration = Duration::from_secs(60);
+/// A call whose media stopped this long is hung up, as a phone's media-inactivity timer does
+/// (the IVR sends RTP all the time, also while it waits for digits: a silent call is a dead one,
+/// e.g. its node was killed).
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// One phone of a provisioning run.
 struct Phone {
@@ -177,6 +183,9 @@ struct Call {
     to_tag: String,
     state: State,
     failed: Option<String>,
+    /// The dialog's route set (the 2xx's Record-Route values as received) and remote target.
+    routes: Vec<String>,
+    remote_target: Option<String>,
     rtp: UdpSocket,
     remote: Option<SocketAddr>,
     pt: u8,
@@ -189,6 +198,8 @@ struct Call {
     setup_ms: Option<f64>,
     first_rtp_ms: Option<f64>,
     answered: Option<Instant>,
+    /// When the last RTP packet of the call arrived (or the answer, before the first).
+    last_rtp: Instant,
     stats: RtpStats,
     rec: Option<Recognizer>,
     pending: Option<(Vec<u8>, Instant, Duration, u32)>,
@@ -254,12 +265,13 @@ fn invite(
         Some("application/sdp"),
         body.as_bytes(),
     );
-    Ok(
-        match auth.and_then(|a| a.header("INVITE", &id.target_uri(dial))) {
-            Some(h) => with_header(&req, &h),
-            None => req,
-        },
-    )
+    Ok(with_auth(req, auth, "INVITE", &id.target_uri(dial)))
+}
+
+/// `req` with the credentials answering the challenges `auth` was given, if any.
+fn with_auth(req: Vec<u8>, auth: Option<&mut Auth>, method: &str, uri: &str) -> Vec<u8> {
+    let headers = auth.map(|a| a.headers(method, uri)).unwrap_or_default();
+    headers.iter().fold(req, |r, h| with_header(&r, h))
 }
 const TICK: Duration = Duration::from_millis(10);
 
@@ -501,10 +513,12 @@ fn main() -> std::io::Result<()> {
     let hold: Duration = a.hold.into();
     let mut calls: Vec<Call> = Vec::with_capacity(n_calls);
     let mut by_id: HashMap<String, usize> = HashMap::with_capacity(2 * n_calls);
-    let by_device: HashMap<&str, usize> = phones
+    // A check-sync NOTIFY names the phone by its device name or by its line's number (its
+    // registration's address of record, or the contact a proxy's location lookup put in).
+    let mut by_user: HashMap<String, usize> = phones
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.device.as_str(), i))
+        .map(|(i, p)| (p.device.clone(), i))
         .collect();
     let mut all_done_at: Option<Instant> = None;
     let start = Instant::now();
@@ -576,6 +590,8 @@ fn main() -> std::io::Result<()> {
                 to_tag: String::new(),
                 state,
                 failed: None,
+                routes: Vec::new(),
+                remote_target: None,
                 rtp,
                 remote: None,
                 pt: 0,
@@ -588,6 +604,7 @@ fn main() -> std::io::Result<()> {
                 setup_ms: None,
                 first_rtp_ms: None,
                 answered: None,
+                last_rtp: now,
                 stats: RtpStats::default(),
                 rec: recognizer.as_ref().map(Recognizer::fork),
                 pending: first.map(|f| {
@@ -625,6 +642,10 @@ fn main() -> std::io::Result<()> {
                         let t = Instant::now();
                         c.fetch_ms = Some(t.duration_since(c.t_start).as_secs_f64() * 1e3);
                         c.auth = Some(Auth::new(&line));
+                        // It registers and calls on its line's number (the temporary DN), as a
+                        // phone does; a registrar like Kamailio's refuses another user.
+                        c.id.user = line.number.clone();
+                        by_user.insert(line.number.clone(), idx);
                         let reg =
                             c.id.register(&format!("reg-{}", c.call_id), 1, &c.tag, 3600);
                         let _ = sip.send_to(&reg, a.server);
@@ -673,8 +694,13 @@ fn main() -> std::io::Result<()> {
             } else {
                 hold
             };
-            if c.answered.is_some_and(|t| now >= t + limit) {
-                if c.phone.is_some() {
+            let silent = now.saturating_duration_since(c.last_rtp) >= MEDIA_TIMEOUT;
+            if silent || c.answered.is_some_and(|t| now >= t + limit) {
+                if silent {
+                    c.failed.get_or_insert_with(|| {
+                        format!("no RTP from the IVR for {}s", MEDIA_TIMEOUT.as_secs())
+                    });
+                } else if c.phone.is_some() {
                     c.failed.get_or_insert_with(|| {
                         format!("the IVR did not end the call within {}s", limit.as_secs())
                     });
@@ -690,6 +716,7 @@ fn main() -> std::io::Result<()> {
                     None,
                     b"",
                 );
+                let b = in_dialog(b, c.remote_target.as_deref(), &c.routes);
                 let _ = sip.send_to(&b, a.server);
                 c.pending = Some((
                     b,
@@ -780,11 +807,18 @@ fn main() -> std::io::Result<()> {
                                 &m.response(200, "OK", &selfprov_phone::sipmsg::token()),
                                 from,
                             );
-                            let dev = m
+                            let to = m
                                 .header("to")
                                 .map(selfprov_sip::headers::uri_of)
                                 .and_then(selfprov_sip::headers::uri_user);
-                            if let Some(&i) = dev.and_then(|d| by_device.get(d)) {
+                            let target = m
+                                .uri
+                                .split_once(':')
+                                .and_then(|(_, r)| r.split_once('@'))
+                                .map(|(u, _)| u);
+                            if let Some(&i) =
+                                to.into_iter().chain(target).find_map(|u| by_user.get(u))
+                            {
                                 calls[i].notified.get_or_insert_with(Instant::now);
                             }
                             continue;
@@ -815,7 +849,10 @@ fn main() -> std::io::Result<()> {
                                     continue;
                                 }
                                 let (n, _) = m.cseq();
-                                let auth = c.auth.as_mut().filter(|_| code == 401 && n == 1);
+                                let auth = c
+                                    .auth
+                                    .as_mut()
+                                    .filter(|_| matches!(code, 401 | 407) && n == 1);
                                 if let Some(auth) =
                                     auth.and_then(|au| au.challenged(&m).then_some(au))
                                 {
@@ -826,10 +863,12 @@ fn main() -> std::io::Result<()> {
                                         &c.tag,
                                         3600,
                                     );
-                                    let reg = match auth.header("REGISTER", &c.id.registrar_uri()) {
-                                        Some(h) => with_header(&reg, &h),
-                                        None => reg,
-                                    };
+                                    let reg = with_auth(
+                                        reg,
+                                        Some(auth),
+                                        "REGISTER",
+                                        &c.id.registrar_uri(),
+                                    );
                                     let _ = sip.send_to(&reg, a.server);
                                     c.pending = Some((
                                         reg,
@@ -885,25 +924,40 @@ fn main() -> std::io::Result<()> {
                                 {
                                     c.pending = None;
                                     c.to_tag = m.to_tag().unwrap_or_default();
-                                    // A failure's ACK belongs to the INVITE's transaction (its branch).
-                                    let ack_branch = if code >= 300 {
-                                        c.invite_branch.clone()
+                                    // A failure's ACK belongs to the INVITE's transaction (its
+                                    // branch, hop by hop); a 2xx's ACK is the dialog's first
+                                    // request: to the remote target, through the proxies that
+                                    // record-routed.
+                                    let ack = if code >= 300 {
+                                        c.id.request(
+                                            "ACK",
+                                            &a.dial,
+                                            &c.call_id,
+                                            n,
+                                            &c.tag,
+                                            Some(&c.to_tag),
+                                            &c.invite_branch,
+                                            None,
+                                            b"",
+                                        )
                                     } else {
-                                        branch()
+                                        c.routes = record_routes(&m);
+                                        c.remote_target = contact_uri(&m);
+                                        let ack = c.id.request(
+                                            "ACK",
+                                            &a.dial,
+                                            &c.call_id,
+                                            n,
+                                            &c.tag,
+                                            Some(&c.to_tag),
+                                            &branch(),
+                                            None,
+                                            b"",
+                                        );
+                                        in_dialog(ack, c.remote_target.as_deref(), &c.routes)
                                     };
-                                    let ack = c.id.request(
-                                        "ACK",
-                                        &a.dial,
-                                        &c.call_id,
-                                        n,
-                                        &c.tag,
-                                        Some(&c.to_tag),
-                                        &ack_branch,
-                                        None,
-                                        b"",
-                                    );
                                     let _ = sip.send_to(&ack, a.server);
-                                    let challenged = code == 401
+                                    let challenged = matches!(code, 401 | 407)
                                         && n == 1
                                         && c.auth.as_mut().is_some_and(|au| au.challenged(&m));
                                     if challenged {
@@ -944,6 +998,7 @@ fn main() -> std::io::Result<()> {
                                     c.setup_ms =
                                         Some(t.duration_since(c.t_invite).as_secs_f64() * 1e3);
                                     c.answered = Some(t);
+                                    c.last_rtp = t;
                                     c.state = State::Up;
                                     if let Ok(sd) = selfprov_sip::sdp::parse(&m.body) {
                                         if let Some(md) = sd
@@ -988,6 +1043,7 @@ fn main() -> std::io::Result<()> {
                     }
                     c.first_rtp_ms
                         .get_or_insert(t.duration_since(c.t_invite).as_secs_f64() * 1e3);
+                    c.last_rtp = t;
                     c.stats.on_packet(
                         p.sequence,
                         p.timestamp,

@@ -135,6 +135,17 @@ impl From<OpError> for Problem {
             }
             ErrorClass::Refused => StatusCode::CONFLICT,
             ErrorClass::Internal => return Problem::internal(e),
+            ErrorClass::Unavailable => {
+                // Where the database is stays in the log.
+                tracing::warn!(error = %e, "request failed: database unavailable");
+                return Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the database cannot be reached right now; nothing was changed, try again shortly",
+                )
+                .with_retry_after(5);
+            }
         };
         let (slug, title) = match e.class() {
             ErrorClass::NotFound => ("not-found", "Not found"),
@@ -214,6 +225,13 @@ mod tests {
         );
         let p = Problem::from(OpError::Refused(AssignError::InvalidCredentials));
         assert_eq!(p.status, 422);
+        let p = Problem::from(OpError::Store(StoreError::Unavailable(
+            "db.internal:5432/selfprov: connection refused".into(),
+        )));
+        assert_eq!((p.status, p.retry_after), (503, Some(5)));
+        assert!(!p.detail.contains("db.internal"), "{}", p.detail);
+        let p = Problem::from(OpError::Refused(AssignError::Unavailable("x".into())));
+        assert_eq!(p.status, 503);
         let p = Problem::from(OpError::Store(StoreError::Database("disk on fire".into())));
         assert_eq!(p.status, 500);
         assert!(

@@ -115,6 +115,7 @@ impl Prompt {
             OutcomeCode::NoInput => Prompt::NoInput,
             OutcomeCode::Success => Prompt::Success,
             OutcomeCode::Abandoned | OutcomeCode::InternalError => Prompt::InternalError,
+            OutcomeCode::DatabaseUnavailable => Prompt::ServiceUnavailable,
         }
     }
 }

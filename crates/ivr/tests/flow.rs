@@ -250,6 +250,7 @@ fn every_check_failure_plays_its_prompt_and_ends_with_its_code() {
         ),
         (OutcomeCode::SelfprovDeviceLimit, "device_limit"),
         (OutcomeCode::InternalError, "internal_error"),
+        (OutcomeCode::DatabaseUnavailable, "service_unavailable"),
     ] {
         let mut sim = Sim::new(settings(AuthMode::Users));
         sim.finish_prompt();
@@ -270,6 +271,29 @@ fn every_check_failure_plays_its_prompt_and_ends_with_its_code() {
             "{code}: nothing assigned"
         );
     }
+}
+
+/// The database goes away while the caller types (PostgreSQL restarting): the PIN check or the
+/// assignment cannot run; the caller is asked to try again later and the call ends with its own
+/// code, not a generic error.
+#[test]
+fn a_database_outage_at_any_check_asks_to_try_again_later() {
+    let mut sim = Sim::new(settings(AuthMode::Users));
+    sim.finish_prompt();
+    sim.keys("1004#12345#");
+    sim.ev(Event::AuthResult(Err(OutcomeCode::DatabaseUnavailable)));
+    assert_eq!(sim.last_play(), ["service_unavailable", "goodbye"]);
+    sim.finish_all();
+    assert_eq!(sim.finished, [OutcomeCode::DatabaseUnavailable]);
+
+    let mut sim = Sim::new(settings(AuthMode::Users));
+    to_confirm(&mut sim);
+    sim.keys("1");
+    sim.ev(Event::AssignResult(Err(OutcomeCode::DatabaseUnavailable)));
+    assert_eq!(sim.last_play(), ["service_unavailable", "goodbye"]);
+    sim.finish_all();
+    assert_eq!(sim.finished, [OutcomeCode::DatabaseUnavailable]);
+    assert_eq!(sim.check_sync, 0);
 }
 
 #[test]

@@ -112,7 +112,10 @@ fn load(
 }
 
 fn internal(e: StoreError) -> AssignError {
-    AssignError::Internal(e.to_string())
+    match e {
+        StoreError::Unavailable(_) => AssignError::Unavailable(e.to_string()),
+        e => AssignError::Internal(e.to_string()),
+    }
 }
 
 impl ClaimEngine {

@@ -31,6 +31,8 @@ pub enum ErrorClass {
     /// The change was based on an outdated version.
     Modified,
     Internal,
+    /// The database cannot be reached; the same request may succeed later.
+    Unavailable,
 }
 
 impl OpError {
@@ -44,6 +46,8 @@ impl OpError {
             OpError::Store(StoreError::RangeExhausted { .. }) => ErrorClass::Conflict,
             OpError::Store(StoreError::Database(_)) => ErrorClass::Internal,
             OpError::Refused(AssignError::Internal(_)) => ErrorClass::Internal,
+            OpError::Store(StoreError::Unavailable(_))
+            | OpError::Refused(AssignError::Unavailable(_)) => ErrorClass::Unavailable,
             OpError::Refused(_) => ErrorClass::Refused,
             OpError::Modified { .. } => ErrorClass::Modified,
         }

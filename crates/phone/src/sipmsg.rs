@@ -22,6 +22,8 @@ pub struct Msg {
     pub reason: String,
     /// Request method (for requests).
     pub method: String,
+    /// Request-URI (for requests).
+    pub uri: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -36,15 +38,21 @@ impl Msg {
         let a = it.next()?;
         let b = it.next()?;
         let c = it.next().unwrap_or("");
-        let (status, reason, method) = if a.starts_with("SIP/") {
-            (Some(b.parse().ok()?), c.to_owned(), String::new())
+        let (status, reason, method, uri) = if a.starts_with("SIP/") {
+            (
+                Some(b.parse().ok()?),
+                c.to_owned(),
+                String::new(),
+                String::new(),
+            )
         } else {
-            (None, String::new(), a.to_owned())
+            (None, String::new(), a.to_owned(), b.to_owned())
         };
         Some(Msg {
             status,
             reason,
             method,
+            uri,
             headers: parsed.headers,
             body,
         })
@@ -259,6 +267,56 @@ pub fn with_header(msg: &[u8], line: &str) -> Vec<u8> {
     out.extend_from_slice(line.as_bytes());
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&msg[at..]);
+    out
+}
+
+/// Every URI of the Record-Route headers of `m` (a header may list several, comma-separated),
+/// as received: a UAC's route set is their reverse (RFC 3261 §12.1.2), which `in_dialog` makes.
+pub fn record_routes(m: &Msg) -> Vec<String> {
+    m.headers_named("record-route")
+        .into_iter()
+        .flat_map(|v| {
+            v.split(">,")
+                .map(|r| r.trim().trim_end_matches('>').to_owned() + ">")
+        })
+        .collect()
+}
+
+/// The URI of the Contact header of `m`.
+pub fn contact_uri(m: &Msg) -> Option<String> {
+    let c = m.header("contact")?;
+    let inner = c
+        .split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .map(|(u, _)| u);
+    Some(
+        inner
+            .unwrap_or(c.split(';').next().unwrap_or(c))
+            .trim()
+            .to_owned(),
+    )
+}
+
+/// `req` as an in-dialog request of a UAC (RFC 3261 §12.2.1.1): its Request-URI replaced by
+/// the remote target (when known), and a `Route` for each of the 2xx's Record-Route values
+/// `routes` (as received) — loose routing through each `;lr` proxy.
+pub fn in_dialog(req: Vec<u8>, remote_target: Option<&str>, routes: &[String]) -> Vec<u8> {
+    let mut out = req;
+    if let Some(target) = remote_target {
+        let line_end = out
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .unwrap_or(out.len());
+        let line = String::from_utf8_lossy(&out[..line_end]).into_owned();
+        let method = line.split(' ').next().unwrap_or("");
+        let mut v = format!("{method} {target} SIP/2.0").into_bytes();
+        v.extend_from_slice(&out[line_end..]);
+        out = v;
+    }
+    // Each header goes on top of the previous ones: the last Record-Route ends up first.
+    for r in routes {
+        out = with_header(&out, &format!("Route: {r}"));
+    }
     out
 }
 

@@ -25,12 +25,15 @@ pub enum OutcomeCode {
     NoInput,
     /// The caller hung up before the flow ended.
     Abandoned,
-    /// An internal failure (storage unavailable, ...); nothing was changed.
+    /// An internal failure; nothing was changed.
     InternalError,
+    /// The database could not be reached (down, restarting); nothing was changed and the caller
+    /// was asked to try again later.
+    DatabaseUnavailable,
 }
 
 impl OutcomeCode {
-    pub const ALL: [OutcomeCode; 14] = [
+    pub const ALL: [OutcomeCode; 15] = [
         OutcomeCode::Success,
         OutcomeCode::InvalidCredentials,
         OutcomeCode::AccountLocked,
@@ -45,6 +48,7 @@ impl OutcomeCode {
         OutcomeCode::NoInput,
         OutcomeCode::Abandoned,
         OutcomeCode::InternalError,
+        OutcomeCode::DatabaseUnavailable,
     ];
 
     /// The stable code string, as written to the audit log and metrics.
@@ -64,6 +68,7 @@ impl OutcomeCode {
             OutcomeCode::NoInput => "NO_INPUT",
             OutcomeCode::Abandoned => "ABANDONED",
             OutcomeCode::InternalError => "INTERNAL_ERROR",
+            OutcomeCode::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
         }
     }
 }

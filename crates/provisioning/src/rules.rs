@@ -28,6 +28,9 @@ pub enum AssignError {
     DeviceLimit { owned: u32, limit: u32 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database could not be reached; nothing was changed.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AssignError {
@@ -43,6 +46,7 @@ impl AssignError {
             AssignError::NoTemplate(_) => OutcomeCode::ModelPhonetemplateNotFound,
             AssignError::DeviceLimit { .. } => OutcomeCode::SelfprovDeviceLimit,
             AssignError::Internal(_) => OutcomeCode::InternalError,
+            AssignError::Unavailable(_) => OutcomeCode::DatabaseUnavailable,
         }
     }
 }

@@ -1,14 +1,15 @@
 //! selfprov on PostgreSQL, end to end: two nodes share one database (and the device-secret
 //! key) and nothing else — a phone auto-registered by one node boots against the other, which
 //! knows it and its secret, claims 1004 there and comes back registered as 1004; the first node
-//! sees the result. A database that crashes and comes back is reconnected to by the running
-//! node without a restart.
+//! sees the result. When the database crashes, a caller on the IVR hears "try again later" (outcome
+//! DATABASE_UNAVAILABLE) and the running node reconnects by itself when it is back.
 
 mod common;
 
 use common::boot::*;
 use common::*;
 use selfprov_testkit::postgres::{PgDatabase, PgServer};
+use std::time::Duration;
 
 #[test]
 fn two_nodes_share_one_database() {
@@ -72,14 +73,30 @@ fn two_nodes_share_one_database() {
 }
 
 #[test]
-fn a_node_reconnects_after_the_database_crashes() {
+fn a_node_rides_out_a_database_crash_and_reconnects() {
     let mut server = PgServer::start("e2e-pg-crash");
     let s = config("e2e-pg-crash");
     on_postgresql(&s, &server.url("postgres"), None);
-    let (_svc, _err) = start_service(&s);
+    let (_svc, err) = start_service(&s);
     cli_ok(&s, &["demo", "load"]);
 
-    // The database crashes: a new phone's fetch (an auto-registration) is answered at once
+    // A phone is on the IVR, typing its ID and PIN, when the database crashes: its PIN check
+    // cannot run; it hears "try again later" and the call ends with its own outcome code — no
+    // hang, no panic.
+    let caller = boot(&s, "yealink", "0A1B2C0000C3", &["--digits", "1004#12345#1"]);
+    err.wait_for("call answered", WAIT)
+        .expect("the phone's call is answered");
+    server.kill();
+    let r = caller.report();
+    let claim = steps(&r, "claim");
+    assert_eq!(claim[0]["outcome"], "service_unavailable", "{r}");
+    assert!(
+        err.wait_for("outcome=DATABASE_UNAVAILABLE", Duration::from_secs(10))
+            .is_some(),
+        "the call's outcome is logged"
+    );
+
+    // While it is down: a new phone's fetch (an auto-registration) is answered at once
     // with a server error, not left hanging, and the CLI says what is wrong.
     server.kill();
     let answer = http_get(s.config_port, "/SEP0A1B2C0000C1.cnf.xml");

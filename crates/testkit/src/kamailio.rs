@@ -18,6 +18,11 @@ pub struct Kamailio {
     pub port: u16,
     /// Its log lines.
     pub log: LineWatcher,
+    /// How it was started (for `restart`).
+    template: PathBuf,
+    dir: PathBuf,
+    vars: Vec<(String, String)>,
+    stopped: bool,
 }
 
 /// Debian puts the modules under the multiarch library directory.
@@ -79,6 +84,13 @@ impl Kamailio {
             ctl,
             port,
             log,
+            template: template.to_owned(),
+            dir: dir.to_owned(),
+            vars: vars
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            stopped: false,
         };
         // Ready when its control socket answers (bounded).
         let t0 = Instant::now();
@@ -112,10 +124,26 @@ impl Kamailio {
     }
 }
 
-/// Kamailio forks worker processes; stop the whole process group (SIGTERM, then SIGKILL) so
-/// none outlives the test, and wait for the main process.
-impl Drop for Kamailio {
-    fn drop(&mut self) {
+impl Kamailio {
+    /// Stop it and start it again with the same configuration, port and files (what an
+    /// operator's `systemctl restart kamailio` does); its log is a new one.
+    pub fn restart(&mut self) {
+        self.stop();
+        let vars: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let fresh = Kamailio::start(&self.template, &self.dir, self.port, &vars);
+        *self = fresh;
+    }
+
+    /// Kamailio forks worker processes; stop the whole process group (SIGTERM, then SIGKILL)
+    /// so none outlives the test, and wait for the main process.
+    fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
         let pgid = self.guard.pid();
         let kill = |sig: &str| {
             // The group may be gone already: nothing to report then.
@@ -127,5 +155,11 @@ impl Drop for Kamailio {
         kill("-TERM");
         let _ = self.guard.wait_timeout(Duration::from_secs(5));
         kill("-KILL");
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

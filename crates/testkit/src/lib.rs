@@ -204,6 +204,21 @@ impl LineWatcher {
         }
     }
 
+    /// Wait until `n` lines containing `needle` have appeared; false on timeout.
+    pub fn wait_for_count(&self, needle: &str, n: usize, timeout: Duration) -> bool {
+        let seen = std::cell::Cell::new(0);
+        self.wait_for_match(
+            |l| {
+                if l.contains(needle) {
+                    seen.set(seen.get() + 1);
+                }
+                seen.get() >= n
+            },
+            timeout,
+        )
+        .is_some()
+    }
+
     /// All lines so far.
     pub fn lines(&self) -> Vec<String> {
         self.inner.0.lock().unwrap().clone()

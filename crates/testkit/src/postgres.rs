@@ -185,6 +185,18 @@ impl PgDatabase {
     pub fn server(&mut self) -> Option<&mut PgServer> {
         self.server.as_mut()
     }
+
+    /// The rows of a query whose columns are all text (cast them: `dn::text`), for checks on
+    /// what a test made.
+    pub fn text_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let mut c = postgres::Client::connect(&self.url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.url));
+        c.query(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+            .collect()
+    }
 }
 
 fn admin(url: &str, sql: &str) {

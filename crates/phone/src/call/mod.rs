@@ -181,8 +181,8 @@ pub async fn run(opts: &PhoneOptions, recognizer: &mut Recognizer) -> Result<Rep
         rtp: rtp_local,
         session,
         sdp_version: 1,
-        routes: signalling::record_routes(&answer),
-        remote_target: signalling::contact_uri(&answer),
+        routes: crate::sipmsg::record_routes(&answer),
+        remote_target: crate::sipmsg::contact_uri(&answer),
     };
     sip.send_to(&dlg.ack(invite_cseq), opts.server).await?;
     let answered = Instant::now();

@@ -4,7 +4,7 @@
 
 use super::media::{offer, AudioOffer};
 use super::PhoneError;
-use crate::sipmsg::{branch, with_header, Identity, Msg};
+use crate::sipmsg::{branch, in_dialog, with_header, Identity, Msg};
 use selfprov_sip::digest::DigestClient;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -52,53 +52,10 @@ pub(super) struct Dialog<'a> {
     pub(super) remote_target: Option<String>,
 }
 
-/// Every URI of the Record-Route headers of `m` (a header may list several, comma-separated).
-pub(super) fn record_routes(m: &Msg) -> Vec<String> {
-    m.headers_named("record-route")
-        .into_iter()
-        .flat_map(|v| {
-            v.split(">,")
-                .map(|r| r.trim().trim_end_matches('>').to_owned() + ">")
-        })
-        .collect()
-}
-
-/// The URI of the Contact header of `m`.
-pub(super) fn contact_uri(m: &Msg) -> Option<String> {
-    let c = m.header("contact")?;
-    let inner = c
-        .split_once('<')
-        .and_then(|(_, r)| r.split_once('>'))
-        .map(|(u, _)| u);
-    Some(
-        inner
-            .unwrap_or(c.split(';').next().unwrap_or(c))
-            .trim()
-            .to_owned(),
-    )
-}
-
 impl Dialog<'_> {
-    /// A request of the dialog as RFC 3261 §12.2.1.1 says: to the remote target, through the
-    /// route set (loose routing: each `;lr` proxy named in a Route header).
+    /// A request of the dialog, to the remote target through the route set.
     fn in_dialog(&self, req: Vec<u8>) -> Vec<u8> {
-        let mut out = req;
-        if let Some(target) = &self.remote_target {
-            let line_end = out
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .unwrap_or(out.len());
-            let line = String::from_utf8_lossy(&out[..line_end]).into_owned();
-            let method = line.split(' ').next().unwrap_or("");
-            let mut v = format!("{method} {target} SIP/2.0").into_bytes();
-            v.extend_from_slice(&out[line_end..]);
-            out = v;
-        }
-        // Each header goes on top of the previous ones: the last Record-Route ends up first.
-        for r in &self.routes {
-            out = with_header(&out, &format!("Route: {r}"));
-        }
-        out
+        in_dialog(req, self.remote_target.as_deref(), &self.routes)
     }
 
     /// The next request in the dialog, ready to send and retransmit.

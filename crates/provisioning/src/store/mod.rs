@@ -73,6 +73,10 @@ pub enum StoreError {
     RangeExhausted { range: String },
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached (down, restarting, unreachable): nothing was changed, and
+    /// the same request may succeed later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

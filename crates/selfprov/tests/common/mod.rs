@@ -317,6 +317,23 @@ pub fn load_users(s: &Service, n: usize, notify_port: u16) -> PathBuf {
     // All these new phones fetch their first file from one address (the test's): more unknown
     // MACs a minute than the default throttle lets through.
     s.edit("unknown_per_minute = 60", "unknown_per_minute = 100000");
+    import_load_users(s, n);
+    let phones = s.dir.path().join("phones.csv");
+    let mut csv = String::from("SEQUENTIAL\n");
+    for i in 0..n {
+        csv += &format!(
+            "SEP0000000100{i:02X};{};{};{notify_port}\n",
+            7000 + i,
+            20000 + 37 * i
+        );
+    }
+    std::fs::write(&phones, csv).unwrap();
+    phones
+}
+
+/// The demo data and `n` users `load000`… (self-service ID 7000 + i, PIN 20000 + 37·i,
+/// extension 4000 + i, profile Standard Employee).
+pub fn import_load_users(s: &Service, n: usize) {
     cli_ok(s, &["demo", "load"]);
     let users = s.dir.path().join("users.csv");
     let mut csv = String::from(
@@ -332,17 +349,6 @@ pub fn load_users(s: &Service, n: usize, notify_port: u16) -> PathBuf {
     }
     std::fs::write(&users, csv).unwrap();
     cli_ok(s, &["import", "users", users.to_str().unwrap()]);
-    let phones = s.dir.path().join("phones.csv");
-    let mut csv = String::from("SEQUENTIAL\n");
-    for i in 0..n {
-        csv += &format!(
-            "SEP0000000100{i:02X};{};{};{notify_port}\n",
-            7000 + i,
-            20000 + 37 * i
-        );
-    }
-    std::fs::write(&phones, csv).unwrap();
-    phones
 }
 
 /// Start SIPp placing `n` provisioning calls at once from the injection file `phones` (of

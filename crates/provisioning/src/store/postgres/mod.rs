@@ -131,6 +131,9 @@ fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
 }
 
 fn db_error(target: &str, e: &tokio_postgres::Error) -> StoreError {
+    if is_connection_failure(e) {
+        return StoreError::Unavailable(format!("{target}: {e}"));
+    }
     match e.as_db_error() {
         Some(d) => StoreError::Database(format!("{target}: {}", d.message())),
         None => StoreError::Database(format!("{target}: {e}")),
@@ -179,7 +182,7 @@ impl PgStore {
             .driver
             .connect(&self.config, self.tls.as_ref())
             .map_err(|e| {
-                StoreError::Database(format!(
+                StoreError::Unavailable(format!(
                     "cannot connect to PostgreSQL at {}: {e}",
                     self.target
                 ))

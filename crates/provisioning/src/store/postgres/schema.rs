@@ -184,4 +184,41 @@ CREATE TABLE device_seen (
     seen_ms BIGINT NOT NULL
 );
 "#,
+    // 4: Kamailio's `location` table (usrloc, version 9 as Kamailio 5.6 creates it), so a
+    // Kamailio in front of the nodes keeps its registrations here (deploy/kamailio: db_mode 1)
+    // and finds them again after a restart. Created if missing: a site may have made it already.
+    r#"
+CREATE TABLE IF NOT EXISTS location (
+    id SERIAL PRIMARY KEY NOT NULL,
+    ruid VARCHAR(64) DEFAULT '' NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT NULL,
+    contact VARCHAR(512) DEFAULT '' NOT NULL,
+    received VARCHAR(128) DEFAULT NULL,
+    path VARCHAR(512) DEFAULT NULL,
+    expires TIMESTAMP WITHOUT TIME ZONE DEFAULT '2030-05-28 21:32:15' NOT NULL,
+    q REAL DEFAULT 1.0 NOT NULL,
+    callid VARCHAR(255) DEFAULT 'Default-Call-ID' NOT NULL,
+    cseq INTEGER DEFAULT 1 NOT NULL,
+    last_modified TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    flags INTEGER DEFAULT 0 NOT NULL,
+    cflags INTEGER DEFAULT 0 NOT NULL,
+    user_agent VARCHAR(255) DEFAULT '' NOT NULL,
+    socket VARCHAR(64) DEFAULT NULL,
+    methods INTEGER DEFAULT NULL,
+    instance VARCHAR(255) DEFAULT NULL,
+    reg_id INTEGER DEFAULT 0 NOT NULL,
+    server_id INTEGER DEFAULT 0 NOT NULL,
+    connection_id INTEGER DEFAULT 0 NOT NULL,
+    keepalive INTEGER DEFAULT 0 NOT NULL,
+    partition INTEGER DEFAULT 0 NOT NULL,
+    CONSTRAINT location_ruid_idx UNIQUE (ruid)
+);
+CREATE INDEX IF NOT EXISTS location_account_contact_idx ON location (username, domain, contact);
+CREATE INDEX IF NOT EXISTS location_expires_idx ON location (expires);
+CREATE INDEX IF NOT EXISTS location_tcpcon_idx ON location (connection_id);
+CREATE INDEX IF NOT EXISTS location_connection_idx ON location (server_id, connection_id);
+INSERT INTO version (table_name, table_version) VALUES ('location', 9)
+    ON CONFLICT (table_name) DO NOTHING;
+"#,
 ];
