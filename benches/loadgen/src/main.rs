@@ -186,6 +186,8 @@ struct Call {
     /// The dialog's route set (the 2xx's Record-Route values as received) and remote target.
     routes: Vec<String>,
     remote_target: Option<String>,
+    /// The ACK of the 2xx (sent again for each retransmission of the 2xx).
+    ack: Vec<u8>,
     rtp: UdpSocket,
     remote: Option<SocketAddr>,
     pt: u8,
@@ -592,6 +594,7 @@ fn main() -> std::io::Result<()> {
                 failed: None,
                 routes: Vec::new(),
                 remote_target: None,
+                ack: Vec::new(),
                 rtp,
                 remote: None,
                 pt: 0,
@@ -957,6 +960,9 @@ fn main() -> std::io::Result<()> {
                                         in_dialog(ack, c.remote_target.as_deref(), &c.routes)
                                     };
                                     let _ = sip.send_to(&ack, a.server);
+                                    if code < 300 {
+                                        c.ack = ack;
+                                    }
                                     let challenged = matches!(code, 401 | 407)
                                         && n == 1
                                         && c.auth.as_mut().is_some_and(|au| au.challenged(&m));
@@ -1026,6 +1032,14 @@ fn main() -> std::io::Result<()> {
                                 } else if method == "BYE" && c.state == State::Byeing {
                                     c.pending = None;
                                     c.end(&ep, &mut done);
+                                } else if method == "INVITE"
+                                    && code < 300
+                                    && n == c.invite_cseq
+                                    && !c.ack.is_empty()
+                                {
+                                    // The 2xx again: our ACK was lost (RFC 3261 §13.2.2.4: each
+                                    // retransmission of the 2xx is acknowledged).
+                                    let _ = sip.send_to(&c.ack, a.server);
                                 }
                             }
                         }

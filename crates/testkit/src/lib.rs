@@ -155,9 +155,17 @@ pub fn sipp_command(dir: &std::path::Path, target: &str, call_timeout: Duration)
 }
 
 /// Collects the lines a reader produces (on a thread) and lets a test wait for a matching line.
+/// Once the reader is closed (the process exited), a wait for a line that has not come returns
+/// at once instead of running out its time.
 #[derive(Clone)]
 pub struct LineWatcher {
-    inner: Arc<(Mutex<Vec<String>>, Condvar)>,
+    inner: Arc<(Mutex<Lines>, Condvar)>,
+}
+
+#[derive(Default)]
+struct Lines {
+    lines: Vec<String>,
+    closed: bool,
 }
 
 impl LineWatcher {
@@ -165,18 +173,20 @@ impl LineWatcher {
     /// with `prefix` so a failing test shows what the process said.
     pub fn start(prefix: &str, r: impl Read + Send + 'static) -> Self {
         let w = LineWatcher {
-            inner: Arc::new((Mutex::new(Vec::new()), Condvar::new())),
+            inner: Arc::new((Mutex::new(Lines::default()), Condvar::new())),
         };
         let w2 = w.clone();
         let prefix = prefix.to_owned();
         std::thread::spawn(move || {
+            let (m, cv) = &*w2.inner;
             for line in BufReader::new(r).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[{prefix}] {line}");
-                let (m, cv) = &*w2.inner;
-                m.lock().unwrap().push(line);
+                m.lock().unwrap().lines.push(line);
                 cv.notify_all();
             }
+            m.lock().unwrap().closed = true;
+            cv.notify_all();
         });
         w
     }
@@ -189,18 +199,18 @@ impl LineWatcher {
     pub fn wait_for_match(&self, f: impl Fn(&str) -> bool, timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.inner;
-        let mut lines = m.lock().unwrap();
+        let mut state = m.lock().unwrap();
         let mut seen = 0;
         loop {
-            if let Some(l) = lines[seen..].iter().find(|l| f(l)) {
+            if let Some(l) = state.lines[seen..].iter().find(|l| f(l)) {
                 return Some(l.clone());
             }
-            seen = lines.len();
+            seen = state.lines.len();
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || state.closed {
                 return None;
             }
-            lines = cv.wait_timeout(lines, deadline - now).unwrap().0;
+            state = cv.wait_timeout(state, deadline - now).unwrap().0;
         }
     }
 
@@ -221,7 +231,7 @@ impl LineWatcher {
 
     /// All lines so far.
     pub fn lines(&self) -> Vec<String> {
-        self.inner.0.lock().unwrap().clone()
+        self.inner.0.lock().unwrap().lines.clone()
     }
 }
 
