@@ -27,7 +27,7 @@ fn ranges(header: &str) -> Vec<String> {
         .take(16)
         .collect();
     // Stable: equal weights keep the phone's order.
-    r.sort_by(|a, b| b.0.cmp(&a.0));
+    r.sort_by_key(|e| std::cmp::Reverse(e.0));
     r.into_iter().map(|(_, l)| l).collect()
 }
 
