@@ -37,6 +37,8 @@ pub enum Reply {
     NotFound,
     /// The token does not name the device (logged).
     Forbidden,
+    /// The database could not be asked (logged).
+    Unavailable,
 }
 
 /// What the audit says for the attempts ended on screen.
@@ -48,10 +50,15 @@ impl ScreenClaim {
         let Some(s) = settings else {
             return Reply::NotFound;
         };
-        if !self.token_names_device(r) {
-            // One line per refusal, in a form fail2ban can match (as the configuration server's).
-            tracing::warn!(source = %r.source, device = %r.device, "screen request refused");
-            return Reply::Forbidden;
+        match self.token_names_device(r) {
+            Ok(true) => {}
+            Ok(false) => {
+                // One line per refusal, in a form fail2ban can match (as the configuration
+                // server's).
+                tracing::warn!(source = %r.source, device = %r.device, "screen request refused");
+                return Reply::Forbidden;
+            }
+            Err(()) => return Reply::Unavailable,
         }
         let vendor = self.vendor(r);
         let Some(vendor) = vendor else {
@@ -82,15 +89,15 @@ impl ScreenClaim {
 
     /// The token is the device's for its current credential generation, compared in constant
     /// time; an unknown device is refused the same way.
-    fn token_names_device(&self, r: &Request<'_>) -> bool {
+    fn token_names_device(&self, r: &Request<'_>) -> Result<bool, ()> {
         match self.claims.credential(r.device) {
-            Ok(Some(c)) => self
+            Ok(Some(c)) => Ok(self
                 .secrets
-                .check_screen_token(r.device, c.generation, r.token),
-            Ok(None) => false,
+                .check_screen_token(r.device, c.generation, r.token)),
+            Ok(None) => Ok(false),
             Err(e) => {
                 tracing::error!(error = %e, "database unavailable for an on-screen claim");
-                false
+                Err(())
             }
         }
     }

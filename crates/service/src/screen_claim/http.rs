@@ -74,6 +74,10 @@ async fn answer(
             .into_response(),
         Ok(Reply::NotFound) => StatusCode::NOT_FOUND.into_response(),
         Ok(Reply::Forbidden) => StatusCode::FORBIDDEN.into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Ok(Reply::Unavailable) | Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "30")],
+        )
+            .into_response(),
     }
 }
