@@ -533,6 +533,12 @@ pub struct PhoneConfig {
     pub first_fetch_window: Duration,
     /// Requests for unknown MACs allowed per source address and minute (scanning is refused above).
     pub unknown_per_minute: u32,
+    /// The on-screen claim: unclaimed phones' files carry an idle URL that opens the login screen
+    /// (`/screen/…` on these listeners; docs/screen-claim.md).
+    pub screen_claim: bool,
+    /// Login attempts (user ID and PIN sent) per phone and minute on screen; more get a "try
+    /// later" screen without a check (the claim engine's lockout applies anyway).
+    pub screen_attempts_per_minute: u32,
     /// As `admin.connection_idle_timeout`, for the HTTP and HTTPS listeners (each).
     #[serde(with = "humantime_serde")]
     pub connection_idle_timeout: Duration,
@@ -556,6 +562,8 @@ impl Default for PhoneConfig {
             realm: "selfprov".into(),
             first_fetch_window: Duration::from_secs(600),
             unknown_per_minute: 60,
+            screen_claim: true,
+            screen_attempts_per_minute: 5,
             connection_idle_timeout: Duration::from_secs(15),
             max_connections_per_source: 64,
             max_connections: 512,

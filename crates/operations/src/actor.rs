@@ -37,6 +37,10 @@ impl Actor {
     pub fn ivr() -> Actor {
         Actor("ivr".into())
     }
+    /// A phone's screen (the on-screen claim from its idle URL); the device is recorded separately.
+    pub fn screen() -> Actor {
+        Actor("screen".into())
+    }
     /// The built-in registrar auto-registering a phone.
     pub fn registrar() -> Actor {
         Actor("registrar".into())

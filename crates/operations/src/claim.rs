@@ -1,5 +1,5 @@
 //! The claim engine: the one way a device is claimed for a user, whichever front end asks (the
-//! IVR today; the phone's screen, activation codes and the HTTP API next). It checks the caller's
+//! IVR, the phone's screen, the HTTP API; activation codes next). It checks the caller's
 //! credentials under the lockout policy, previews what a claim would do, and claims the device in
 //! one transaction with the assign rules of [`selfprov_provisioning::rules`], writing one audit
 //! entry per outcome, success or failure, so rules, codes and audit cannot differ between front
@@ -52,6 +52,14 @@ impl ClaimContext {
         ClaimContext {
             actor: Actor::ivr(),
             call_id: call_id.to_owned(),
+        }
+    }
+    /// The on-screen claim of a phone (its idle URL): the device itself is the one that
+    /// authenticated the request, recorded in the audit entry's device.
+    pub fn screen() -> Self {
+        ClaimContext {
+            actor: Actor::screen(),
+            call_id: String::new(),
         }
     }
     pub fn by(actor: &Actor) -> Self {

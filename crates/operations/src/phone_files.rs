@@ -27,7 +27,8 @@ pub struct ServerInfo {
     pub config_url: String,
     pub route_point_dn: String,
     pub language: String,
-    /// Base of the on-screen claim's idle URL, once the self-service pages exist.
+    /// Base of the on-screen claim's idle URL (`<config_url>/screen`); `None`: the on-screen
+    /// claim is off. A device's idle URL is `<base>/<device>/<token>` ([`DeviceSecrets::screen_token`]).
     pub idle_url_base: Option<String>,
 }
 
@@ -160,10 +161,10 @@ impl Operations {
                     label: format!("Dial {} to assign an extension", server.route_point_dn),
                 },
                 config_url: server.config_url.clone(),
-                idle_url: server
-                    .idle_url_base
-                    .as_ref()
-                    .map(|b| format!("{b}/{}", d.name)),
+                idle_url: server.idle_url_base.as_ref().map(|b| {
+                    let token = secrets.screen_token(d.name.as_str(), cred.generation);
+                    format!("{b}/{}/{token}", d.name)
+                }),
                 language: server.language.clone(),
                 udt: udt.map(|t| UdtInfo {
                     name: t.name.to_string(),

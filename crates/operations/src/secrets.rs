@@ -13,6 +13,8 @@ const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
 /// 20 characters of 5 bits: 100 bits.
 const LEN: usize = 20;
 
+const SCREEN_TOKEN: &[u8] = b"screen claim token";
+
 /// The key the device secrets are derived from.
 #[derive(Clone)]
 pub struct DeviceSecrets {
@@ -84,6 +86,44 @@ impl DeviceSecrets {
         mac.finalize().into_bytes().into()
     }
 
+    /// A signature of `parts` for `purpose` (HMAC-SHA-256 under a key derived for the purpose,
+    /// 128 bits in hex): what a URL carries to prove the server made it — the per-device token of
+    /// a phone's idle URL, the confirmation of an on-screen claim. Every node derives the same.
+    pub fn sign(&self, purpose: &[u8], parts: &[&[u8]]) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.derive_key(purpose)) else {
+            unreachable!("HMAC takes keys of any length")
+        };
+        for p in parts {
+            // Length-prefixed, so ("ab", "c") and ("a", "bc") sign differently.
+            mac.update(&(p.len() as u64).to_be_bytes());
+            mac.update(p);
+        }
+        hex(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// Whether `signature` is [`DeviceSecrets::sign`]'s for these parts (compared in constant time).
+    pub fn verify(&self, purpose: &[u8], parts: &[&[u8]], signature: &str) -> bool {
+        constant_time_eq(self.sign(purpose, parts).as_bytes(), signature.as_bytes())
+    }
+
+    /// The token in the idle URL of `device` while its credential is of `generation`: it names
+    /// the device to the on-screen claim (a new generation — claim, release — makes a new one).
+    pub fn screen_token(&self, device: &str, generation: u32) -> String {
+        self.sign(
+            SCREEN_TOKEN,
+            &[device.as_bytes(), &generation.to_be_bytes()],
+        )
+    }
+
+    /// Whether `token` is [`DeviceSecrets::screen_token`]'s (compared in constant time).
+    pub fn check_screen_token(&self, device: &str, generation: u32, token: &str) -> bool {
+        self.verify(
+            SCREEN_TOKEN,
+            &[device.as_bytes(), &generation.to_be_bytes()],
+            token,
+        )
+    }
+
     /// The digest secret of `device` in credential generation `generation`.
     pub fn secret(&self, device: &str, generation: u32) -> String {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
@@ -99,6 +139,11 @@ impl DeviceSecrets {
             .map(|i| char::from(ALPHABET[((bits >> (123 - 5 * i)) & 31) as usize]))
             .collect()
     }
+}
+
+/// Equal bytes, in a time that depends on the length only (tokens and signatures from the network).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -152,5 +197,29 @@ mod tests {
             .contains("64 hex digits"));
         let _ = std::fs::remove_dir_all(dir);
         assert!(!format!("{k1:?}").contains(&hex(&k1.key)));
+    }
+
+    #[test]
+    fn signatures_per_purpose_and_parts_and_screen_tokens_per_device_and_generation() {
+        let s = DeviceSecrets::from_key([7; 32]);
+        let sig = s.sign(b"p", &[b"ab", b"c"]);
+        assert_eq!(sig.len(), 32);
+        assert!(s.verify(b"p", &[b"ab", b"c"], &sig));
+        assert!(
+            !s.verify(b"p", &[b"a", b"bc"], &sig),
+            "parts are not concatenated"
+        );
+        assert!(!s.verify(b"q", &[b"ab", b"c"], &sig), "another purpose");
+        assert!(!s.verify(b"p", &[b"ab", b"c"], &sig[..31]));
+        assert!(!DeviceSecrets::from_key([8; 32]).verify(b"p", &[b"ab", b"c"], &sig));
+        let t = s.screen_token("SEP001122AABBCC", 1);
+        assert_ne!(t, s.screen_token("SEP001122AABBCD", 1));
+        assert_ne!(t, s.screen_token("SEP001122AABBCC", 2));
+        assert_ne!(t, s.secret("SEP001122AABBCC", 1));
+        assert!(s.check_screen_token("SEP001122AABBCC", 1, &t));
+        assert!(!s.check_screen_token("SEP001122AABBCD", 1, &t));
+        assert!(!s.check_screen_token("SEP001122AABBCC", 2, &t));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"abc", b"ab"));
     }
 }

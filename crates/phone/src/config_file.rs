@@ -158,6 +158,19 @@ pub fn fetch(
     finish(path, r, false)
 }
 
+/// GET an absolute `http://` URL as a phone's XML browser does (no credentials); its body when
+/// the answer is 200.
+pub fn get_url(url: &str, user_agent: &str) -> Result<String, FetchError> {
+    let server = ConfigServer::from_url(url)?;
+    let path = if server.base.is_empty() {
+        "/".to_owned()
+    } else {
+        server.base.clone()
+    };
+    let r = get(&server, &path, user_agent, None)?;
+    finish(path, r, false).map(|f| f.body)
+}
+
 fn finish(path: String, r: Response, with_digest: bool) -> Result<Fetched, FetchError> {
     if r.status != 200 {
         return Err(FetchError::Status {

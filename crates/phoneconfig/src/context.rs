@@ -139,7 +139,9 @@ pub fn samples() -> [Context; 2] {
             label: "Dial 2000 to assign an extension".into(),
         },
         config_url: "http://192.0.2.10:6970".into(),
-        idle_url: Some("http://192.0.2.10:6970/claim/SEP001122AABBCC".into()),
+        idle_url: Some(
+            "http://192.0.2.10:6970/screen/SEP001122AABBCC/0123456789abcdef0123456789abcdef".into(),
+        ),
         language: "en_US".into(),
         udt: None,
         ult: None,

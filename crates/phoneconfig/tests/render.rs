@@ -105,7 +105,7 @@ fn an_auto_registered_phone_gets_the_route_point_key_and_idle_url_a_claimed_one_
         "{a}"
     );
     assert!(
-        a.contains("<idleURL>http://192.0.2.10:6970/claim/SEP001122AABBCC</idleURL>"),
+        a.contains("<idleURL>http://192.0.2.10:6970/screen/SEP001122AABBCC/0123456789abcdef0123456789abcdef</idleURL>"),
         "{a}"
     );
     let c = cisco(&claimed);

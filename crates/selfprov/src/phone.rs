@@ -4,7 +4,7 @@ use crate::cli::PhoneArgs;
 use anyhow::{anyhow, bail, Context, Result};
 use selfprov_config::Config;
 use selfprov_media::Codec;
-use selfprov_phone::boot::{BootOptions, Step};
+use selfprov_phone::boot::{BootOptions, ScreenLogin, Step, Vendor};
 use selfprov_phone::config_file::ConfigServer;
 use selfprov_phone::{DtmfMode, PhoneOptions, Recognizer, Script};
 use selfprov_prompts::Catalog;
@@ -121,9 +121,20 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         if opts.config_server.is_none() {
             bail!("--boot needs the configuration server (phone_config.http_listen or public_url; not --no-fetch)");
         }
+        let vendor: Vendor = vendor.parse().map_err(|e: String| anyhow!("--boot: {e}"))?;
+        if a.screen && vendor != Vendor::Cisco {
+            bail!("--screen: the test phone's XML browser speaks Cisco's XML services; use --boot cisco");
+        }
+        let screen = a.user.filter(|_| a.screen).map(|user| ScreenLogin {
+            user,
+            pin: a.pin.clone().unwrap_or_default(),
+        });
         let boot = BootOptions {
-            vendor: vendor.parse().map_err(|e: String| anyhow!("--boot: {e}"))?,
-            syncs: a.syncs.unwrap_or(u32::from(!digits.is_empty())),
+            vendor,
+            syncs: a
+                .syncs
+                .unwrap_or(u32::from(!digits.is_empty() || screen.is_some())),
+            screen,
             sync_wait: a.timeout.into(),
             tftp: cfg.raw.phone_config.tftp_listen.map(reachable),
             answer: a.answer.map(Into::into),

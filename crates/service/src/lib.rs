@@ -42,6 +42,7 @@ pub mod registrar;
 mod reload;
 mod resync;
 mod route_point;
+pub mod screen_claim;
 pub mod signals;
 mod sip_events;
 mod start;

@@ -58,6 +58,7 @@ fn sip_info(cfg: &Config) -> SipInfo {
 
 /// The configuration server's view of a configuration (also what `selfprov config render` uses).
 pub fn view(cfg: &Config, templates: Templates, config_url: &str) -> View {
+    let screen = crate::screen_claim::Settings::of(cfg, config_url);
     View {
         templates,
         server: ServerInfo {
@@ -77,12 +78,13 @@ pub fn view(cfg: &Config, templates: Templates, config_url: &str) -> View {
                 .first()
                 .map(|l| l.to_string())
                 .unwrap_or_else(|| "en_US".into()),
-            idle_url_base: None,
+            idle_url_base: screen.as_ref().map(|s| s.base.clone()),
         },
         autoreg: cfg.auto_registration.clone(),
         window: cfg.raw.phone_config.first_fetch_window,
         per_minute: cfg.raw.phone_config.unknown_per_minute,
         realm: cfg.raw.phone_config.realm.clone(),
+        screen,
     }
 }
 
@@ -97,13 +99,15 @@ pub(crate) struct Started {
 
 /// Start the configuration server when `phone_config.http_listen` or `https_listen` is set (with
 /// `tls`, the certificate read from `tls_certificate`), and its TFTP side when `tftp_listen` is.
-/// `secrets` are the devices' secrets, shared with the registrar's digest.
+/// `secrets` are the devices' secrets, shared with the registrar's digest; `resync` tells the
+/// event loop to send NOTIFY check-sync after an on-screen claim.
 pub(crate) async fn start(
     cfg: &Config,
     ops: &Operations,
     secrets: &DeviceSecrets,
     tls: Option<Arc<rustls::ServerConfig>>,
     metrics: &Arc<crate::metrics::Metrics>,
+    resync: crate::screen_claim::Resync,
 ) -> Result<Option<Started>> {
     if !cfg.serves_phone_files() {
         return Ok(None);
@@ -123,6 +127,7 @@ pub(crate) async fn start(
         secrets,
         view(cfg, Templates::shipped(), ""),
         metrics.clone(),
+        resync,
     );
     let http = match pc.http_listen {
         Some(listen) => {

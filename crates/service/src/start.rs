@@ -269,7 +269,15 @@ pub async fn serve(base: Config) -> Result<()> {
     crate::unclaimed_sweep::spawn(ops.claims().clone(), ar.expire_unclaimed, metrics.clone());
     register_route_point(&cfg, &sip, &live, &metrics)?;
     let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
-    let config_server = crate::phone_config::start(&cfg, &ops, &secrets, tls, &metrics).await?;
+    let config_server = crate::phone_config::start(
+        &cfg,
+        &ops,
+        &secrets,
+        tls,
+        &metrics,
+        resync_source(work_tx.clone()),
+    )
+    .await?;
     let config_url = config_server
         .as_ref()
         .map(|s| s.url.clone())

@@ -1,14 +1,17 @@
 //! `selfprov phone --boot VENDOR`: the test phone boots as that vendor's phone does — fetches its
 //! files in the vendor's order (`vendor`; Cisco over TFTP first, `tftp_client`), digest once it has credentials, reads where to
 //! register and its line from them, registers, optionally claims through the route point (the
-//! call is `crate::call::run`'s), then follows NOTIFY check-sync: fetches again and registers on
-//! the line the files now give, reporting each step (`report`).
+//! call is `crate::call::run`'s) or on screen through the idle URL its file gives (`screen`),
+//! then follows NOTIFY check-sync: fetches again and registers on the line the files now give,
+//! reporting each step (`report`).
 
 mod answer;
 mod report;
+mod screen;
 pub mod vendor;
 
 pub use report::{BootReport, Step};
+pub use screen::ScreenLogin;
 pub use vendor::Vendor;
 
 use crate::call::{register, PhoneError, PhoneOptions};
@@ -36,6 +39,9 @@ pub struct BootOptions {
     /// Once registered (claim and check-syncs done), wait this long for a call on the line and
     /// answer it (`None`: stop at once).
     pub answer: Option<Duration>,
+    /// Claim on screen with this user ID and PIN (the idle URL of the phone's file) instead of
+    /// calling the route point.
+    pub screen: Option<ScreenLogin>,
 }
 
 /// Boot, claim if asked, follow check-syncs; `on_step` sees each step as it happens.
@@ -68,7 +74,7 @@ pub async fn boot(
         report.steps.push(s);
     };
     let mut credentials = p.password.clone().map(|pw| (p.device.clone(), pw));
-    let mut claim = !p.script.groups.is_empty();
+    let mut claim = !p.script.groups.is_empty() || opts.screen.is_some();
     let mut seen = HashSet::new();
     let mut syncs_left = opts.syncs;
     report.outcome = loop {
@@ -123,6 +129,28 @@ pub async fn boot(
             break "register_refused".into();
         }
         report.dn = Some(line.number);
+        if let (true, Some(login)) = (claim, &opts.screen) {
+            claim = false;
+            let Some(idle_url) = learned.idle_url.clone() else {
+                break "no_idle_url".into();
+            };
+            let (ua, login) = (ua.clone(), login.clone());
+            let r = tokio::task::spawn_blocking(move || screen::claim(&idle_url, &ua, &login))
+                .await
+                .map_err(|e| PhoneError::Io(std::io::Error::other(e)))??;
+            let outcome = r.outcome.clone();
+            step(
+                &mut report,
+                Step::ScreenClaim {
+                    outcome: r.outcome,
+                    new_dn: r.new_dn,
+                    screens: r.screens,
+                },
+            );
+            if outcome != "provisioned" {
+                break format!("claim_{outcome}");
+            }
+        }
         if std::mem::take(&mut claim) {
             let call = PhoneOptions {
                 server: registrar,
@@ -203,6 +231,7 @@ impl Files<'_> {
                 let l = self.vendor.read(&body, self.mac);
                 learned.registrar = l.registrar.or(learned.registrar);
                 learned.line = l.line.or(learned.line);
+                learned.idle_url = l.idle_url.or(learned.idle_url);
                 queue.extend(l.more_files);
             }
         }

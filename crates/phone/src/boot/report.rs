@@ -35,6 +35,13 @@ pub enum Step {
         outcome: String,
         new_dn: Option<String>,
     },
+    /// The claim on screen (`--screen`): `provisioned` or the outcome code shown (lower case),
+    /// the extension the confirmation named, the screens seen (their XML root elements).
+    ScreenClaim {
+        outcome: String,
+        new_dn: Option<String>,
+        screens: Vec<String>,
+    },
     /// NOTIFY check-sync received: the phone fetches its files again.
     CheckSync,
     /// A call to the line `dn` answered (200), and ended by the caller (BYE).
@@ -52,7 +59,7 @@ pub struct BootReport {
     pub check_syncs: u32,
     /// `registered` (every step done, registered at the end), `file_gone` (after a check-sync
     /// the device's file is no longer served), `no_line`, `register_refused`, `no_check_sync`,
-    /// or `claim_<outcome>`.
+    /// `no_idle_url` (`--screen` and the file gives none), or `claim_<outcome>`.
     pub outcome: String,
 }
 
@@ -96,6 +103,17 @@ impl fmt::Display for Step {
             }
             Step::Claim { outcome, new_dn } => {
                 write!(f, "claim: {outcome}")?;
+                match new_dn {
+                    Some(d) => write!(f, ", extension {d}"),
+                    None => Ok(()),
+                }
+            }
+            Step::ScreenClaim {
+                outcome,
+                new_dn,
+                screens,
+            } => {
+                write!(f, "claim on screen ({}): {outcome}", screens.join(" > "))?;
                 match new_dn {
                     Some(d) => write!(f, ", extension {d}"),
                     None => Ok(()),

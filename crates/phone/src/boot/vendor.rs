@@ -60,6 +60,8 @@ pub struct Learned {
     pub line: Option<Line>,
     /// Further files to fetch (Polycom's `CONFIG_FILES`).
     pub more_files: Vec<String>,
+    /// The idle URL (Cisco's `<idleURL>`): the on-screen claim of an unclaimed phone.
+    pub idle_url: Option<String>,
 }
 
 impl Vendor {
@@ -100,6 +102,9 @@ impl Vendor {
                 registrar: cisco_registrar(body),
                 line: cisco_line(body),
                 more_files: Vec::new(),
+                idle_url: element(body, "idleURL")
+                    .map(xml_unescape)
+                    .filter(|u| !u.trim().is_empty()),
             },
             Vendor::Yealink => yealink(body),
             Vendor::Polycom => polycom(body, mac),
@@ -141,6 +146,7 @@ fn yealink(cfg: &str) -> Learned {
         registrar,
         line,
         more_files: Vec::new(),
+        idle_url: None,
     }
 }
 
@@ -184,6 +190,7 @@ fn polycom(xml: &str, mac: &str) -> Learned {
         registrar,
         line,
         more_files,
+        idle_url: None,
     }
 }
 
@@ -228,6 +235,16 @@ mod tests {
         let l = Vendor::Cisco.read(xml, "1");
         assert_eq!(l.registrar.unwrap().to_string(), "127.0.0.1:5070");
         assert_eq!(l.line, line("1000", "SEP1", "s&t"));
+        assert_eq!(l.idle_url, None);
+        let idle = Vendor::Cisco.read("<idleURL>http://h/screen/SEP1/t?a=1&amp;b=2</idleURL>", "1");
+        assert_eq!(
+            idle.idle_url.as_deref(),
+            Some("http://h/screen/SEP1/t?a=1&b=2")
+        );
+        assert_eq!(
+            Vendor::Cisco.read("<idleURL></idleURL>", "1").idle_url,
+            None
+        );
         // XmlDefault: where to register, no line.
         let d = Vendor::Cisco.read(
             "<Default><sipPort>5060</sipPort><processNodeName>pbx</processNodeName></Default>",

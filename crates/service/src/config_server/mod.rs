@@ -2,7 +2,8 @@
 //! `family/` prefix optional). The request logic is in [`fetch`]; the fetch history is written
 //! in batches ([`history`]); scanning for unknown MACs is throttled per source ([`throttle`]).
 //! The same files over HTTPS ([`tls`]) and TFTP ([`tftp`]). Templates, addresses and auto-registration settings
-//! follow SIGHUP and changed settings.
+//! follow SIGHUP and changed settings. The on-screen claim's pages (`/screen/…`,
+//! [`crate::screen_claim`]) are served on the same listeners.
 
 pub mod fetch;
 pub mod history;
@@ -11,10 +12,12 @@ pub mod throttle;
 pub mod tls;
 
 use crate::http_listener;
+use crate::screen_claim::ScreenClaim;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use fetch::{Reply, Request};
 use selfprov_operations::phone_files::ServerInfo;
@@ -38,6 +41,8 @@ pub struct View {
     pub window: Duration,
     pub per_minute: u32,
     pub realm: String,
+    /// The on-screen claim; `None` when it is off.
+    pub screen: Option<crate::screen_claim::Settings>,
 }
 
 pub struct ConfigServer {
@@ -48,6 +53,7 @@ pub struct ConfigServer {
     throttle: throttle::Throttle,
     history: mpsc::UnboundedSender<AuditEntry>,
     metrics: Arc<crate::metrics::Metrics>,
+    screen: ScreenClaim,
 }
 
 impl ConfigServer {
@@ -57,9 +63,11 @@ impl ConfigServer {
         secrets: DeviceSecrets,
         view: View,
         metrics: Arc<crate::metrics::Metrics>,
+        resync: crate::screen_claim::Resync,
     ) -> Arc<ConfigServer> {
         let nonce = NonceKey::new(&secrets.derive_key(b"http digest nonce"));
         Arc::new(ConfigServer {
+            screen: ScreenClaim::new(ops.claims().clone(), secrets.clone(), resync),
             history: history::start(ops.clone()),
             ops,
             secrets,
@@ -75,6 +83,11 @@ impl ConfigServer {
             .read()
             .map(|v| v.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The on-screen claim's state.
+    pub(crate) fn screen(&self) -> &ScreenClaim {
+        &self.screen
     }
 
     /// Take new templates and settings into use.
@@ -103,7 +116,12 @@ impl ConfigServer {
 
     /// The request handling, the same over HTTP and HTTPS.
     fn router(self: &Arc<Self>) -> Router {
-        Router::new().fallback(serve_file).with_state(self.clone())
+        use crate::screen_claim::http::{login, page};
+        Router::new()
+            .route("/screen/{device}/{token}", get(login))
+            .route("/screen/{device}/{token}/{page}", get(page))
+            .fallback(serve_file)
+            .with_state(self.clone())
     }
 
     fn challenge_headers(&self, stale: bool) -> Vec<HeaderValue> {

@@ -1,23 +1,33 @@
-//! Requests for unknown MACs, counted per source address and minute: a scanner guessing MACs is
-//! refused after the limit while genuine phones from other addresses are still served.
+//! Requests counted per key and minute: for unknown MACs per source address (a scanner guessing
+//! MACs is refused after the limit while genuine phones from other addresses are still served),
+//! and logins on a phone's screen per device.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const MINUTE: Duration = Duration::from_secs(60);
-/// Sources remembered at most (older windows are dropped first when full).
+/// Keys remembered at most (older windows are dropped first when full).
 const MAX_SOURCES: usize = 100_000;
 
-#[derive(Debug, Default)]
-pub struct Throttle {
-    seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+#[derive(Debug)]
+pub struct Throttle<K = IpAddr> {
+    seen: Mutex<HashMap<K, (Instant, u32)>>,
 }
 
-impl Throttle {
-    /// Count one request for an unknown MAC from `source`; false once it is over `per_minute`.
-    pub fn allow(&self, source: IpAddr, per_minute: u32, now: Instant) -> bool {
+impl<K> Default for Throttle<K> {
+    fn default() -> Self {
+        Throttle {
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Hash + Eq> Throttle<K> {
+    /// Count one request from `source`; false once it is over `per_minute`.
+    pub fn allow(&self, source: K, per_minute: u32, now: Instant) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if seen.len() >= MAX_SOURCES {
             seen.retain(|_, (start, _)| now.duration_since(*start) < MINUTE);
