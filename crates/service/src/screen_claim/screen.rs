@@ -124,7 +124,10 @@ pub(crate) fn outcome(t: &Texts, u: &Urls, code: OutcomeCode, extension: &str) -
     };
     let again = matches!(
         shown,
-        OutcomeCode::InvalidCredentials | OutcomeCode::NoInput | OutcomeCode::InternalError
+        OutcomeCode::InvalidCredentials
+            | OutcomeCode::NoInput
+            | OutcomeCode::InternalError
+            | OutcomeCode::DatabaseUnavailable
     );
     let mut keys = Vec::new();
     if again {

@@ -23,7 +23,7 @@ pub(crate) struct Texts {
     /// Too many logins on this phone in a minute.
     pub try_later: &'static str,
     /// One per outcome code, in the order of [`OutcomeCode::ALL`]; `{ext}` as in `confirm`.
-    outcomes: [&'static str; 14],
+    outcomes: [&'static str; OutcomeCode::ALL.len()],
 }
 
 impl Texts {
@@ -61,6 +61,7 @@ pub(crate) const EN_US: Texts = Texts {
         "Nothing was entered.",
         "The provisioning was abandoned.",
         "The service is unavailable. Try again later.",
+        "The provisioning service is not available right now. Try again later.",
     ],
 };
 
@@ -91,6 +92,7 @@ pub(crate) const FR_FR: Texts = Texts {
         "Rien n'a été saisi.",
         "L'approvisionnement a été abandonné.",
         "Le service n'est pas disponible. Réessayez plus tard.",
+        "Le service d'approvisionnement n'est pas disponible pour le moment. Réessayez plus tard.",
     ],
 };
 
@@ -121,6 +123,7 @@ pub(crate) const DE_DE: Texts = Texts {
         "Es wurde nichts eingegeben.",
         "Die Einrichtung wurde abgebrochen.",
         "Der Dienst ist nicht verfügbar. Versuchen Sie es später erneut.",
+        "Der Einrichtungsdienst ist gerade nicht erreichbar. Versuchen Sie es später erneut.",
     ],
 };
 
@@ -151,6 +154,7 @@ pub(crate) const ES_ES: Texts = Texts {
         "No se ha introducido nada.",
         "El aprovisionamiento se ha abandonado.",
         "El servicio no está disponible. Inténtelo de nuevo más tarde.",
+        "El servicio de aprovisionamiento no está disponible ahora. Inténtelo de nuevo más tarde.",
     ],
 };
 
@@ -202,6 +206,9 @@ mod tests {
             EN_US.outcome(OutcomeCode::InternalError),
             EN_US.outcomes[13]
         );
+        assert!(EN_US
+            .outcome(OutcomeCode::DatabaseUnavailable)
+            .contains("Try again later"));
     }
 
     #[test]
