@@ -42,6 +42,19 @@ fn kamailio_db_url(url: &str) -> String {
     }
 }
 
+/// A caller outside (SIPp, `tests/scenarios/call_via_proxy.xml`) calls `dn` through Kamailio;
+/// true when the call was answered and ended well.
+fn outside_call(node: &Service, kam: &Kamailio, dn: &str) -> bool {
+    let mut sc = sipp_command(node.dir.path(), &kam.addr(), Duration::from_secs(30));
+    sc.arg("-sf")
+        .arg(repo().join("tests/scenarios/call_via_proxy.xml"))
+        .args(["-s", dn, "-m", "1"]);
+    let (mut sipp, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
+    sipp.wait_timeout(Duration::from_secs(60))
+        .expect("sipp ends")
+        .success()
+}
+
 fn cluster(tag: &str, n: usize) -> Cluster {
     cluster_with(tag, n, |_| {}, |s| cli_ok(s, &["demo", "load"]))
 }
@@ -131,16 +144,29 @@ fn a_new_phone_claims_through_kamailio_and_rings_on_its_new_extension() {
     // A real softphone does the same at the same time: baresip fetches its account from the
     // other node, registers at Kamailio on its temporary DN, dials 2000 (challenged by
     // Kamailio), types as a user does and is provisioned.
-    let softphone = {
-        let other = &c.nodes[1].0;
-        let account = baresip::fetched_account(other, "00000000BA11", ";audio_codecs=PCMU");
-        assert!(
-            account.contains(&c.kam.addr()),
-            "its account names Kamailio: {account}"
-        );
-        baresip::start(&other.dir.path().join("baresip"), &account, "2000")
-    };
+    let other = &c.nodes[1].0;
+    let account = baresip::fetched_account(other, "00000000BA11", ";audio_codecs=PCMU");
+    assert!(
+        account.contains(&c.kam.addr()),
+        "its account names Kamailio: {account}"
+    );
+    let softphone = baresip::start(&other.dir.path().join("baresip"), &account, "2000");
     softphone.provision_as_jsmith();
+    // Its check-sync went through Kamailio (the node that took its call says where it sent it).
+    let node_lines: Vec<String> = c.nodes.iter().flat_map(|n| n.2.lines()).collect();
+    let call_id = node_lines
+        .iter()
+        .find(|l| l.contains("call answered") && l.contains("device=SEP00000000BA11"))
+        .and_then(|l| l.split("call_id=").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("a node answered baresip's call")
+        .to_owned();
+    assert!(
+        node_lines.iter().any(|l| l.contains("NOTIFY check-sync")
+            && l.contains(&format!("call_id={call_id} "))
+            && l.contains(&format!("via={}", c.kam.addr()))),
+        "baresip's check-sync goes through Kamailio"
+    );
 
     // Its first REGISTER, at Kamailio, with the credentials of its first file.
     let temp = phone.registered_first();
@@ -171,15 +197,10 @@ fn a_new_phone_claims_through_kamailio_and_rings_on_its_new_extension() {
     }
 
     // A caller outside calls 1004 through Kamailio: the phone rings and answers.
-    let mut sc = sipp_command(node.dir.path(), &c.kam.addr(), Duration::from_secs(30));
-    sc.arg("-sf")
-        .arg(repo().join("tests/scenarios/call_via_proxy.xml"))
-        .args(["-s", "1004", "-m", "1"]);
-    let (mut sipp, _o, _e) = spawn_watched("sipp", &mut sc).unwrap();
-    let status = sipp
-        .wait_timeout(Duration::from_secs(60))
-        .expect("sipp ends");
-    assert!(status.success(), "the call to 1004 through Kamailio failed");
+    assert!(
+        outside_call(node, &c.kam, "1004"),
+        "the call to 1004 through Kamailio failed"
+    );
     let report = phone.report();
     assert_eq!(report["outcome"], "answered", "{report}");
     assert_eq!(report["check_syncs"], 1, "{report}");
@@ -198,6 +219,54 @@ fn a_new_phone_claims_through_kamailio_and_rings_on_its_new_extension() {
     let row =
         c.db.text_rows("SELECT dn FROM subscriber WHERE username = 'SEP00000000BA11'");
     assert_eq!(row, [[Some("1004".to_owned())]]);
+
+    // baresip has no provisioning agent of its own: what its boot script does on check-sync,
+    // the test does — fetch the account again with the device's credentials (digest; the file
+    // now carries 1004 and a new secret) and start baresip on it. It registers at Kamailio as
+    // 1004 with the new secret, and a call to 1004 through Kamailio rings it and it answers.
+    drop(softphone);
+    let old_secret = account
+        .split(";auth_pass=")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap();
+    let refetched = selfprov_phone::config_file::fetch(
+        &config_server(other),
+        "baresip/00000000ba11/accounts",
+        "baresip v1.0.0 (x86_64/linux)",
+        Some(("SEP00000000BA11", old_secret)),
+    )
+    .expect("baresip's account, fetched again with its credentials");
+    let line = refetched
+        .body
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap();
+    assert!(line.contains("<sip:1004@"), "{line}");
+    assert!(!line.contains(old_secret), "a new secret: {line}");
+    let answering = baresip::start(
+        &other.dir.path().join("baresip-1004"),
+        &format!("{line};audio_codecs=PCMU;answermode=auto"),
+        "",
+    );
+    assert!(
+        answering
+            .out
+            .wait_for("200 OK", Duration::from_secs(20))
+            .is_some(),
+        "baresip registers at Kamailio as 1004"
+    );
+    assert!(
+        outside_call(node, &c.kam, "1004"),
+        "the second call to 1004 through Kamailio failed"
+    );
+    assert!(
+        answering
+            .out
+            .wait_for("Call established", Duration::from_secs(10))
+            .is_some(),
+        "baresip answered the call to 1004"
+    );
 }
 
 /// One node dies (kill -9): Kamailio's OPTIONS probes take it out (or the call fails over after
@@ -438,4 +507,63 @@ fn a_node_killed_during_300_provisioning_calls_leaves_every_claim_whole() {
         provisioned > 0 && provisioned <= PAIRS,
         "{provisioned} racing phones provisioned"
     );
+}
+
+/// SIGTERM drains a node: the claim in progress on it finishes (the phone comes back on 1004),
+/// while it answers Kamailio's OPTIONS and new INVITEs with 503, so the next phone's call goes to
+/// the other node; the drained node then exits 0.
+#[test]
+fn sigterm_drains_a_node_while_the_other_takes_new_calls() {
+    let mut c = cluster("e2e-cluster-drain", 2);
+    let first = boot(
+        &c.nodes[0].0,
+        "yealink",
+        "0A1B2C0000F1",
+        &["--digits", "1004#12345#1"],
+    );
+    // Which node took the call?
+    let answered = |i: usize, device: &str| {
+        c.nodes[i]
+            .2
+            .wait_for_match(
+                |l| l.contains("call answered") && l.contains(device),
+                Duration::from_millis(200),
+            )
+            .is_some()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    let busy = loop {
+        if let Some(i) = (0..2).find(|&i| answered(i, "SEP0A1B2C0000F1")) {
+            break i;
+        }
+        assert!(std::time::Instant::now() < deadline, "no node answered");
+    };
+    let other = 1 - busy;
+    c.nodes[busy].1.signal(15);
+
+    // A new phone meanwhile: its call goes to the node that is not draining.
+    let second = boot(
+        &c.nodes[other].0,
+        "yealink",
+        "0A1B2C0000F2",
+        &["--digits", "1004#12345#1"],
+    );
+    for (phone, what) in [
+        (&first, "the call on the draining node"),
+        (&second, "the new call"),
+    ] {
+        let r = phone.report();
+        assert_eq!(
+            (&r["outcome"], &r["dn"]),
+            (&"registered".into(), &"1004".into()),
+            "{what}: {r}"
+        );
+    }
+    assert!(answered(other, "SEP0A1B2C0000F2"));
+    assert!(!answered(busy, "SEP0A1B2C0000F2"));
+    let status = c.nodes[busy]
+        .1
+        .wait_timeout(Duration::from_secs(60))
+        .expect("the drained node exits");
+    assert!(status.success(), "{status:?}");
 }

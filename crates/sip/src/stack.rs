@@ -207,6 +207,26 @@ impl TcpPeers {
     }
 }
 
+/// UDP and TCP on the same address and port. With port 0 the system picks the UDP port, and TCP
+/// may find that port taken by someone else: another port is tried then (a few times).
+async fn bind_udp_and_tcp(listen: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let mut attempts = 0;
+    loop {
+        let udp = UdpSocket::bind(listen).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e)
+                if listen.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempts < 16 =>
+            {
+                attempts += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl SipStack {
     /// Bind UDP and TCP on `listen` (port 0: any free port, the same for both) and start, with
     /// the default [`TcpLimits`] and no request rate limit.
@@ -235,12 +255,11 @@ impl SipStack {
         limits: TcpLimits,
         requests: RequestLimits,
     ) -> std::io::Result<SipStack> {
-        let udp = UdpSocket::bind(listen).await?;
+        let (udp, tcp) = bind_udp_and_tcp(listen).await?;
         // A burst of REGISTERs and INVITEs (phones after a power cut) must queue, not be dropped
         // and wait 500 ms for a retransmission. The kernel caps this at net.core.rmem_max.
         let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(SIP_SOCKET_BUFFER);
         let local = udp.local_addr()?;
-        let tcp = TcpListener::bind(local).await?;
         if cfg.advertised.is_empty() {
             cfg.advertised = local.to_string();
         }

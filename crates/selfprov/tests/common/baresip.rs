@@ -50,7 +50,8 @@ pub fn start(dir: &Path, account: &str, dial: &str) -> Baresip {
     start_with_codec(dir, account, dial, 8000, "g711.so")
 }
 
-/// The same with another codec module (e.g. `g722.so`) and its audio sample rate.
+/// The same with another codec module (e.g. `g722.so`) and its audio sample rate; an empty
+/// `dial` dials nothing (a phone waiting for calls: its account says how it answers).
 pub fn start_with_codec(dir: &Path, account: &str, dial: &str, rate: u32, module: &str) -> Baresip {
     let baresip = require_tool("baresip");
     std::fs::create_dir_all(dir).unwrap();
@@ -84,9 +85,10 @@ pub fn start_with_codec(dir: &Path, account: &str, dial: &str, rate: u32, module
     std::fs::write(dir.join("accounts"), format!("{account}\n")).unwrap();
     // -n 127.0.0.1: the SDP address is the address the RTP comes from (no NAT in between).
     let mut cmd = Command::new(baresip);
-    cmd.arg("-f")
-        .arg(dir)
-        .args(["-n", "127.0.0.1", "-e", &format!("/dial {dial}")]);
+    cmd.arg("-f").arg(dir).args(["-n", "127.0.0.1"]);
+    if !dial.is_empty() {
+        cmd.args(["-e", &format!("/dial {dial}")]);
+    }
     let (guard, out, _e) = spawn_watched("baresip", &mut cmd).unwrap();
     Baresip {
         guard,
