@@ -1151,36 +1151,20 @@ fn main() -> std::io::Result<()> {
         }
         _ => None,
     };
-    let registered: Vec<u32> = calls
-        .iter()
-        .filter_map(|c| c.register_ms)
-        .map(|v| (v * 1000.0) as u32)
-        .collect();
-    let fetched: Vec<u32> = calls
-        .iter()
-        .filter_map(|c| c.fetch_ms)
-        .map(|v| (v * 1000.0) as u32)
-        .collect();
-    let flows: Vec<u32> = calls
-        .iter()
-        .filter_map(|c| c.flow_s)
-        .map(|v| (v * 1e6) as u32)
-        .collect();
-    let setup: Vec<u32> = calls
-        .iter()
-        .filter_map(|c| c.setup_ms)
-        .map(|v| (v * 1000.0) as u32)
-        .collect();
-    let first: Vec<u32> = calls
-        .iter()
-        .filter_map(|c| c.first_rtp_ms)
-        .map(|v| (v * 1000.0) as u32)
-        .collect();
-    let reaction: Vec<u32> = calls
-        .iter()
-        .filter_map(|c| c.reaction_ms)
-        .map(|v| (v * 1000.0) as u32)
-        .collect();
+    // One per-call measure, scaled to integers for the percentiles.
+    let scaled = |f: fn(&Call) -> Option<f64>, scale: f64| -> Vec<u32> {
+        calls
+            .iter()
+            .filter_map(f)
+            .map(|v| (v * scale) as u32)
+            .collect()
+    };
+    let registered = scaled(|c| c.register_ms, 1000.0);
+    let fetched = scaled(|c| c.fetch_ms, 1000.0);
+    let flows = scaled(|c| c.flow_s, 1e6);
+    let setup = scaled(|c| c.setup_ms, 1000.0);
+    let first = scaled(|c| c.first_rtp_ms, 1000.0);
+    let reaction = scaled(|c| c.reaction_ms, 1000.0);
     let mut devs: Vec<u32> = Vec::new();
     for c in &calls {
         devs.extend_from_slice(&c.stats.deviations_us);
