@@ -2,7 +2,8 @@
 //!
 //! - [`ChildGuard`] owns a child process and kills + reaps it by PID on drop, also when the test
 //!   panics, so nothing is left running after the suite.
-//! - [`free_udp_port`] / [`free_tcp_port`] let the OS pick ports so parallel tests never collide.
+//! - [`free_udp_port`] / [`free_tcp_port`] reserve ports below the kernel's ephemeral range, so
+//!   parallel tests and the OS's own port picks never collide ([`ports`]).
 //! - [`LineWatcher`] collects a child's output lines and waits for one that matches, instead of
 //!   sleeping.
 //! - [`require_tool`] finds a peer program or fails with the command that installs it;
@@ -11,10 +12,10 @@
 //! - [`postgres::PgDatabase`] gives a test a fresh database on a real PostgreSQL.
 
 pub mod kamailio;
+pub mod ports;
 pub mod postgres;
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -92,31 +93,24 @@ impl Drop for ChildGuard {
     }
 }
 
-/// A UDP port on 127.0.0.1 that was free a moment ago (the OS picked it).
+/// A UDP port on 127.0.0.1, free and reserved for this test process (see [`ports`]).
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("bind udp :0")
+    ports::reserve(ports::udp_free)
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it).
+/// An even UDP port on 127.0.0.1 (an RTP range starts on one), free and reserved.
+pub fn free_even_udp_port() -> u16 {
+    ports::reserve(|p| p % 2 == 0 && ports::udp_free(p))
+}
+
+/// A TCP port on 127.0.0.1, free and reserved for this test process.
 pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("bind tcp :0")
+    ports::reserve(ports::tcp_free)
 }
 
-/// A port free for both UDP and TCP on 127.0.0.1 (SIP listens on both).
+/// A port free for both UDP and TCP on 127.0.0.1 (SIP listens on both), reserved.
 pub fn free_udp_tcp_port() -> u16 {
-    for _ in 0..200 {
-        let p = free_udp_port();
-        if TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no port free for both UDP and TCP");
+    ports::reserve(|p| ports::udp_free(p) && ports::tcp_free(p))
 }
 
 /// Path of a peer program, or a panic that says how to install it.

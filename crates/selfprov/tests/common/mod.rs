@@ -8,7 +8,7 @@ pub mod boot;
 pub mod ua;
 
 use selfprov_testkit::{
-    free_tcp_port, free_udp_port, free_udp_tcp_port, sipp_command, spawn_watched, TempDir,
+    free_even_udp_port, free_tcp_port, free_udp_port, free_udp_tcp_port, sipp_command, spawn_watched, TempDir,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,11 +30,8 @@ pub struct Service {
 pub fn config(tag: &str) -> Service {
     let dir = TempDir::new(tag);
     let sip_port = free_udp_tcp_port();
-    // The RTP range must start on an even port: ask the OS until it offers one.
-    let rtp = (0..200)
-        .map(|_| free_udp_port())
-        .find(|p| p % 2 == 0)
-        .expect("an even free UDP port");
+    // The RTP range must start on an even port.
+    let rtp = free_even_udp_port();
     let admin = free_tcp_port();
     let phone_config = free_tcp_port();
     let tftp = free_udp_port();
