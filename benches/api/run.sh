@@ -2,10 +2,12 @@
 # The HTTP API benchmark: a database of 100,000 users and 1,000 devices, then wrk against a
 # release build of `selfprov serve` with an administrator's API token:
 #   list      pages of 50 anywhere in the user list (random offset)
+#   keyset    the same pages reached with a cursor (`after=`, keyset paging)
 #   prefix    prefix search on the user ID (`user0123`)
 #   name      search on the last name, sorted by last name
-#   wildcard  `*1234*` (no index can help: every row is looked at)
-#   sorted    pages of the list sorted by last name, descending
+#   wildcard  `*1234*` (the trigram index narrows it)
+#   sorted    pages of the list sorted by last name, descending (random offset)
+#   sorted_keyset  the same with a cursor
 #   devices   one device by name, each connection pacing itself to about 1,000 reads/s in all
 # With --calls N, the IVR carries N silent calls the whole time (selfprov-loadgen, as in
 # benches/run-load.py: each from a new phone that fetches its file first), started before the
@@ -70,9 +72,9 @@ printf 'a long benchmark password' | "$bin/selfprov" --config "$cfg" admin creat
 token=$("$bin/selfprov" --config "$cfg" token create --owner bench 2>/dev/null)
 
 if ((calls > 0)); then
-  # The calls stay up for the whole run (6 scenarios of $duration) and end on their own a little
+  # The calls stay up for the whole run (8 scenarios of $duration) and end on their own a little
   # after it, when the load generator writes its summary.
-  hold=$(( 6 * ${duration%s} + 30 ))s
+  hold=$(( 8 * ${duration%s} + 30 ))s
   "$bin/selfprov-loadgen" --server "127.0.0.1:$sip" --config-url "http://127.0.0.1:$web" \
     --calls "$calls" --rate 200 --hold "$hold" --prompts prompts --json "$dir/loadgen.json" \
     > /dev/null 2> "$dir/loadgen.log" &
@@ -104,7 +106,7 @@ run() { # scenario connections pace_ms
   if grep -q "Non-2xx" <<<"$out"; then echo "$1: wrk saw errors:" >&2; echo "$out" >&2; exit 1; fi
   echo "| $1 | $2 | $rps | $p50 | $p90 | $p99 | $max |"
 }
-for s in list prefix name wildcard sorted; do run "$s" "$connections" 0; done
+for s in list keyset prefix name wildcard sorted sorted_keyset; do run "$s" "$connections" 0; done
 run devices 11 10
 if [ -n "$lg" ]; then
   up=$(curl -fs "http://127.0.0.1:$admin/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active_calls"])')

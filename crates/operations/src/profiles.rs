@@ -158,8 +158,11 @@ impl Operations {
     }
     pub fn profiles(&self, q: &NameQuery) -> Result<Page<UserProfile>, OpError> {
         let all = self.store.reading(|tx| tx.profiles())?;
-        Ok(Page::of(all, q, |p| {
-            q.search.as_ref().is_none_or(|s| s.matches(p.name.as_str()))
-        }))
+        Ok(Page::of(
+            all,
+            q,
+            |p| q.search.as_ref().is_none_or(|s| s.matches(p.name.as_str())),
+            |p| p.name.as_str(),
+        ))
     }
 }

@@ -196,9 +196,12 @@ impl Operations {
     }
     pub fn udts(&self, q: &NameQuery) -> Result<Page<UniversalDeviceTemplate>, OpError> {
         let all = self.store.reading(|tx| tx.udts())?;
-        Ok(Page::of(all, q, |t| {
-            q.search.as_ref().is_none_or(|p| p.matches(t.name.as_str()))
-        }))
+        Ok(Page::of(
+            all,
+            q,
+            |t| q.search.as_ref().is_none_or(|p| p.matches(t.name.as_str())),
+            |t| t.name.as_str(),
+        ))
     }
 
     pub fn create_ult(
@@ -233,8 +236,11 @@ impl Operations {
     }
     pub fn ults(&self, q: &NameQuery) -> Result<Page<UniversalLineTemplate>, OpError> {
         let all = self.store.reading(|tx| tx.ults())?;
-        Ok(Page::of(all, q, |t| {
-            q.search.as_ref().is_none_or(|p| p.matches(t.name.as_str()))
-        }))
+        Ok(Page::of(
+            all,
+            q,
+            |t| q.search.as_ref().is_none_or(|p| p.matches(t.name.as_str())),
+            |t| t.name.as_str(),
+        ))
     }
 }

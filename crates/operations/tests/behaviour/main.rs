@@ -8,6 +8,7 @@ mod auth;
 mod claims;
 mod cluster;
 mod objects;
+mod paging;
 mod properties;
 mod registry;
 mod settings;
@@ -126,6 +127,8 @@ macro_rules! every_test {
     objects::only_one_system_default_profile,
     objects::search_sort_and_page,
     objects::free_text_is_bounded,
+    paging::keyset_pages_walk_every_order,
+    paging::wildcard_searches_find_what_the_pattern_matches,
     audit::every_change_of_every_kind_is_audited_with_before_and_after,
     audit::audit_filters,
     settings::settings_override_the_file_and_reset,

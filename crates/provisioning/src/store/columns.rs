@@ -1,7 +1,7 @@
 //! What both SQL backends share about their rows: the column lists (both schemas name their
 //! columns alike), the ordering of lists, and "exactly one row changed".
 
-use super::{DeviceSort, StoreError, UserSort};
+use super::{After, DeviceSort, KeyValue, Page, StoreError, UserSort};
 use crate::model::{EndUser, FieldError};
 
 pub const UDT_COLS: &str =
@@ -26,25 +26,108 @@ pub fn one_row(n: usize, kind: &'static str, name: &str) -> Result<(), StoreErro
     Ok(())
 }
 
-/// `ORDER BY` of a list: the key, then `tie` (the primary key) in the same direction, so that an
-/// index on (key, tie) is walked in order without a sort. `NULLS LAST` only where NULLs can
-/// occur: on a NOT NULL column it would stop SQLite from walking the index.
-pub fn order_by(col: &str, nullable: bool, descending: bool, tie: &str) -> String {
-    let dir = if descending { "DESC" } else { "ASC" };
-    let nulls = if nullable { " NULLS LAST" } else { "" };
-    if col == tie {
-        format!("{col} {dir}")
-    } else {
-        format!("{col} {dir}{nulls}, {tie} {dir}")
+/// How a list is ordered: by a key column, then by the primary key (`tie`) in the same
+/// direction, so that an index on (key, tie) is walked in order without a sort, and a keyset
+/// page can start right after any item.
+#[derive(Debug, Clone, Copy)]
+pub struct Order<'a> {
+    pub col: &'a str,
+    /// The key column can be NULL (NULLs come last in both directions).
+    pub nullable: bool,
+    /// The key column holds numbers (else text).
+    pub numeric: bool,
+    pub tie: &'a str,
+    pub descending: bool,
+}
+
+impl Order<'_> {
+    /// `ORDER BY` of the list. `NULLS LAST` only where NULLs can occur: on a NOT NULL column it
+    /// would stop SQLite from walking the index.
+    pub fn order_by(&self) -> String {
+        let (col, tie) = (self.col, self.tie);
+        let dir = if self.descending { "DESC" } else { "ASC" };
+        let nulls = if self.nullable { " NULLS LAST" } else { "" };
+        if col == tie {
+            format!("{col} {dir}")
+        } else {
+            format!("{col} {dir}{nulls}, {tie} {dir}")
+        }
+    }
+
+    /// The condition "comes after `a`" in this order (a row-value comparison both SQLite and
+    /// PostgreSQL walk an index for), with parameters numbered from `first` (`ph` writes a
+    /// placeholder): the key's, when the condition uses it, then the tie's. Returns whether the
+    /// key is bound. A cursor that cannot come from this list (a number for a text key, NULL
+    /// for a NOT NULL one) is refused: it was made for another list or altered.
+    pub fn after(
+        &self,
+        a: &After,
+        first: usize,
+        ph: fn(usize) -> String,
+    ) -> Result<(String, bool), StoreError> {
+        let (col, tie) = (self.col, self.tie);
+        let op = if self.descending { "<" } else { ">" };
+        let fits = match &a.key {
+            KeyValue::Null => self.nullable,
+            KeyValue::Int(_) => self.numeric,
+            KeyValue::Text(_) => !self.numeric,
+        };
+        if !fits {
+            return Err(FieldError::new("after", "is not a cursor of this list and order").into());
+        }
+        if col == tie || a.key == KeyValue::Null {
+            let tie_at = ph(first);
+            return Ok(if col == tie {
+                (format!("{tie} {op} {tie_at}"), false)
+            } else {
+                (format!("({col} IS NULL AND {tie} {op} {tie_at})"), false)
+            });
+        }
+        let (key, tie_at) = (ph(first), ph(first + 1));
+        let or_null = if self.nullable {
+            format!(" OR {col} IS NULL")
+        } else {
+            String::new()
+        };
+        Ok((
+            format!("(({col}, {tie}) {op} ({key}, {tie_at}){or_null})"),
+            true,
+        ))
     }
 }
 
-/// The column of a user list's sort key, and whether it can be NULL.
-pub fn user_sort_col(s: UserSort) -> (&'static str, bool) {
-    match s {
+/// A page from the rows a list query returned — each item with its sort key and tie, at most
+/// `limit + 1` of them (one more than the page, to learn whether there is a next page) — and the
+/// total number of matches.
+pub fn page_of<T>(rows: Vec<(T, KeyValue, String)>, limit: Option<u64>, total: i64) -> Page<T> {
+    let limit = limit.map_or(usize::MAX, |l| l.min(usize::MAX as u64 - 1) as usize);
+    let more = rows.len() > limit;
+    let mut items = Vec::with_capacity(rows.len().min(limit));
+    let mut last = None;
+    for (item, key, tie) in rows.into_iter().take(limit) {
+        items.push(item);
+        last = Some(After { key, tie });
+    }
+    Page {
+        items,
+        total: total.max(0) as u64,
+        next: last.filter(|_| more),
+    }
+}
+
+/// The order of a user list.
+pub fn user_order(s: UserSort, descending: bool) -> Order<'static> {
+    let (col, nullable) = match s {
         UserSort::UserId => ("user_id", false),
         UserSort::LastName => ("last_name", false),
         UserSort::PrimaryExtension => ("primary_extension", true),
+    };
+    Order {
+        col,
+        nullable,
+        numeric: false,
+        tie: "user_id",
+        descending,
     }
 }
 
@@ -56,14 +139,21 @@ pub fn effective_ssid(u: &EndUser) -> Option<String> {
         .or_else(|| u.primary_extension.as_ref().map(|d| d.to_string()))
 }
 
-/// The column of a device list's sort key, and whether it can be NULL.
-pub fn device_sort_col(s: DeviceSort) -> (&'static str, bool) {
-    match s {
+/// The order of a device list.
+pub fn device_order(s: DeviceSort, descending: bool) -> Order<'static> {
+    let (col, nullable) = match s {
         DeviceSort::Name => ("name", false),
         DeviceSort::Dn => ("dn", true),
         DeviceSort::Owner => ("owner", true),
         DeviceSort::Model => ("model", false),
         DeviceSort::Updated => ("updated_at", false),
+    };
+    Order {
+        col,
+        nullable,
+        numeric: s == DeviceSort::Updated,
+        tie: "name",
+        descending,
     }
 }
 

@@ -20,7 +20,7 @@ mod sqlite;
 
 #[cfg(feature = "postgresql")]
 pub use postgres::{ha1s, PgOptions, PgStore, RegistrarAccounts, SecretOf, PG_MIGRATIONS};
-pub use query::{DeviceSort, ListQuery, Page, Pattern, UserSort};
+pub use query::{After, DeviceSort, KeyValue, ListQuery, Page, Pattern, UserSort};
 /// The schema migrations, in order (for migration tests).
 #[doc(hidden)]
 pub use schema::MIGRATIONS;

@@ -2,7 +2,7 @@
 //! sort key, paging; and the page that comes back with the total count.
 
 use crate::model::FieldError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 /// A search term. Without `*` it matches as a prefix (`jsm` finds `jsmith`); `*` stands for any
@@ -76,6 +76,24 @@ impl Pattern {
             .map(|c| c.to_ascii_uppercase())
             .collect();
         Some(Pattern(format!("SEP{hex}")))
+    }
+
+    /// Whether the pattern starts with `*`: then no ordinary index serves it (a prefix does).
+    pub fn leading_wildcard(&self) -> bool {
+        self.0.starts_with('*')
+    }
+
+    /// The pattern's literal runs of 3 or more characters as a trigram full-text query (every
+    /// run must occur: `"1234" AND "smi"`), or `None` when there is no such run (a trigram index
+    /// cannot narrow `*ab*`). A row the query finds may still not match: it only narrows.
+    pub fn trigram_query(&self) -> Option<String> {
+        let runs: Vec<String> = self
+            .0
+            .split('*')
+            .filter(|r| r.chars().count() >= 3)
+            .map(|r| format!("\"{}\"", r.replace('"', "\"\"")))
+            .collect();
+        (!runs.is_empty()).then(|| runs.join(" AND "))
     }
 
     /// Whether `text` matches (for lists kept in memory).
@@ -156,6 +174,26 @@ pub struct ListQuery<S> {
     pub offset: u64,
     /// `None`: everything from `offset` on.
     pub limit: Option<u64>,
+    /// Keyset paging: start after this item (of the same sort and direction) instead of
+    /// skipping `offset` items, so a page deep in a long list costs what the first one does.
+    pub after: Option<After>,
+}
+
+/// A sort key's value as stored: text, a number, or nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyValue {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// Where a keyset page starts: after the item with this sort key value and this primary key
+/// (the tie-breaker every list is ordered by last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct After {
+    pub key: KeyValue,
+    pub tie: String,
 }
 
 /// One page of a list and how many items match in all.
@@ -163,26 +201,49 @@ pub struct ListQuery<S> {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: u64,
+    /// Where the next page starts (keyset paging), when there are more items after this page.
+    pub next: Option<After>,
 }
 
 impl<T> Page<T> {
-    /// Page a list held in memory, given in the query's sort order: keep the items `matches`
-    /// accepts (in reverse order when the query says `descending`), then apply offset and limit.
-    pub fn of<S>(all: Vec<T>, q: &ListQuery<S>, matches: impl Fn(&T) -> bool) -> Page<T> {
+    /// Page a list held in memory, given in the query's sort order, which is by `name`: keep the
+    /// items `matches` accepts (in reverse order when the query says `descending`), start after
+    /// the query's `after` name or skip `offset` items, then take `limit`.
+    pub fn of<S>(
+        all: Vec<T>,
+        q: &ListQuery<S>,
+        matches: impl Fn(&T) -> bool,
+        name: impl Fn(&T) -> &str,
+    ) -> Page<T> {
         let mut hits: Vec<T> = all.into_iter().filter(|t| matches(t)).collect();
         if q.descending {
             hits.reverse();
         }
         let total = hits.len() as u64;
-        let items = hits
-            .into_iter()
-            .skip(q.offset.min(usize::MAX as u64) as usize)
-            .take(
-                q.limit
-                    .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize),
-            )
-            .collect();
-        Page { items, total }
+        let start = match &q.after {
+            Some(a) => hits
+                .iter()
+                .position(|t| {
+                    let n = name(t);
+                    if q.descending {
+                        n < a.tie.as_str()
+                    } else {
+                        n > a.tie.as_str()
+                    }
+                })
+                .unwrap_or(hits.len()),
+            None => q.offset.min(usize::MAX as u64) as usize,
+        };
+        let limit = q
+            .limit
+            .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
+        let more = hits.len().saturating_sub(start) > limit;
+        let items: Vec<T> = hits.into_iter().skip(start).take(limit).collect();
+        let next = items.last().filter(|_| more).map(|t| After {
+            key: KeyValue::Text(name(t).to_owned()),
+            tie: name(t).to_owned(),
+        });
+        Page { items, total, next }
     }
 }
 
@@ -205,6 +266,11 @@ mod tests {
         assert!(mac.matches("SEP001122AABBCC"));
         assert!(Pattern::new("jsmith").unwrap().mac_variant().is_none());
         assert!(Pattern::new(&"x".repeat(101)).is_err());
+        let p = Pattern::new("*12\"34*ab*smith").unwrap();
+        assert!(p.leading_wildcard());
+        assert_eq!(p.trigram_query().unwrap(), r#""12""34" AND "smith""#);
+        assert_eq!(Pattern::new("*ab*").unwrap().trigram_query(), None);
+        assert!(!Pattern::new("jsm").unwrap().leading_wildcard());
     }
 
     #[test]
@@ -217,15 +283,23 @@ mod tests {
 
     #[test]
     fn in_memory_paging() {
-        let q = ListQuery {
-            search: Some(Pattern::new("a").unwrap()),
+        let a = Pattern::new("a").unwrap();
+        let matches = |s: &&str| a.matches(s);
+        let q = ListQuery::<UserSort> {
             offset: 1,
             limit: Some(1),
-            ..ListQuery::<UserSort>::default()
+            ..Default::default()
         };
-        let p = Page::of(vec!["ab", "b", "ac", "ad"], &q, |s| {
-            q.search.as_ref().is_none_or(|p| p.matches(s))
-        });
+        let p = Page::of(vec!["ab", "ac", "ad", "b"], &q, matches, |s| s);
         assert_eq!((p.items, p.total), (vec!["ac"], 3));
+        // Keyset: after "ac" comes "ad", the last match (no next page).
+        let after = p.next.expect("a next page after ac");
+        let q = ListQuery {
+            after: Some(after),
+            offset: 0,
+            ..q
+        };
+        let p = Page::of(vec!["ab", "ac", "ad", "b"], &q, matches, |s| s);
+        assert_eq!((p.items, p.next), (vec!["ad"], None));
     }
 }

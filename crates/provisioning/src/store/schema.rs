@@ -197,4 +197,35 @@ CREATE TABLE device_seen (
     seen_ms BIGINT NOT NULL
 );
 "#,
+    // 9: searches with a leading wildcard (`*1234*`, seed 004's "contains") use an index too: a
+    // trigram full-text index of the searched columns (FTS5, kept by triggers) finds the rows
+    // holding each literal run of 3+ characters, and the LIKE terms then check those rows only.
+    // Keyed by rowid, which SQLite says a VACUUM may renumber: the store compares the index with
+    // its table when it opens and rebuilds it when they differ.
+    r#"
+CREATE VIRTUAL TABLE end_user_search USING fts5(user_id, first_name, last_name, primary_extension, self_service_id, content='end_user', content_rowid='rowid', tokenize='trigram');
+INSERT INTO end_user_search(end_user_search) VALUES ('rebuild');
+CREATE TRIGGER end_user_search_insert AFTER INSERT ON end_user BEGIN
+    INSERT INTO end_user_search(rowid, user_id, first_name, last_name, primary_extension, self_service_id) VALUES (new.rowid, new.user_id, new.first_name, new.last_name, new.primary_extension, new.self_service_id);
+END;
+CREATE TRIGGER end_user_search_delete AFTER DELETE ON end_user BEGIN
+    INSERT INTO end_user_search(end_user_search, rowid, user_id, first_name, last_name, primary_extension, self_service_id) VALUES ('delete', old.rowid, old.user_id, old.first_name, old.last_name, old.primary_extension, old.self_service_id);
+END;
+CREATE TRIGGER end_user_search_update AFTER UPDATE ON end_user BEGIN
+    INSERT INTO end_user_search(end_user_search, rowid, user_id, first_name, last_name, primary_extension, self_service_id) VALUES ('delete', old.rowid, old.user_id, old.first_name, old.last_name, old.primary_extension, old.self_service_id);
+    INSERT INTO end_user_search(rowid, user_id, first_name, last_name, primary_extension, self_service_id) VALUES (new.rowid, new.user_id, new.first_name, new.last_name, new.primary_extension, new.self_service_id);
+END;
+CREATE VIRTUAL TABLE device_search USING fts5(name, dn, owner, model, content='device', content_rowid='rowid', tokenize='trigram');
+INSERT INTO device_search(device_search) VALUES ('rebuild');
+CREATE TRIGGER device_search_insert AFTER INSERT ON device BEGIN
+    INSERT INTO device_search(rowid, name, dn, owner, model) VALUES (new.rowid, new.name, new.dn, new.owner, new.model);
+END;
+CREATE TRIGGER device_search_delete AFTER DELETE ON device BEGIN
+    INSERT INTO device_search(device_search, rowid, name, dn, owner, model) VALUES ('delete', old.rowid, old.name, old.dn, old.owner, old.model);
+END;
+CREATE TRIGGER device_search_update AFTER UPDATE ON device BEGIN
+    INSERT INTO device_search(device_search, rowid, name, dn, owner, model) VALUES ('delete', old.rowid, old.name, old.dn, old.owner, old.model);
+    INSERT INTO device_search(rowid, name, dn, owner, model) VALUES (new.rowid, new.name, new.dn, new.owner, new.model);
+END;
+"#,
 ];

@@ -8,7 +8,8 @@ pub mod boot;
 pub mod ua;
 
 use selfprov_testkit::{
-    free_even_udp_port, free_tcp_port, free_udp_port, free_udp_tcp_port, sipp_command, spawn_watched, TempDir,
+    free_even_udp_port, free_tcp_port, free_udp_port, free_udp_tcp_port, sipp_command,
+    spawn_watched, TempDir,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -86,14 +86,14 @@ impl DeviceRows for PgTx<'_, '_> {
             (Some(l), None) => (format!("({terms})"), vec![l]),
             (Some(l), Some(m)) => (format!("({terms} OR lower(name) LIKE $2)"), vec![l, m]),
         };
-        let (col, nullable) = device_sort_col(q.sort);
         Paged {
             cols: DEVICE_COLS,
             table: "device",
             cond: &cond,
-            order: order_by(col, nullable, q.descending, "name"),
+            order: device_order(q.sort, q.descending),
             limit: q.limit,
             offset: q.offset,
+            after: q.after.as_ref(),
         }
         .run(self, &params, row_device)
     }

@@ -4,7 +4,7 @@ use super::{Params, PgTx};
 use crate::model::{
     AuditEntry, Device, EndUser, UniversalDeviceTemplate, UniversalLineTemplate, UserProfile,
 };
-use crate::store::{Page, StoreError};
+use crate::store::{After, KeyValue, Page, StoreError};
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
@@ -147,15 +147,17 @@ pub fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
-/// A list's page: `SELECT cols FROM table WHERE cond ORDER BY order LIMIT … OFFSET …` with
-/// `params` bound to `$1…$n` of `cond`, and how many rows match in all.
+/// A list's page: `SELECT cols FROM table WHERE cond ORDER BY … LIMIT …` with `params` bound to
+/// `$1…$n` of `cond`, from `offset` or (keyset paging) `after` an item, and how many rows match
+/// in all.
 pub struct Paged<'a> {
     pub cols: &'a str,
     pub table: &'a str,
     pub cond: &'a str,
-    pub order: String,
+    pub order: Order<'a>,
     pub limit: Option<u64>,
     pub offset: u64,
+    pub after: Option<&'a After>,
 }
 
 impl Paged<'_> {
@@ -173,28 +175,49 @@ impl Paged<'_> {
             )?,
             0,
         )?;
-        let n = params.len();
+        let mut all: Vec<&(dyn ToSql + Sync)> = params.to_vec();
+        let mut cond = cond.to_owned();
+        if let Some(a) = self.after {
+            let (after, binds_key) = self.order.after(a, all.len() + 1, |i| format!("${i}"))?;
+            cond = format!("({cond}) AND {after}");
+            match &a.key {
+                KeyValue::Int(i) if binds_key => all.push(i),
+                KeyValue::Text(t) if binds_key => all.push(t),
+                _ => {}
+            }
+            all.push(&a.tie);
+        }
+        let n = all.len();
+        let (cols, ncols) = (self.cols, self.cols.split(',').count());
+        let (key_col, tie) = (self.order.col, self.order.tie);
         let sql = format!(
-            "SELECT {} FROM {table} WHERE {cond} ORDER BY {} LIMIT ${} OFFSET ${}",
-            self.cols,
-            self.order,
+            "SELECT {cols}, {key_col}, {tie} FROM {table} WHERE {cond} ORDER BY {} LIMIT ${} OFFSET ${}",
+            self.order.order_by(),
             n + 1,
             n + 2
         );
-        let limit: Option<i64> = self.limit.map(|l| l.min(i64::MAX as u64) as i64);
-        let offset = self.offset.min(i64::MAX as u64) as i64;
-        let mut all: Vec<&(dyn ToSql + Sync)> = params.to_vec();
+        // One more than the page, to learn whether a next page exists.
+        let limit: Option<i64> = self.limit.map(|l| l.min(i64::MAX as u64 - 1) as i64 + 1);
+        let offset = if self.after.is_some() {
+            0
+        } else {
+            self.offset.min(i64::MAX as u64) as i64
+        };
         all.push(&limit);
         all.push(&offset);
-        let items = tx
+        let rows = tx
             .query(&sql, &all)?
             .iter()
-            .map(f)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            total: total.max(0) as u64,
-        })
+            .map(|r| {
+                let key = if self.order.numeric {
+                    col::<Option<i64>>(r, ncols)?.map(KeyValue::Int)
+                } else {
+                    col::<Option<String>>(r, ncols)?.map(KeyValue::Text)
+                };
+                Ok((f(r)?, key.unwrap_or(KeyValue::Null), col(r, ncols + 1)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(page_of(rows, self.limit, total))
     }
 }
 

@@ -221,4 +221,29 @@ CREATE INDEX IF NOT EXISTS location_connection_idx ON location (server_id, conne
 INSERT INTO version (table_name, table_version) VALUES ('location', 9)
     ON CONFLICT (table_name) DO NOTHING;
 "#,
+    // 5: searches with a leading wildcard (`*1234*`) use trigram indexes (pg_trgm, a trusted
+    // extension the database's owner may create) on the searched columns' lower case. Where the
+    // extension cannot be created, nothing fails: those searches read the table, as before.
+    r#"
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'pg_trgm not available (%): searches with a leading wildcard read the table', SQLERRM;
+END $$;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+        CREATE INDEX end_user_search_user_id ON end_user USING gin (lower(user_id) gin_trgm_ops);
+        CREATE INDEX end_user_search_first_name ON end_user USING gin (lower(first_name) gin_trgm_ops);
+        CREATE INDEX end_user_search_last_name ON end_user USING gin (lower(last_name) gin_trgm_ops);
+        CREATE INDEX end_user_search_primary_extension ON end_user USING gin (lower(primary_extension) gin_trgm_ops);
+        CREATE INDEX end_user_search_self_service_id ON end_user USING gin (lower(self_service_id) gin_trgm_ops);
+        CREATE INDEX device_search_name ON device USING gin (lower(name) gin_trgm_ops);
+        CREATE INDEX device_search_dn ON device USING gin (lower(dn) gin_trgm_ops);
+        CREATE INDEX device_search_owner ON device USING gin (lower(owner) gin_trgm_ops);
+        CREATE INDEX device_search_model ON device USING gin (lower(model) gin_trgm_ops);
+    END IF;
+END $$;
+"#,
 ];

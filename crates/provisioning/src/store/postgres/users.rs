@@ -34,14 +34,14 @@ impl UserRows for PgTx<'_, '_> {
                 vec![l],
             ),
         };
-        let (col, nullable) = user_sort_col(q.sort);
         Paged {
             cols: USER_COLS,
             table: "end_user",
             cond,
-            order: order_by(col, nullable, q.descending, "user_id"),
+            order: user_order(q.sort, q.descending),
             limit: q.limit,
             offset: q.offset,
+            after: q.after.as_ref(),
         }
         .run(self, &params, row_user)
     }

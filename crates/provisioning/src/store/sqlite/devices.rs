@@ -58,19 +58,36 @@ impl DeviceRows for SqliteTx<'_> {
         let terms =
             "name LIKE ?1 ESCAPE '\\' OR dn LIKE ?1 ESCAPE '\\' OR owner LIKE ?1 ESCAPE '\\' \
                      OR model LIKE ?1 ESCAPE '\\'";
-        let (cond, params): (String, Vec<&dyn rusqlite::ToSql>) = match (&like, &mac) {
+        // A leading wildcard narrows through the trigram index: rows holding the pattern's
+        // runs, or the runs of its MAC form (`*aa:bb*` is `AABB` in a device name).
+        let trigrams = q
+            .search
+            .as_ref()
+            .filter(|p| p.leading_wildcard())
+            .and_then(|p| {
+                let plain = p.trigram_query()?;
+                match p.mac_variant() {
+                    None => Some(plain),
+                    Some(m) => Some(format!("({plain}) OR ({})", m.trigram_query()?)),
+                }
+            });
+        let (mut cond, mut params): (String, Vec<&dyn rusqlite::ToSql>) = match (&like, &mac) {
             (None, _) => ("1".into(), vec![]),
             (Some(l), None) => (format!("({terms})"), vec![l]),
             (Some(l), Some(m)) => (format!("({terms} OR name LIKE ?2 ESCAPE '\\')"), vec![l, m]),
         };
-        let (col, nullable) = device_sort_col(q.sort);
+        if let (Some(t), true) = (&trigrams, like.is_some()) {
+            cond = format!("({} AND {cond})", in_search("device", params.len() + 1));
+            params.push(t);
+        }
         let page = Paged {
             cols: DEVICE_COLS,
             table: "device",
             cond: &cond,
-            order: order_by(col, nullable, q.descending, "name"),
+            order: device_order(q.sort, q.descending),
             limit: q.limit,
             offset: q.offset,
+            after: q.after.as_ref(),
         };
         page.run(self.c, &params, row_device)
     }

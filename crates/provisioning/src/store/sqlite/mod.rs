@@ -128,6 +128,9 @@ impl SqliteStore {
             )?;
             tracing::info!(version = i + 1, "applied database migration");
         }
+        for table in ["end_user", "device"] {
+            repair_search_index(&tx, table)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -214,4 +217,30 @@ impl SqliteTx<'_> {
         let rows = st.query_map([], f)?.collect::<rusqlite::Result<Vec<T>>>()?;
         Ok(rows)
     }
+}
+
+/// Rebuild `table`'s trigram search index when it no longer matches the table's rows. It is
+/// keyed by rowid, which SQLite says a VACUUM may renumber (closing gaps, in order): then the
+/// highest rowid or the count differs from what the index recorded.
+fn repair_search_index(c: &Connection, table: &str) -> Result<(), StoreError> {
+    let rows: (i64, i64) = c.query_row(
+        &format!("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM {table}"),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let indexed: (i64, i64) = c.query_row(
+        &format!("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM {table}_search_docsize"),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if rows != indexed {
+        tracing::warn!(
+            table,
+            "the search index did not match its table: rebuilding it"
+        );
+        c.execute_batch(&format!(
+            "INSERT INTO {table}_search({table}_search) VALUES ('rebuild')"
+        ))?;
+    }
+    Ok(())
 }

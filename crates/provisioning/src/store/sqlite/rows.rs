@@ -5,7 +5,7 @@ use crate::model::{
     AuditEntry, Device, EndUser, ObjectName, UniversalDeviceTemplate, UniversalLineTemplate,
     UserProfile,
 };
-use crate::store::{Page, StoreError};
+use crate::store::{After, KeyValue, Page, StoreError};
 use rusqlite::{Connection, Row, ToSql};
 
 pub use crate::store::columns::*;
@@ -190,15 +190,17 @@ pub fn user_params<'a>(u: &'a EndUser, ssid: &'a Option<String>) -> [Box<dyn ToS
     ]
 }
 
-/// A list query's page: `SELECT cols FROM table WHERE cond ORDER BY order` with `params` bound to
-/// `?1…?n` of `cond`, and how many rows match in all.
+/// A list query's page: `SELECT cols FROM table WHERE cond ORDER BY …` with `params` bound to
+/// `?1…?n` of `cond`, from `offset` or (keyset paging) `after` an item, and how many rows match
+/// in all.
 pub struct Paged<'a> {
     pub cols: &'a str,
     pub table: &'a str,
     pub cond: &'a str,
-    pub order: String,
+    pub order: Order<'a>,
     pub limit: Option<u64>,
     pub offset: u64,
+    pub after: Option<&'a After>,
 }
 
 impl Paged<'_> {
@@ -214,26 +216,63 @@ impl Paged<'_> {
             params,
             |r| r.get(0),
         )?;
-        let n = params.len();
+        let mut all: Vec<&dyn ToSql> = params.to_vec();
+        let key;
+        let mut cond = cond.to_owned();
+        if let Some(a) = self.after {
+            let (after, binds_key) = self.order.after(a, all.len() + 1, |i| format!("?{i}"))?;
+            cond = format!("({cond}) AND {after}");
+            key = sql_key(&a.key);
+            if binds_key {
+                all.push(&key);
+            }
+            all.push(&a.tie);
+        }
+        let n = all.len();
+        let (cols, ncols) = (self.cols, self.cols.split(',').count());
+        let (col, tie) = (self.order.col, self.order.tie);
         let sql = format!(
-            "SELECT {} FROM {table} WHERE {cond} ORDER BY {} LIMIT ?{} OFFSET ?{}",
-            self.cols,
-            self.order,
+            "SELECT {cols}, {col}, {tie} FROM {table} WHERE {cond} ORDER BY {} LIMIT ?{} OFFSET ?{}",
+            self.order.order_by(),
             n + 1,
             n + 2
         );
-        let limit = self.limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
-        let offset = self.offset.min(i64::MAX as u64) as i64;
-        let mut all: Vec<&dyn ToSql> = params.to_vec();
+        // One more than the page, to learn whether a next page exists.
+        let limit = self
+            .limit
+            .map_or(-1, |l| l.min(i64::MAX as u64 - 1) as i64 + 1);
+        let offset = if self.after.is_some() {
+            0
+        } else {
+            self.offset.min(i64::MAX as u64) as i64
+        };
         all.push(&limit);
         all.push(&offset);
         let mut st = c.prepare(&sql)?;
-        let items = st
-            .query_map(all.as_slice(), f)?
+        let rows = st
+            .query_map(all.as_slice(), |r| {
+                let key = match r.get::<_, rusqlite::types::Value>(ncols)? {
+                    rusqlite::types::Value::Integer(i) => KeyValue::Int(i),
+                    rusqlite::types::Value::Text(t) => KeyValue::Text(t),
+                    _ => KeyValue::Null,
+                };
+                Ok((f(r)?, key, r.get(ncols + 1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(Page {
-            items,
-            total: total.max(0) as u64,
-        })
+        Ok(page_of(rows, self.limit, total))
+    }
+}
+
+/// "The row is among those `table`'s trigram search index finds for the query bound to `?n`".
+pub fn in_search(table: &str, n: usize) -> String {
+    format!("rowid IN (SELECT rowid FROM {table}_search WHERE {table}_search MATCH ?{n})")
+}
+
+/// A cursor's key as an SQLite value.
+fn sql_key(k: &KeyValue) -> rusqlite::types::Value {
+    match k {
+        KeyValue::Null => rusqlite::types::Value::Null,
+        KeyValue::Int(i) => rusqlite::types::Value::Integer(*i),
+        KeyValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
     }
 }

@@ -24,24 +24,32 @@ impl UserRows for SqliteTx<'_> {
 
     fn users(&self, q: &ListQuery<UserSort>) -> Result<Page<EndUser>, StoreError> {
         let like = q.search.as_ref().map(|p| p.to_like());
+        let trigrams = q
+            .search
+            .as_ref()
+            .filter(|p| p.leading_wildcard())
+            .and_then(|p| p.trigram_query());
         // Without a search there is no condition at all (COUNT(*) of the table is then cheap);
-        // with one, every term of the OR can use its column's case-insensitive index.
-        let (cond, params): (&str, Vec<&dyn rusqlite::ToSql>) = match &like {
-            None => ("1", vec![]),
-            Some(l) => (
-                "(user_id LIKE ?1 ESCAPE '\\' OR last_name LIKE ?1 ESCAPE '\\' OR first_name LIKE ?1 ESCAPE '\\' \
-                 OR primary_extension LIKE ?1 ESCAPE '\\' OR self_service_id LIKE ?1 ESCAPE '\\')",
-                vec![l],
+        // with one, every term of the OR can use its column's case-insensitive index, and a
+        // leading wildcard the trigram index (which only narrows: the terms still decide).
+        let terms = "user_id LIKE ?1 ESCAPE '\\' OR last_name LIKE ?1 ESCAPE '\\' OR first_name LIKE ?1 ESCAPE '\\' \
+                     OR primary_extension LIKE ?1 ESCAPE '\\' OR self_service_id LIKE ?1 ESCAPE '\\'";
+        let (cond, params): (String, Vec<&dyn rusqlite::ToSql>) = match (&like, &trigrams) {
+            (None, _) => ("1".into(), vec![]),
+            (Some(l), None) => (format!("({terms})"), vec![l]),
+            (Some(l), Some(t)) => (
+                format!("({} AND ({terms}))", in_search("end_user", 2)),
+                vec![l, t],
             ),
         };
-        let (col, nullable) = user_sort_col(q.sort);
         let page = Paged {
             cols: USER_COLS,
             table: "end_user",
-            cond,
-            order: order_by(col, nullable, q.descending, "user_id"),
+            cond: &cond,
+            order: user_order(q.sort, q.descending),
             limit: q.limit,
             offset: q.offset,
+            after: q.after.as_ref(),
         };
         page.run(self.c, &params, row_user)
     }
