@@ -74,6 +74,8 @@ pub struct Config {
     pub initial_admin_password_file: PathBuf,
     /// The HTTPS listener's certificate and key files, when `phone_config.https_listen` is set.
     pub tls: Option<TlsFiles>,
+    /// The admin listener's certificate and key, when it serves HTTPS (`admin.tls_certificate`).
+    pub admin_tls: Option<TlsFiles>,
     /// Where out-of-dialog requests to phones go (`sip.outbound_proxy`), if anywhere.
     pub outbound_proxy: Option<HostPort>,
     /// `registrar.trusted_proxies`: the sources whose `P-Asserted-Identity` is believed.
@@ -90,6 +92,16 @@ pub struct TlsFiles {
 }
 
 impl Config {
+    /// The admin listener's base URL (`http://` or `https://`, and its address).
+    pub fn admin_url(&self) -> String {
+        let scheme = if self.admin_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.raw.admin.listen)
+    }
+
     /// Whether the configuration server runs (over HTTP, HTTPS or both).
     pub fn serves_phone_files(&self) -> bool {
         self.raw.phone_config.http_listen.is_some() || self.raw.phone_config.https_listen.is_some()
@@ -613,6 +625,27 @@ impl RawConfig {
             }
             (None, None, None) => None,
         };
+        let admin_tls = match (&self.admin.tls_certificate, &self.admin.tls_private_key) {
+            (Some(c), Some(k)) => Some(TlsFiles {
+                certificate: resolve(base, c),
+                private_key: resolve(base, k),
+            }),
+            (Some(_), None) => {
+                issues.push(issue(
+                    "admin.tls_certificate",
+                    "needs admin.tls_private_key (a PEM file)",
+                ));
+                None
+            }
+            (None, Some(_)) => {
+                issues.push(issue(
+                    "admin.tls_private_key",
+                    "needs admin.tls_certificate (a PEM file)",
+                ));
+                None
+            }
+            (None, None) => None,
+        };
         if pc.first_fetch_window.is_zero() {
             issues.push(issue(
                 "phone_config.first_fetch_window",
@@ -649,6 +682,7 @@ impl RawConfig {
                 secret_key_file,
                 initial_admin_password_file: data_dir.join("initial-admin-password"),
                 tls,
+                admin_tls,
                 outbound_proxy,
                 trusted_proxies,
                 warnings,

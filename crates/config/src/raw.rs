@@ -483,6 +483,11 @@ pub struct Admin {
     pub max_connections_per_source: u32,
     /// Connections at once in all.
     pub max_connections: u32,
+    /// Serve the admin listener over HTTPS with this certificate chain (PEM; with
+    /// `tls_private_key`). Read again at SIGHUP. Unset: plain HTTP.
+    pub tls_certificate: Option<PathBuf>,
+    /// The private key of `tls_certificate` (PEM).
+    pub tls_private_key: Option<PathBuf>,
 }
 impl Default for Admin {
     fn default() -> Self {
@@ -497,6 +502,8 @@ impl Default for Admin {
             connection_idle_timeout: Duration::from_secs(30),
             max_connections_per_source: 32,
             max_connections: 256,
+            tls_certificate: None,
+            tls_private_key: None,
         }
     }
 }

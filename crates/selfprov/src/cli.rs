@@ -12,9 +12,9 @@ use std::path::PathBuf;
 export, audit, admin, token) are requests of the HTTP API: with --url to a running service (as \
 the token's owner, `api:<account>` in the audit; a phone is told of a release, move, replace or \
 assign at once), else to the same API in this process on the configured database (as the OS \
-user, `cli:<user>`; phones are not told). Local only, --url does not apply: serve, \
-check-config, status, registrations, hash-secret, demo, prompts, phone, config, and \
-`device autoregister`."
+user, `cli:<user>`; phones are not told). status and registrations ask the service at --url, \
+else the one this configuration runs. Local only, --url does not apply: serve, check-config, \
+hash-secret, demo, prompts, phone, config, and `device autoregister`."
 )]
 pub struct Cli {
     /// Configuration file (not read by the administrative commands with --url).
@@ -46,6 +46,10 @@ pub struct RemoteArgs {
     /// A file holding the API token for --url (taken before --token).
     #[arg(long, global = true, env = "SELFPROV_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// For an https:// --url: the certificate authorities (PEM) that may have signed the
+    /// service's certificate; default: the system's (/etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, global = true, env = "SELFPROV_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

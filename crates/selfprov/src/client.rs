@@ -5,10 +5,12 @@
 //! written once against it, so rules, messages, output and the audit cannot differ between the
 //! two; only a running service can tell a phone of a change (NOTIFY check-sync).
 
+use crate::client_tls::Trust;
 use anyhow::{anyhow, bail, Context, Result};
 use axum::body::{Body, Bytes};
 use axum::http::{header, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
+use rustls::pki_types::ServerName;
 use selfprov_api::auth::LocalCaller;
 use selfprov_api::problem::Problem;
 use selfprov_operations::settings::SettingsBase;
@@ -28,6 +30,8 @@ enum Transport {
         /// `host:port`, for the connection and the `Host` header.
         authority: String,
         token: String,
+        /// `https://`: the name the certificate is checked for, and what is trusted.
+        tls: Option<(ServerName<'static>, Arc<rustls::ClientConfig>)>,
     },
     /// The API router on the local database, authorised as the command line.
     InProcess {
@@ -154,34 +158,39 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 impl Client {
-    /// A client of the service at `remote.url` (`http://host:port`, the admin listener).
-    pub fn http(remote: Remote) -> Result<Client> {
+    /// A client of the service at `remote.url` (`http://host:port` or `https://host:port`, the
+    /// admin listener); `trust` says which certificates an `https://` one may show.
+    pub fn http(remote: Remote, trust: &Trust) -> Result<Client> {
         let uri: Uri = remote
             .url
             .parse()
             .with_context(|| format!("--url `{}` is not a URL", remote.url))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => bail!(
-                "--url: the admin listener serves plain HTTP; reach a remote one through a tunnel (ssh -L 8080:127.0.0.1:8080 host) and give http://127.0.0.1:8080"
-            ),
-            _ => bail!("--url `{}` must start with http://", remote.url),
-        }
+        let (default_port, tls) = match uri.scheme_str() {
+            Some("http") => (80, false),
+            Some("https") => (443, true),
+            _ => bail!("--url `{}` must start with http:// or https://", remote.url),
+        };
         if !matches!(uri.path(), "" | "/" | "/api/v1" | "/api/v1/") {
-            bail!("--url: give the admin listener's address only, e.g. http://host:8080");
+            bail!("--url: give the admin listener's address only, e.g. https://host:8080");
         }
-        let authority = uri
+        let a = uri
             .authority()
-            .map(|a| match a.port_u16() {
-                Some(_) => a.to_string(),
-                None => format!("{}:80", a.host()),
-            })
             .ok_or_else(|| anyhow!("--url `{}` has no host", remote.url))?;
+        let authority = format!("{}:{}", a.host(), a.port_u16().unwrap_or(default_port));
+        let tls = if tls {
+            Some((
+                crate::client_tls::server_name(a.host())?,
+                crate::client_tls::client_config(trust)?,
+            ))
+        } else {
+            None
+        };
         Ok(Client {
             rt: runtime()?,
             to: Transport::Http {
                 authority,
                 token: remote.token,
+                tls,
             },
         })
     }
@@ -237,15 +246,22 @@ impl Client {
                     Ok(Answer { status, body })
                 })
             }
-            Transport::Http { authority, token } => {
+            Transport::Http {
+                authority,
+                token,
+                tls,
+            } => {
                 let req = req
                     .header(header::HOST, authority.as_str())
                     .header(header::AUTHORIZATION, format!("Bearer {token}"))
                     .body(Full::new(Bytes::from(bytes)))
                     .context("building the request")?;
+                let scheme = if tls.is_some() { "https" } else { "http" };
                 self.rt
-                    .block_on(http_request(authority, req))
-                    .with_context(|| format!("no answer from the service at http://{authority}"))
+                    .block_on(http_request(authority, tls.as_ref(), req))
+                    .with_context(|| {
+                        format!("no answer from the service at {scheme}://{authority}")
+                    })
             }
         }
     }
@@ -327,13 +343,34 @@ pub fn path(collection: &str, key: &str) -> String {
 }
 
 /// One HTTP/1.1 request on its own connection.
-async fn http_request(authority: &str, req: Request<Full<Bytes>>) -> Result<Answer> {
+async fn http_request(
+    authority: &str,
+    tls: Option<&(ServerName<'static>, Arc<rustls::ClientConfig>)>,
+    req: Request<Full<Bytes>>,
+) -> Result<Answer> {
     let stream = tokio::time::timeout(
         Duration::from_secs(10),
         tokio::net::TcpStream::connect(authority),
     )
     .await
     .map_err(|_| anyhow!("connecting timed out"))??;
+    match tls {
+        None => exchange(stream, req).await,
+        Some((name, config)) => {
+            let stream = tokio_rustls::TlsConnector::from(config.clone())
+                .connect(name.clone(), stream)
+                .await
+                .context("TLS handshake")?;
+            exchange(stream, req).await
+        }
+    }
+}
+
+/// One request and its answer on a connection.
+async fn exchange<S>(stream: S, req: Request<Full<Bytes>>) -> Result<Answer>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     let conn = tokio::spawn(conn);

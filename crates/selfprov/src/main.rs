@@ -6,6 +6,8 @@
 mod admin;
 mod cli;
 mod client;
+mod client_tls;
+mod live;
 mod log_format;
 mod logging;
 mod output;
@@ -36,6 +38,22 @@ fn main() -> ExitCode {
         return finish(
             remote_client(url, &cli.remote).and_then(|c| run_api(cli.command, &c, None)),
         );
+    }
+    if let (Some(url), Command::Status { json } | Command::Registrations { json }) =
+        (&cli.remote.url, &cli.command)
+    {
+        let log = selfprov_config::Log::default();
+        logging::init(&log.format, &log.level);
+        let status = matches!(cli.command, Command::Status { .. });
+        let json = *json;
+        return finish(remote_client(url, &cli.remote).and_then(|c| {
+            if status {
+                Ok(show_status(&live::remote_status(&c)?, json))
+            } else {
+                show_registrations(&live::remote_registrations(&c)?, json);
+                Ok(ExitCode::SUCCESS)
+            }
+        }));
     }
     let cfg = match load_config(&cli) {
         Ok(c) => c,
@@ -76,11 +94,10 @@ fn uses_api(cmd: &Command) -> bool {
 }
 
 fn remote_client(url: &str, r: &RemoteArgs) -> Result<Client> {
-    Client::http(Remote::from_options(
-        url,
-        r.token.as_deref(),
-        r.token_file.as_ref(),
-    )?)
+    Client::http(
+        Remote::from_options(url, r.token.as_deref(), r.token_file.as_ref())?,
+        &client_tls::Trust::Authorities(r.ca_file.clone()),
+    )
 }
 
 /// An administrative command, through `c`. `cfg` is the configuration when working on the local
@@ -147,22 +164,8 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
         Command::Status { json } => {
             // A running service answers for itself (registrations, active calls); otherwise the
             // status is computed from the configuration.
-            if let Some(live) = admin_get(cfg.raw.admin.listen, "/status") {
-                if json {
-                    println!("{live}");
-                } else {
-                    print_live_status(&live);
-                }
-                let ready = live.get("ready").and_then(|v| v.as_bool()).unwrap_or(false);
-                let draining = live
-                    .get("draining")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                return Ok(if ready && !draining {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                });
+            if let Some(live) = live::local(cfg, "/status") {
+                return Ok(show_status(&live, json));
             }
             // Settings changed at run time live in the database, when there is one.
             let st = if !matches!(cfg.database, selfprov_config::DatabaseTarget::Sqlite(_))
@@ -195,18 +198,14 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
             }
         }
         Command::Registrations { json } => {
-            let Some(regs) = admin_get(cfg.raw.admin.listen, "/registrations") else {
+            let Some(regs) = live::local(cfg, "/registrations") else {
                 eprintln!(
                     "error: no selfprov service answers at {} (the registrations live in the running service)",
                     cfg.raw.admin.listen
                 );
                 return Ok(ExitCode::from(1));
             };
-            if json {
-                println!("{regs}");
-            } else {
-                print_registrations(&regs);
-            }
+            show_registrations(&regs, json);
         }
         Command::HashSecret => {
             let mut s = String::new();
@@ -265,18 +264,28 @@ fn run(cmd: Command, cfg: &Config) -> Result<ExitCode> {
 }
 
 /// GET `path` (JSON) from a running service's admin listener, if one answers.
-fn admin_get(addr: std::net::SocketAddr, path: &str) -> Option<serde_json::Value> {
-    use std::io::{Read, Write};
-    let timeout = std::time::Duration::from_millis(500);
-    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(6)))
-        .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: selfprov\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
-    let body = resp.split_once("\r\n\r\n")?.1;
-    serde_json::from_str(body).ok()
+/// Print a running service's status; exit 0 when it is ready and not draining.
+fn show_status(live: &serde_json::Value, json: bool) -> ExitCode {
+    if json {
+        println!("{live}");
+    } else {
+        print_live_status(live);
+    }
+    let ready = live["ready"].as_bool().unwrap_or(false);
+    let draining = live["draining"].as_bool().unwrap_or(false);
+    if ready && !draining {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn show_registrations(regs: &serde_json::Value, json: bool) {
+    if json {
+        println!("{regs}");
+    } else {
+        print_registrations(regs);
+    }
 }
 
 fn print_live_status(v: &serde_json::Value) {

@@ -160,3 +160,132 @@ fn a_missing_private_key_stops_the_start_and_names_the_file() {
         err.lines()
     );
 }
+
+/// `openssl ARGS`, which must succeed.
+fn openssl(args: &[&str]) {
+    let o = Command::new(require_tool("openssl"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// An authority (`<dir>/<name>-ca.pem`) and a certificate it signed for 127.0.0.1 with its key,
+/// as a site's PKI would issue: (authority, certificate, key).
+fn issued_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |suffix: &str| dir.join(format!("{name}{suffix}")).display().to_string();
+    let (ca, ca_key, csr, cert, key, ext) = (
+        p("-ca.pem"),
+        p("-ca.key"),
+        p(".csr"),
+        p(".pem"),
+        p(".key"),
+        p(".ext"),
+    );
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    let args = |line: String| {
+        let v: Vec<String> = line.split(' ').map(str::to_owned).collect();
+        openssl(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    };
+    let subject = |cn: &str| ["-subj".to_owned(), format!("/CN={cn}")];
+    let [a, b] = subject("test-authority");
+    args(format!(
+        "req -x509 -days 2 {a} {b} {ec} -keyout {ca_key} -out {ca}"
+    ));
+    let [a, b] = subject("selfprov-admin");
+    args(format!("req -new {a} {b} {ec} -keyout {key} -out {csr}"));
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    args(format!(
+        "x509 -req -days 2 -in {csr} -CA {ca} -CAkey {ca_key} -CAcreateserial -extfile {ext} -out {cert}"
+    ));
+    (ca.into(), cert.into(), key.into())
+}
+
+/// `selfprov ARGS` on the test's configuration: (success, stdout and stderr).
+fn selfprov(s: &Service, args: &[&str]) -> (bool, String) {
+    let o = cli_run(s, args, "");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}
+
+#[test]
+fn the_admin_listener_serves_https_to_browsers_the_api_and_the_cli() {
+    let s = config("e2e-admin-https");
+    let tls = s.dir.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let (ca, cert, key) = issued_certificate(&tls, "admin");
+    let (stranger, _, _) = issued_certificate(&tls, "stranger");
+    s.edit(
+        "max_connections = 256\n",
+        &format!(
+            "max_connections = 256\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let (_svc, err) = start_service(&s);
+    let base = format!("https://127.0.0.1:{}", s.admin_port);
+    assert!(
+        ready_line(&err).contains(&format!("admin={base}")),
+        "{}",
+        ready_line(&err)
+    );
+    // A browser-like client that checks the certificate; plain HTTP gets no answer.
+    let (code, status, body) = curl(&ca, &format!("{base}/health"), None);
+    assert_eq!((code, status), (0, 200), "{body}");
+    let (_, status, _) = curl(&ca, &format!("{base}/api/v1/users"), None);
+    assert_eq!(status, 401, "the API still wants a token over HTTPS");
+    let (code, status, body) = curl(&ca, &format!("{base}/"), None);
+    assert_eq!((code, status), (0, 200), "the console: {body}");
+    let plain = Command::new(require_tool("curl"))
+        .args(["-sS", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{}/health", s.admin_port))
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "plain HTTP must not be served");
+
+    // The local status and registrations reach the service over HTTPS (trusting exactly the
+    // configured certificate).
+    let (ok, out) = selfprov(&s, &["status"]);
+    assert!(
+        ok && out.contains("Ready") && out.contains("active calls"),
+        "{out}"
+    );
+    let (ok, out) = selfprov(&s, &["registrations"]);
+    assert!(ok && out.contains("phone(s) registered"), "{out}");
+
+    // --url https://… with the authority that signed the certificate; a client trusting
+    // another authority refuses the connection and says why.
+    let token = common::api::account(&s, "alice", "administrator");
+    let remote = |ca: &Path, args: &[&str]| {
+        let mut a = vec![
+            "--url",
+            &base,
+            "--token",
+            &token,
+            "--ca-file",
+            ca.to_str().unwrap(),
+        ];
+        a.extend_from_slice(args);
+        selfprov(&s, &a)
+    };
+    let (ok, out) = remote(&ca, &["user", "list", "--json"]);
+    assert!(ok, "{out}");
+    let (ok, out) = remote(&ca, &["status"]);
+    assert!(ok && out.contains("Ready"), "{out}");
+    let (ok, out) = remote(&ca, &["registrations", "--json"]);
+    assert!(ok && out.contains("\"registrations\""), "{out}");
+    let (ok, out) = remote(&stranger, &["user", "list"]);
+    assert!(
+        !ok && out.contains("https://127.0.0.1") && out.contains("TLS"),
+        "{out}"
+    );
+}

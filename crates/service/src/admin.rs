@@ -7,6 +7,7 @@
 use crate::http_listener;
 use crate::metrics::Metrics;
 use crate::registrar::RegistrationView;
+use crate::tls::Certificate;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use selfprov_sip::tcp_limits::TcpLimits;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -107,14 +110,34 @@ pub async fn bind(
     queries: mpsc::UnboundedSender<Query>,
     api: Router,
     limits: TcpLimits,
-) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
+    tls: Option<Arc<Certificate>>,
+) -> std::io::Result<(SocketAddr, Pin<Box<dyn Future<Output = ()> + Send>>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let app = router(status, metrics, queries, api);
-    Ok((
-        local,
-        http_listener::serve(listener, "admin", limits, app, http_listener::plain),
-    ))
+    let serving: Pin<Box<dyn Future<Output = ()> + Send>> = match tls {
+        None => Box::pin(http_listener::serve(
+            listener,
+            "admin",
+            limits,
+            app,
+            http_listener::plain,
+        )),
+        Some(certificate) => {
+            let handshake = move |tcp: tokio::net::TcpStream, peer: SocketAddr| {
+                let certificate = certificate.clone();
+                async move { crate::tls::accept(&certificate, tcp, peer).await }
+            };
+            Box::pin(http_listener::serve(
+                listener,
+                "admin-tls",
+                limits,
+                app,
+                handshake,
+            ))
+        }
+    };
+    Ok((local, serving))
 }
 
 async fn health(State(s): State<AdminState>) -> Response {
@@ -248,6 +271,7 @@ mod tests {
             queries.clone(),
             Router::new(),
             TcpLimits::default(),
+            None,
         )
         .await
         .unwrap();

@@ -48,6 +48,7 @@ mod sip_events;
 mod start;
 mod state;
 mod status;
+pub mod tls;
 mod unclaimed_sweep;
 mod work;
 

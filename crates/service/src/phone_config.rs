@@ -1,7 +1,7 @@
 //! Starting the configuration server from the configuration: the device-secret key, the
 //! templates, and what phones' files must say (where to register, where to fetch, the route point).
 
-use crate::config_server::tls::Certificate;
+use crate::tls::Certificate;
 use crate::config_server::{ConfigServer, View};
 
 /// Where phones fetch their files when no configuration server runs here (for `config render`).

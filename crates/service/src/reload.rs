@@ -93,10 +93,11 @@ fn load(base: Result<Config, String>, ops: &Operations) -> Result<Loaded, String
     let catalog = load_catalog(&effective).map_err(|e| e.to_string())?;
     let templates = load_templates(&effective)?;
     let outbound_proxy = OutboundProxy::resolve(effective.outbound_proxy.as_ref())?;
-    let tls = effective
-        .tls
+    let tls = effective.tls.as_ref().map(crate::tls::load).transpose()?;
+    let admin_tls = effective
+        .admin_tls
         .as_ref()
-        .map(crate::config_server::tls::load)
+        .map(crate::tls::load)
         .transpose()?;
     Ok(Loaded {
         base,
@@ -105,6 +106,7 @@ fn load(base: Result<Config, String>, ops: &Operations) -> Result<Loaded, String
         templates,
         outbound_proxy,
         tls,
+        admin_tls,
     })
 }
 
@@ -153,6 +155,7 @@ impl Service {
             templates,
             outbound_proxy,
             tls,
+            admin_tls,
         } = match r {
             Err(why) => {
                 return tracing::error!(%why, "reload refused; the running configuration stays in force")
@@ -206,6 +209,16 @@ impl Service {
         if let (Some(current), Some(t)) = (&self.tls_certificate, tls) {
             current.replace(t);
             tracing::info!("configuration server: TLS certificate read again");
+        }
+        match (&self.admin_certificate, admin_tls) {
+            (Some(current), Some(t)) => {
+                current.replace(t);
+                tracing::info!("admin listener: TLS certificate read again");
+            }
+            (None, Some(_)) | (Some(_), None) => tracing::warn!(
+                "admin.tls_certificate was added or removed: the admin listener changes between HTTP and HTTPS at the next restart"
+            ),
+            (None, None) => {}
         }
         self.metrics
             .prompt_cache_bytes

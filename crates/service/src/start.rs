@@ -189,9 +189,16 @@ pub async fn serve(base: Config) -> Result<()> {
     let tls = base
         .tls
         .as_ref()
-        .map(crate::config_server::tls::load)
+        .map(crate::tls::load)
         .transpose()
         .map_err(|e| anyhow!(e))?;
+    let admin_certificate = base
+        .admin_tls
+        .as_ref()
+        .map(crate::tls::load)
+        .transpose()
+        .map_err(|e| anyhow!("admin listener: {e}"))?
+        .map(crate::tls::Certificate::new);
     let ops = Operations::new(open_store(&base)?);
     let first_start = ops
         .users(&ListQuery {
@@ -255,6 +262,7 @@ pub async fn serve(base: Config) -> Result<()> {
             a.max_connections_per_source,
             a.max_connections,
         ),
+        admin_certificate.clone(),
     )
     .await
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
@@ -292,7 +300,8 @@ pub async fn serve(base: Config) -> Result<()> {
         .map_or_else(|| "off".to_owned(), |a| format!("https://{a}"));
     let operator = crate::signals::install()?;
     tracing::info!(
-        sip = %sip.local, rtp = %rtp_addr, admin = %format!("http://{admin_addr}"),
+        sip = %sip.local, rtp = %rtp_addr,
+        admin = %format!("{}://{admin_addr}", if admin_certificate.is_some() { "https" } else { "http" }),
         config = %if config_url.is_empty() { "off" } else { config_url.as_str() }, config_tls = %https, tftp = %tftp,
         route_point = %cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
         prompts = catalog.len(), database = ops.backend(), startup_ms = started.elapsed().as_millis() as u64,
@@ -324,6 +333,7 @@ pub async fn serve(base: Config) -> Result<()> {
         rtp_seen: RtpSeen::default(),
         settings_revision,
         tls_certificate: config_server.as_ref().and_then(|s| s.certificate.clone()),
+        admin_certificate,
         config_server: config_server.map(|s| s.server),
         config_url,
     };

@@ -105,7 +105,9 @@ pub(crate) struct Service {
     /// The configuration server, when `phone_config.http_listen` is set.
     pub config_server: Option<Arc<crate::config_server::ConfigServer>>,
     /// The configuration server's HTTPS certificate (replaced at reload), when it serves HTTPS.
-    pub tls_certificate: Option<Arc<crate::config_server::tls::Certificate>>,
+    pub tls_certificate: Option<Arc<crate::tls::Certificate>>,
+    /// The admin listener's HTTPS certificate (replaced at reload), when it serves HTTPS.
+    pub admin_certificate: Option<Arc<crate::tls::Certificate>>,
     /// Where phones fetch their files (`http://host:port`).
     pub config_url: String,
 }

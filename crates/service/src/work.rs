@@ -24,6 +24,8 @@ pub(crate) struct Loaded {
     pub outbound_proxy: Option<OutboundProxy>,
     /// The HTTPS listener's certificate, read again.
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// The admin listener's certificate, read again.
+    pub admin_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Results of work done off the loop.

@@ -9,7 +9,7 @@ pub mod fetch;
 pub mod history;
 pub mod tftp;
 pub mod throttle;
-pub mod tls;
+mod https;
 
 use crate::http_listener;
 use crate::screen_claim::ScreenClaim;

@@ -1,17 +1,16 @@
-//! HTTPS for the configuration server: rustls with the configured certificate chain and key,
-//! read again at SIGHUP (a renewed certificate needs no restart; connections already open keep
-//! the one they started with). HTTP/1.1, as phones speak it; TLS 1.2 and 1.3.
+//! HTTPS for the configuration server and the admin listener: rustls with the configured
+//! certificate chain and key, read again at SIGHUP (a renewed certificate needs no restart;
+//! connections already open keep the one they started with). HTTP/1.1, as phones speak it;
+//! TLS 1.2 and 1.3.
 
-use super::ConfigServer;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 use selfprov_config::TlsFiles;
-use selfprov_sip::tcp_limits::TcpLimits;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,37 +68,23 @@ impl Certificate {
     }
 }
 
-impl ConfigServer {
-    /// Bind the HTTPS listener; the bound address and the serving future, which admits
-    /// connections under `limits` (see `http_listener`) before their TLS handshake.
-    pub async fn bind_tls(
-        self: &Arc<Self>,
-        addr: SocketAddr,
-        certificate: Arc<Certificate>,
-        limits: TcpLimits,
-    ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
-        let listener = TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
-        let handshake = move |tcp: TcpStream, peer: SocketAddr| {
-            let acceptor = tokio_rustls::TlsAcceptor::from(certificate.current());
-            async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => Some(s),
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        None
-                    }
-                }
-            }
-        };
-        let app = self.router();
-        Ok((
-            local,
-            crate::http_listener::serve(listener, "config-tls", limits, app, handshake),
-        ))
+/// The TLS handshake of a connection admitted by a listener, with the certificate in use at
+/// this moment; `None` (logged at debug) when it fails or takes longer than 10 s.
+pub async fn accept(
+    certificate: &Certificate,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(certificate.current());
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            None
+        }
     }
 }
