@@ -197,4 +197,7 @@ CREATE TABLE device_seen (
     seen_ms BIGINT NOT NULL
 );
 "#,
+    // 9: whether a profile's users may log in to the self-care portal (docs/self-care.md); on by
+    // default, as CUCM's end users reach Self Care through the default end-user group.
+    "ALTER TABLE user_profile ADD COLUMN allow_self_care INTEGER NOT NULL DEFAULT 1;",
 ];

@@ -221,4 +221,6 @@ CREATE INDEX IF NOT EXISTS location_connection_idx ON location (server_id, conne
 INSERT INTO version (table_name, table_version) VALUES ('location', 9)
     ON CONFLICT (table_name) DO NOTHING;
 "#,
+    // 5: whether a profile's users may log in to the self-care portal (SQLite's migration 9).
+    "ALTER TABLE user_profile ADD COLUMN allow_self_care BOOLEAN NOT NULL DEFAULT TRUE;",
 ];
