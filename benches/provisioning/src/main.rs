@@ -81,6 +81,7 @@ fn main() {
                 ult: None,
                 allow_self_provisioning: true,
                 device_limit: 20,
+                allow_self_care: true,
             })
         })
         .unwrap();

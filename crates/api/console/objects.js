@@ -21,7 +21,10 @@ const KINDS = {
       text('Line template (ULT)', 'ult'),
       flag('Allow self-provisioning', 'allow_self_provisioning'),
       ['Device limit', 'device_limit', { type: 'number', help: 'Phones a user of this profile may self-provision.' }],
+      ['Allow the self-care portal', 'allow_self_care', { type: 'checkbox', help: 'Users log in at /self-care/ with their self-service ID and PIN.' }],
     ],
+    // A new profile's users may use self-care unless the box is cleared (as the API's default).
+    defaults: { allow_self_care: true },
   },
   udts: {
     title: 'Universal device templates', one: 'UDT', api: '/udts',
@@ -73,6 +76,7 @@ async function list(main, route, kindName, params, ctx) {
       ['Description', (o) => o.description],
       ...(kindName === 'profiles' ? [
         ['Self-provisioning', (o) => (o.allow_self_provisioning ? `yes, up to ${o.device_limit}` : 'no')],
+        ['Self-care', (o) => (o.allow_self_care ? 'yes' : 'no')],
         ['Default', (o) => (o.system_default ? 'yes' : '')],
       ] : []),
     ], page.items),
@@ -82,7 +86,7 @@ async function list(main, route, kindName, params, ctx) {
 function create(main, base, k) {
   show(main,
     h('h1', { text: `New ${k.one}` }),
-    form([field('Name', 'name', { required: true }), ...inputs(k, {}, false)], `Create ${k.one}`, async (v) => {
+    form([field('Name', 'name', { required: true }), ...inputs(k, k.defaults || {}, false)], `Create ${k.one}`, async (v) => {
       const body = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== '' && x !== null));
       await send('POST', k.api, body);
       announce(`${k.one} ${v.name} created`);

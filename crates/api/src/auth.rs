@@ -86,17 +86,22 @@ pub async fn authenticate(
 
 /// The session cookie's value, if the request has one.
 pub fn session_cookie(h: &axum::http::HeaderMap) -> Option<String> {
+    cookie_named(h, COOKIE)
+}
+
+/// The value of the cookie `name`, if the request has one.
+pub(crate) fn cookie_named(h: &axum::http::HeaderMap, name: &str) -> Option<String> {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
 }
 
 /// Compare without an early exit (the CSRF token is a secret of the session).
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

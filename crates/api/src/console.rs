@@ -4,6 +4,10 @@
 //! sends the session's anti-CSRF token with every change. Nothing is loaded from elsewhere, and
 //! the Content-Security-Policy says so to the browser.
 //!
+//! The self-care portal for end users (docs/self-care.md) is served the same way from
+//! `crates/api/self-care/` at `/self-care/` (its page) and `/self-care/<file>`, a client of the
+//! portal's own API (`/api/v1/self-care/…`).
+//!
 //! The files are open (they hold no data); every answer with data is the API's, behind
 //! authentication.
 
@@ -26,15 +30,15 @@ struct File {
 }
 
 macro_rules! files {
-    ($($name:literal => $mime:expr),* $(,)?) => {
-        &[$(File { name: $name, mime: $mime, body: include_str!(concat!("../console/", $name)) }),*]
+    ($dir:literal: $($name:literal => $mime:expr),* $(,)?) => {
+        &[$(File { name: $name, mime: $mime, body: include_str!(concat!("../", $dir, "/", $name)) }),*]
     };
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Every file of the console (the page itself is `index.html`).
-const FILES: &[File] = files! {
+const FILES: &[File] = files! { "console":
     "index.html" => "text/html; charset=utf-8",
     "style.css" => "text/css; charset=utf-8",
     "app.js" => JS,
@@ -50,21 +54,40 @@ const FILES: &[File] = files! {
     "accounts.js" => JS,
 };
 
-/// The console's routes: `/` and `/console/{file}`.
+/// Every file of the self-care portal (its page is `index.html`).
+const PORTAL_FILES: &[File] = files! { "self-care":
+    "index.html" => "text/html; charset=utf-8",
+    "portal.css" => "text/css; charset=utf-8",
+    "portal.js" => JS,
+    "texts.js" => JS,
+};
+
+/// The console's routes, `/` and `/console/{file}`, and the portal's, `/self-care/` and
+/// `/self-care/{file}`.
 pub fn router() -> Router {
     Router::new()
-        .route("/", get(|| async { serve("index.html") }))
+        .route("/", get(|| async { serve(FILES, "index.html") }))
         .route(
             "/console/{file}",
-            get(|Path(file): Path<String>| async move { serve(&file) }),
+            get(|Path(file): Path<String>| async move { serve(FILES, &file) }),
+        )
+        .route(
+            "/self-care",
+            get(|| async { axum::response::Redirect::permanent("/self-care/") }),
+        )
+        .route(
+            "/self-care/",
+            get(|| async { serve(PORTAL_FILES, "index.html") }),
+        )
+        .route(
+            "/self-care/{file}",
+            get(|Path(file): Path<String>| async move { serve(PORTAL_FILES, &file) }),
         )
 }
 
-fn serve(name: &str) -> Response {
-    let Some(f) = FILES.iter().find(|f| f.name == name) else {
-        return with_security_headers(
-            (StatusCode::NOT_FOUND, "no such console file\n").into_response(),
-        );
+fn serve(files: &[File], name: &str) -> Response {
+    let Some(f) = files.iter().find(|f| f.name == name) else {
+        return with_security_headers((StatusCode::NOT_FOUND, "no such file\n").into_response());
     };
     let r = (
         [
@@ -135,11 +158,32 @@ mod tests {
         assert_eq!(outside.status(), StatusCode::NOT_FOUND);
     }
 
-    /// Everything the page loads is one of our files, and nothing comes from another origin.
+    #[tokio::test]
+    async fn the_portal_is_served_at_self_care() {
+        for path in ["/self-care/", "/self-care/portal.js", "/self-care/texts.js"] {
+            let r = get_path(path).await;
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            assert!(r.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"));
+        }
+        assert_eq!(
+            get_path("/self-care").await.status(),
+            StatusCode::PERMANENT_REDIRECT
+        );
+        assert_eq!(
+            get_path("/self-care/app.js").await.status(),
+            StatusCode::NOT_FOUND,
+            "the console's files are not the portal's"
+        );
+    }
+
+    /// Everything a page loads is one of our files, and nothing comes from another origin.
     #[test]
-    fn the_console_loads_only_its_own_files() {
-        let names: Vec<&str> = FILES.iter().map(|f| f.name).collect();
-        for f in FILES {
+    fn the_console_and_portal_load_only_their_own_files() {
+        let names: Vec<&str> = FILES.iter().chain(PORTAL_FILES).map(|f| f.name).collect();
+        for f in FILES.iter().chain(PORTAL_FILES) {
             let body = f.body.replace("'http://www.w3.org/2000/svg'", "");
             assert!(
                 !body.contains("http://") && !body.contains("https://"),
@@ -147,14 +191,13 @@ mod tests {
                 f.name
             );
             // Module imports (`from './x.js'`) and the page's links name files we serve.
-            for part in f
-                .body
-                .split(['\'', '"'])
-                .filter(|p| p.starts_with("./") || p.starts_with("/console/"))
-            {
+            for part in f.body.split(['\'', '"']).filter(|p| {
+                p.starts_with("./") || p.starts_with("/console/") || p.starts_with("/self-care/")
+            }) {
                 let file = part
                     .trim_start_matches("./")
-                    .trim_start_matches("/console/");
+                    .trim_start_matches("/console/")
+                    .trim_start_matches("/self-care/");
                 if file.ends_with(".js") || file.ends_with(".css") {
                     assert!(
                         names.contains(&file),

@@ -36,6 +36,7 @@ use utoipa_axum::routes;
         (name = "live", description = "Calls in progress and registered phones"),
         (name = "accounts", description = "Administrator accounts"),
         (name = "tokens", description = "API tokens"),
+        (name = "self-care", description = "End users' self-care portal: login with self-service ID and PIN, my phones, release, PIN change (a session of its own, the `selfprov_self_care` cookie)"),
         (name = "docs", description = "This description")
     )
 )]

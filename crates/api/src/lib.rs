@@ -10,10 +10,11 @@
 //!
 //! One module per resource: [`templates`] (`/udts`, `/ults`), [`profiles`], [`users`],
 //! [`devices`], [`settings`], [`audit`], [`import`] (CSV import and export), [`live`] (calls and
-//! registrations), [`accounts`] (administrators and tokens), [`session`] (login); the five
-//! operations of named objects are written once in [`crud`]. [`docs`] generates the OpenAPI 3.1
+//! registrations), [`accounts`] (administrators and tokens), [`session`] (login),
+//! [`self_care`] (the end users' portal, with sessions of its own, outside this
+//! authentication); the five operations of named objects are written once in [`crud`]. [`docs`] generates the OpenAPI 3.1
 //! document and its page. [`console`] serves the web console (embedded HTML, CSS and JavaScript
-//! modules) at `/`, a client of this API.
+//! modules) at `/`, a client of this API, and the self-care portal at `/self-care/`.
 
 // Every handler's error is a `Problem`, built once per failed request and turned into the
 // answer at once; boxing it would only add an allocation to each error path.
@@ -32,6 +33,7 @@ pub mod list;
 pub mod live;
 pub mod problem;
 pub mod profiles;
+pub mod self_care;
 pub mod session;
 pub mod settings;
 pub mod templates;
@@ -67,8 +69,11 @@ pub struct AuthConfig {
     /// Mark the session cookie `Secure` (sent over HTTPS only; browsers treat
     /// `http://localhost` as secure too).
     pub secure_cookie: bool,
-    /// Login attempts per source address and minute (0: unlimited).
+    /// Login attempts per source address and minute (0: unlimited); the self-care portal's
+    /// logins, releases and PIN changes have a budget of their own of the same size.
     pub logins_per_minute: u32,
+    /// End users' PIN lockout (`[credential_policy]`, the IVR's), for the self-care portal.
+    pub pins: CredentialPolicy,
 }
 
 impl Default for AuthConfig {
@@ -78,6 +83,7 @@ impl Default for AuthConfig {
             sessions: SessionPolicy::default(),
             secure_cookie: true,
             logins_per_minute: 10,
+            pins: CredentialPolicy::default(),
         }
     }
 }
@@ -91,6 +97,7 @@ pub struct ApiState {
     pub resync: Resync,
     pub auth: Arc<AuthConfig>,
     throttle: Arc<session::LoginThrottle>,
+    self_care_throttle: Arc<session::LoginThrottle>,
     docs: Arc<OnceLock<docs::Docs>>,
     /// Whether requests may carry an [`auth::LocalCaller`]: only for a router that the command
     /// line builds and calls in its own process, never for one behind a listener.
@@ -111,6 +118,7 @@ impl ApiState {
             live,
             resync,
             throttle: Arc::new(session::LoginThrottle::new(auth.logins_per_minute)),
+            self_care_throttle: Arc::new(session::LoginThrottle::new(auth.logins_per_minute)),
             auth: Arc::new(auth),
             docs: Arc::new(OnceLock::new()),
             local_callers: false,
@@ -155,8 +163,12 @@ fn routes(state: Option<&ApiState>) -> OpenApiRouter<ApiState> {
     if let Some(s) = state {
         protected = protected.route_layer(from_fn_with_state(s.clone(), auth::authenticate));
     }
-    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
-        .nest(PREFIX, protected.merge(session::login_route()))
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi()).nest(
+        PREFIX,
+        protected
+            .merge(session::login_route())
+            .merge(self_care::routes()),
+    )
 }
 
 async fn no_such_path() -> problem::Problem {

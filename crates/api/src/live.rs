@@ -58,7 +58,7 @@ pub fn nothing_live() -> LiveSource {
     Arc::new(|| Box::pin(async { Some(LiveView::default()) }))
 }
 
-async fn snapshot(s: &ApiState) -> Result<LiveView, Problem> {
+pub(crate) async fn snapshot(s: &ApiState) -> Result<LiveView, Problem> {
     let ask = (s.live)();
     match tokio::time::timeout(std::time::Duration::from_secs(5), ask).await {
         Ok(Some(v)) => Ok(v),

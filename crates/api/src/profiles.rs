@@ -20,6 +20,8 @@ pub struct Profile {
     pub allow_self_provisioning: bool,
     /// 1 to 20.
     pub device_limit: u32,
+    /// The profile's users may log in to the self-care portal.
+    pub allow_self_care: bool,
 }
 
 fn name(n: Option<ObjectName>) -> Option<String> {
@@ -38,6 +40,7 @@ impl From<&UserProfile> for Profile {
             ult,
             allow_self_provisioning,
             device_limit,
+            allow_self_care,
         } = p.clone();
         Profile {
             name: n.to_string(),
@@ -49,6 +52,7 @@ impl From<&UserProfile> for Profile {
             ult: name(ult),
             allow_self_provisioning,
             device_limit,
+            allow_self_care,
         }
     }
 }

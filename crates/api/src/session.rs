@@ -40,7 +40,7 @@ impl LoginThrottle {
     }
 
     /// Count an attempt from `ip`; `Err(seconds to wait)` above the rate.
-    fn attempt(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+    pub(crate) fn attempt(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
         let Ok(mut seen) = self.seen.lock() else {
             return Ok(());
         };

@@ -41,6 +41,15 @@ impl Actor {
     pub fn screen() -> Actor {
         Actor("screen".into())
     }
+    /// An end user in the self-care portal, with the address they came from:
+    /// `self-care:jsmith@192.0.2.7`, or `self-care:@192.0.2.7` before the user is known (a
+    /// failed login), so that the audit's channel filter `self-care` finds both.
+    pub fn self_care(user: Option<&str>, source: &str) -> Actor {
+        match user {
+            Some(u) => Actor(format!("self-care:{}@{}", clean(u), clean(source))),
+            None => Actor(format!("self-care:@{}", clean(source))),
+        }
+    }
     /// The built-in registrar auto-registering a phone.
     pub fn registrar() -> Actor {
         Actor("registrar".into())
@@ -84,6 +93,11 @@ mod tests {
     #[test]
     fn actor_strings() {
         assert_eq!(Actor::cli("root").as_str(), "cli:root");
+        assert_eq!(
+            Actor::self_care(Some("jsmith"), "192.0.2.7").as_str(),
+            "self-care:jsmith@192.0.2.7"
+        );
+        assert_eq!(Actor::self_care(None, "::1").as_str(), "self-care:@::1");
         assert_eq!(Actor::named("api", "ops team\n").as_str(), "api:opsteam");
         assert!(Actor::cli_from_env().as_str().starts_with("cli:"));
         let passwd = "root:x:0:0:root:/root:/bin/bash\nops:x:1001:1001::/home/ops:/bin/sh\n";

@@ -57,6 +57,7 @@ pub fn load_demo_data(ops: &Operations, actor: &Actor) -> Result<usize, OpError>
             ult: s("Employee Line"),
             allow_self_provisioning: Some(true),
             device_limit: Some(selfprov_provisioning::model::DEFAULT_DEVICE_LIMIT),
+            allow_self_care: Some(true),
         },
     ))?;
     for (id, first, last, ext, pin) in [

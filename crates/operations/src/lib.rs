@@ -15,6 +15,8 @@
 //! - Administrators ([`accounts`]): their accounts and roles (what each [`Action`] needs), login
 //!   under the lockout policy, API [`tokens`] and console [`sessions`]; each resolves to a
 //!   [`Principal`] whose actor is written into the audit.
+//! - End users ([`self_care`]): the self-care portal's login (the claim engine's PIN check and
+//!   lockout), their phones, release and PIN change, in [`user_sessions`].
 //! - [`version`]: versions of objects, so a change based on an outdated read is refused.
 //!
 //! It knows the store only through [`selfprov_provisioning::store::Store`], so it runs on any
@@ -34,11 +36,13 @@ pub mod phone_files;
 pub mod profiles;
 pub mod registry;
 pub mod secrets;
+pub mod self_care;
 pub mod sessions;
 pub mod settings;
 pub mod templates;
 pub mod tokens;
 pub mod unclaimed;
+pub mod user_sessions;
 pub mod users;
 pub mod version;
 
@@ -57,6 +61,8 @@ use std::sync::Arc;
 pub struct Operations {
     store: Arc<dyn Store>,
     claims: Arc<ClaimEngine>,
+    /// End users' self-care sessions (in memory, see [`user_sessions`]).
+    user_sessions: Arc<user_sessions::UserSessions>,
     /// The version the next changes expect their object to have ([`Operations::expecting`]).
     expect: Option<Version>,
 }
@@ -65,6 +71,7 @@ impl Operations {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Operations {
             claims: Arc::new(ClaimEngine::new(store.clone())),
+            user_sessions: Default::default(),
             store,
             expect: None,
         }

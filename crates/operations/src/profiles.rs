@@ -24,6 +24,8 @@ pub struct ProfilePatch {
     pub allow_self_provisioning: Option<bool>,
     /// 1 to 20 (default 10).
     pub device_limit: Option<u32>,
+    /// Whether the profile's users may log in to the self-care portal (default true).
+    pub allow_self_care: Option<bool>,
 }
 
 impl ProfilePatch {
@@ -54,6 +56,9 @@ impl ProfilePatch {
         }
         if let Some(v) = self.device_limit {
             p.device_limit = v;
+        }
+        if let Some(v) = self.allow_self_care {
+            p.allow_self_care = v;
         }
         p.check()?;
         Ok(p)
@@ -139,6 +144,7 @@ impl Operations {
             ult: None,
             allow_self_provisioning: true,
             device_limit: DEFAULT_DEVICE_LIMIT,
+            allow_self_care: true,
         })?;
         self.create_object(actor, profile)
     }

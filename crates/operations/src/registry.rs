@@ -6,7 +6,7 @@ use crate::claim::ClaimEngine;
 use crate::object::{entry, not_found};
 use crate::{Actor, OpError};
 use selfprov_provisioning::model::{
-    model_class, Device, DeviceClass, DeviceName, Dn, DnRange, FieldError,
+    model_class, Device, DeviceClass, DeviceName, Dn, DnRange, FieldError, UserId,
 };
 use selfprov_provisioning::settings::AutoRegistrationSettings;
 use selfprov_provisioning::store::{Credential, StoreError, StoreExt, Tx, UnixMillis};
@@ -159,8 +159,25 @@ impl ClaimEngine {
         actor: &Actor,
         now: UnixMillis,
     ) -> Result<Device, OpError> {
+        self.release_of(name, None, settings, actor, now)
+    }
+
+    /// [`ClaimEngine::release`], of a device only while `owner` (when given) owns it, checked in
+    /// the release's transaction; anyone else's device is "not found", so a user learns nothing
+    /// about other users' phones.
+    pub fn release_of(
+        &self,
+        name: &str,
+        owner: Option<&UserId>,
+        settings: &AutoRegistrationSettings,
+        actor: &Actor,
+        now: UnixMillis,
+    ) -> Result<Device, OpError> {
         Ok(self.store.writing(|tx| {
-            let before = tx.device(name)?.ok_or_else(|| not_found::<Device>(name))?;
+            let before = tx
+                .device(name)?
+                .filter(|d| owner.is_none_or(|o| d.owner.as_ref() == Some(o)))
+                .ok_or_else(|| not_found::<Device>(name))?;
             if before.auto_registered && before.owner.is_none() {
                 return Err(FieldError::new(
                     "device",

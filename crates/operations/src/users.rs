@@ -243,13 +243,31 @@ impl Operations {
                 .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
                 .collect::<String>()
         });
-        let hash = hash_pin(pin.or(generated.as_deref()).unwrap_or_default())?;
-        self.change_object(actor, user_id, "reset_pin", |tx, mut u: EndUser| {
+        self.set_pin(
+            actor,
+            user_id,
+            pin.or(generated.as_deref()).unwrap_or_default(),
+            "reset_pin",
+        )?;
+        Ok(generated)
+    }
+
+    /// Store a new PIN under the PIN policy ([`check_pin`]; errors name the field `pin`), clear
+    /// any lockout, and audit it as `action`: an administrator's reset or a user's own change
+    /// (the self-care portal).
+    pub(crate) fn set_pin(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        pin: &str,
+        action: &str,
+    ) -> Result<EndUser, OpError> {
+        let hash = hash_pin(pin)?;
+        self.change_object(actor, user_id, action, |tx, mut u: EndUser| {
             tx.set_lock_state(user_id, 0, None)?;
             tx.clear_device_locks(user_id)?;
             u.pin_hash = Some(hash.clone());
             Ok(u)
-        })?;
-        Ok(generated)
+        })
     }
 }

@@ -406,6 +406,13 @@ pub struct UserProfile {
     pub ult: Option<ObjectName>,
     pub allow_self_provisioning: bool,
     pub device_limit: u32,
+    /// Whether the profile's users may log in to the self-care portal (on unless turned off).
+    #[serde(default = "yes")]
+    pub allow_self_care: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl UserProfile {
@@ -585,6 +592,7 @@ mod tests {
             ult: None,
             allow_self_provisioning: true,
             device_limit: 21,
+            allow_self_care: true,
         };
         let e = p.check().unwrap_err();
         assert_eq!(e.field, "device_limit");

@@ -405,6 +405,9 @@ pub struct ProfileArgs {
     /// Limit provisioning once the user has this many phones (1-20, default 10).
     #[arg(long)]
     pub device_limit: Option<u32>,
+    /// Allow end users to log in to the self-care portal (default true).
+    #[arg(long)]
+    pub allow_self_care: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -17,6 +17,8 @@ enum Need {
     Read,
     Helpdesk,
     Admin,
+    /// An end user's self-care session: no administrator's credentials open it.
+    EndUser,
 }
 
 /// Every route of the API and the role it needs: the specification this test holds the
@@ -78,6 +80,12 @@ const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/tokens", Need::Read),
     ("POST", "/tokens", Need::Read),
     ("DELETE", "/tokens/{id}", Need::Admin),
+    ("POST", "/self-care/session", Need::Public),
+    ("GET", "/self-care/session", Need::EndUser),
+    ("DELETE", "/self-care/session", Need::EndUser),
+    ("GET", "/self-care/phones", Need::EndUser),
+    ("POST", "/self-care/phones/{name}/release", Need::EndUser),
+    ("POST", "/self-care/pin", Need::EndUser),
 ];
 
 /// A request for a route with placeholders that name nothing (so no real object is changed).
@@ -145,7 +153,13 @@ fn every_route_by_role_and_nothing_without_credentials() {
         }
         for (role, c) in &clients {
             let a = call(c, method, path);
-            if role < need {
+            if *need == Need::EndUser {
+                assert_eq!(
+                    a.status, 401,
+                    "{method} {path} as {role:?}: an administrator is no self-care user: {}",
+                    a.body
+                );
+            } else if role < need {
                 assert_eq!(a.status, 403, "{method} {path} as {role:?}: {}", a.body);
                 assert!(
                     a.json()["detail"].as_str().unwrap().contains("role"),
@@ -260,7 +274,10 @@ fn own_tokens_and_password_but_nobody_elses() {
         if status != 200 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the token never expired");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token never expired"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(statuses.last(), Some(&401), "{statuses:?}");

@@ -1,162 +1,24 @@
 //! The web console in a real browser: headless Chromium from Debian driven over WebDriver
-//! (chromedriver, started here on a free port, owned by a `ChildGuard`) against a running
-//! service. An administrator logs in, creates a user (and sees a wrong field named beside its
-//! input), imports a CSV with a bad row and sees the line error, then a good one with its
-//! progress, finds a phone by its MAC, sees its timeline, releases it, finds the release in the
-//! audit, and logs out (the session is dead on the server too). A helpdesk account sees no
-//! settings page, is refused it by address, and the API refuses its settings change.
+//! (`common/browser.rs`) against a running service. An administrator logs in, creates a user
+//! (and sees a wrong field named beside its input), imports a CSV with a bad row and sees the
+//! line error, then a good one with its progress, finds a phone by its MAC, sees its timeline,
+//! releases it, finds the release in the audit, and logs out (the session is dead on the server
+//! too). A helpdesk account sees no settings page, is refused it by address, and the API refuses
+//! its settings change.
 //!
 //! `SELFPROV_SCREENSHOTS=1` saves the main pages to `docs/img/console-*.png` (docs/console.md).
-//! No sleeps: every step waits for an element or a condition, with a deadline.
 
 mod common;
 
 use common::api::{account, login, Client as Api, PASSWORD};
+use common::browser::*;
 use common::*;
-use fantoccini::elements::Element;
-use fantoccini::{Client, ClientBuilder, Locator};
-use selfprov_testkit::{free_tcp_port, require_tool, ChildGuard, TempDir};
+use fantoccini::{Client, Locator};
 use serde_json::json;
-use std::future::Future;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// chromedriver on a free port, ready (its `/status` says so).
-fn chromedriver() -> (ChildGuard, u16) {
-    let port = free_tcp_port();
-    let mut cmd = Command::new(require_tool("chromedriver"));
-    cmd.arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut guard = ChildGuard::spawn("chromedriver", &mut cmd).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if driver_status(port).is_some_and(|a| a.replace(' ', "").contains("\"ready\":true")) {
-            return (guard, port);
-        }
-        assert!(
-            guard.child_mut().try_wait().unwrap().is_none(),
-            "chromedriver exited"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not become ready"
-        );
-        // Poll again shortly: it is listening within a few hundred milliseconds.
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// chromedriver's `GET /status` body; `None` while it does not answer. (It keeps the
-/// connection open after the answer, so read exactly `Content-Length` bytes.)
-fn driver_status(port: u16) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    c.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = c.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf);
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if body.len() >= length {
-                return Some(body.to_owned());
-            }
-        }
-    }
-}
-
-/// A WebDriver session of a headless Chromium, the size of a laptop screen.
-async fn browser(driver_port: u16, profile: &std::path::Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": require_tool("chromium"),
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1366,768", format!("--user-data-dir={}", profile.display())],
-        }),
-    );
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .expect("a WebDriver session");
-    c.set_window_size(1366, 768).await.unwrap();
-    c
-}
-
-/// Poll `f` until it gives `Some`, or panic naming `what` at the deadline.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The element `css` once it exists.
-async fn el(c: &Client, css: &str) -> Element {
-    eventually(css, || async { c.find(Locator::Css(css)).await.ok() }).await
-}
-
-/// The element `css` once its text contains `needle`; its text.
-async fn text_of(c: &Client, css: &str, needle: &str) -> String {
-    eventually(&format!("{css} to contain {needle:?}"), || async {
-        let t = c.find(Locator::Css(css)).await.ok()?.text().await.ok()?;
-        t.contains(needle).then_some(t)
-    })
-    .await
-}
-
-/// The page's `<h1>` once it reads `title`.
-async fn page(c: &Client, title: &str) {
-    text_of(c, "main h1", title).await;
-}
-
-async fn fill(c: &Client, form: &str, name: &str, value: &str) {
-    let input = el(c, &format!("{form} [name=\"{name}\"]")).await;
-    input.clear().await.unwrap();
-    input.send_keys(value).await.unwrap();
-}
-
-async fn submit(c: &Client, form: &str) {
-    el(c, &format!("{form} button[type=submit]"))
-        .await
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn nav(c: &Client, route: &str) {
-    el(c, &format!("#nav a[data-route=\"{route}\"]"))
-        .await
-        .click()
-        .await
-        .unwrap();
+/// The console's session cookie, if the browser holds one.
+async fn session_cookie(c: &Client) -> Option<String> {
+    cookie(c, "selfprov_session").await
 }
 
 async fn log_in(c: &Client, name: &str) {
@@ -166,35 +28,6 @@ async fn log_in(c: &Client, name: &str) {
     submit(c, "#login-form").await;
     page(c, "Dashboard").await;
     text_of(c, "#who", name).await;
-}
-
-/// The session cookie the browser holds, if any.
-async fn session_cookie(c: &Client) -> Option<String> {
-    c.get_all_cookies()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|k| k.name() == "selfprov_session")
-        .map(|k| k.value().to_owned())
-}
-
-/// `docs/img/console-NAME.png`, when asked for.
-async fn screenshot(c: &Client, name: &str) {
-    if std::env::var("SELFPROV_SCREENSHOTS").as_deref() != Ok("1") {
-        return;
-    }
-    // Let the page settle: the focus ring and no spinner.
-    eventually("the page to finish loading", || async {
-        c.find_all(Locator::Css("main .loading"))
-            .await
-            .ok()?
-            .is_empty()
-            .then_some(())
-    })
-    .await;
-    let png = c.screenshot().await.unwrap();
-    let path = repo().join(format!("docs/img/console-{name}.png"));
-    std::fs::write(&path, png).unwrap();
 }
 
 struct World {
@@ -219,7 +52,7 @@ async fn administrator_scenario(c: &Client, w: &World) {
     // The phone's claim is in the chart and among the recent outcomes.
     text_of(c, "main", "SUCCESS").await;
     el(c, "svg.chart rect.bar.ok").await;
-    screenshot(c, "dashboard").await;
+    screenshot(c, "console-dashboard").await;
 
     // A new user; first with a wrong extension, named beside its input.
     nav(c, "users").await;
@@ -265,7 +98,7 @@ async fn administrator_scenario(c: &Client, w: &World) {
     submit(c, "form.search").await;
     text_of(c, "main table", "cwong").await;
     text_of(c, ".pager", "1–1 of 1").await;
-    screenshot(c, "users").await;
+    screenshot(c, "console-users").await;
 
     // Import: a file with a bad row is previewed with its line; nothing is written.
     let bad_csv = w.dir.join("bad.csv");
@@ -291,7 +124,7 @@ async fn administrator_scenario(c: &Client, w: &World) {
             .is_empty(),
         "a file with errors offers no import"
     );
-    screenshot(c, "import").await;
+    screenshot(c, "console-import").await;
     assert_eq!(w.api.get("/users/dlee").status, 404, "the preview wrote");
     // The corrected file is imported, with its progress shown.
     let good_csv = w.dir.join("good.csv");
@@ -337,7 +170,7 @@ async fn administrator_scenario(c: &Client, w: &World) {
     )
     .await
     .unwrap();
-    screenshot(c, "devices").await;
+    screenshot(c, "console-devices").await;
     let d = w.api.get(&format!("/devices/{}", w.device)).json();
     assert!(
         d["owner"].is_null() && d["auto_registered"] == true,
@@ -351,13 +184,13 @@ async fn administrator_scenario(c: &Client, w: &World) {
     submit(c, "form.search").await;
     let audit = text_of(c, "main table", "release").await;
     assert!(audit.contains("api:alice"), "{audit}");
-    screenshot(c, "audit").await;
+    screenshot(c, "console-audit").await;
 
     // Settings: the administrator sees them.
     nav(c, "settings").await;
     page(c, "Settings").await;
     el(c, "#settings-form [name=ivr_enabled]").await;
-    screenshot(c, "settings").await;
+    screenshot(c, "console-settings").await;
     // A change is saved at run time (the page says so, the API shows it), then dropped again.
     el(c, "#settings-form [name=languages]").await;
     fill(c, "#settings-form", "languages", "en_US, fr_FR").await;
@@ -461,37 +294,8 @@ fn the_console_in_a_browser() {
         .json("PATCH", "/settings", &json!({"ivr_enabled": false}));
     assert_eq!(refused.status, 403, "{}", refused.body);
 
-    let (_driver, driver_port) = chromedriver();
-    let profile = TempDir::new("e2e-console-chromium");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let c = browser(driver_port, profile.path()).await;
-        // Run the scenarios in a task so that a failed assertion still ends the browser.
-        let run = {
-            let c = c.clone();
-            let w = world;
-            tokio::spawn(async move {
-                administrator_scenario(&c, &w).await;
-                helpdesk_scenario(&c, &w).await;
-            })
-        };
-        let outcome = run.await;
-        if outcome.is_err() {
-            // What the page showed, for the failure's report.
-            if let Ok(body) = c.find(Locator::Css("body")).await {
-                eprintln!(
-                    "the page at the failure:\n{}",
-                    body.text().await.unwrap_or_default()
-                );
-            }
-        }
-        let _ = c.close().await;
-        if let Err(e) = outcome {
-            std::panic::resume_unwind(e.into_panic());
-        }
+    in_browser("e2e-console", |c| async move {
+        administrator_scenario(&c, &world).await;
+        helpdesk_scenario(&c, &world).await;
     });
 }

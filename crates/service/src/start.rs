@@ -54,7 +54,8 @@ pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
     })
 }
 
-/// How administrators authenticate at the API, from `[admin]`.
+/// How administrators authenticate at the API, from `[admin]`; end users at the self-care
+/// portal with the IVR's `[credential_policy]`.
 fn api_auth(cfg: &Config) -> selfprov_api::AuthConfig {
     let a = &cfg.raw.admin;
     selfprov_api::AuthConfig {
@@ -69,6 +70,7 @@ fn api_auth(cfg: &Config) -> selfprov_api::AuthConfig {
         },
         secure_cookie: a.secure_cookies,
         logins_per_minute: a.logins_per_minute,
+        pins: cfg.credential_policy,
     }
 }
 

@@ -11,6 +11,7 @@ mod objects;
 mod paging;
 mod properties;
 mod registry;
+mod self_care;
 mod settings;
 mod subscriber;
 mod unclaimed;
@@ -140,6 +141,9 @@ macro_rules! every_test {
     accounts::sessions_expire_and_end_at_logout,
     accounts::a_change_based_on_an_old_version_is_refused,
     accounts::reimport_updates_existing_users_and_keeps_their_pins,
+    self_care::self_care_login_checks_the_pin_the_profile_and_locks_per_address,
+    self_care::a_self_care_session_ends_at_logout_or_when_the_profile_stops_allowing_it,
+    self_care::a_user_releases_only_their_own_phones_and_changes_their_pin,
         );
     };
 }

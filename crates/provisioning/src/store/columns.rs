@@ -8,7 +8,7 @@ pub const UDT_COLS: &str =
     "name, description, device_pool, device_security_profile, secure, sip_profile, phone_button_template, description_pattern";
 pub const ULT_COLS: &str =
     "name, description, partition_name, calling_search_space, line_text_label, voicemail_profile";
-pub const PROFILE_COLS: &str = "name, description, system_default, udt_desk_phone, udt_mobile_desktop, udt_profile, ult, allow_self_provisioning, device_limit";
+pub const PROFILE_COLS: &str = "name, description, system_default, udt_desk_phone, udt_mobile_desktop, udt_profile, ult, allow_self_provisioning, device_limit, allow_self_care";
 pub const USER_COLS: &str = "user_id, first_name, last_name, self_service_id, primary_extension, user_profile, enabled, pin_hash, password_hash";
 pub const DEVICE_COLS: &str =
     "name, model, protocol, class, secure, dn, owner, auto_registered, udt, ult, description, created_at, updated_at";

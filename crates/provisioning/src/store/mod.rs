@@ -233,6 +233,8 @@ pub trait DeviceRows {
     fn delete_device(&self, name: &str) -> Result<(), StoreError>;
     /// How many devices the user owns.
     fn owned_count(&self, user_id: &str) -> Result<u32, StoreError>;
+    /// The devices the user owns, by name.
+    fn owned_devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError>;
     /// Whether a device holds the DN or a user has it as primary extension.
     fn dn_taken(&self, dn: &Dn) -> Result<bool, StoreError>;
     /// Every DN of the range (as a number) held by a device or as a primary extension.

@@ -228,4 +228,7 @@ CREATE TRIGGER device_search_update AFTER UPDATE ON device BEGIN
     INSERT INTO device_search(rowid, name, dn, owner, model) VALUES (new.rowid, new.name, new.dn, new.owner, new.model);
 END;
 "#,
+    // 10: whether a profile's users may log in to the self-care portal (docs/self-care.md); on by
+    // default, as CUCM's end users reach Self Care through the default end-user group.
+    "ALTER TABLE user_profile ADD COLUMN allow_self_care INTEGER NOT NULL DEFAULT 1;",
 ];

@@ -122,6 +122,7 @@ const PROFILE: Kind<ProfileArgs, Profile, ProfilePatch> = Kind {
             ult: a.ult,
             allow_self_provisioning: a.allow_self_provisioning,
             device_limit: a.device_limit,
+            allow_self_care: a.allow_self_care,
         };
         (a.name, p)
     },
@@ -130,6 +131,7 @@ const PROFILE: Kind<ProfileArgs, Profile, ProfilePatch> = Kind {
         "DEFAULT",
         "ALLOW",
         "LIMIT",
+        "SELF-CARE",
         "UDT DESK",
         "UDT MOBILE",
         "UDT PROFILE",
@@ -141,6 +143,7 @@ const PROFILE: Kind<ProfileArgs, Profile, ProfilePatch> = Kind {
             p.system_default.to_string(),
             p.allow_self_provisioning.to_string(),
             p.device_limit.to_string(),
+            p.allow_self_care.to_string(),
             opt(&p.udt_desk_phone),
             opt(&p.udt_mobile_desktop),
             opt(&p.udt_profile),

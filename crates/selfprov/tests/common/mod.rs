@@ -5,6 +5,7 @@
 pub mod api;
 pub mod baresip;
 pub mod boot;
+pub mod browser;
 pub mod ua;
 
 use selfprov_testkit::{

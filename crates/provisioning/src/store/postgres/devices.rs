@@ -131,6 +131,14 @@ impl DeviceRows for PgTx<'_, '_> {
         Ok(count(col(&r, 0)?))
     }
 
+    fn owned_devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+        self.list(
+            &format!("SELECT {DEVICE_COLS} FROM device WHERE owner = $1 ORDER BY name"),
+            &[&user_id],
+            row_device,
+        )
+    }
+
     fn dn_taken(&self, dn: &Dn) -> Result<bool, StoreError> {
         let r = self.one(
             "SELECT EXISTS(SELECT 1 FROM device WHERE dn = $1) OR EXISTS(SELECT 1 FROM end_user WHERE primary_extension = $1)",

@@ -85,6 +85,7 @@ pub fn row_profile(r: &Row) -> Result<UserProfile, StoreError> {
         ult: parsed_opt(r, 6)?,
         allow_self_provisioning: col(r, 7)?,
         device_limit: count(col(r, 8)?),
+        allow_self_care: col(r, 9)?,
     })
 }
 

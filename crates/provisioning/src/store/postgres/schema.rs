@@ -246,4 +246,6 @@ BEGIN
     END IF;
 END $$;
 "#,
+    // 6: whether a profile's users may log in to the self-care portal (SQLite's migration 10).
+    "ALTER TABLE user_profile ADD COLUMN allow_self_care BOOLEAN NOT NULL DEFAULT TRUE;",
 ];

@@ -162,7 +162,7 @@ impl TemplateRows for PgTx<'_, '_> {
         let r = self.checked(
             &format!(
                 "INSERT INTO user_profile ({PROFILE_COLS}) VALUES ({})",
-                placeholders(9)
+                placeholders(10)
             ),
             &[
                 &p.name.as_str(),
@@ -174,6 +174,7 @@ impl TemplateRows for PgTx<'_, '_> {
                 &opt(&p.ult),
                 &p.allow_self_provisioning,
                 &limit,
+                &p.allow_self_care,
             ],
         )?;
         inserted(r, PROFILE, p.name.as_str())
@@ -182,7 +183,7 @@ impl TemplateRows for PgTx<'_, '_> {
         self.clear_other_defaults(p)?;
         let limit = i64::from(p.device_limit);
         let n = self.exec(
-            "UPDATE user_profile SET description=$2, system_default=$3, udt_desk_phone=$4, udt_mobile_desktop=$5, udt_profile=$6, ult=$7, allow_self_provisioning=$8, device_limit=$9 WHERE name=$1",
+            "UPDATE user_profile SET description=$2, system_default=$3, udt_desk_phone=$4, udt_mobile_desktop=$5, udt_profile=$6, ult=$7, allow_self_provisioning=$8, device_limit=$9, allow_self_care=$10 WHERE name=$1",
             &[
                 &p.name.as_str(),
                 &p.description,
@@ -193,6 +194,7 @@ impl TemplateRows for PgTx<'_, '_> {
                 &opt(&p.ult),
                 &p.allow_self_provisioning,
                 &limit,
+                &p.allow_self_care,
             ],
         )?;
         one_row(n as usize, PROFILE, p.name.as_str())

@@ -124,6 +124,14 @@ impl DeviceRows for SqliteTx<'_> {
         Ok(n.clamp(0, i64::from(u32::MAX)) as u32)
     }
 
+    fn owned_devices(&self, user_id: &str) -> Result<Vec<Device>, StoreError> {
+        let mut st = self.c.prepare_cached(&format!(
+            "SELECT {DEVICE_COLS} FROM device WHERE owner = ?1 ORDER BY name"
+        ))?;
+        let rows = st.query_map([user_id], row_device)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<Device>>>()?)
+    }
+
     fn dn_taken(&self, dn: &Dn) -> Result<bool, StoreError> {
         Ok(self
             .c

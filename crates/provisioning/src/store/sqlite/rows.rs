@@ -86,6 +86,7 @@ pub fn row_profile(r: &Row) -> rusqlite::Result<UserProfile> {
         ult: opt_col(r.get(6)?, 6)?,
         allow_self_provisioning: r.get::<_, i64>(7)? != 0,
         device_limit: r.get::<_, i64>(8)?.clamp(0, i64::from(u32::MAX)) as u32,
+        allow_self_care: r.get::<_, i64>(9)? != 0,
     })
 }
 
@@ -140,8 +141,8 @@ pub fn row_audit(r: &Row) -> rusqlite::Result<AuditEntry> {
     })
 }
 
-/// The nine columns of PROFILE_COLS, in order.
-pub fn profile_params(p: &UserProfile) -> [Box<dyn rusqlite::ToSql + '_>; 9] {
+/// The ten columns of PROFILE_COLS, in order.
+pub fn profile_params(p: &UserProfile) -> [Box<dyn rusqlite::ToSql + '_>; 10] {
     let opt = |o: &Option<ObjectName>| o.as_ref().map(|x| x.as_str().to_owned());
     [
         Box::new(p.name.as_str()),
@@ -153,6 +154,7 @@ pub fn profile_params(p: &UserProfile) -> [Box<dyn rusqlite::ToSql + '_>; 9] {
         Box::new(opt(&p.ult)),
         Box::new(bool_i(p.allow_self_provisioning)),
         Box::new(p.device_limit),
+        Box::new(bool_i(p.allow_self_care)),
     ]
 }
 

@@ -185,7 +185,7 @@ impl TemplateRows for SqliteTx<'_> {
     fn insert_profile(&self, p: &UserProfile) -> Result<(), StoreError> {
         self.clear_other_defaults(p)?;
         let r = self.c.execute(
-            &format!("INSERT INTO user_profile ({PROFILE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            &format!("INSERT INTO user_profile ({PROFILE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
             rusqlite::params_from_iter(profile_params(p)),
         );
         self.exists_or_insert(r, PROFILE, p.name.as_str())
@@ -193,7 +193,7 @@ impl TemplateRows for SqliteTx<'_> {
     fn update_profile(&self, p: &UserProfile) -> Result<(), StoreError> {
         self.clear_other_defaults(p)?;
         let n = self.c.execute(
-            "UPDATE user_profile SET description=?2, system_default=?3, udt_desk_phone=?4, udt_mobile_desktop=?5, udt_profile=?6, ult=?7, allow_self_provisioning=?8, device_limit=?9 WHERE name=?1",
+            "UPDATE user_profile SET description=?2, system_default=?3, udt_desk_phone=?4, udt_mobile_desktop=?5, udt_profile=?6, ult=?7, allow_self_provisioning=?8, device_limit=?9, allow_self_care=?10 WHERE name=?1",
             rusqlite::params_from_iter(profile_params(p)),
         )?;
         one_row(n, PROFILE, p.name.as_str())
