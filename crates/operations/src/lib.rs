@@ -15,12 +15,15 @@
 //! - Administrators ([`accounts`]): their accounts and roles (what each [`Action`] needs), login
 //!   under the lockout policy, API [`tokens`] and console [`sessions`]; each resolves to a
 //!   [`Principal`] whose actor is written into the audit.
+//! - [`activation`]: activation codes — issue, list, revoke, and the claim with a code (through
+//!   the claim engine's rules and audit).
 //! - [`version`]: versions of objects, so a change based on an outdated read is refused.
 //!
 //! It knows the store only through [`selfprov_provisioning::store::Store`], so it runs on any
 //! backend.
 
 pub mod accounts;
+pub mod activation;
 pub mod actor;
 pub mod audit;
 pub mod claim;

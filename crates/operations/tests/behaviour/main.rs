@@ -3,6 +3,7 @@
 //! whole list for one backend (SQLite today; the PostgreSQL backend adds one line).
 
 mod accounts;
+mod activation;
 mod audit;
 mod auth;
 mod claims;
@@ -137,6 +138,11 @@ macro_rules! every_test {
     accounts::sessions_expire_and_end_at_logout,
     accounts::a_change_based_on_an_old_version_is_refused,
     accounts::reimport_updates_existing_users_and_keeps_their_pins,
+    activation::issued_code_claims_the_phone_once_and_is_audited,
+    activation::expired_and_revoked_codes_are_refused,
+    activation::wrong_codes_lock_the_calling_phone_out,
+    activation::by_model_code_binds_the_first_phone_of_that_model,
+    activation::codes_follow_the_assign_rules_and_check_their_input,
         );
     };
 }
@@ -234,6 +240,7 @@ pub fn sp(mode: AuthMode) -> SelfProvisioningSettings {
         route_point: RoutePoint {
             name: "RP".into(),
             dns: vec!["2000".parse().unwrap()],
+            activation_dn: None,
         },
         application_user: None,
         registrar_mode: RegistrarMode::Builtin,

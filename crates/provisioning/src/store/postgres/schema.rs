@@ -221,4 +221,6 @@ CREATE INDEX IF NOT EXISTS location_connection_idx ON location (server_id, conne
 INSERT INTO version (table_name, table_version) VALUES ('location', 9)
     ON CONFLICT (table_name) DO NOTHING;
 "#,
+    // 5: activation codes and failed attempts to use one (SQLite's migration 9, the same text).
+    crate::store::schema::ACTIVATION_CODES,
 ];
