@@ -51,4 +51,4 @@ mod status;
 mod unclaimed_sweep;
 mod work;
 
-pub use start::{open_store, serve};
+pub use start::{open_operations, open_store, serve};
