@@ -67,14 +67,27 @@ pub struct IssuedCode {
     /// The 16 digits the user types on the phone. Only a keyed hash is stored: it cannot be
     /// shown again.
     pub code: String,
+    /// The code as a QR code, an SVG image (for a printed sheet or the user's screen).
+    pub qr_svg: String,
 }
 
-impl From<NewCode> for IssuedCode {
-    fn from(c: NewCode) -> Self {
-        IssuedCode {
+/// The code's digits as a QR code in SVG (numeric mode: a version-1 symbol).
+pub fn qr_svg(code: &str) -> Result<String, Problem> {
+    let qr = qrcode::QrCode::new(code.as_bytes())
+        .map_err(|e| Problem::internal(format!("QR code: {e}")))?;
+    Ok(qr
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .build())
+}
+
+impl IssuedCode {
+    fn of(c: NewCode) -> Result<Self, Problem> {
+        Ok(IssuedCode {
+            qr_svg: qr_svg(&c.code)?,
             activation_code: c.view.into(),
             code: c.code,
-        }
+        })
     }
 }
 
@@ -92,7 +105,7 @@ pub struct CodeSpec {
 
 /// Issue an activation code for a user.
 #[utoipa::path(post, path = "/users/{user_id}/activation-codes", tag = "activation",
-    description = "Role: helpdesk. The answer carries the code once (`Cache-Control: no-store`); only a keyed hash is stored. Audited as `issue` (never the code).",
+    description = "Role: helpdesk. The answer carries the code once (`Cache-Control: no-store`), as digits and as a QR code (SVG); only a keyed hash is stored. Audited as `issue` (never the code).",
     params(("user_id" = String, Path)),
     request_body = CodeSpec,
     responses((status = 201, body = IssuedCode), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -123,7 +136,7 @@ pub async fn issue(
         let made = s
             .ops
             .issue_activation_code(&who.actor(), &req, UnixMillis::now())?;
-        Ok(NoStore(StatusCode::CREATED, made.into()))
+        Ok(NoStore(StatusCode::CREATED, IssuedCode::of(made)?))
     })
     .await
 }
@@ -168,4 +181,16 @@ pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(issue, list))
         .routes(routes!(revoke))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_qr_code_is_an_svg_image_that_depends_on_the_code() {
+        let a = super::qr_svg("1234567890123456").unwrap();
+        let b = super::qr_svg("1234567890123457").unwrap();
+        assert!(a.contains("<svg") && a.contains("</svg>"), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(a, super::qr_svg("1234567890123456").unwrap());
+    }
 }

@@ -133,6 +133,9 @@ pub enum ActivationCmd {
         /// How long it lasts, e.g. `2d`, `12h` (default: the configured lifetime, 7 days).
         #[arg(long)]
         expires: Option<String>,
+        /// Also write the code as a QR code image (SVG) to this file.
+        #[arg(long)]
+        qr: Option<std::path::PathBuf>,
         /// Print the code and its details as JSON.
         #[arg(long)]
         json: bool,

@@ -479,6 +479,7 @@ fn activation_codes_issue_list_revoke_from_the_cli() {
         "{}",
         text(&o.stderr)
     );
+    let qr = e._dir.path().join("code.svg");
     let by_model = e.json(&[
         "activation",
         "issue",
@@ -488,8 +489,14 @@ fn activation_codes_issue_list_revoke_from_the_cli() {
         "--expires",
         "2h",
         "--json",
+        "--qr",
+        qr.to_str().unwrap(),
     ]);
     assert_eq!(by_model["model"], "Cisco 8845");
+    // The QR code image, also in the answer.
+    let svg = std::fs::read_to_string(&qr).unwrap();
+    assert!(svg.contains("<svg"), "{svg}");
+    assert_eq!(by_model["qr_svg"], svg.as_str());
     let ttl = by_model["expires_ms"].as_i64().unwrap() - by_model["created_ms"].as_i64().unwrap();
     assert_eq!(ttl, 2 * 3600 * 1000);
     // Listed newest first, with states, never the codes.

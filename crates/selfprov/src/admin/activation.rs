@@ -6,7 +6,7 @@ use super::Client;
 use crate::cli::ActivationCmd;
 use crate::client::path;
 use crate::output::{json, opt, table};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use selfprov_api::activation::{ActivationCode, CodeSpec, IssuedCode};
 
 fn codes_of(user_id: &str) -> String {
@@ -30,6 +30,7 @@ pub fn activation(c: &Client, cmd: ActivationCmd) -> Result<()> {
             device,
             model,
             expires,
+            qr,
             json: as_json,
         } => {
             let seconds = match expires.as_deref().map(humantime::parse_duration) {
@@ -43,6 +44,10 @@ pub fn activation(c: &Client, cmd: ActivationCmd) -> Result<()> {
                 expires_in_seconds: seconds,
             };
             let made: IssuedCode = c.post(&codes_of(&user_id), &spec)?;
+            if let Some(file) = qr {
+                std::fs::write(&file, &made.qr_svg)
+                    .with_context(|| format!("writing {}", file.display()))?;
+            }
             if as_json {
                 return json(&made);
             }
