@@ -58,6 +58,11 @@ too_many_attempts|Too many attempts.
 service_unavailable|The provisioning service is not available right now. Please try again later.
 internal_error|The system cannot complete provisioning right now. Please try again later.
 goodbye|Goodbye.
+enter_activation_code|Please enter your activation code, followed by the pound key.
+activation_code_expired|That activation code has expired. Please ask your administrator for a new one.
+activation_code_used|That activation code has already been used. Please ask your administrator for a new one.
+activation_code_invalid|That activation code is not valid.
+activation_code_wrong_device|That activation code is for a different phone.
 T
 
 make_lang fr_FR fr-fr <<'T'
@@ -95,6 +100,11 @@ too_many_attempts|Trop de tentatives.
 service_unavailable|Le service de provisionnement n'est pas disponible pour le moment. Veuillez réessayer plus tard.
 internal_error|Le système ne peut pas terminer le provisionnement pour le moment. Veuillez réessayer plus tard.
 goodbye|Au revoir.
+enter_activation_code|Veuillez saisir votre code d'activation, suivi de la touche dièse.
+activation_code_expired|Ce code d'activation a expiré. Veuillez en demander un nouveau à votre administrateur.
+activation_code_used|Ce code d'activation a déjà été utilisé. Veuillez en demander un nouveau à votre administrateur.
+activation_code_invalid|Ce code d'activation n'est pas valide.
+activation_code_wrong_device|Ce code d'activation est destiné à un autre téléphone.
 T
 
 make_lang de_DE de <<'T'
@@ -132,6 +142,11 @@ too_many_attempts|Zu viele Versuche.
 service_unavailable|Der Bereitstellungsdienst ist derzeit nicht verfügbar. Bitte versuchen Sie es später erneut.
 internal_error|Das System kann die Bereitstellung derzeit nicht abschließen. Bitte versuchen Sie es später erneut.
 goodbye|Auf Wiederhören.
+enter_activation_code|Bitte geben Sie Ihren Aktivierungscode ein, gefolgt von der Rautetaste.
+activation_code_expired|Dieser Aktivierungscode ist abgelaufen. Bitte fordern Sie bei Ihrem Administrator einen neuen an.
+activation_code_used|Dieser Aktivierungscode wurde bereits verwendet. Bitte fordern Sie bei Ihrem Administrator einen neuen an.
+activation_code_invalid|Dieser Aktivierungscode ist ungültig.
+activation_code_wrong_device|Dieser Aktivierungscode ist für ein anderes Telefon bestimmt.
 T
 
 make_lang es_ES es <<'T'
@@ -169,4 +184,9 @@ too_many_attempts|Demasiados intentos.
 service_unavailable|El servicio de aprovisionamiento no está disponible en este momento. Inténtelo más tarde.
 internal_error|El sistema no puede completar el aprovisionamiento en este momento. Inténtelo más tarde.
 goodbye|Adiós.
+enter_activation_code|Introduzca su código de activación, seguido de la tecla almohadilla.
+activation_code_expired|Ese código de activación ha caducado. Pida uno nuevo a su administrador.
+activation_code_used|Ese código de activación ya se ha utilizado. Pida uno nuevo a su administrador.
+activation_code_invalid|Ese código de activación no es válido.
+activation_code_wrong_device|Ese código de activación es para otro teléfono.
 T

@@ -28,6 +28,7 @@ use utoipa_axum::routes;
         (name = "session", description = "Login, logout, who am I"),
         (name = "users", description = "End users, unlock, PIN reset"),
         (name = "devices", description = "Phones: assign, move, release, replace, history"),
+        (name = "activation", description = "Activation codes: issue (shown once), list, revoke"),
         (name = "profiles", description = "User profiles"),
         (name = "templates", description = "Universal device and line templates"),
         (name = "settings", description = "Self-provisioning and auto-registration settings"),

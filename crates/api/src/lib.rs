@@ -10,9 +10,9 @@
 //!
 //! One module per resource: [`templates`] (`/udts`, `/ults`), [`profiles`], [`users`],
 //! [`devices`], [`settings`], [`audit`], [`import`] (CSV import and export), [`live`] (calls and
-//! registrations), [`accounts`] (administrators and tokens), [`session`] (login),
-//! [`self_care`] (the end users' portal, with sessions of its own, outside this
-//! authentication); the five operations of named objects are written once in [`crud`]. [`docs`] generates the OpenAPI 3.1
+//! registrations), [`accounts`] (administrators and tokens), [`activation`] (activation codes),
+//! [`session`] (login), [`self_care`] (the end users' portal, with sessions of its own, outside
+//! this authentication); the five operations of named objects are written once in [`crud`]. [`docs`] generates the OpenAPI 3.1
 //! document and its page. [`console`] serves the web console (embedded HTML, CSS and JavaScript
 //! modules) at `/`, a client of this API, and the self-care portal at `/self-care/`.
 
@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod accounts;
+pub mod activation;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -149,6 +150,7 @@ fn routes(state: Option<&ApiState>) -> OpenApiRouter<ApiState> {
         .merge(templates::ult::crud())
         .merge(profiles::crud())
         .merge(users::routes())
+        .merge(activation::routes())
         .merge(devices::routes())
         .merge(settings::routes())
         .merge(audit::routes())

@@ -9,7 +9,7 @@ mod raw;
 pub use host_port::HostPort;
 pub use raw::*;
 
-use selfprov_provisioning::model::{DnRange, FieldError, ObjectName};
+use selfprov_provisioning::model::{Dn, DnRange, FieldError, ObjectName};
 use selfprov_provisioning::secret::SecretHash;
 use selfprov_provisioning::settings::{
     ApplicationUser, AutoRegistrationSettings, CredentialPolicy, LanguagePreference,
@@ -346,6 +346,32 @@ impl RawConfig {
                 )),
             }
         }
+        let activation_dn = match self
+            .route_point
+            .activation_dn
+            .as_deref()
+            .map(str::parse::<Dn>)
+        {
+            None => None,
+            Some(Ok(d)) if dns.contains(&d) => {
+                issues.push(issue(
+                    "route_point.activation_dn",
+                    format!("`{d}` is also in route_point.dns"),
+                ));
+                None
+            }
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                issues.push(issue("route_point.activation_dn", FieldError::rule_of(e)));
+                None
+            }
+        };
+        if sp.activation_code_lifetime.is_zero() {
+            issues.push(issue(
+                "self_provisioning.activation_code_lifetime",
+                "must be more than zero",
+            ));
+        }
 
         // [registrar] and [application_user]
         let registrar_mode = match self.registrar.mode {
@@ -660,6 +686,7 @@ impl RawConfig {
             route_point: RoutePoint {
                 name: self.route_point.name.clone(),
                 dns,
+                activation_dn,
             },
             application_user,
             registrar_mode,

@@ -83,6 +83,9 @@ pub struct SelfProvisioning {
     /// Argon2 PHC string of the administrator authentication code (`selfprov hash-secret`).
     pub authentication_code_hash: Option<String>,
     pub languages: Vec<String>,
+    /// How long an activation code an administrator issues stays usable (default 7 days).
+    #[serde(with = "humantime_serde")]
+    pub activation_code_lifetime: Duration,
 }
 impl Default for SelfProvisioning {
     fn default() -> Self {
@@ -91,6 +94,7 @@ impl Default for SelfProvisioning {
             authentication_mode: AuthMode::Users,
             authentication_code_hash: None,
             languages: vec!["en_US".into()],
+            activation_code_lifetime: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -100,12 +104,15 @@ impl Default for SelfProvisioning {
 pub struct RoutePointCfg {
     pub name: String,
     pub dns: Vec<String>,
+    /// A DN where callers type an activation code instead of an ID and PIN (none by default).
+    pub activation_dn: Option<String>,
 }
 impl Default for RoutePointCfg {
     fn default() -> Self {
         RoutePointCfg {
             name: "SelfProvisioning_RP".into(),
             dns: vec!["2000".into()],
+            activation_dn: None,
         }
     }
 }

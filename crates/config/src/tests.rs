@@ -276,3 +276,29 @@ fn unclaimed_devices_expire_after_a_duration_or_never() {
         assert_eq!(keys(&e), ["auto_registration.expire_unclaimed"], "{bad}");
     }
 }
+
+#[test]
+fn activation_dn_and_code_lifetime() {
+    let c = load("[route_point]\ndns = [\"2000\"]\nactivation_dn = \"2001\"\n").unwrap();
+    let rp = &c.self_provisioning.route_point;
+    assert_eq!(rp.dn_strings(), ["2000", "2001"]);
+    assert!(rp.is_activation("2001") && !rp.is_activation("2000"));
+    assert_eq!(
+        c.raw.self_provisioning.activation_code_lifetime,
+        std::time::Duration::from_secs(7 * 86_400)
+    );
+    for bad in ["\"2000\"", "\"20x1\""] {
+        let e = load(&format!(
+            "[route_point]\ndns = [\"2000\"]\nactivation_dn = {bad}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(keys(&e), ["route_point.activation_dn"], "{bad}");
+    }
+    let e = load("[self_provisioning]\nactivation_code_lifetime = \"0s\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["self_provisioning.activation_code_lifetime"]);
+    let c = load("[self_provisioning]\nactivation_code_lifetime = \"2d\"\n").unwrap();
+    assert_eq!(
+        c.raw.self_provisioning.activation_code_lifetime,
+        std::time::Duration::from_secs(2 * 86_400)
+    );
+}

@@ -1,4 +1,8 @@
-//! The call state machine.
+//! The call state machine. A call either asks for a self-service ID and PIN ([`Call::new`]) or,
+//! on the activation route point, for an activation code ([`Call::activation`], in
+//! `flow/activation.rs`).
+
+mod activation;
 
 use crate::prompt::{Prompt, PromptRef};
 use selfprov_provisioning::{AuthMode, Language, OutcomeCode};
@@ -107,6 +111,11 @@ pub enum Action {
     Assign {
         user_id: String,
     },
+    /// Claim the calling phone with this activation code (its digits as typed); the answer is
+    /// an [`Event::AssignResult`].
+    ClaimWithCode {
+        code: String,
+    },
     HangUp,
     /// After the hang-up of a successful call: tell the phone to restart (NOTIFY check-sync).
     SendCheckSync,
@@ -123,6 +132,9 @@ enum Step {
     Previewing,
     Confirm,
     Assigning,
+    /// Typing an activation code (activation route point).
+    EnterCode,
+    ClaimingWithCode,
     /// Playing the last prompts; then hang up with the outcome.
     Closing(OutcomeCode),
     Done,
@@ -133,6 +145,8 @@ enum Step {
 pub struct Call {
     s: IvrSettings,
     step: Step,
+    /// Where the call starts after the language menu: `EnterId`, or `EnterCode`.
+    first_step: Step,
     language: Language,
     entry: String,
     self_service_id: String,
@@ -163,6 +177,7 @@ impl Call {
         let c = Call {
             s: settings,
             step: Step::EnterId,
+            first_step: Step::EnterId,
             language: language.clone(),
             entry: String::new(),
             self_service_id: String::new(),
@@ -196,7 +211,12 @@ impl Call {
 
     /// A new call, just answered: plays the welcome (and the language menu).
     pub fn new(settings: IvrSettings) -> (Call, Vec<Action>) {
+        Call::start(settings, Step::EnterId)
+    }
+
+    fn start(settings: IvrSettings, first_step: Step) -> (Call, Vec<Action>) {
         let (mut c, language) = Call::base(settings);
+        c.first_step = first_step;
         let mut out = vec![Action::SetLanguage(language)];
         if c.s.languages.len() > 1 && c.s.language_menu {
             c.step = Step::LanguageMenu;
@@ -204,12 +224,7 @@ impl Call {
             prompts.extend(c.menu_prompts());
             c.play(prompts, true, &mut out);
         } else {
-            c.step = Step::EnterId;
-            c.play(
-                vec![Prompt::Welcome.into(), Prompt::EnterSelfServiceId.into()],
-                true,
-                &mut out,
-            );
+            c.ask(first_step, vec![Prompt::Welcome.into()], &mut out);
         }
         (c, out)
     }
@@ -261,6 +276,7 @@ impl Call {
         match self.step {
             Step::LanguageMenu => self.menu_prompts(),
             Step::EnterId => vec![Prompt::EnterSelfServiceId.into()],
+            Step::EnterCode => vec![Prompt::EnterActivationCode.into()],
             Step::EnterPin => vec![match self.s.auth_mode {
                 AuthMode::UsersAndAdmins => Prompt::EnterPinOrAuthCode.into(),
                 _ => Prompt::EnterPin.into(),
@@ -285,7 +301,7 @@ impl Call {
     fn waits_for_keys(&self) -> bool {
         matches!(
             self.step,
-            Step::LanguageMenu | Step::EnterId | Step::EnterPin | Step::Confirm
+            Step::LanguageMenu | Step::EnterId | Step::EnterPin | Step::EnterCode | Step::Confirm
         )
     }
 
@@ -340,7 +356,7 @@ impl Call {
                 match self.step {
                     Step::Closing(o) => self.finish(o, &mut out),
                     // The result decides: an assignment that went through stays done.
-                    Step::Assigning => {}
+                    Step::Assigning | Step::ClaimingWithCode => {}
                     _ => self.finish(OutcomeCode::Abandoned, &mut out),
                 }
             }
@@ -396,6 +412,9 @@ impl Call {
             Event::Digit(k) => self.on_key(k, now, &mut out),
             Event::AuthResult(r) => self.on_auth(r, &mut out),
             Event::PreviewResult(r) => self.on_preview(r, &mut out),
+            Event::AssignResult(r) if self.step == Step::ClaimingWithCode => {
+                self.on_code_result(r, &mut out)
+            }
             Event::AssignResult(r) => {
                 if self.step == Step::Assigning {
                     let o = match r {
@@ -441,7 +460,7 @@ impl Call {
                         out.push(Action::SetLanguage(self.language.clone()));
                         self.attempts = 0;
                         self.cancel_timer(out);
-                        self.ask(Step::EnterId, Vec::new(), out);
+                        self.ask(self.first_step, Vec::new(), out);
                     }
                     None => self.retry(vec![Prompt::InvalidEntry.into()], now, out),
                 }
@@ -495,6 +514,7 @@ impl Call {
                 }
             }
             Step::EnterPin => self.authenticate(Some(value), out),
+            Step::EnterCode => self.claim_with_code(value, out),
             _ => {}
         }
     }
@@ -515,7 +535,7 @@ impl Call {
             if self.step == Step::LanguageMenu {
                 // Nobody chose: the first language.
                 self.attempts = 0;
-                return self.ask(Step::EnterId, Vec::new(), out);
+                return self.ask(self.first_step, Vec::new(), out);
             }
             // No valid entry within the attempts: the caller gave no usable input.
             let mut p = why;
@@ -529,14 +549,16 @@ impl Call {
         if !self.waits_for_keys() {
             return;
         }
-        if !self.entry.is_empty() && matches!(self.step, Step::EnterId | Step::EnterPin) {
+        if !self.entry.is_empty()
+            && matches!(self.step, Step::EnterId | Step::EnterPin | Step::EnterCode)
+        {
             // The caller stopped typing: take the entry as if `#` was pressed.
             return self.end_entry(now, out);
         }
         if self.step == Step::LanguageMenu {
             self.attempts = 0;
             self.cancel_timer(out);
-            return self.ask(Step::EnterId, Vec::new(), out);
+            return self.ask(self.first_step, Vec::new(), out);
         }
         self.attempts += 1;
         self.cancel_timer(out);

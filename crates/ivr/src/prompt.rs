@@ -29,6 +29,11 @@ pub enum Prompt {
     ServiceUnavailable,
     InternalError,
     Goodbye,
+    EnterActivationCode,
+    ActivationCodeExpired,
+    ActivationCodeUsed,
+    ActivationCodeInvalid,
+    ActivationCodeWrongDevice,
 }
 
 impl Prompt {
@@ -64,6 +69,11 @@ impl Prompt {
             Prompt::ServiceUnavailable => "service_unavailable",
             Prompt::InternalError => "internal_error",
             Prompt::Goodbye => "goodbye",
+            Prompt::EnterActivationCode => "enter_activation_code",
+            Prompt::ActivationCodeExpired => "activation_code_expired",
+            Prompt::ActivationCodeUsed => "activation_code_used",
+            Prompt::ActivationCodeInvalid => "activation_code_invalid",
+            Prompt::ActivationCodeWrongDevice => "activation_code_wrong_device",
         }
     }
 
@@ -94,6 +104,11 @@ impl Prompt {
             Prompt::ServiceUnavailable,
             Prompt::InternalError,
             Prompt::Goodbye,
+            Prompt::EnterActivationCode,
+            Prompt::ActivationCodeExpired,
+            Prompt::ActivationCodeUsed,
+            Prompt::ActivationCodeInvalid,
+            Prompt::ActivationCodeWrongDevice,
         ];
         v.extend((0..10).map(Prompt::Digit));
         v
@@ -116,6 +131,10 @@ impl Prompt {
             OutcomeCode::Success => Prompt::Success,
             OutcomeCode::Abandoned | OutcomeCode::InternalError => Prompt::InternalError,
             OutcomeCode::DatabaseUnavailable => Prompt::ServiceUnavailable,
+            OutcomeCode::ActivationCodeInvalid => Prompt::ActivationCodeInvalid,
+            OutcomeCode::ActivationCodeExpired => Prompt::ActivationCodeExpired,
+            OutcomeCode::ActivationCodeUsed => Prompt::ActivationCodeUsed,
+            OutcomeCode::ActivationCodeWrongDevice => Prompt::ActivationCodeWrongDevice,
         }
     }
 }

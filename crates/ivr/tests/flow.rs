@@ -79,7 +79,8 @@ impl Sim {
                 Action::Finished(o) => self.finished.push(o),
                 r @ (Action::Authenticate { .. }
                 | Action::PreviewAssignment { .. }
-                | Action::Assign { .. }) => self.requests.push(r),
+                | Action::Assign { .. }
+                | Action::ClaimWithCode { .. }) => self.requests.push(r),
             }
         }
     }
@@ -603,6 +604,110 @@ fn every_prompt_name_is_a_shipped_file() {
             p.name()
         );
     }
+}
+
+/// The activation route point: the code instead of ID and PIN, then the claim's answer.
+fn code_call(code_result: Result<(), OutcomeCode>) -> Sim {
+    let mut sim = Sim::with(Call::activation(IvrSettings::default()));
+    assert_eq!(sim.plays[0], ["welcome", "enter_activation_code"]);
+    sim.finish_prompt();
+    sim.keys("1234567890123456#");
+    assert_eq!(
+        sim.last_request(),
+        Action::ClaimWithCode {
+            code: "1234567890123456".into()
+        }
+    );
+    sim.ev(Event::AssignResult(code_result));
+    sim
+}
+
+#[test]
+fn activation_code_success_provisions_without_id_pin_or_confirmation() {
+    let mut sim = code_call(Ok(()));
+    assert_eq!(sim.requests.len(), 1, "no authentication, no preview");
+    assert_eq!(sim.last_play(), ["success", "goodbye"]);
+    sim.finish_all();
+    assert_eq!(sim.finished, [OutcomeCode::Success]);
+    assert_eq!(sim.check_sync, 1);
+}
+
+#[test]
+fn activation_code_expired_used_other_phone_and_rules_end_the_call_with_their_prompt() {
+    for (code, prompt) in [
+        (
+            OutcomeCode::ActivationCodeExpired,
+            "activation_code_expired",
+        ),
+        (OutcomeCode::ActivationCodeUsed, "activation_code_used"),
+        (
+            OutcomeCode::ActivationCodeWrongDevice,
+            "activation_code_wrong_device",
+        ),
+        (OutcomeCode::SelfprovDeviceLimit, "device_limit"),
+    ] {
+        let mut sim = code_call(Err(code));
+        assert_eq!(sim.last_play(), [prompt, "goodbye"], "{code}");
+        sim.finish_all();
+        assert_eq!(sim.finished, [code]);
+        assert_eq!(sim.check_sync, 0);
+    }
+}
+
+#[test]
+fn wrong_activation_codes_are_asked_again_then_the_call_ends() {
+    let mut sim = code_call(Err(OutcomeCode::ActivationCodeInvalid));
+    assert_eq!(
+        sim.last_play(),
+        ["activation_code_invalid", "enter_activation_code"]
+    );
+    // Type-ahead over the prompt, and the inter-digit timeout instead of `#`.
+    sim.keys("1111222233334444");
+    sim.wait(Duration::from_secs(6));
+    assert_eq!(
+        sim.last_request(),
+        Action::ClaimWithCode {
+            code: "1111222233334444".into()
+        }
+    );
+    sim.ev(Event::AssignResult(Err(OutcomeCode::ActivationCodeInvalid)));
+    sim.finish_prompt();
+    sim.keys("0000000000000000#");
+    sim.ev(Event::AssignResult(Err(OutcomeCode::ActivationCodeInvalid)));
+    assert_eq!(
+        sim.last_play(),
+        ["activation_code_invalid", "too_many_attempts", "goodbye"]
+    );
+    sim.finish_all();
+    assert_eq!(sim.finished, [OutcomeCode::ActivationCodeInvalid]);
+    // A phone locked out of codes hears the same and the call ends at once.
+    let mut sim = code_call(Err(OutcomeCode::AccountLocked));
+    assert_eq!(
+        sim.last_play(),
+        ["activation_code_invalid", "too_many_attempts", "goodbye"]
+    );
+    sim.finish_all();
+    assert_eq!(sim.finished, [OutcomeCode::AccountLocked]);
+}
+
+#[test]
+fn activation_call_with_a_language_menu_and_a_hang_up_while_claiming() {
+    let s = IvrSettings {
+        languages: vec!["en_US".parse().unwrap(), "fr_FR".parse().unwrap()],
+        ..IvrSettings::default()
+    };
+    let mut sim = Sim::with(Call::activation(s));
+    sim.finish_prompt();
+    sim.keys("2");
+    assert_eq!(sim.last_play(), ["enter_activation_code"]);
+    assert_eq!(sim.language.as_ref().map(|l| l.as_str()), Some("fr_FR"));
+    sim.finish_prompt();
+    sim.keys("1234567890123456#");
+    sim.ev(Event::HangUp);
+    assert!(sim.finished.is_empty(), "the claim's result decides");
+    sim.ev(Event::AssignResult(Ok(())));
+    assert_eq!(sim.finished, [OutcomeCode::Success]);
+    assert_eq!(sim.check_sync, 1);
 }
 
 fn arb_event() -> impl Strategy<Value = Event> {

@@ -1,5 +1,5 @@
 //! The claim engine: the one way a device is claimed for a user, whichever front end asks (the
-//! IVR, the phone's screen, the HTTP API; activation codes next). It checks the caller's
+//! IVR, the phone's screen, the HTTP API, activation codes). It checks the caller's
 //! credentials under the lockout policy, previews what a claim would do, and claims the device in
 //! one transaction with the assign rules of [`selfprov_provisioning::rules`], writing one audit
 //! entry per outcome, success or failure, so rules, codes and audit cannot differ between front
@@ -76,6 +76,8 @@ pub struct ClaimEngine {
     pub(crate) dn_hint: DnHint,
     pub(crate) new_devices: crate::unclaimed::NewDeviceRate,
     pub(crate) seen_writes: crate::unclaimed::SeenWrites,
+    /// How activation codes are hashed and how long they last ([`crate::activation`]).
+    pub(crate) codes: std::sync::OnceLock<crate::activation::CodeSettings>,
 }
 
 /// What the rules look at, loaded in one transaction.
@@ -119,7 +121,7 @@ fn load(
     }))
 }
 
-fn internal(e: StoreError) -> AssignError {
+pub(crate) fn internal(e: StoreError) -> AssignError {
     match e {
         StoreError::Unavailable(_) => AssignError::Unavailable(e.to_string()),
         e => AssignError::Internal(e.to_string()),
@@ -133,6 +135,7 @@ impl ClaimEngine {
             dn_hint: DnHint::default(),
             new_devices: Default::default(),
             seen_writes: Default::default(),
+            codes: Default::default(),
         }
     }
 
@@ -323,63 +326,7 @@ impl ClaimEngine {
         moving: bool,
     ) -> Result<AssignOutcome, AssignError> {
         self.store
-            .writing(|tx| {
-                let mut audit = AuditEntry {
-                    time_ms: now.0,
-                    kind: AuditKind::Claim,
-                    actor: how.actor.to_string(),
-                    call_id: how.call_id.clone(),
-                    device: Some(device.to_owned()),
-                    user: Some(user_id.to_string()),
-                    code: Some(OutcomeCode::Success),
-                    ..AuditEntry::default()
-                };
-                let outcome = match load(tx, device, user_id)? {
-                    Err(e) => Err(e),
-                    Ok(mut ctx) => {
-                        // Moving: the phone is free for the new owner, whoever had it.
-                        let from = match ctx.device.as_mut() {
-                            Some(d) if moving && d.owner.as_ref() != Some(user_id) => {
-                                d.auto_registered = true;
-                                d.owner.take()
-                            }
-                            _ => None,
-                        };
-                        let before = tx.device(device)?;
-                        match (ctx.evaluate(), &ctx.device) {
-                            (Ok(p), _) if p.already_assigned => {
-                                audit.detail =
-                                    "already assigned to this user; nothing changed".into();
-                                Ok(AssignOutcome::AlreadyAssigned(p))
-                            }
-                            (Ok(p), Some(d)) => {
-                                let after = assigned(tx, d, &ctx.user, &p, now)?;
-                                tx.update_device(&after)?;
-                                // The user's line gets its own secret; the previous one stops working.
-                                crate::registry::new_credential(tx, device, now)?;
-                                audit.detail = match &from {
-                                    Some(f) => format!(
-                                        "moved from {f}: extension {} udt {}",
-                                        p.extension, p.udt
-                                    ),
-                                    None => format!("extension {} udt {}", p.extension, p.udt),
-                                };
-                                audit.before = before.as_ref().map(Object::view);
-                                audit.after = Some(after.view());
-                                Ok(AssignOutcome::Assigned(p))
-                            }
-                            (Ok(_), None) => Err(AssignError::NotAutoregistered),
-                            (Err(e), _) => Err(e),
-                        }
-                    }
-                };
-                if let Err(e) = &outcome {
-                    audit.code = Some(e.code());
-                    audit.detail = e.to_string();
-                }
-                tx.insert_audit(&audit)?;
-                Ok(outcome)
-            })
+            .writing(|tx| claim_in(tx, device, user_id, how, now, moving, ""))
             .map_err(internal)?
     }
 
@@ -405,6 +352,76 @@ impl ClaimEngine {
         };
         self.store.writing(|tx| tx.insert_audit(&entry))
     }
+}
+
+/// Claim (or move) `device` for the user inside `tx` with the assign rules, writing the audit
+/// entry of the outcome (`via` appended to its detail: how the user was recognised, e.g. an
+/// activation code). The inner error is the refusal, which still commits its audit entry.
+pub(crate) fn claim_in(
+    tx: &dyn Tx,
+    device: &str,
+    user_id: &UserId,
+    how: &ClaimContext,
+    now: UnixMillis,
+    moving: bool,
+    via: &str,
+) -> Result<Result<AssignOutcome, AssignError>, StoreError> {
+    let mut audit = AuditEntry {
+        time_ms: now.0,
+        kind: AuditKind::Claim,
+        actor: how.actor.to_string(),
+        call_id: how.call_id.clone(),
+        device: Some(device.to_owned()),
+        user: Some(user_id.to_string()),
+        code: Some(OutcomeCode::Success),
+        ..AuditEntry::default()
+    };
+    let outcome = match load(tx, device, user_id)? {
+        Err(e) => Err(e),
+        Ok(mut ctx) => {
+            // Moving: the phone is free for the new owner, whoever had it.
+            let from = match ctx.device.as_mut() {
+                Some(d) if moving && d.owner.as_ref() != Some(user_id) => {
+                    d.auto_registered = true;
+                    d.owner.take()
+                }
+                _ => None,
+            };
+            let before = tx.device(device)?;
+            match (ctx.evaluate(), &ctx.device) {
+                (Ok(p), _) if p.already_assigned => {
+                    audit.detail = "already assigned to this user; nothing changed".into();
+                    Ok(AssignOutcome::AlreadyAssigned(p))
+                }
+                (Ok(p), Some(d)) => {
+                    let after = assigned(tx, d, &ctx.user, &p, now)?;
+                    tx.update_device(&after)?;
+                    // The user's line gets its own secret; the previous one stops working.
+                    crate::registry::new_credential(tx, device, now)?;
+                    audit.detail = match &from {
+                        Some(f) => {
+                            format!("moved from {f}: extension {} udt {}", p.extension, p.udt)
+                        }
+                        None => format!("extension {} udt {}", p.extension, p.udt),
+                    };
+                    audit.before = before.as_ref().map(Object::view);
+                    audit.after = Some(after.view());
+                    Ok(AssignOutcome::Assigned(p))
+                }
+                (Ok(_), None) => Err(AssignError::NotAutoregistered),
+                (Err(e), _) => Err(e),
+            }
+        }
+    };
+    if let Err(e) = &outcome {
+        audit.code = Some(e.code());
+        audit.detail = e.to_string();
+    }
+    if !via.is_empty() {
+        audit.detail = format!("{}; {via}", audit.detail);
+    }
+    tx.insert_audit(&audit)?;
+    Ok(outcome)
 }
 
 /// The device as it is after the claim: the user's extension and templates, no longer

@@ -17,12 +17,15 @@
 //!   [`Principal`] whose actor is written into the audit.
 //! - End users ([`self_care`]): the self-care portal's login (the claim engine's PIN check and
 //!   lockout), their phones, release and PIN change, in [`user_sessions`].
+//! - [`activation`]: activation codes — issue, list, revoke, and the claim with a code (through
+//!   the claim engine's rules and audit).
 //! - [`version`]: versions of objects, so a change based on an outdated read is refused.
 //!
 //! It knows the store only through [`selfprov_provisioning::store::Store`], so it runs on any
 //! backend.
 
 pub mod accounts;
+pub mod activation;
 pub mod actor;
 pub mod audit;
 pub mod claim;

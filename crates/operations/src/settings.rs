@@ -156,7 +156,13 @@ impl SettingsOverrides {
         }
         sp.check()
             .map_err(|e| FieldError::new("authentication_code", e.rule))?;
-        if let Some(dn) = sp.route_point.dns.iter().find(|d| ar.dn_range.contains(d)) {
+        if let Some(dn) = sp
+            .route_point
+            .dns
+            .iter()
+            .chain(&sp.route_point.activation_dn)
+            .find(|d| ar.dn_range.contains(d))
+        {
             return Err(FieldError::new(
                 "dn_range",
                 format!("the route-point DN {dn} is inside the auto-registration range {}: phones would be given the IVR's number", ar.dn_range),

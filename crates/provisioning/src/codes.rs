@@ -30,10 +30,19 @@ pub enum OutcomeCode {
     /// The database could not be reached (down, restarting); nothing was changed and the caller
     /// was asked to try again later.
     DatabaseUnavailable,
+    /// No such activation code (mistyped, made up, or revoked); counts toward the lockout.
+    ActivationCodeInvalid,
+    /// The activation code's expiry has passed.
+    ActivationCodeExpired,
+    /// The activation code was already used (it is single-use).
+    ActivationCodeUsed,
+    /// The activation code is for another phone (by MAC) or another model (by model), or its
+    /// model's phone has already been chosen.
+    ActivationCodeWrongDevice,
 }
 
 impl OutcomeCode {
-    pub const ALL: [OutcomeCode; 15] = [
+    pub const ALL: [OutcomeCode; 19] = [
         OutcomeCode::Success,
         OutcomeCode::InvalidCredentials,
         OutcomeCode::AccountLocked,
@@ -49,6 +58,10 @@ impl OutcomeCode {
         OutcomeCode::Abandoned,
         OutcomeCode::InternalError,
         OutcomeCode::DatabaseUnavailable,
+        OutcomeCode::ActivationCodeInvalid,
+        OutcomeCode::ActivationCodeExpired,
+        OutcomeCode::ActivationCodeUsed,
+        OutcomeCode::ActivationCodeWrongDevice,
     ];
 
     /// The stable code string, as written to the audit log and metrics.
@@ -69,6 +82,10 @@ impl OutcomeCode {
             OutcomeCode::Abandoned => "ABANDONED",
             OutcomeCode::InternalError => "INTERNAL_ERROR",
             OutcomeCode::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            OutcomeCode::ActivationCodeInvalid => "ACTIVATION_CODE_INVALID",
+            OutcomeCode::ActivationCodeExpired => "ACTIVATION_CODE_EXPIRED",
+            OutcomeCode::ActivationCodeUsed => "ACTIVATION_CODE_USED",
+            OutcomeCode::ActivationCodeWrongDevice => "ACTIVATION_CODE_WRONG_DEVICE",
         }
     }
 }

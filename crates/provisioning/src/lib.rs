@@ -10,8 +10,10 @@
 //! - [`store`]: the [`Store`] interface (transactions of row operations) and its SQLite backend.
 //! - [`import`]: bulk user import from CSV.
 //! - [`accounts`]: administrator accounts, API tokens and console sessions.
+//! - [`activation`]: activation codes issued for a user and a phone or a model.
 
 pub mod accounts;
+pub mod activation;
 pub mod audit;
 pub mod codes;
 pub mod import;

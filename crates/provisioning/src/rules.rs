@@ -31,6 +31,14 @@ pub enum AssignError {
     /// The database could not be reached; nothing was changed.
     #[error("{0}")]
     Unavailable(String),
+    #[error("no such activation code")]
+    CodeInvalid,
+    #[error("the activation code expired")]
+    CodeExpired,
+    #[error("the activation code was already used")]
+    CodeUsed,
+    #[error("the activation code is for {0}, not this phone")]
+    CodeWrongDevice(String),
 }
 
 impl AssignError {
@@ -47,6 +55,10 @@ impl AssignError {
             AssignError::DeviceLimit { .. } => OutcomeCode::SelfprovDeviceLimit,
             AssignError::Internal(_) => OutcomeCode::InternalError,
             AssignError::Unavailable(_) => OutcomeCode::DatabaseUnavailable,
+            AssignError::CodeInvalid => OutcomeCode::ActivationCodeInvalid,
+            AssignError::CodeExpired => OutcomeCode::ActivationCodeExpired,
+            AssignError::CodeUsed => OutcomeCode::ActivationCodeUsed,
+            AssignError::CodeWrongDevice(_) => OutcomeCode::ActivationCodeWrongDevice,
         }
     }
 }

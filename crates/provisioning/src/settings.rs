@@ -57,12 +57,26 @@ impl Default for LanguagePreference {
 pub struct RoutePoint {
     pub name: String,
     pub dns: Vec<Dn>,
+    /// The DN that asks for an activation code instead of an ID and PIN
+    /// (docs/activation-codes.md); registered and answered like the others.
+    pub activation_dn: Option<Dn>,
 }
 
 impl RoutePoint {
     /// The DNs as strings, as SIP compares them with a request's user part.
     pub fn dn_strings(&self) -> Vec<String> {
-        self.dns.iter().map(|d| d.to_string()).collect()
+        self.dns
+            .iter()
+            .chain(&self.activation_dn)
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    /// Whether `dn` (a request's user part) is the activation DN.
+    pub fn is_activation(&self, dn: &str) -> bool {
+        self.activation_dn
+            .as_ref()
+            .is_some_and(|a| a.as_str() == dn)
     }
 }
 
@@ -214,6 +228,7 @@ mod tests {
             route_point: RoutePoint {
                 name: "SelfProvRP".into(),
                 dns: vec!["2000".parse().unwrap()],
+                activation_dn: None,
             },
             application_user: None,
             registrar_mode: RegistrarMode::Builtin,

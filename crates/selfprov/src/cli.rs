@@ -117,6 +117,41 @@ pub enum Command {
     /// API tokens (shown once when made; stored hashed).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Activation codes: a phone prepared for a user, who types the code instead of ID and PIN
+    /// (shown once when issued; stored hashed).
+    #[command(subcommand)]
+    Activation(ActivationCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ActivationCmd {
+    /// Issue a code for a user and a phone (--device) or a model (--model); print it once.
+    Issue {
+        user_id: String,
+        /// The phone's device name, e.g. SEP001122334455.
+        #[arg(long, conflicts_with = "model", required_unless_present = "model")]
+        device: Option<String>,
+        /// A model, e.g. "Cisco 8845": the first phone of this model that uses the code.
+        #[arg(long)]
+        model: Option<String>,
+        /// How long it lasts, e.g. `2d`, `12h` (default: the configured lifetime, 7 days).
+        #[arg(long)]
+        expires: Option<String>,
+        /// Also write the code as a QR code image (SVG) to this file.
+        #[arg(long)]
+        qr: Option<std::path::PathBuf>,
+        /// Print the code and its details as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A user's codes and their state (never the codes).
+    List {
+        user_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an unused code (by its id): it stops working at once.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -90,6 +90,7 @@ fn uses_api(cmd: &Command) -> bool {
             | Command::Audit(_)
             | Command::Admin(_)
             | Command::Token(_)
+            | Command::Activation(_)
     )
 }
 
@@ -126,6 +127,7 @@ fn run_api(cmd: Command, c: &Client, cfg: Option<&Config>) -> Result<ExitCode> {
         Command::Audit(args) => admin::audit(c, args)?,
         Command::Admin(x) => admin::accounts::account(c, x)?,
         Command::Token(x) => admin::accounts::token(c, x)?,
+        Command::Activation(x) => admin::activation(c, x)?,
         other => anyhow::bail!("{other:?} is not a request of the API"),
     }
     Ok(ExitCode::SUCCESS)

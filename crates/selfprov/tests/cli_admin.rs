@@ -453,3 +453,85 @@ fn move_and_replace_from_the_cli() {
         .error(&["device", "move", "SEP00AA00BB0022", "nobody"])
         .contains("INVALID_CREDENTIALS"));
 }
+
+#[test]
+fn activation_codes_issue_list_revoke_from_the_cli() {
+    let e = Env::new("cli-activation");
+    e.ok(&["demo", "load"]);
+    // Printed once, grouped by four, on stdout; the details on stderr.
+    let o = e.run(
+        &[
+            "activation",
+            "issue",
+            "jsmith",
+            "--device",
+            "SEP00AA00BB00CC",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let printed = text(&o.stdout);
+    let digits: String = printed.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(digits.len(), 16, "{printed}");
+    assert_eq!(printed.trim().split(' ').count(), 4, "{printed}");
+    assert!(
+        text(&o.stderr).contains("shown once"),
+        "{}",
+        text(&o.stderr)
+    );
+    let qr = e._dir.path().join("code.svg");
+    let by_model = e.json(&[
+        "activation",
+        "issue",
+        "jsmith",
+        "--model",
+        "Cisco 8845",
+        "--expires",
+        "2h",
+        "--json",
+        "--qr",
+        qr.to_str().unwrap(),
+    ]);
+    assert_eq!(by_model["model"], "Cisco 8845");
+    // The QR code image, also in the answer.
+    let svg = std::fs::read_to_string(&qr).unwrap();
+    assert!(svg.contains("<svg"), "{svg}");
+    assert_eq!(by_model["qr_svg"], svg.as_str());
+    let ttl = by_model["expires_ms"].as_i64().unwrap() - by_model["created_ms"].as_i64().unwrap();
+    assert_eq!(ttl, 2 * 3600 * 1000);
+    // Listed newest first, with states, never the codes.
+    let listed = e.json(&["activation", "list", "jsmith", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["state"] == "pending"));
+    assert!(!listed.to_string().contains(&digits));
+    let id = by_model["id"].as_str().unwrap();
+    assert!(e.ok(&["activation", "revoke", id]).contains("revoked"));
+    let listed = e.json(&["activation", "list", "jsmith", "--json"]);
+    assert_eq!(listed[0]["state"], "revoked", "{listed}");
+    // Refusals name what is wrong; issue and revoke are audited as the OS user, without the code.
+    assert!(e
+        .error(&["activation", "issue", "jsmith", "--model", "Toaster"])
+        .contains("model"));
+    assert!(e
+        .error(&["activation", "list", "nobody"])
+        .contains("nobody"));
+    let audit = e.json(&["audit", "--json", "--kind", "change", "--user", "jsmith"]);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["object_kind"] == "activation_code")
+        .map(|x| x["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["revoke", "issue", "issue"], "{audit}");
+    assert!(audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["actor"] == "cli:opsadmin"));
+    assert!(!audit.to_string().contains(&digits));
+}

@@ -37,6 +37,8 @@ pub(crate) struct NewCall {
     pub contact: Option<String>,
     pub source: Peer,
     pub offer: Vec<u8>,
+    /// The call is to the activation DN: the IVR asks for an activation code.
+    pub activation: bool,
 }
 
 /// What decides who is calling.
@@ -232,6 +234,7 @@ mod tests {
                 reliable: false,
             },
             offer: Vec::new(),
+            activation: false,
         }
     }
 

@@ -98,6 +98,23 @@ impl Service {
                         })
                     });
                 }
+                Action::ClaimWithCode { code } => {
+                    let (claims, device, how, policy) = (
+                        self.claims.clone(),
+                        c.device.clone(),
+                        ClaimContext::ivr(call_id),
+                        self.cfg.credential_policy,
+                    );
+                    // Checks the code and claims in one transaction, audited whatever the outcome.
+                    on_blocking_pool(&self.work, call_id, true, move || {
+                        IvrEvent::AssignResult(
+                            claims
+                                .claim_with_code(&device, &code, &how, &policy, UnixMillis::now())
+                                .map(|_| ())
+                                .map_err(|e| e.code()),
+                        )
+                    });
+                }
                 Action::HangUp => {
                     self.sip
                         .commands

@@ -52,4 +52,4 @@ pub mod tls;
 mod unclaimed_sweep;
 mod work;
 
-pub use start::{open_store, serve};
+pub use start::{open_operations, open_store, serve};

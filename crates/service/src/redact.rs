@@ -20,6 +20,7 @@ pub(crate) fn redacted_actions(actions: &[Action]) -> String {
                 "Authenticate {{ self_service_id: *, secret: {} }}",
                 if secret.is_some() { "*" } else { "none" }
             ),
+            Action::ClaimWithCode { .. } => "ClaimWithCode { code: * }".to_owned(),
             a => format!("{a:?}"),
         })
         .collect();
@@ -41,5 +42,9 @@ mod redaction_tests {
         }]);
         assert!(!a.contains("1004") && !a.contains("12345"), "{a}");
         assert!(a.contains("Authenticate"), "{a}");
+        let a = redacted_actions(&[Action::ClaimWithCode {
+            code: "1234567890123456".into(),
+        }]);
+        assert!(!a.contains("1234"), "{a}");
     }
 }

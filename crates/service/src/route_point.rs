@@ -29,9 +29,9 @@ pub(crate) fn register_route_point(
     let app = cfg.self_provisioning.application_user.clone();
     let tcp = cfg.raw.registrar.transport == selfprov_config::Transport::Tcp;
     let mut regs = Vec::new();
-    for dn in &cfg.self_provisioning.route_point.dns {
+    for dn in cfg.self_provisioning.route_point.dn_strings() {
         let rc = RegistrationConfig {
-            dn: dn.to_string(),
+            dn: dn.clone(),
             registrar_host: addr.clone(),
             username: app
                 .as_ref()
@@ -53,7 +53,7 @@ pub(crate) fn register_route_point(
             })
             .ok();
         regs.push(RegistrationStatus {
-            dn: dn.to_string(),
+            dn: dn.clone(),
             state: "registering".into(),
         });
         metrics.set_registered(dn.as_str(), false);

@@ -33,6 +33,7 @@ impl Service {
             }
             SipEvent::IncomingCall {
                 call_id,
+                to_user,
                 from_uri,
                 pai_user,
                 authorization,
@@ -49,6 +50,11 @@ impl Service {
                 contact,
                 source,
                 offer,
+                activation: self
+                    .cfg
+                    .self_provisioning
+                    .route_point
+                    .is_activation(&to_user),
             }),
             SipEvent::CallEnded { ref call_id, .. }
                 if self.ringing.contains_key(call_id) || self.identifying.contains_key(call_id) =>
@@ -202,6 +208,7 @@ impl Service {
             .observe(t0.elapsed().as_secs_f64());
         tracing::info!(call_id = %n.call_id, %device, codec = ?codec, "call answered");
         let (ivr, actions) = match eligible {
+            Ok(()) if n.activation => Call::activation(self.ivr.clone()),
             Ok(()) => Call::new(self.ivr.clone()),
             Err(code) => {
                 tracing::info!(call_id = %n.call_id, %device, outcome = %code, "this device cannot be claimed: told so before any credential");

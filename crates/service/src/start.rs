@@ -19,6 +19,7 @@ use anyhow::{anyhow, Context, Result};
 use selfprov_config::Config;
 use selfprov_config::DatabaseTarget;
 use selfprov_media::engine::{MediaEngine, MediaEvent};
+use selfprov_operations::activation::CodeSettings;
 use selfprov_operations::{Actor, DeviceSecrets, Operations};
 use selfprov_provisioning::settings::{status, Status};
 use selfprov_provisioning::store::{ListQuery, PgStore, RegistrarAccounts, SqliteStore, Store};
@@ -52,6 +53,19 @@ pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
             Arc::new(PgStore::open(&o).with_context(what)?)
         }
     })
+}
+
+/// The operations layer over the configured store, with the install's activation-code key
+/// (derived from the secret key file) and lifetime: the service and the command line in process
+/// find the same codes.
+pub fn open_operations(cfg: &Config) -> Result<Operations> {
+    let ops = Operations::new(open_store(cfg)?);
+    let secrets = DeviceSecrets::load_or_create(&cfg.secret_key_file).map_err(|e| anyhow!(e))?;
+    ops.claims().set_code_settings(CodeSettings::of(
+        &secrets,
+        cfg.raw.self_provisioning.activation_code_lifetime,
+    ));
+    Ok(ops)
 }
 
 /// How administrators authenticate at the API, from `[admin]`; end users at the self-care
@@ -201,7 +215,7 @@ pub async fn serve(base: Config) -> Result<()> {
         .transpose()
         .map_err(|e| anyhow!("admin listener: {e}"))?
         .map(crate::tls::Certificate::new);
-    let ops = Operations::new(open_store(&base)?);
+    let ops = open_operations(&base)?;
     let first_start = ops
         .users(&ListQuery {
             limit: Some(1),

@@ -3,6 +3,7 @@
 //! whole list for one backend (SQLite today; the PostgreSQL backend adds one line).
 
 mod accounts;
+mod activation;
 mod audit;
 mod auth;
 mod claims;
@@ -144,6 +145,11 @@ macro_rules! every_test {
     self_care::self_care_login_checks_the_pin_the_profile_and_locks_per_address,
     self_care::a_self_care_session_ends_at_logout_or_when_the_profile_stops_allowing_it,
     self_care::a_user_releases_only_their_own_phones_and_changes_their_pin,
+    activation::issued_code_claims_the_phone_once_and_is_audited,
+    activation::expired_and_revoked_codes_are_refused,
+    activation::wrong_codes_lock_the_calling_phone_out,
+    activation::by_model_code_binds_the_first_phone_of_that_model,
+    activation::codes_follow_the_assign_rules_and_check_their_input,
         );
     };
 }
@@ -241,6 +247,7 @@ pub fn sp(mode: AuthMode) -> SelfProvisioningSettings {
         route_point: RoutePoint {
             name: "RP".into(),
             dns: vec!["2000".parse().unwrap()],
+            activation_dn: None,
         },
         application_user: None,
         registrar_mode: RegistrarMode::Builtin,

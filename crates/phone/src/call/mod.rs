@@ -53,6 +53,7 @@ const ASKING: &[&str] = &[
     "enter_self_service_id",
     "enter_pin",
     "enter_pin_or_auth_code",
+    "enter_activation_code",
     "confirm_press",
 ];
 

@@ -81,6 +81,10 @@ impl RtpSummary {
 /// Prompts that end a call without provisioning.
 const FAILURES: &[&str] = &[
     "account_locked",
+    "activation_code_expired",
+    "activation_code_invalid",
+    "activation_code_used",
+    "activation_code_wrong_device",
     "cancelled",
     "device_limit",
     "internal_error",

@@ -1,7 +1,8 @@
 //! What both SQL backends share about their rows: the column lists (both schemas name their
 //! columns alike), the ordering of lists, and "exactly one row changed".
 
-use super::{After, DeviceSort, KeyValue, Page, StoreError, UserSort};
+use super::{After, DeviceSort, KeyValue, Page, StoreError, UnixMillis, UserSort};
+use crate::activation::{ActivationCode, CodeTarget};
 use crate::model::{EndUser, FieldError};
 
 pub const UDT_COLS: &str =
@@ -174,3 +175,66 @@ pub const ACCOUNT_COLS: &str =
 pub const TOKEN_COLS: &str =
     "t.id, t.secret_sha256, t.owner, t.role, t.description, t.created_ms, t.expires_ms, t.last_used_ms";
 pub const SESSION_COLS: &str = "secret_sha256, account, csrf, created_ms, expires_ms, last_seen_ms";
+
+pub const CODE_COLS: &str = "id, code_hash, user_id, device, model, created_by, created_ms, expires_ms, used_ms, used_device, revoked_ms";
+
+/// An activation code's columns as both backends read them (in [`CODE_COLS`] order).
+pub struct CodeColumns {
+    pub id: String,
+    pub code_hash: String,
+    pub user_id: String,
+    pub device: Option<String>,
+    pub model: Option<String>,
+    pub created_by: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub used_ms: Option<i64>,
+    pub used_device: Option<String>,
+    pub revoked_ms: Option<i64>,
+}
+
+impl CodeColumns {
+    pub fn of(c: &ActivationCode) -> CodeColumns {
+        let (device, model) = c.target.parts();
+        CodeColumns {
+            id: c.id.clone(),
+            code_hash: c.code_hash.clone(),
+            user_id: c.user_id.to_string(),
+            device,
+            model,
+            created_by: c.created_by.clone(),
+            created_ms: c.created.0,
+            expires_ms: c.expires.0,
+            used_ms: c.used.as_ref().map(|u| u.0 .0),
+            used_device: c.used.as_ref().map(|u| u.1.clone()),
+            revoked_ms: c.revoked.map(|t| t.0),
+        }
+    }
+
+    pub fn into_code(self) -> Result<ActivationCode, StoreError> {
+        let bad =
+            |what: String| StoreError::Database(format!("activation code {}: {what}", self.id));
+        let target = match (&self.device, &self.model) {
+            (Some(d), _) => CodeTarget::Device(d.clone()),
+            (None, Some(m)) => CodeTarget::Model(m.clone()),
+            (None, None) => return Err(bad("neither device nor model".into())),
+        };
+        let user_id = self
+            .user_id
+            .parse()
+            .map_err(|e: FieldError| bad(e.to_string()))?;
+        Ok(ActivationCode {
+            target,
+            user_id,
+            used: self
+                .used_ms
+                .map(|t| (UnixMillis(t), self.used_device.clone().unwrap_or_default())),
+            revoked: self.revoked_ms.map(UnixMillis),
+            created: UnixMillis(self.created_ms),
+            expires: UnixMillis(self.expires_ms),
+            id: self.id,
+            code_hash: self.code_hash,
+            created_by: self.created_by,
+        })
+    }
+}

@@ -31,6 +31,7 @@ pub mod sqlite_durability {
 }
 
 use crate::accounts::{AdminAccount, ApiToken, SessionRow, TokenOwner};
+use crate::activation::ActivationCode;
 use crate::model::{
     AuditEntry, AuditKind, Device, Dn, DnRange, EndUser, FieldError, NewUser,
     UniversalDeviceTemplate, UniversalLineTemplate, UserId, UserProfile,
@@ -130,8 +131,21 @@ pub trait StoreExt: Store {
 impl<S: Store + ?Sized> StoreExt for S {}
 
 /// Everything a transaction can do, grouped by object kind.
-pub trait Tx: TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows + AccountRows {}
-impl<T: TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows + AccountRows> Tx for T {}
+pub trait Tx:
+    TemplateRows + UserRows + DeviceRows + AuditRows + SettingRows + AccountRows + ActivationRows
+{
+}
+impl<
+        T: TemplateRows
+            + UserRows
+            + DeviceRows
+            + AuditRows
+            + SettingRows
+            + AccountRows
+            + ActivationRows,
+    > Tx for T
+{
+}
 
 /// Universal device and line templates, user profiles.
 pub trait TemplateRows {
@@ -311,6 +325,29 @@ pub trait AccountRows {
     fn delete_session(&self, sha256: &str) -> Result<(), StoreError>;
     /// Forget sessions that expired before `now`.
     fn purge_sessions(&self, now: UnixMillis) -> Result<(), StoreError>;
+}
+
+/// Activation codes and the failed attempts to use one, per calling device.
+pub trait ActivationRows {
+    fn insert_activation_code(&self, c: &ActivationCode) -> Result<(), StoreError>;
+    /// The code whose keyed hash is `hash`.
+    fn activation_code_by_hash(&self, hash: &str) -> Result<Option<ActivationCode>, StoreError>;
+    fn activation_code(&self, id: &str) -> Result<Option<ActivationCode>, StoreError>;
+    /// A user's codes, newest first.
+    fn activation_codes(&self, user_id: &str) -> Result<Vec<ActivationCode>, StoreError>;
+    /// Its use, revocation and (a by-model code's) bound device. `NotFound` when there is no such code.
+    fn update_activation_code(&self, c: &ActivationCode) -> Result<(), StoreError>;
+    /// Failed attempts and lock of one calling device (`(0, None)` when none).
+    fn code_failures(&self, device: &str) -> Result<(u32, Option<UnixMillis>), StoreError>;
+    /// One more failed attempt; the new count.
+    fn add_code_failure(&self, device: &str) -> Result<u32, StoreError>;
+    /// Set (or with `(0, None)` clear) a device's failures and lock.
+    fn set_code_failures(
+        &self,
+        device: &str,
+        failed: u32,
+        locked_until: Option<UnixMillis>,
+    ) -> Result<(), StoreError>;
 }
 
 /// A user ready to insert: secrets already hashed (hashing is the slow part of an import and is

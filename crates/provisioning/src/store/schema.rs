@@ -231,4 +231,31 @@ END;
     // 10: whether a profile's users may log in to the self-care portal (docs/self-care.md); on by
     // default, as CUCM's end users reach Self Care through the default end-user group.
     "ALTER TABLE user_profile ADD COLUMN allow_self_care INTEGER NOT NULL DEFAULT 1;",
+    // 11: activation codes (docs/activation-codes.md): only a keyed hash of each code; a
+    // by-model code's device is filled in when a phone uses it. Failed attempts to use a code,
+    // per calling device (a wrong code names no user), for the lockout.
+    ACTIVATION_CODES,
 ];
+
+/// Migration 9 (SQLite) and 5 (PostgreSQL): activation codes and the failed attempts to use one.
+pub(crate) const ACTIVATION_CODES: &str = r#"
+CREATE TABLE activation_code (
+    id TEXT PRIMARY KEY,
+    code_hash TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL REFERENCES end_user(user_id) ON DELETE CASCADE ON UPDATE CASCADE,
+    device TEXT,
+    model TEXT,
+    created_by TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    used_ms BIGINT,
+    used_device TEXT,
+    revoked_ms BIGINT
+);
+CREATE INDEX activation_code_user ON activation_code(user_id, created_ms);
+CREATE TABLE code_failure (
+    device TEXT PRIMARY KEY,
+    failed BIGINT NOT NULL DEFAULT 0,
+    locked_until_ms BIGINT
+);
+"#;

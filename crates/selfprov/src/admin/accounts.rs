@@ -17,7 +17,7 @@ fn role(v: &str) -> Result<Role> {
 }
 
 /// A time as the table shows it.
-fn when(ms: Option<i64>) -> String {
+pub(crate) fn when(ms: Option<i64>) -> String {
     ms.map_or_else(
         || "-".into(),
         |ms| {

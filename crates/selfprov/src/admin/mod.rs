@@ -7,6 +7,7 @@
 //! (`demo load`, `device autoregister`, `config render`, the offline `status`).
 
 pub mod accounts;
+mod activation;
 mod audit;
 mod devices;
 mod import;
@@ -15,6 +16,7 @@ mod settings;
 mod templates;
 mod users;
 
+pub use activation::activation;
 pub use audit::audit;
 pub use devices::device;
 pub use import::{export_users, import_users};
@@ -43,13 +45,13 @@ pub struct Admin {
 /// The configured database (created on first use) and the configuration file's settings (the
 /// database may override them).
 pub fn open_database(cfg: &Config) -> Result<(Operations, SettingsBase)> {
-    let store = selfprov_service::open_store(cfg)
+    let ops = selfprov_service::open_operations(cfg)
         .with_context(|| format!("opening database {}", cfg.database.describe()))?;
     let base = SettingsBase {
         self_provisioning: cfg.self_provisioning.clone(),
         auto_registration: cfg.auto_registration.clone(),
     };
-    Ok((Operations::new(store), base))
+    Ok((ops, base))
 }
 
 impl Admin {

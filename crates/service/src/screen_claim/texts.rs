@@ -62,6 +62,10 @@ pub(crate) const EN_US: Texts = Texts {
         "The provisioning was abandoned.",
         "The service is unavailable. Try again later.",
         "The provisioning service is not available right now. Try again later.",
+        "That activation code is not valid.",
+        "That activation code has expired. Ask your administrator for a new one.",
+        "That activation code has already been used.",
+        "That activation code is for a different phone.",
     ],
 };
 
@@ -93,6 +97,10 @@ pub(crate) const FR_FR: Texts = Texts {
         "L'approvisionnement a été abandonné.",
         "Le service n'est pas disponible. Réessayez plus tard.",
         "Le service d'approvisionnement n'est pas disponible pour le moment. Réessayez plus tard.",
+        "Ce code d'activation n'est pas valide.",
+        "Ce code d'activation a expiré. Demandez-en un nouveau à votre administrateur.",
+        "Ce code d'activation a déjà été utilisé.",
+        "Ce code d'activation est destiné à un autre téléphone.",
     ],
 };
 
@@ -124,6 +132,10 @@ pub(crate) const DE_DE: Texts = Texts {
         "Die Einrichtung wurde abgebrochen.",
         "Der Dienst ist nicht verfügbar. Versuchen Sie es später erneut.",
         "Der Einrichtungsdienst ist gerade nicht erreichbar. Versuchen Sie es später erneut.",
+        "Dieser Aktivierungscode ist ungültig.",
+        "Dieser Aktivierungscode ist abgelaufen. Fordern Sie bei Ihrem Administrator einen neuen an.",
+        "Dieser Aktivierungscode wurde bereits verwendet.",
+        "Dieser Aktivierungscode ist für ein anderes Telefon bestimmt.",
     ],
 };
 
@@ -155,6 +167,10 @@ pub(crate) const ES_ES: Texts = Texts {
         "El aprovisionamiento se ha abandonado.",
         "El servicio no está disponible. Inténtelo de nuevo más tarde.",
         "El servicio de aprovisionamiento no está disponible ahora. Inténtelo de nuevo más tarde.",
+        "Ese código de activación no es válido.",
+        "Ese código de activación ha caducado. Pida uno nuevo a su administrador.",
+        "Ese código de activación ya se ha utilizado.",
+        "Ese código de activación es para otro teléfono.",
     ],
 };
 

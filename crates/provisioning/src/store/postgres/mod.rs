@@ -13,6 +13,7 @@
 //! dropped and the next transaction opens a new one, so nodes reconnect by themselves.
 
 mod accounts;
+mod activation;
 mod audit;
 mod client;
 mod devices;

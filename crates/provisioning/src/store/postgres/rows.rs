@@ -4,7 +4,7 @@ use super::{Params, PgTx};
 use crate::model::{
     AuditEntry, Device, EndUser, UniversalDeviceTemplate, UniversalLineTemplate, UserProfile,
 };
-use crate::store::{After, KeyValue, Page, StoreError};
+use crate::store::{After, KeyValue, Page, StoreError, UnixMillis};
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
@@ -40,6 +40,17 @@ where
 
 pub fn count(n: i64) -> u32 {
     n.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// A `(failed, locked_until_ms)` row of a failure counter, `(0, None)` when there is none.
+pub fn failures(r: Option<Row>) -> Result<(u32, Option<UnixMillis>), StoreError> {
+    match r {
+        None => Ok((0, None)),
+        Some(r) => Ok((
+            count(col(&r, 0)?),
+            col::<Option<i64>>(&r, 1)?.map(UnixMillis),
+        )),
+    }
 }
 
 fn json(r: &Row, i: usize) -> Result<Option<serde_json::Value>, StoreError> {

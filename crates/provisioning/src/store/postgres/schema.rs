@@ -248,4 +248,6 @@ END $$;
 "#,
     // 6: whether a profile's users may log in to the self-care portal (SQLite's migration 10).
     "ALTER TABLE user_profile ADD COLUMN allow_self_care BOOLEAN NOT NULL DEFAULT TRUE;",
+    // 7: activation codes and failed attempts to use one (SQLite's migration 11, the same text).
+    crate::store::schema::ACTIVATION_CODES,
 ];

@@ -195,13 +195,7 @@ impl UserRows for PgTx<'_, '_> {
             "SELECT failed, locked_until_ms FROM claim_failure WHERE user_id = $1 AND device = $2",
             &[&user_id, &device],
         )?;
-        match r {
-            None => Ok((0, None)),
-            Some(r) => Ok((
-                count(col(&r, 0)?),
-                col::<Option<i64>>(&r, 1)?.map(UnixMillis),
-            )),
-        }
+        failures(r)
     }
 
     fn add_device_failure(&self, user_id: &str, device: &str) -> Result<u32, StoreError> {

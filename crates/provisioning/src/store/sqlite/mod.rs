@@ -3,6 +3,7 @@
 //! operations of each object kind live in their own file; this one opens, migrates and pools.
 
 mod accounts;
+mod activation;
 mod audit;
 mod devices;
 mod rows;
