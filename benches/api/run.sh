@@ -11,16 +11,18 @@
 #   devices   one device by name, each connection pacing itself to about 1,000 reads/s in all
 # With --calls N, the IVR carries N silent calls the whole time (selfprov-loadgen, as in
 # benches/run-load.py: each from a new phone that fetches its file first), started before the
-# first scenario and measured by the load generator (its summary is printed at the end).
+# first scenario and measured by the load generator (its summary is printed at the end). With
+# --baseline S as well, the same N calls first run alone for S seconds (no API load), so the
+# IVR's figures with and without the API load come from the same run, on the same machine.
 # Prints one Markdown table row per scenario (requests/s, p50, p90, p99, max) for
 # docs/benchmarks.md.
 #
-# Usage: benches/api/run.sh [--users N] [--devices N] [--duration 20s] [--connections 4] [--calls N]
+# Usage: benches/api/run.sh [--users N] [--devices N] [--duration 20s] [--connections 4] [--calls N [--baseline S]]
 # Needs: wrk (Debian package `wrk`; scripts/install-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-users=100000 devices=1000 duration=20s connections=4 calls=0
+users=100000 devices=1000 duration=20s connections=4 calls=0 baseline=0
 while (($#)); do
   case "$1" in
     --users) users=$2; shift 2 ;;
@@ -28,7 +30,8 @@ while (($#)); do
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --calls) calls=$2; shift 2 ;;
-    *) echo "usage: $0 [--users N] [--devices N] [--duration 20s] [--connections 4] [--calls N]" >&2; exit 2 ;;
+    --baseline) baseline=$2; shift 2 ;;
+    *) echo "usage: $0 [--users N] [--devices N] [--duration 20s] [--connections 4] [--calls N [--baseline S]]" >&2; exit 2 ;;
   esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed: scripts/install-deps.sh" >&2; exit 1; }
@@ -47,6 +50,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 admin=$(free_port) sip=$(free_port) web=$(free_port) tftp=$(free_port)
 rtp=$(( ($(free_port) / 2) * 2 ))
+# The flood defences off (as benches/run-load.py's LIMITS_OFF): 1,000 phones from one address,
+# all new, would otherwise be refused as a flood.
 sed -e "s|listen = \"127.0.0.1:5060\"|listen = \"127.0.0.1:$sip\"|" \
     -e "s|listen = \"127.0.0.1:8080\"|listen = \"127.0.0.1:$admin\"|" \
     -e "s|http_listen = \"127.0.0.1:6970\"|http_listen = \"127.0.0.1:$web\"|" \
@@ -57,6 +62,12 @@ sed -e "s|listen = \"127.0.0.1:5060\"|listen = \"127.0.0.1:$sip\"|" \
     -e "s|load_on_first_start = true|load_on_first_start = false|" \
     -e "s|first_digit_timeout = \"10s\"|first_digit_timeout = \"10m\"|" \
     -e "s|unknown_per_minute = 60|unknown_per_minute = 1000000|" \
+    -e "s|rate_limit_register = 10|rate_limit_register = 0|" \
+    -e "s|rate_limit_invite = 10|rate_limit_invite = 0|" \
+    -e "s|rate_limit_options = 10|rate_limit_options = 0|" \
+    -e "s|rate_limit_other = 20|rate_limit_other = 0|" \
+    -e "s|new_devices_per_second = 10|new_devices_per_second = 0|" \
+    -e "s|max_connections_per_source = 64|max_connections_per_source = 512|" \
     -e "s|dn_range = { start = \"1000\", end = \"1999\" }|dn_range = { start = \"400000\", end = \"499999\" }|" \
     config/selfprov.toml > "$dir/selfprov.toml"
 cfg="$dir/selfprov.toml"
@@ -70,6 +81,30 @@ for _ in $(seq 1 300); do
 done
 printf 'a long benchmark password' | "$bin/selfprov" --config "$cfg" admin create bench --role administrator >&2
 token=$("$bin/selfprov" --config "$cfg" token create --owner bench 2>/dev/null)
+
+# The IVR's figures of a load generator summary, one table row.
+ivr_row() { # label json
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[2]))
+v = d["deviation_ms"]
+print(f"| {sys.argv[1]} | {d['calls']} | {d['failed']} | {d['rtp_received']:,} | {d['rtp_lost']} | "
+      f"{v['p50']:.2f} | {v['p99']:.2f} | {v['p999']:.2f} | {v['max']:.1f} |")
+PY
+}
+
+if ((calls > 0 && baseline > 0)); then
+  # The same calls alone first: the baseline of the IVR's figures.
+  "$bin/selfprov-loadgen" --server "127.0.0.1:$sip" --config-url "http://127.0.0.1:$web" \
+    --calls "$calls" --rate 200 --hold "${baseline}s" --prompts prompts --json "$dir/baseline.json" \
+    > /dev/null 2> "$dir/baseline.log" || echo "the baseline run reports failed calls or lost packets" >&2
+  # Its calls are gone before the next ones start.
+  for _ in $(seq 1 120); do
+    up=$(curl -fs "http://127.0.0.1:$admin/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active_calls"])')
+    ((up == 0)) && break
+    sleep 0.5
+  done
+fi
 
 if ((calls > 0)); then
   # The calls stay up for the whole run (8 scenarios of $duration) and end on their own a little
@@ -115,4 +150,11 @@ if [ -n "$lg" ]; then
   lg=
   [ -f "$dir/loadgen.json" ] && cp "$dir/loadgen.json" "${LOADGEN_JSON:-/tmp/selfprov-bench-api-loadgen.json}" \
     && echo "loadgen summary: ${LOADGEN_JSON:-/tmp/selfprov-bench-api-loadgen.json}" >&2
+fi
+if [ -f "$dir/loadgen.json" ]; then
+  echo
+  echo "| IVR | calls | failed | RTP received | lost | deviation p50 ms | p99 ms | p99.9 ms | max ms |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  [ -f "$dir/baseline.json" ] && ivr_row "alone (${baseline} s)" "$dir/baseline.json"
+  ivr_row "with the API load" "$dir/loadgen.json"
 fi

@@ -184,6 +184,7 @@ fn main() {
         route_point: RoutePoint {
             name: "RP".into(),
             dns: vec![],
+            activation_dn: None,
         },
         application_user: None,
         registrar_mode: RegistrarMode::Builtin,
