@@ -53,6 +53,12 @@ pub const REQUIRED: &[&str] = &[
     "service_unavailable",
     "internal_error",
     "goodbye",
+    // The activation route point (docs/activation-codes.md).
+    "enter_activation_code",
+    "activation_code_invalid",
+    "activation_code_expired",
+    "activation_code_used",
+    "activation_code_wrong_device",
 ];
 
 /// The language every lookup falls back to last.
