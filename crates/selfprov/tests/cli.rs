@@ -400,7 +400,7 @@ fn prompts_check_reports_clean_shipped_prompts_and_missing_ones() {
         ),
     );
     let out = e.ok(&["prompts", "check"]);
-    assert!(out.contains("102 file(s) checked, 0 issue(s)"), "{out}");
+    assert!(out.contains("117 file(s) checked, 0 issue(s)"), "{out}");
     let empty = e.path("empty");
     std::fs::create_dir_all(empty.join("en_US")).unwrap();
     let e2 = Env::new(
