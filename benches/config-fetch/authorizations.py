@@ -45,10 +45,11 @@ def challenge(config_url: str, path: str, algorithm: str) -> dict:
     raise RuntimeError(f"{path}: served without credentials (expected 401 after the first fetch)")
 
 
-def authorization(user: str, password: str, path: str, ch: dict, algorithm: str, cnonce: str) -> str:
+def authorization(user: str, password: str, path: str, ch: dict, algorithm: str, cnonce: str,
+                  method: str = "GET") -> str:
     h = lambda s: HASH[algorithm](s.encode()).hexdigest()
     ha1 = h(f"{user}:{ch['realm']}:{password}")
-    ha2 = h(f"GET:{path}")
+    ha2 = h(f"{method}:{path}")
     nc = "00000001"
     response = h(f"{ha1}:{ch['nonce']}:{nc}:{cnonce}:auth:{ha2}")
     return (f'Digest username="{user}", realm="{ch["realm"]}", nonce="{ch["nonce"]}", uri="{path}", '

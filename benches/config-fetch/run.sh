@@ -8,7 +8,9 @@
 #            authorizations.py after each phone's first fetch): database, secret, digest, render
 #   paced    the same device files with each connection pacing itself to about 1,000 files/s in all
 #   storm    N new phones fetch their first file at once (storm.py: auto-registration, a database
-#            write per phone), then the same N phones "reboot" at once (401, then digest)
+#            write per phone), then the same N phones "reboot" at once (401, then digest); each
+#            phone then REGISTERs with the line and digest credentials its file gives it: the time
+#            to the last phone back on its line
 # Prints Markdown table rows for docs/benchmarks.md; raw outputs stay in the printed directory.
 #
 # Usage: benches/config-fetch/run.sh [--duration 10s] [--connections 32] [--phones 1000] [--storm 2000]
@@ -72,7 +74,7 @@ run paced "$work/device.txt" 10 10
 storm_run() { # name args...
   local out c0 c1 t0 t1 name=$1; shift
   c0=$(svc_cpu); t0=$(date +%s%N)
-  out=$(python3 "$here/storm.py" "127.0.0.1:$HTTP_PORT" "$storm" "$@")
+  out=$(python3 "$here/storm.py" "127.0.0.1:$HTTP_PORT" "$storm" --register "127.0.0.1:$SIP_PORT" "$@")
   c1=$(svc_cpu); t1=$(date +%s%N)
   echo "$out" > "$work/$name.json"
   python3 - "$out" "$name" "$((c1 - c0))" "$ticks" "$((t1 - t0))" <<'PY'
@@ -83,6 +85,12 @@ l = r["latency_ms"] or {"p50": "-", "p99": "-", "max": "-"}
 print(f"| {name}: {r['phones']} phones at once | {r['phones']} | {r['files_per_s']} | {l['p50']} | - | {l['p99']} | {l['max']} | {cpu:.0f} |")
 print(f"{name}: served {r['served']} of {r['phones']}, other {r['other']}, last file after {r['time_to_last_s']} s, "
       f"client CPU {r['client_cpu_s']} s", file=sys.stderr)
+g = r["registered_ms"] or {"p50": "-", "p99": "-", "max": "-"}
+print(f"{name}: registered {r['registered']} of {r['phones']}, refused {r['not_registered']}, last phone registered "
+      f"{r['time_to_last_registered_s']} s after the storm began (per phone, first connection to REGISTER 200: "
+      f"p50 {g['p50']} ms, p99 {g['p99']} ms, max {g['max']} ms)", file=sys.stderr)
+if r["registered"] != r["phones"]:
+    sys.exit(f"{name}: not every phone is back on its line")
 PY
 }
 storm_run storm-new --save "$work/storm-passwords.txt"

@@ -191,16 +191,8 @@ impl Operations {
         generation: u32,
         now: UnixMillis,
     ) -> Result<(), OpError> {
-        self.store.writing(|tx| match tx.credential(device)? {
-            Some(c) if c.generation == generation && c.fetched.is_none() => tx.put_credential(
-                device,
-                &Credential {
-                    fetched: Some(now),
-                    ..c
-                },
-            ),
-            _ => Ok(()),
-        })?;
+        self.store
+            .writing(|tx| record_first_fetch(tx, device, generation, now))?;
         Ok(())
     }
 
@@ -209,6 +201,26 @@ impl Operations {
         self.store
             .writing(|tx| entries.iter().try_for_each(|e| tx.insert_audit(e)))?;
         Ok(())
+    }
+}
+
+/// In `tx`: the first fetch of the file carrying credential `generation` (nothing when the device
+/// has another generation now, or that one was fetched already).
+pub(crate) fn record_first_fetch(
+    tx: &dyn selfprov_provisioning::store::Tx,
+    device: &str,
+    generation: u32,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    match tx.credential(device)? {
+        Some(c) if c.generation == generation && c.fetched.is_none() => tx.put_credential(
+            device,
+            &Credential {
+                fetched: Some(now),
+                ..c
+            },
+        ),
+        _ => Ok(()),
     }
 }
 

@@ -103,6 +103,25 @@ impl ClaimEngine {
         Ok(())
     }
 
+    /// A device was served the first file of credential `generation`: that fetch recorded (see
+    /// [`crate::Operations::mark_fetched`]) and the device heard from, in one transaction — a new
+    /// phone costs two commits (its auto-registration and this), not three; a boot storm of new
+    /// phones is bound by commits.
+    pub fn first_file_served(
+        &self,
+        device: &str,
+        generation: u32,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.store.writing(|tx| {
+            crate::phone_files::record_first_fetch(tx, device, generation, now)?;
+            tx.mark_seen(device, now)
+        })?;
+        let mut seen = self.seen_writes.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(device.to_owned(), now);
+        Ok(())
+    }
+
     /// Delete the auto-registered devices without an owner not heard from for `unseen_for` (see
     /// [`selfprov_provisioning::store::DeviceRows::unclaimed_unseen`]), each with an audit entry
     /// (`change`, action `expire`, by `actor`): their DNs are free again. Returns them.

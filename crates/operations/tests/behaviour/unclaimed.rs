@@ -35,6 +35,21 @@ pub fn unclaimed_devices_expire_after_going_quiet_and_give_their_dn_back(make: &
     h.claims().heard_from("SEP0000000EE003", soon).unwrap();
     autoreg_device(&h, "SEP0000000EE004", "Cisco 8845");
     claim(&h, "SEP0000000EE004", "alice").unwrap();
+    // First file served three days in (fetch and sign of life in one transaction); heard from
+    // again within SEEN_EVERY: not written.
+    autoreg_device(&h, "SEP0000000EE005", "Cisco 8845");
+    h.claims()
+        .first_file_served("SEP0000000EE005", 1, NOW.plus(3 * DAY))
+        .unwrap();
+    h.claims()
+        .heard_from("SEP0000000EE005", NOW.plus(3 * DAY + SEEN_EVERY / 2))
+        .unwrap();
+    let fetched = h
+        .store
+        .reading(|tx| tx.credential("SEP0000000EE005"))
+        .unwrap()
+        .and_then(|c| c.fetched);
+    assert_eq!(fetched, Some(NOW.plus(3 * DAY)));
 
     assert!(
         expire_at(&h, WEEK).is_empty(),
@@ -67,6 +82,11 @@ pub fn unclaimed_devices_expire_after_going_quiet_and_give_their_dn_back(make: &
     assert_eq!(
         expire_at(&h, 9 * DAY + Duration::from_secs(1)),
         ["SEP0000000EE002"]
+    );
+    assert_eq!(
+        expire_at(&h, 10 * DAY + SEEN_EVERY / 4),
+        ["SEP0000000EE005"],
+        "the sign of life after the first file, within SEEN_EVERY, was not written"
     );
     assert!(expire_at(&h, 13 * DAY).is_empty());
     assert_eq!(

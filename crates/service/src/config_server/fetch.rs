@@ -250,13 +250,18 @@ impl ConfigServer {
                 Ok(rendered) => {
                     let first = cred.fetched.is_none()
                         && matches!(proof, Proof::None | Proof::Secret { .. });
-                    if first {
-                        if let Err(e) = self.ops.mark_fetched(&name, cred.generation, now) {
-                            tracing::warn!(device = %name, error = %e, "first fetch not recorded");
+                    let recorded = if first {
+                        claims
+                            .first_file_served(&name, cred.generation, now)
+                            .map_err(|e| tracing::warn!(device = %name, error = %e, "first fetch not recorded"))
+                            .is_ok()
+                    } else {
+                        false
+                    };
+                    if !recorded {
+                        if let Err(e) = claims.heard_from(&name, now) {
+                            tracing::warn!(device = %name, error = %e, "fetch not recorded as a sign of life");
                         }
-                    }
-                    if let Err(e) = claims.heard_from(&name, now) {
-                        tracing::warn!(device = %name, error = %e, "fetch not recorded as a sign of life");
                     }
                     let how = match proof {
                         Proof::None => "first fetch without credentials",
