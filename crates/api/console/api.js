@@ -68,11 +68,16 @@ export function query(params) {
   return s ? `?${s}` : '';
 }
 
-/** One page of a list (`/users`, `/devices`…) for the search, sort and offset in `params`. */
+/**
+ * One page of a list (`/users`, `/devices`…) for the search and sort in `params`, from its
+ * `after` cursor (the page after the one that gave it: a seek on the sort's index, however deep)
+ * or else its `offset`.
+ */
 export function listPage(path, params, limit) {
+  const after = params.get('after');
   return get(`${path}${query({
-    search: params.get('search'), sort: params.get('sort'),
-    offset: Number(params.get('offset') || 0), limit,
+    search: params.get('search'), sort: params.get('sort'), after,
+    offset: after ? null : Number(params.get('offset') || 0), limit,
   })}`);
 }
 

@@ -122,20 +122,26 @@ export function table(caption, columns, rows, empty = 'Nothing found.') {
     }))))));
 }
 
-/** "1–50 of 100,000" with previous/next links that keep the other parameters. */
+/**
+ * "1–50 of 100,000" with previous/next links that keep the other parameters. Next goes on with
+ * the page's `next` cursor (`after`), carrying the position (`at`) only to show it; Previous and
+ * a link from elsewhere use `offset`.
+ */
 export function pager(route, params, page) {
-  const { total, offset, limit } = page;
-  const at = (o) => {
+  const { total, limit } = page;
+  const offset = Number(params.get('after') ? params.get('at') || 0 : page.offset || 0);
+  const link = (set) => {
     const p = new URLSearchParams(params);
-    p.set('offset', String(Math.max(0, o)));
+    for (const k of ['after', 'at', 'offset']) p.delete(k);
+    for (const [k, v] of Object.entries(set)) if (v) p.set(k, String(v));
     return `#/${route}?${p}`;
   };
   const from = total ? offset + 1 : 0;
-  const to = Math.min(offset + limit, total);
+  const to = Math.min(offset + page.items.length, total);
   return h('nav', { class: 'pager', 'aria-label': 'Pages' },
-    offset > 0 ? h('a', { href: at(offset - limit), text: '← Previous' }) : null,
+    offset > 0 ? h('a', { href: link({ offset: Math.max(0, offset - limit) }), text: '← Previous' }) : null,
     h('span', { text: `${from.toLocaleString()}–${to.toLocaleString()} of ${total.toLocaleString()}` }),
-    to < total ? h('a', { href: at(offset + limit), text: 'Next →' }) : null);
+    page.next ? h('a', { href: link({ after: page.next, at: offset + limit }), text: 'Next →' }) : null);
 }
 
 /** A search form that puts its values into the page's address (so paging and Back work). */

@@ -145,6 +145,42 @@ async fn administrator_scenario(c: &Client, w: &World) {
     text_of(c, "#import-progress-label", "Done").await;
     assert_eq!(w.api.get("/users/dlee").status, 200);
 
+    // Paging goes on with the list's cursor (a seek, however deep), Previous by offset.
+    let many: String = (1..=55)
+        .map(|i| {
+            format!(
+                "pager{i:02},Page,Number{i:02},,{},{},\n",
+                20000 + i,
+                5100 + i
+            )
+        })
+        .collect();
+    let imported = w.api.csv(
+        "/import/users",
+        &format!("user_id,first_name,last_name,self_service_id,pin,primary_extension,user_profile\n{many}"),
+    );
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    nav(c, "users").await;
+    fill(c, "form.search", "search", "pager*").await;
+    submit(c, "form.search").await;
+    text_of(c, ".pager", "1–50 of 55").await;
+    text_of(c, "main table", "pager50").await;
+    el(c, ".pager a:last-child").await.click().await.unwrap();
+    text_of(c, ".pager", "51–55 of 55").await;
+    text_of(c, "main table", "pager55").await;
+    let url = c.current_url().await.unwrap();
+    assert!(
+        url.fragment()
+            .is_some_and(|f| f.contains("after=") && !f.contains("offset=")),
+        "{url}"
+    );
+    assert!(
+        c.find_all(Locator::Css(".pager a")).await.unwrap().len() == 1,
+        "the last page offers no Next"
+    );
+    el(c, ".pager a").await.click().await.unwrap();
+    text_of(c, ".pager", "1–50 of 55").await;
+
     // The phone, found by its MAC written with colons; its timeline has the claim.
     let mac = &w.device[3..];
     let pattern = format!("{}:{}:{}*", &mac[0..2], &mac[2..4], &mac[4..6]);
