@@ -15,12 +15,14 @@
 //! registers at an external one ([`route_point`]).
 //! SIGHUP and changed settings reload without dropping calls ([`reload`]); SIGTERM drains
 //! ([`operator`], [`signals`]). `/health`, `/status` and `/metrics` are served by [`admin`] from
-//! [`status`] and [`metrics`], beside the HTTP API (crate `selfprov-api`), which asks the loop
+//! [`status`] and [`metrics`] on the [`background`] runtime (lower scheduling priority than
+//! calls), beside the HTTP API (crate `selfprov-api`), which asks the loop
 //! for the live calls and registrations ([`live_view`]) and has it tell phones changed through
 //! the API to fetch their files again ([`resync`]). Two background tasks watch auto-registration:
 //! [`range_watch`] counts the DN range, [`unclaimed_sweep`] expires devices never claimed.
 
 pub mod admin;
+pub mod background;
 mod caller_identity;
 mod calls;
 mod codecs;

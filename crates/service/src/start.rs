@@ -267,7 +267,8 @@ pub async fn serve(base: Config) -> Result<()> {
     ));
     let (query_tx, query_rx) = mpsc::unbounded_channel();
     let a = &cfg.raw.admin;
-    let (admin_addr, admin_fut) = admin::bind(
+    // On the background runtime (lower priority): API clients must not delay calls.
+    let (admin_addr, admin_fut) = crate::background::run(admin::bind(
         a.listen,
         status_source(live.clone(), sip.local.to_string()),
         metrics.clone(),
@@ -279,10 +280,10 @@ pub async fn serve(base: Config) -> Result<()> {
             a.max_connections,
         ),
         admin_certificate.clone(),
-    )
+    ))
     .await
     .with_context(|| format!("admin listener {}", cfg.raw.admin.listen))?;
-    tokio::spawn(admin_fut);
+    crate::background::spawn(admin_fut);
     crate::range_watch::spawn(ops.claims().clone(), live.clone(), metrics.clone());
     let ar = &cfg.raw.auto_registration;
     ops.claims().set_new_device_rate(
