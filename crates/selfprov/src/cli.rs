@@ -667,9 +667,10 @@ pub struct PhoneArgs {
     #[arg(long)]
     pub syncs: Option<u32>,
     /// With --boot cisco: claim on screen instead of calling the route point — open the idle URL
-    /// of the phone's file in its XML browser, log in with --user and --pin, press Continue
-    /// (outcome `registered` once provisioned, else `claim_<code>`; docs/screen-claim.md).
-    #[arg(long, requires = "boot", requires = "user")]
+    /// of the phone's file in its XML browser, log in with --user and --pin (or type --code),
+    /// press Continue (outcome `registered` once provisioned, else `claim_<code>`;
+    /// docs/screen-claim.md).
+    #[arg(long, requires = "boot")]
     pub screen: bool,
     /// With --screen: the user ID typed on screen (the self-service ID, e.g. 1004).
     #[arg(long, requires = "screen")]
@@ -677,6 +678,9 @@ pub struct PhoneArgs {
     /// With --screen: the PIN typed on screen.
     #[arg(long, requires = "screen")]
     pub pin: Option<String>,
+    /// With --screen: an activation code typed on screen in place of --user and --pin.
+    #[arg(long, requires = "screen", conflicts_with = "user")]
+    pub code: Option<String>,
     /// With --boot: once registered, wait up to this long for a call on the line, answer it and
     /// stay until the caller hangs up (outcome `answered`, or `no_call`).
     #[arg(long)]

@@ -125,9 +125,13 @@ pub fn run(cfg: &Config, a: PhoneArgs) -> Result<ExitCode> {
         if a.screen && vendor != Vendor::Cisco {
             bail!("--screen: the test phone's XML browser speaks Cisco's XML services; use --boot cisco");
         }
-        let screen = a.user.filter(|_| a.screen).map(|user| ScreenLogin {
-            user,
+        if a.screen && a.user.is_none() && a.code.is_none() {
+            bail!("--screen needs --user (and --pin) or --code");
+        }
+        let screen = a.screen.then(|| ScreenLogin {
+            user: a.user.clone().unwrap_or_default(),
             pin: a.pin.clone().unwrap_or_default(),
+            code: a.code.clone(),
         });
         let boot = BootOptions {
             vendor,

@@ -16,12 +16,17 @@ use std::process::Command;
 
 /// `selfprov phone --boot cisco --screen` as phone `SEP<mac>`: its exit code and its report.
 fn screen_phone(s: &Service, mac: &str, user: &str, pin: &str, extra: &[&str]) -> (i32, Value) {
+    screen_phone_typing(s, mac, &["--user", user, "--pin", pin], extra)
+}
+
+/// The same, typing `login` (`--user … --pin …` or `--code …`).
+fn screen_phone_typing(s: &Service, mac: &str, login: &[&str], extra: &[&str]) -> (i32, Value) {
     let o = Command::new(env!("CARGO_BIN_EXE_selfprov"))
         .arg("--config")
         .arg(&s.cfg)
         .args(["phone", "--json", "--boot", "cisco", "--timeout", "30s"])
         .args(["--device", &format!("SEP{mac}"), "--screen"])
-        .args(["--user", user, "--pin", pin])
+        .args(login)
         .args(extra)
         .output()
         .unwrap();
@@ -219,6 +224,53 @@ fn device_limit(s: &Service) {
     );
 }
 
+/// An activation code issued for a phone before it is plugged in: typed on its screen, the phone
+/// is claimed at once (no confirmation) and comes back registered on the user's extension; the
+/// code is spent.
+fn activation_code(s: &Service) {
+    cli_stdin(
+        s,
+        &[
+            "user",
+            "create",
+            "coder",
+            "--first-name",
+            "Code",
+            "--primary-extension",
+            "1011",
+            "--profile",
+            "Standard Employee",
+            "--pin-stdin",
+        ],
+        "73519\n",
+    );
+    let device = "SEP0A1B2C0005E1";
+    let issued = cli(
+        s,
+        &["activation", "issue", "coder", "--device", device, "--json"],
+    );
+    let code = issued["code"].as_str().expect("the code").to_owned();
+    let (exit, r) = screen_phone_typing(s, "0A1B2C0005E1", &["--code", &code], &[]);
+    assert_eq!(
+        (exit, r["outcome"].as_str(), r["dn"].as_str()),
+        (0, Some("registered"), Some("1011")),
+        "{r}"
+    );
+    let claim = steps(&r, "screen_claim");
+    assert_eq!(claim[0]["outcome"], "provisioned", "{r}");
+    assert_eq!(
+        claim[0]["screens"],
+        serde_json::json!(["CiscoIPPhoneInput", "CiscoIPPhoneText"]),
+        "no confirmation with a code"
+    );
+    assert_eq!(
+        claims_of(s, device),
+        [("screen".to_owned(), "SUCCESS".to_owned())]
+    );
+    let codes = cli(s, &["activation", "list", "coder", "--json"]);
+    assert_eq!(codes[0]["state"], "used", "{codes:#}");
+}
+
 #[test]
 fn phones_claim_themselves_on_screen_with_the_same_rules_codes_and_audit_as_the_ivr() {
     let s = config("e2e-screen-claim");
@@ -237,6 +289,7 @@ fn phones_claim_themselves_on_screen_with_the_same_rules_codes_and_audit_as_the_
             wrong_pin,
             lockout_and_another_phones_token,
             device_limit,
+            activation_code,
         ]
         .into_iter()
         .map(|f| t.spawn(move || f(shared)))

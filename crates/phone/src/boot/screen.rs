@@ -1,17 +1,22 @@
 //! `--screen`: the phone claims itself through its idle URL, as a Cisco phone's XML browser does
 //! with the pages a person reads: it opens the idle URL, fills the `CiscoIPPhoneInput` form (the
-//! masked input gets the PIN, the other the user ID) and requests the form's URL with the query
-//! string, then on a `CiscoIPPhoneText` presses the first soft key until a screen's status line
+//! masked input gets the PIN, the activation code field the code, the other the user ID — a
+//! person fills one way or the other, the rest stays empty) and requests the form's URL with the
+//! query string, then on a `CiscoIPPhoneText` presses the first soft key until a screen's status line
 //! (`<Prompt>`) is an outcome code. The extension it is told is the number on the confirmation.
 
 use crate::config_file::{element, get_url, xml_unescape, FetchError};
 
-/// The user ID and PIN typed on screen.
+/// The user ID and PIN typed on screen, or an activation code in their place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScreenLogin {
     pub user: String,
     pub pin: String,
+    pub code: Option<String>,
 }
+
+/// The form's parameter of the activation code field.
+const CODE_PARAM: &str = "code";
 
 /// How the on-screen claim ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +74,13 @@ fn submit(xml: &str, login: &ScreenLogin) -> Option<String> {
         .filter_map(|item| {
             let param = xml_unescape(element(item, "QueryStringParam")?);
             let masked = element(item, "InputFlags").is_some_and(|f| f.contains('P'));
-            let value = if masked { &login.pin } else { &login.user };
+            let empty = String::new();
+            let value = match (&login.code, param == CODE_PARAM, masked) {
+                (Some(code), true, _) => code,
+                (Some(_), false, _) | (None, true, _) => &empty,
+                (None, false, true) => &login.pin,
+                (None, false, false) => &login.user,
+            };
             Some(format!("{}={}", encode(&param), encode(value)))
         })
         .collect();
@@ -158,6 +169,7 @@ mod tests {
         let login = ScreenLogin {
             user: "1004".into(),
             pin: "12 3&".into(),
+            code: None,
         };
         assert_eq!(root(FORM), "CiscoIPPhoneInput");
         assert_eq!(
@@ -168,6 +180,22 @@ mod tests {
             <SoftKeyItem><Name>Exit</Name><URL>SoftKey:Exit</URL><Position>2</Position></SoftKeyItem>\
             <SoftKeyItem><Name>Continue</Name><URL>http://h/c?a=1&amp;b=2</URL><Position>1</Position></SoftKeyItem>\
             </CiscoIPPhoneText>";
+        let with_code = FORM.replace(
+            "</CiscoIPPhoneInput>",
+            "<InputItem><DisplayName>Activation code</DisplayName><QueryStringParam>code</QueryStringParam><InputFlags>N</InputFlags></InputItem></CiscoIPPhoneInput>",
+        );
+        assert_eq!(
+            submit(&with_code, &login).unwrap(),
+            "http://h:1/screen/SEP1/t/submit?user=1004&pin=12+3%26&code="
+        );
+        let by_code = ScreenLogin {
+            code: Some("1234567890123456".into()),
+            ..login
+        };
+        assert_eq!(
+            submit(&with_code, &by_code).unwrap(),
+            "http://h:1/screen/SEP1/t/submit?user=&pin=&code=1234567890123456"
+        );
         assert_eq!(first_key(text).unwrap(), "http://h/c?a=1&b=2");
         assert_eq!(
             outcome_code("SELFPROV_DEVICE_LIMIT"),

@@ -138,6 +138,10 @@ impl ScreenClaim {
             tracing::warn!(device = %r.device, source = %r.source, "on-screen logins on this phone are over screen_attempts_per_minute");
             return screen::try_later(p.texts);
         }
+        let code = r.params.get("code").map(|c| c.trim()).unwrap_or("");
+        if !code.is_empty() {
+            return self.claim_with_code(p, code);
+        }
         let user = r.params.get("user").map(|u| u.trim()).unwrap_or("");
         let pin = r.params.get("pin").map(String::as_str);
         let result = self
@@ -194,19 +198,46 @@ impl ScreenClaim {
             &ClaimContext::screen(),
             UnixMillis::now(),
         ) {
-            Ok(outcome) => {
-                let extension = match &outcome {
-                    selfprov_operations::AssignOutcome::Assigned(p)
-                    | selfprov_operations::AssignOutcome::AlreadyAssigned(p) => {
-                        p.extension.to_string()
-                    }
-                };
-                tracing::info!(device = %r.device, user = %user_id, %extension, "claimed on screen");
-                (self.resync)(vec![r.device.to_owned()]);
-                p.outcome(OutcomeCode::Success, &extension)
+            Ok(outcome) => self.claimed(p, &outcome, "claimed on screen"),
+            Err(e) => p.outcome(e.code(), ""),
+        }
+    }
+
+    /// An activation code typed in place of user ID and PIN: the claim at once (the code names
+    /// the user and the phone; typing it is the consent, as on the activation DN), audited by
+    /// the claim engine whatever the outcome; wrong codes count toward this phone's lockout.
+    fn claim_with_code(&self, p: &Page<'_>, code: &str) -> Screen {
+        let r = p.request;
+        match self.claims.claim_with_code(
+            r.device,
+            code,
+            &ClaimContext::screen(),
+            &p.settings.policy,
+            UnixMillis::now(),
+        ) {
+            Ok(outcome) => self.claimed(p, &outcome, "claimed on screen with an activation code"),
+            // A locked phone is told its code is not valid, as a locked user is told the PIN is
+            // not; the audit has ACCOUNT_LOCKED.
+            Err(e) if e.code() == OutcomeCode::AccountLocked => {
+                p.outcome(OutcomeCode::ActivationCodeInvalid, "")
             }
             Err(e) => p.outcome(e.code(), ""),
         }
+    }
+
+    /// A claim made: logged, NOTIFY check-sync, the success screen with the extension.
+    fn claimed(
+        &self,
+        p: &Page<'_>,
+        outcome: &selfprov_operations::AssignOutcome,
+        what: &str,
+    ) -> Screen {
+        let (selfprov_operations::AssignOutcome::Assigned(a)
+        | selfprov_operations::AssignOutcome::AlreadyAssigned(a)) = outcome;
+        let extension = a.extension.to_string();
+        tracing::info!(device = %p.request.device, user = %a.user_id, %extension, "{what}");
+        (self.resync)(vec![p.request.device.to_owned()]);
+        p.outcome(OutcomeCode::Success, &extension)
     }
 
     /// The audit entry of an attempt that ended before a claim (off the event loop already).

@@ -242,6 +242,100 @@ fn a_phone_claims_itself_on_screen_then_is_synced_and_cannot_claim_again() {
     );
 }
 
+/// A code issued for `device` (by name) or, with `model`, for that model.
+fn issue(f: &Fixture, device: Option<&str>, model: Option<&str>) -> String {
+    f.ops
+        .issue_activation_code(
+            &Actor::system(),
+            &selfprov_operations::activation::CodeRequest {
+                user_id: "jsmith".into(),
+                device: device.map(str::to_owned),
+                model: model.map(str::to_owned),
+                lifetime: None,
+            },
+            UnixMillis::now(),
+        )
+        .unwrap()
+        .code
+}
+
+#[test]
+fn an_activation_code_typed_on_screen_claims_the_phone_at_once() {
+    let f = fixture();
+    let t = f.phone("SEP0011223344C1", "Cisco 8845");
+    let form = f.show("SEP0011223344C1", &t, "", "");
+    assert_eq!(form.root, "CiscoIPPhoneInput");
+    let code = issue(&f, Some("SEP0011223344C1"), None);
+    // A wrong code: its own outcome, a way back to the form, nothing synced.
+    let wrong = f.show(
+        "SEP0011223344C1",
+        &t,
+        "submit",
+        "user=&pin=&code=1111222233334444",
+    );
+    assert_eq!(wrong.prompt, "ACTIVATION_CODE_INVALID", "{wrong:?}");
+    assert!(
+        wrong.urls[0].ends_with(&format!("/screen/SEP0011223344C1/{t}")),
+        "{wrong:?}"
+    );
+    assert!(f.synced.lock().unwrap().is_empty());
+    // The right one, typed in groups as printed, whatever the ID and PIN fields hold.
+    let grouped = format!(
+        "{}-{}-{}-{}",
+        &code[..4],
+        &code[4..8],
+        &code[8..12],
+        &code[12..]
+    );
+    let done = f.show(
+        "SEP0011223344C1",
+        &t,
+        "submit",
+        &format!("user=1005&pin=&code={grouped}"),
+    );
+    assert_eq!(done.prompt, "SUCCESS", "{done:?}");
+    assert!(done.text.contains("1004"), "{done:?}");
+    assert_eq!(*f.synced.lock().unwrap(), ["SEP0011223344C1"]);
+    let d = f.ops.device("SEP0011223344C1").unwrap();
+    assert_eq!(d.owner.map(|o| o.to_string()).as_deref(), Some("jsmith"));
+    assert_eq!(
+        f.codes_for("SEP0011223344C1"),
+        [OutcomeCode::ActivationCodeInvalid, OutcomeCode::Success]
+    );
+    // Used: another phone of the same model cannot use it again; a code for another phone is
+    // refused as such and stays usable there.
+    let t2 = f.phone("SEP0011223344C2", "Cisco 8845");
+    let again = f.show("SEP0011223344C2", &t2, "submit", &format!("code={code}"));
+    assert_eq!(again.prompt, "ACTIVATION_CODE_USED", "{again:?}");
+    let other = issue(&f, Some("SEP0011223344C3"), None);
+    let elsewhere = f.show("SEP0011223344C2", &t2, "submit", &format!("code={other}"));
+    assert_eq!(
+        elsewhere.prompt, "ACTIVATION_CODE_WRONG_DEVICE",
+        "{elsewhere:?}"
+    );
+}
+
+#[test]
+fn wrong_codes_on_screen_lock_the_phone_and_the_screen_says_only_invalid() {
+    let f = fixture();
+    let t = f.phone("SEP0011223344C4", "Cisco 8845");
+    let code = issue(&f, None, Some("Cisco 8845"));
+    let threshold = f.settings.policy.failed_attempts_threshold.max(1);
+    for _ in 0..threshold {
+        let s = f.show("SEP0011223344C4", &t, "submit", "code=9999888877776666");
+        assert_eq!(s.prompt, "ACTIVATION_CODE_INVALID");
+    }
+    // Locked: even the right code is refused, shown as invalid, audited as locked.
+    let s = f.show("SEP0011223344C4", &t, "submit", &format!("code={code}"));
+    assert_eq!(s.prompt, "ACTIVATION_CODE_INVALID", "{s:?}");
+    assert_eq!(
+        f.codes_for("SEP0011223344C4").last(),
+        Some(&OutcomeCode::AccountLocked)
+    );
+    assert!(f.synced.lock().unwrap().is_empty());
+    assert!(f.ops.device("SEP0011223344C4").unwrap().owner.is_none());
+}
+
 #[test]
 fn a_phone_cannot_claim_for_another() {
     let f = fixture();

@@ -126,7 +126,9 @@ fn values_are_escaped_and_urls_keep_their_query() {
     // Snom's form puts each input where its token stands in the URL.
     let xml = render(Vendor::Snom, &screen::login(&EN_US, &u, true));
     assert!(
-        xml.contains("<URL>http://h/screen/SEP1/t/submit?user=__SP0__&amp;pin=__SP1__</URL>"),
+        xml.contains(
+            "<URL>http://h/screen/SEP1/t/submit?user=__SP0__&amp;pin=__SP1__&amp;code=__SP2__</URL>"
+        ),
         "{xml}"
     );
 }

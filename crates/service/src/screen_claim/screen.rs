@@ -73,7 +73,8 @@ pub(crate) fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// User ID and, unless the authentication mode asks for none, the PIN (masked, numeric).
+/// User ID and, unless the authentication mode asks for none, the PIN (masked, numeric); or, in
+/// their place, an activation code an administrator issued for this phone.
 pub(crate) fn login(t: &Texts, u: &Urls, ask_pin: bool) -> Screen {
     let mut fields = vec![Field {
         label: t.user_id,
@@ -87,6 +88,11 @@ pub(crate) fn login(t: &Texts, u: &Urls, ask_pin: bool) -> Screen {
             secret: true,
         });
     }
+    fields.push(Field {
+        label: t.code,
+        param: "code",
+        secret: false,
+    });
     Screen::Input {
         title: t.title,
         prompt: t.login_prompt,
@@ -125,6 +131,7 @@ pub(crate) fn outcome(t: &Texts, u: &Urls, code: OutcomeCode, extension: &str) -
     let again = matches!(
         shown,
         OutcomeCode::InvalidCredentials
+            | OutcomeCode::ActivationCodeInvalid
             | OutcomeCode::NoInput
             | OutcomeCode::InternalError
             | OutcomeCode::DatabaseUnavailable

@@ -14,6 +14,8 @@ pub(crate) struct Texts {
     pub login_prompt: &'static str,
     pub user_id: &'static str,
     pub pin: &'static str,
+    /// The activation code field (instead of user ID and PIN).
+    pub code: &'static str,
     /// The confirmation: `{ext}` is replaced by the extension.
     pub confirm: &'static str,
     pub confirm_prompt: &'static str,
@@ -37,9 +39,10 @@ impl Texts {
 pub(crate) const EN_US: Texts = Texts {
     language: "en_US",
     title: "Self-Provisioning",
-    login_prompt: "Log in to provision this phone",
+    login_prompt: "Log in, or enter an activation code",
     user_id: "User ID",
     pin: "PIN",
+    code: "Activation code",
     confirm: "This phone will be provisioned with extension {ext}.",
     confirm_prompt: "Press Continue to confirm",
     continue_key: "Continue",
@@ -72,9 +75,10 @@ pub(crate) const EN_US: Texts = Texts {
 pub(crate) const FR_FR: Texts = Texts {
     language: "fr_FR",
     title: "Auto-approvisionnement",
-    login_prompt: "Connectez-vous pour approvisionner ce téléphone",
+    login_prompt: "Connectez-vous ou saisissez un code d'activation",
     user_id: "ID utilisateur",
     pin: "Code PIN",
+    code: "Code d'activation",
     confirm: "Ce téléphone sera approvisionné avec le poste {ext}.",
     confirm_prompt: "Appuyez sur Continuer pour confirmer",
     continue_key: "Continuer",
@@ -107,9 +111,10 @@ pub(crate) const FR_FR: Texts = Texts {
 pub(crate) const DE_DE: Texts = Texts {
     language: "de_DE",
     title: "Selbstbereitstellung",
-    login_prompt: "Melden Sie sich an, um dieses Telefon einzurichten",
+    login_prompt: "Melden Sie sich an oder geben Sie einen Aktivierungscode ein",
     user_id: "Benutzer-ID",
     pin: "PIN",
+    code: "Aktivierungscode",
     confirm: "Dieses Telefon wird mit der Nebenstelle {ext} eingerichtet.",
     confirm_prompt: "Zum Bestätigen Weiter drücken",
     continue_key: "Weiter",
@@ -142,9 +147,10 @@ pub(crate) const DE_DE: Texts = Texts {
 pub(crate) const ES_ES: Texts = Texts {
     language: "es_ES",
     title: "Autoaprovisionamiento",
-    login_prompt: "Inicie sesión para aprovisionar este teléfono",
+    login_prompt: "Inicie sesión o introduzca un código de activación",
     user_id: "ID de usuario",
     pin: "PIN",
+    code: "Código de activación",
     confirm: "Este teléfono se aprovisionará con la extensión {ext}.",
     confirm_prompt: "Pulse Continuar para confirmar",
     continue_key: "Continuar",
