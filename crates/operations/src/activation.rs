@@ -295,13 +295,24 @@ impl Operations {
 }
 
 impl ClaimEngine {
-    /// Set the key and lifetime of codes (once, at start-up; later calls change nothing).
+    /// Set the key and lifetime of codes (at start-up).
     pub fn set_code_settings(&self, settings: CodeSettings) {
-        let _ = self.codes.set(settings);
+        *self.codes.write().unwrap_or_else(|p| p.into_inner()) = Some(settings);
+    }
+
+    /// A new lifetime for the codes issued from now on (a reload); the key stays.
+    pub fn set_code_lifetime(&self, lifetime: Duration) {
+        let mut codes = self.codes.write().unwrap_or_else(|p| p.into_inner());
+        let current = codes.take().unwrap_or_default();
+        *codes = Some(CodeSettings {
+            lifetime,
+            ..current
+        });
     }
 
     fn code_settings(&self) -> CodeSettings {
-        self.codes.get().cloned().unwrap_or_default()
+        let codes = self.codes.read().unwrap_or_else(|p| p.into_inner());
+        codes.clone().unwrap_or_default()
     }
 
     /// Claim the calling `device` with the code the user typed: the code is checked (it exists,

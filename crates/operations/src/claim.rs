@@ -77,7 +77,7 @@ pub struct ClaimEngine {
     pub(crate) new_devices: crate::unclaimed::NewDeviceRate,
     pub(crate) seen_writes: crate::unclaimed::SeenWrites,
     /// How activation codes are hashed and how long they last ([`crate::activation`]).
-    pub(crate) codes: std::sync::OnceLock<crate::activation::CodeSettings>,
+    pub(crate) codes: std::sync::RwLock<Option<crate::activation::CodeSettings>>,
 }
 
 /// What the rules look at, loaded in one transaction.

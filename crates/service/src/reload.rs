@@ -225,6 +225,9 @@ impl Service {
             .set(catalog.encoded_bytes() as i64);
         self.catalog = Arc::new(catalog);
         self.outbound_proxy = outbound_proxy;
+        self.ops
+            .claims()
+            .set_code_lifetime(new.raw.self_provisioning.activation_code_lifetime);
         self.set_config(base, new);
         tracing::info!(
             active_calls = self.calls.len(),

@@ -184,6 +184,27 @@ pub fn expired_and_revoked_codes_are_refused(make: &Factory) {
         .ops
         .revoke_activation_code(&admin(), &u.view.id, NOW)
         .is_err());
+    // The configured lifetime changed (a reload): codes issued from then on last that long;
+    // the key stays, so a code issued before still works.
+    autoreg_device(&h, "SEP001122334466", "Cisco 8845");
+    let before = issue(&h, "alice", Some("SEP001122334466"), None);
+    h.claims().set_code_lifetime(Duration::from_secs(3600));
+    let after = issue(&h, "alice", Some("SEP001122334466"), None);
+    assert_eq!(after.view.expires_ms, later(Duration::from_secs(3600)).0);
+    assert_eq!(before.view.expires_ms, later(7 * DAY).0);
+    assert_eq!(
+        use_code(
+            &h,
+            "SEP001122334466",
+            &after.code,
+            later(Duration::from_secs(3601))
+        ),
+        OutcomeCode::ActivationCodeExpired
+    );
+    assert_eq!(
+        use_code(&h, "SEP001122334466", &before.code, later(DAY)),
+        OutcomeCode::Success
+    );
 }
 
 pub fn wrong_codes_lock_the_calling_phone_out(make: &Factory) {
