@@ -1,5 +1,6 @@
 // The self-care portal (docs/self-care.md): an end user logs in with their self-service ID and
-// PIN, sees their phones, releases one, changes their PIN. A client of /api/v1/self-care only,
+// PIN, sees their phones, releases one, sees the activation codes of phones prepared for them,
+// changes their PIN. A client of /api/v1/self-care only,
 // with its own session cookie (set by the service, HttpOnly) and anti-CSRF token (kept in
 // sessionStorage) — never the administrators' console session. The console's DOM helpers and
 // style sheet are reused; every text comes from texts.js in the user's language.
@@ -60,9 +61,7 @@ function chrome() {
   document.getElementById('language-label').textContent = t.language;
   const nav = document.getElementById('nav');
   const route = location.hash.replace(/^#\//, '') || 'phones';
-  // Activation codes prepared for the user (issue 16, item 2) get their entry here, once the
-  // API serves them: ['codes', t.navCodes]. Nothing is shown until then.
-  const entries = [['phones', t.navPhones], ['pin', t.navPin]];
+  const entries = [['phones', t.navPhones], ['codes', t.navCodes], ['pin', t.navPin]];
   show(nav, h('ul', {}, entries.map(([r, label]) => h('li', {},
     h('a', { href: `#/${r}`, text: label, 'data-route': r, 'aria-current': r === route ? 'page' : null })))));
   nav.hidden = !me;
@@ -134,6 +133,31 @@ async function phonesPage() {
     phones.length ? list : h('p', { class: 'empty', text: t.noPhones }));
 }
 
+/** The 16 digits in groups of four, as printed. */
+const grouped = (code) => code.replace(/(\d{4})(?=\d)/g, '$1 ');
+
+/** Phones an administrator prepared for the user: each code to type on the phone, its QR code. */
+async function codesPage() {
+  const codes = await call('GET', '/activation-codes');
+  const list = h('ul', { class: 'phones codes' }, codes.map((c) => {
+    const qr = h('div', { class: 'qr', role: 'img', 'aria-label': t.qrLabel });
+    // The service's own SVG (qrcode crate), parsed as an image document: no script runs in it.
+    const svg = new DOMParser().parseFromString(c.qr_svg, 'image/svg+xml').documentElement;
+    if (svg.nodeName === 'svg') qr.append(document.importNode(svg, true));
+    return h('li', { class: 'phone code', 'data-code-id': c.id },
+      h('h2', { text: c.device ? t.codeForDevice(c.device) : t.codeForModel(c.model) }),
+      h('p', { class: 'digits', text: grouped(c.code) }),
+      h('dl', { class: 'facts' },
+        fact(t.codeExpires, new Date(c.expires_ms).toLocaleString(lang))),
+      qr);
+  }));
+  show(main, h('h1', { text: t.codesTitle }),
+    h('p', { class: 'hint', text: t.codesHint }),
+    codes.length ? list : h('p', { class: 'empty', text: t.noCodes }),
+    codes.length ? h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'secondary', text: t.print, onclick: () => window.print() })) : null);
+}
+
 function pinPage() {
   const pin = (label, name, autocomplete) =>
     field(label, name, { type: 'password', required: true, autocomplete, inputmode: 'numeric', help: name === 'new_pin' ? t.pinHint : null });
@@ -155,6 +179,7 @@ async function route() {
   const r = location.hash.replace(/^#\//, '') || 'phones';
   try {
     if (r === 'pin') pinPage();
+    else if (r === 'codes') await codesPage();
     else await phonesPage();
     focusTitle();
   } catch (e) { showError(e); }

@@ -64,8 +64,8 @@ impl From<CodeView> for ActivationCode {
 pub struct IssuedCode {
     #[serde(flatten)]
     pub activation_code: ActivationCode,
-    /// The 16 digits the user types on the phone. Only a keyed hash is stored: it cannot be
-    /// shown again.
+    /// The 16 digits the user types on the phone. Administrators see it this once; the user
+    /// sees it in self-care while it is pending.
     pub code: String,
     /// The code as a QR code, an SVG image (for a printed sheet or the user's screen).
     pub qr_svg: String,
@@ -82,7 +82,7 @@ pub fn qr_svg(code: &str) -> Result<String, Problem> {
 }
 
 impl IssuedCode {
-    fn of(c: NewCode) -> Result<Self, Problem> {
+    pub(crate) fn of(c: NewCode) -> Result<Self, Problem> {
         Ok(IssuedCode {
             qr_svg: qr_svg(&c.code)?,
             activation_code: c.view.into(),

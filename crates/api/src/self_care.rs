@@ -9,6 +9,7 @@
 //! Logins, releases and PIN changes are throttled per source address (one budget of
 //! `admin.logins_per_minute` for the three).
 
+use crate::activation::IssuedCode;
 use crate::auth::CSRF_HEADER;
 use crate::body::{blocking, header_str, JsonBody, NoStore};
 use crate::problem::Problem;
@@ -331,6 +332,24 @@ pub async fn phones(u: User, State(s): State<ApiState>) -> Result<Json<Vec<MyPho
     ))
 }
 
+/// The user's activation codes still usable: phones an administrator prepared for them.
+#[utoipa::path(get, path = "/self-care/activation-codes", tag = "self-care", security(()),
+    description = "A self-care session. The logged-in user's pending activation codes (phones prepared for them), newest first, each with the code to type on the phone and its QR code; `Cache-Control: no-store`.",
+    responses((status = 200, body = Vec<IssuedCode>), (status = 401, body = Problem)))]
+pub async fn activation_codes(
+    u: User,
+    State(s): State<ApiState>,
+) -> Result<NoStore<Vec<IssuedCode>>, Problem> {
+    let ops = s.ops.clone();
+    let id = u.user.user_id.clone();
+    let codes = blocking(move || Ok(ops.self_care_codes(&id, UnixMillis::now())?)).await?;
+    let codes = codes
+        .into_iter()
+        .map(IssuedCode::of)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NoStore(StatusCode::OK, codes))
+}
+
 /// Release one of the user's phones: it goes back to a temporary DN and is told to resync.
 #[utoipa::path(post, path = "/self-care/phones/{name}/release", tag = "self-care", security(()),
     description = "A self-care session and its `X-CSRF-Token`. The administrators' release (temporary DN, NOTIFY check-sync), of the user's own phone only: another user's phone is 404. Throttled; audited as `release` by `self-care:<user>@<address>`.",
@@ -389,6 +408,7 @@ pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(login, whoami, logout))
         .routes(routes!(phones))
+        .routes(routes!(activation_codes))
         .routes(routes!(release))
         .routes(routes!(change_pin))
 }

@@ -5,8 +5,8 @@
 //! claim engine ([`crate::claim::claim_in`]: rules, outcome codes, audit) in the transaction that
 //! marks the code used.
 //!
-//! Only HMAC-SHA-256 of the code under a key derived from the install's secret key file is
-//! stored: 16 digits are only 53 bits, which an unkeyed hash of a stolen database would give up
+//! A code is found by its HMAC-SHA-256 under a key derived from the install's secret key file
+//! (and kept sealed beside it for its user's self-care: [`crate::code_seal`]): 16 digits are only 53 bits, which an unkeyed hash of a stolen database would give up
 //! to a GPU in days; the key is not in the database. A slow hash (Argon2) would cost every
 //! attempt its time and rule out finding the code by its hash (docs/decisions.md).
 //!
@@ -45,6 +45,8 @@ pub struct CodeSettings {
     /// Derive it with [`crate::DeviceSecrets::derive_key`]`(b"activation code")`: every node
     /// holding the install's key file then finds the same codes.
     pub key: [u8; 32],
+    /// The key codes are sealed with for their user's self-care (derived likewise).
+    pub seal_key: [u8; 32],
     pub lifetime: Duration,
 }
 
@@ -53,6 +55,7 @@ impl Default for CodeSettings {
     fn default() -> Self {
         CodeSettings {
             key: [0; 32],
+            seal_key: [1; 32],
             lifetime: DEFAULT_LIFETIME,
         }
     }
@@ -63,6 +66,7 @@ impl CodeSettings {
     pub fn of(secrets: &crate::DeviceSecrets, lifetime: Duration) -> CodeSettings {
         CodeSettings {
             key: secrets.derive_key(b"activation code"),
+            seal_key: secrets.derive_key(b"activation code seal"),
             lifetime,
         }
     }
@@ -219,8 +223,10 @@ impl Operations {
             return Err(FieldError::new("lifetime", "must be more than zero").into());
         }
         let code = new_code();
+        let id = hex(&rand::random::<[u8; 6]>());
         let row = ActivationCode {
-            id: hex(&rand::random::<[u8; 6]>()),
+            sealed: Some(crate::code_seal::seal(&settings.seal_key, &id, &code)),
+            id,
             code_hash: settings.hash(&code),
             user_id,
             target,
@@ -242,6 +248,28 @@ impl Operations {
             tx.insert_audit(&audit_of(&view, actor, "issue", false, now))
         })?;
         Ok(NewCode { view, code })
+    }
+
+    /// A user's codes still usable at `now`, each with the code itself (unsealed), newest first:
+    /// what the user's self-care shows. Codes issued before codes were sealed, or sealed under
+    /// another key (the key file was replaced), are left out.
+    pub fn self_care_codes(&self, user: &UserId, now: UnixMillis) -> Result<Vec<NewCode>, OpError> {
+        let settings = self.claims().code_settings();
+        let codes = self
+            .store
+            .reading(|tx| tx.activation_codes(user.as_str()))?;
+        Ok(codes
+            .iter()
+            .filter(|c| c.state(now) == CodeState::Pending)
+            .filter_map(|c| {
+                let code =
+                    crate::code_seal::unseal(&settings.seal_key, &c.id, c.sealed.as_deref()?)?;
+                (settings.hash(&code) == c.code_hash).then(|| NewCode {
+                    view: CodeView::of(c, now),
+                    code,
+                })
+            })
+            .collect())
     }
 
     /// A user's codes, newest first, with their state at `now`.

@@ -29,6 +29,7 @@ pub mod activation;
 pub mod actor;
 pub mod audit;
 pub mod claim;
+mod code_seal;
 pub mod demo;
 pub mod devices;
 pub mod error;

@@ -1,6 +1,8 @@
 //! Activation codes (CUCM 12.5+ onboarding): a single-use code an administrator issues for a user
 //! and one phone (by its device name) or one model (bound to the first phone of that model that
-//! uses it). Only a keyed hash of the code is stored; the operations layer makes and checks them.
+//! uses it). A keyed hash of the code finds it; the code itself is kept only sealed (enciphered
+//! under a key of the install's, for its user's self-care); the operations layer makes, seals and
+//! checks them.
 
 use crate::model::UserId;
 use crate::store::UnixMillis;
@@ -41,6 +43,9 @@ pub struct ActivationCode {
     /// When it was used, and by which device.
     pub used: Option<(UnixMillis, String)>,
     pub revoked: Option<UnixMillis>,
+    /// The code enciphered for its user's self-care (16 digits; `None` for codes issued before
+    /// codes were kept so).
+    pub sealed: Option<String>,
 }
 
 /// Where a code is in its life, as an administrator sees it.
@@ -94,6 +99,7 @@ mod tests {
             expires: UnixMillis(100),
             used: None,
             revoked: None,
+            sealed: None,
         };
         assert_eq!(c.state(UnixMillis(99)), CodeState::Pending);
         assert_eq!(c.state(UnixMillis(100)), CodeState::Expired);

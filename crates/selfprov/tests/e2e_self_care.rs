@@ -1,7 +1,8 @@
 //! The self-care portal in a real browser (`common/browser.rs`) against a running service with
 //! the demo data: jsmith's phone claimed 1004 through the IVR. jsmith logs in with the
 //! self-service ID and PIN, sees the phone (model, MAC, extension, registered now) in English
-//! and in French, releases it — and the phone follows: NOTIFY check-sync, a new file, registered
+//! and in French, sees the activation code an administrator issued for a phone prepared for them
+//! (the digits and a QR code), releases the phone — and the phone follows: NOTIFY check-sync, a new file, registered
 //! again on a temporary DN — changes the PIN (a mismatch named beside its field, then the new PIN
 //! logs in and the old does not), and types wrong PINs until the portal says the account is
 //! locked. The audit has each step by `self-care:jsmith@127.0.0.1`.
@@ -30,7 +31,7 @@ async fn log_out(c: &Client) {
     el(c, "#login-form").await;
 }
 
-async fn user_story(c: Client, port: u16) {
+async fn user_story(c: Client, port: u16, code: String) {
     let device = format!("SEP{PHONE_MAC}");
     c.goto(&format!("http://127.0.0.1:{port}/self-care/"))
         .await
@@ -66,6 +67,31 @@ async fn user_story(c: Client, port: u16) {
     el(&c, "#language")
         .await
         .select_by_value("en")
+        .await
+        .unwrap();
+    page(&c, "My phones").await;
+
+    // The phone an administrator prepared: its code, grouped as printed, and its QR code.
+    el(&c, "#nav a[data-route=codes]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page(&c, "Activation codes").await;
+    let grouped = format!(
+        "{} {} {} {}",
+        &code[..4],
+        &code[4..8],
+        &code[8..12],
+        &code[12..]
+    );
+    text_of(&c, "li.code .digits", &grouped).await;
+    text_of(&c, "li.code h2", "SEP0A1B2C0000C9").await;
+    el(&c, "li.code .qr svg").await;
+    screenshot(&c, "self-care-codes").await;
+    el(&c, "#nav a[data-route=phones]")
+        .await
+        .click()
         .await
         .unwrap();
     page(&c, "My phones").await;
@@ -152,8 +178,20 @@ fn self_care_in_a_browser() {
         &["--digits", "1004#12345#1", "--syncs", "2"],
     );
     phone.registered("1004");
+    let issued = cli(
+        &s,
+        &[
+            "activation",
+            "issue",
+            "jsmith",
+            "--device",
+            "SEP0A1B2C0000C9",
+            "--json",
+        ],
+    );
+    let code = issued["code"].as_str().expect("the code").to_owned();
     let port = s.admin_port;
-    in_browser("e2e-self-care", move |c| user_story(c, port));
+    in_browser("e2e-self-care", move |c| user_story(c, port, code));
 
     // The phone followed the release: check-sync, and registered again on the temporary DN.
     let d = device(&s, &phone.device).expect("the device");

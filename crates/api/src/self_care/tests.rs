@@ -324,6 +324,82 @@ async fn changes_need_the_csrf_token_and_reach_only_the_users_own_phones() {
     assert_eq!(after.status, 401);
 }
 
+/// Issue a code for `user` and a phone, as an administrator does.
+fn issue(w: &World, user: &str, device: &str, lifetime: Option<Duration>) -> String {
+    let req = selfprov_operations::activation::CodeRequest {
+        user_id: user.into(),
+        device: Some(device.into()),
+        model: None,
+        lifetime,
+    };
+    w.ops
+        .issue_activation_code(&Actor::cli("admin"), &req, UnixMillis::now())
+        .unwrap()
+        .code
+}
+
+#[tokio::test]
+async fn users_see_their_pending_activation_codes_and_no_one_elses() {
+    let w = world();
+    let mine = issue(&w, "jsmith", "SEP0011223344AA", None);
+    let theirs = issue(&w, "mdupont", "SEP0011223344BB", None);
+    // Spent, and expired: not shown.
+    let used = issue(&w, "jsmith", "SEP0011223344CC", None);
+    let dn = "SEP0011223344CC".parse().unwrap();
+    let ar = settings().auto_registration;
+    w.ops
+        .claims()
+        .auto_register(
+            &dn,
+            "Cisco 8845",
+            &ar,
+            &Actor::registrar(),
+            UnixMillis::now(),
+        )
+        .unwrap();
+    w.ops
+        .claims()
+        .claim_with_code(
+            "SEP0011223344CC",
+            &used,
+            &selfprov_operations::ClaimContext::ivr("call"),
+            &CredentialPolicy::default(),
+            UnixMillis::now(),
+        )
+        .unwrap();
+    issue(
+        &w,
+        "jsmith",
+        "SEP0011223344DD",
+        Some(Duration::from_millis(1)),
+    );
+    std::thread::sleep(Duration::from_millis(5));
+
+    let (cookie, _) = w.user("1004", "12345").await;
+    let a = w
+        .portal("GET", "/activation-codes", &cookie, None, None)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let list = a.json.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{}", a.json);
+    assert_eq!(list[0]["code"], mine.as_str());
+    assert_eq!(list[0]["device"], "SEP0011223344AA");
+    assert_eq!(list[0]["state"], "pending");
+    assert!(list[0]["qr_svg"].as_str().unwrap().contains("<svg"));
+    assert!(!a.json.to_string().contains(&theirs));
+    // Without a session: nothing.
+    let anon = w
+        .send(
+            "GET",
+            "/api/v1/self-care/activation-codes",
+            None,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(anon.status, 401);
+}
+
 #[test]
 fn the_portal_is_in_the_openapi_document() {
     let doc = serde_json::to_value(crate::openapi()).unwrap();
@@ -332,6 +408,7 @@ fn the_portal_is_in_the_openapi_document() {
         "/api/v1/self-care/phones",
         "/api/v1/self-care/phones/{name}/release",
         "/api/v1/self-care/pin",
+        "/api/v1/self-care/activation-codes",
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} is missing");
     }

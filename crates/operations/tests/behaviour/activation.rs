@@ -64,14 +64,31 @@ pub fn issued_code_claims_the_phone_once_and_is_audited(make: &Factory) {
         later(7 * DAY).0,
         "default lifetime 7 days"
     );
-    // The code is stored only as a keyed hash: nothing listed or audited shows it.
+    // Stored as a keyed hash and sealed: nothing listed or audited shows it, nor the row...
     let listed = h.ops.activation_codes("alice", NOW).unwrap();
     assert_eq!(listed.len(), 1);
+    let row = h
+        .store
+        .reading(|tx| tx.activation_code(&c.view.id))
+        .unwrap()
+        .unwrap();
     let everything = format!(
-        "{listed:?}{:?}",
+        "{listed:?}{:?}{row:?}",
         h.ops.audit_log(&AuditFilter::default()).unwrap()
     );
     assert!(!everything.contains(&c.code));
+    // ...but its user's self-care does, while it is pending.
+    let alice = "alice".parse().unwrap();
+    let mine = h.ops.self_care_codes(&alice, NOW).unwrap();
+    assert_eq!(
+        mine.iter().map(|m| m.code.as_str()).collect::<Vec<_>>(),
+        [c.code.as_str()]
+    );
+    assert!(h
+        .ops
+        .self_care_codes(&alice, later(7 * DAY))
+        .unwrap()
+        .is_empty());
 
     // Typed with the spaces it is printed with.
     let spaced = format!(
@@ -92,6 +109,13 @@ pub fn issued_code_claims_the_phone_once_and_is_audited(make: &Factory) {
     let listed = h.ops.activation_codes("alice", later(DAY)).unwrap();
     assert_eq!(listed[0].state, CodeState::Used);
     assert_eq!(listed[0].used_by.as_deref(), Some("SEP001122334455"));
+    assert!(
+        h.ops
+            .self_care_codes(&alice, later(DAY))
+            .unwrap()
+            .is_empty(),
+        "spent"
+    );
 
     // Single use: again, even from the same phone, is ACTIVATION_CODE_USED.
     assert_eq!(

@@ -176,7 +176,7 @@ pub const TOKEN_COLS: &str =
     "t.id, t.secret_sha256, t.owner, t.role, t.description, t.created_ms, t.expires_ms, t.last_used_ms";
 pub const SESSION_COLS: &str = "secret_sha256, account, csrf, created_ms, expires_ms, last_seen_ms";
 
-pub const CODE_COLS: &str = "id, code_hash, user_id, device, model, created_by, created_ms, expires_ms, used_ms, used_device, revoked_ms";
+pub const CODE_COLS: &str = "id, code_hash, user_id, device, model, created_by, created_ms, expires_ms, used_ms, used_device, revoked_ms, code_sealed";
 
 /// An activation code's columns as both backends read them (in [`CODE_COLS`] order).
 pub struct CodeColumns {
@@ -191,6 +191,7 @@ pub struct CodeColumns {
     pub used_ms: Option<i64>,
     pub used_device: Option<String>,
     pub revoked_ms: Option<i64>,
+    pub sealed: Option<String>,
 }
 
 impl CodeColumns {
@@ -208,6 +209,7 @@ impl CodeColumns {
             used_ms: c.used.as_ref().map(|u| u.0 .0),
             used_device: c.used.as_ref().map(|u| u.1.clone()),
             revoked_ms: c.revoked.map(|t| t.0),
+            sealed: c.sealed.clone(),
         }
     }
 
@@ -235,6 +237,7 @@ impl CodeColumns {
             id: self.id,
             code_hash: self.code_hash,
             created_by: self.created_by,
+            sealed: self.sealed,
         })
     }
 }

@@ -235,7 +235,13 @@ END;
     // by-model code's device is filled in when a phone uses it. Failed attempts to use a code,
     // per calling device (a wrong code names no user), for the lockout.
     ACTIVATION_CODES,
+    // 12: each activation code also sealed (enciphered under a key derived from the install's
+    // secret key file) so that its user sees it in self-care; codes issued before have none.
+    CODE_SEALED,
 ];
+
+/// Migration 12 (SQLite) and 8 (PostgreSQL): the sealed code beside its hash.
+pub(crate) const CODE_SEALED: &str = "ALTER TABLE activation_code ADD COLUMN code_sealed TEXT;";
 
 /// Migration 9 (SQLite) and 5 (PostgreSQL): activation codes and the failed attempts to use one.
 pub(crate) const ACTIVATION_CODES: &str = r#"

@@ -20,6 +20,7 @@ fn row_code(r: &Row) -> Result<ActivationCode, StoreError> {
         used_ms: col(r, 8)?,
         used_device: col(r, 9)?,
         revoked_ms: col(r, 10)?,
+        sealed: col(r, 11)?,
     }
     .into_code()
 }
@@ -40,7 +41,7 @@ impl ActivationRows for PgTx<'_, '_> {
     fn insert_activation_code(&self, c: &ActivationCode) -> Result<(), StoreError> {
         let v = CodeColumns::of(c);
         self.exec(
-            &format!("INSERT INTO activation_code ({CODE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
+            &format!("INSERT INTO activation_code ({CODE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
             &[
                 &v.id,
                 &v.code_hash,
@@ -53,6 +54,7 @@ impl ActivationRows for PgTx<'_, '_> {
                 &v.used_ms,
                 &v.used_device,
                 &v.revoked_ms,
+                &v.sealed,
             ],
         )?;
         Ok(())

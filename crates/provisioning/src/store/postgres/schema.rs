@@ -250,4 +250,6 @@ END $$;
     "ALTER TABLE user_profile ADD COLUMN allow_self_care BOOLEAN NOT NULL DEFAULT TRUE;",
     // 7: activation codes and failed attempts to use one (SQLite's migration 11, the same text).
     crate::store::schema::ACTIVATION_CODES,
+    // 8: the sealed code beside its hash (SQLite's migration 12, the same text).
+    crate::store::schema::CODE_SEALED,
 ];

@@ -20,6 +20,7 @@ fn row_code(r: &Row) -> rusqlite::Result<CodeColumns> {
         used_ms: r.get(8)?,
         used_device: r.get(9)?,
         revoked_ms: r.get(10)?,
+        sealed: r.get(11)?,
     })
 }
 
@@ -39,7 +40,7 @@ impl ActivationRows for SqliteTx<'_> {
     fn insert_activation_code(&self, c: &ActivationCode) -> Result<(), StoreError> {
         let v = CodeColumns::of(c);
         self.c.execute(
-            &format!("INSERT INTO activation_code ({CODE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            &format!("INSERT INTO activation_code ({CODE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
             params![
                 v.id,
                 v.code_hash,
@@ -51,7 +52,8 @@ impl ActivationRows for SqliteTx<'_> {
                 v.expires_ms,
                 v.used_ms,
                 v.used_device,
-                v.revoked_ms
+                v.revoked_ms,
+                v.sealed
             ],
         )?;
         Ok(())
