@@ -116,6 +116,20 @@ fn an_auto_registered_phone_gets_the_route_point_key_and_idle_url_a_claimed_one_
         "{c}"
     );
     assert!(c.contains("<idleURL></idleURL>"));
+    // Yealink: an idle-screen soft key opening the XML browser at the idle URL, reset once claimed.
+    let yealink = |ctx| {
+        t.render(Family::Yealink, "device.cfg", "Yealink T46U", None, ctx)
+            .unwrap()
+            .text
+    };
+    let a = yealink(&auto);
+    assert!(
+        a.contains("programablekey.2.type = 27\n")
+            && a.contains("programablekey.2.value = http://192.0.2.10:6970/screen/SEP001122AABBCC/0123456789abcdef0123456789abcdef\n"),
+        "{a}"
+    );
+    let c = yealink(&claimed);
+    assert!(c.contains("programablekey.2.type = %NULL%\n") && !c.contains("/screen/"), "{c}");
 }
 
 #[test]

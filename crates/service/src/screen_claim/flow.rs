@@ -32,7 +32,8 @@ pub struct Request<'a> {
 /// What goes out.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reply {
-    Screen(String),
+    /// The page, and its content type.
+    Screen(String, &'static str),
     /// No such page, the on-screen claim is off, or no screens for this phone's vendor.
     NotFound,
     /// The token does not name the device (logged).
@@ -84,7 +85,7 @@ impl ScreenClaim {
             }
             _ => return Reply::NotFound,
         };
-        Reply::Screen(xml::render(vendor, &shown))
+        Reply::Screen(xml::render(vendor, &shown), vendor.content_type())
     }
 
     /// The token is the device's for its current credential generation, compared in constant

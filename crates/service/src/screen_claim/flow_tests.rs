@@ -178,7 +178,7 @@ impl Fixture {
 }
 
 fn shown(r: Reply) -> Shown {
-    let Reply::Screen(xml) = r else {
+    let Reply::Screen(xml, _) = r else {
         panic!("not a screen: {r:?}")
     };
     let doc = roxmltree::Document::parse(&xml).unwrap();
@@ -566,9 +566,18 @@ fn each_vendor_gets_its_browsers_xml_and_the_phone_its_language() {
         form.text,
         "Dieses Telefonmodell kann nicht eingerichtet werden."
     );
-    // A family without screens here, a page that does not exist, the on-screen claim off.
+    // Polycom's microbrowser: XHTML, served as such.
     let p = f.phone("SEP0011223344F3", "Polycom VVX 450");
-    assert_eq!(f.ask("SEP0011223344F3", &p, "", "", None), Reply::NotFound);
+    let page = f.ask("SEP0011223344F3", &p, "", "", None);
+    let Reply::Screen(_, content_type) = &page else {
+        panic!("{page:?}")
+    };
+    assert!(content_type.starts_with("application/xhtml+xml"));
+    let form = shown(page);
+    assert_eq!(form.root, "html");
+    // A family without screens here, a page that does not exist, the on-screen claim off.
+    let g = f.phone("SEP0011223344F4", "Grandstream GXP2170");
+    assert_eq!(f.ask("SEP0011223344F4", &g, "", "", None), Reply::NotFound);
     assert_eq!(
         f.ask("SEP0011223344F1", &y, "nothing", "", None),
         Reply::NotFound

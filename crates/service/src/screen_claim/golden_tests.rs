@@ -67,14 +67,33 @@ fn every_screen_of_every_vendor_is_its_golden_file() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 18);
+    assert_eq!(checked, 24);
 }
 
-/// The text of the first element named `tag` (any depth).
+/// The text of the first element named `tag` (any depth); in Polycom's XHTML, of the element
+/// whose class is `tag` in lower case (`Text` → `class="text"`, `Prompt` → `class="status"`).
 fn text_of(doc: &roxmltree::Document<'_>, tag: &str) -> Option<String> {
+    let class = match tag {
+        "Prompt" => "status".to_owned(),
+        t => t.to_ascii_lowercase(),
+    };
     doc.descendants()
-        .find(|n| n.has_tag_name(tag))
+        .find(|n| n.has_tag_name(tag) || n.attribute("class") == Some(class.as_str()))
         .map(|n| n.text().unwrap_or("").to_owned())
+}
+
+/// Every URL a screen leads to: its keys' and form's (`URL`/`URI` elements, XHTML links and
+/// form actions).
+fn urls_of<'a>(doc: &'a roxmltree::Document<'_>) -> Vec<&'a str> {
+    doc.descendants()
+        .filter_map(|n| {
+            if n.has_tag_name("URL") || n.has_tag_name("URI") {
+                n.text()
+            } else {
+                n.attribute("href").or(n.attribute("action"))
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -113,11 +132,7 @@ fn values_are_escaped_and_urls_keep_their_query() {
         let xml = render(vendor, &s);
         let doc = roxmltree::Document::parse(&xml).unwrap();
         assert!(text_of(&doc, "Text").unwrap().contains("<1004&>"), "{xml}");
-        let urls: Vec<&str> = doc
-            .descendants()
-            .filter(|n| n.has_tag_name("URL") || n.has_tag_name("URI"))
-            .filter_map(|n| n.text())
-            .collect();
+        let urls = urls_of(&doc);
         assert!(
             urls.contains(&"http://h/screen/SEP1/t/confirm?user=a%26b&until=1&sig=2"),
             "{vendor:?}: {urls:?}"

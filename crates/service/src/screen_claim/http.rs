@@ -64,9 +64,9 @@ async fn answer(
     })
     .await;
     match reply {
-        Ok(Reply::Screen(body)) => (
+        Ok(Reply::Screen(body, content_type)) => (
             [
-                (header::CONTENT_TYPE, super::xml::CONTENT_TYPE),
+                (header::CONTENT_TYPE, content_type),
                 (header::CACHE_CONTROL, "no-store"),
             ],
             body,

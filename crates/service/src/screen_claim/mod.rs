@@ -1,6 +1,6 @@
 //! The on-screen claim (docs/screen-claim.md): an auto-registered phone's idle URL,
 //! `<config_url>/screen/<device>/<token>`, opens a login form in the phone's XML browser (Cisco,
-//! Yealink, Snom); the user ID and PIN, then the extension to confirm, then the claim and a NOTIFY
+//! Yealink, Snom, Polycom); the user ID and PIN, then the extension to confirm, then the claim and a NOTIFY
 //! check-sync — through the same claim engine, rules, outcome codes, lockout and audit as the IVR.
 //! The device is the one whose token the URL carries (an HMAC of its name and credential
 //! generation under the device-secret key): never the source address, nothing the phone chooses.
@@ -16,6 +16,7 @@ mod language;
 mod screen;
 mod texts;
 mod ticket;
+mod xhtml;
 mod xml;
 
 #[cfg(test)]

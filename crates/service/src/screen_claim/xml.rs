@@ -1,7 +1,7 @@
 //! The screens in each vendor's XML: Cisco's XML services (`CiscoIPPhoneInput`,
 //! `CiscoIPPhoneText`), Yealink's XML browser (`YealinkIPPhoneInputScreen`,
-//! `YealinkIPPhoneTextScreen`) and Snom's minibrowser (`SnomIPPhoneInput`, `SnomIPPhoneText`).
-//! Every text and URL is escaped.
+//! `YealinkIPPhoneTextScreen`), Snom's minibrowser (`SnomIPPhoneInput`, `SnomIPPhoneText`) and
+//! Polycom's microbrowser (XHTML, [`super::xhtml`]). Every text and URL is escaped.
 
 use super::screen::{Field, Screen, SoftKey, Target};
 use std::fmt::Write as _;
@@ -12,11 +12,17 @@ pub(crate) enum Vendor {
     Cisco,
     Yealink,
     Snom,
+    Polycom,
 }
 
 impl Vendor {
     #[cfg(test)]
-    pub const ALL: [Vendor; 3] = [Vendor::Cisco, Vendor::Yealink, Vendor::Snom];
+    pub const ALL: [Vendor; 4] = [
+        Vendor::Cisco,
+        Vendor::Yealink,
+        Vendor::Snom,
+        Vendor::Polycom,
+    ];
 
     pub fn of_family(f: selfprov_phoneconfig::Family) -> Option<Vendor> {
         use selfprov_phoneconfig::Family;
@@ -24,6 +30,7 @@ impl Vendor {
             Family::Cisco => Some(Vendor::Cisco),
             Family::Yealink => Some(Vendor::Yealink),
             Family::Snom => Some(Vendor::Snom),
+            Family::Polycom => Some(Vendor::Polycom),
             _ => None,
         }
     }
@@ -34,14 +41,21 @@ impl Vendor {
             Vendor::Cisco => "cisco",
             Vendor::Yealink => "yealink",
             Vendor::Snom => "snom",
+            Vendor::Polycom => "polycom",
+        }
+    }
+
+    /// What the page is served as.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Vendor::Polycom => super::xhtml::CONTENT_TYPE,
+            _ => "text/xml; charset=utf-8",
         }
     }
 }
 
-pub(crate) const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
-
 /// XML text or attribute value.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -75,6 +89,7 @@ pub(crate) fn render(vendor: Vendor, screen: &Screen) -> String {
             snom_item,
         ),
         (Vendor::Snom, Screen::Text { .. }) => text(&mut x, "SnomIPPhoneText", screen, snom_key),
+        (Vendor::Polycom, _) => super::xhtml::render(&mut x, screen),
     }
     x
 }
