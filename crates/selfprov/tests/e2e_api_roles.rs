@@ -87,6 +87,7 @@ const ROUTES: &[(&str, &str, Need)] = &[
     ("GET", "/self-care/session", Need::EndUser),
     ("DELETE", "/self-care/session", Need::EndUser),
     ("GET", "/self-care/phones", Need::EndUser),
+    ("GET", "/self-care/activation-codes", Need::EndUser),
     ("POST", "/self-care/phones/{name}/release", Need::EndUser),
     ("POST", "/self-care/pin", Need::EndUser),
 ];

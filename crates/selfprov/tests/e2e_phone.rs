@@ -124,7 +124,7 @@ fn hold_and_resume_in_the_middle_of_the_flow() {
     // The PIN prompt was cut by the hold and asked again after the resume.
     let h = heard(&r);
     assert_eq!(h.iter().filter(|n| *n == "enter_pin").count(), 2, "{h:?}");
-    let a = cli(&s, &["audit", "--json"]);
+    let a = cli(&s, &["audit", "--json", "--kind", "claim"]);
     assert_eq!(a[0]["code"], "SUCCESS");
 }
 
@@ -136,7 +136,7 @@ fn caller_hangs_up_in_the_middle_of_the_pin() {
     assert_eq!(code, 3, "{r:#}");
     assert_eq!(r["ended_by"], "phone BYE", "{r:#}");
     assert_eq!(r["digits_sent"], serde_json::json!(["1004#", "12"]));
-    let a = cli(&s, &["audit", "--json"]);
+    let a = cli(&s, &["audit", "--json", "--kind", "claim"]);
     assert_eq!(a[0]["code"], "ABANDONED", "{a:#}");
     assert!(device(&s, "SEP00000000E002").unwrap()["owner"].is_null());
     let st: serde_json::Value = serde_json::from_str(
@@ -159,7 +159,7 @@ fn wrong_pins_until_the_account_locks() {
     let first = heard(&r);
     assert_eq!(first.iter().filter(|p| *p == "invalid_credentials").count(), 3, "{r:#}");
     assert!(!first.contains(&"account_locked".to_owned()), "{r:#}");
-    let a = cli(&s, &["audit", "--json"]);
+    let a = cli(&s, &["audit", "--json", "--kind", "claim"]);
     assert_eq!(a[0]["code"], "ACCOUNT_LOCKED", "{a:#}");
     // Locked: even the right PIN is refused now, sounding the same, and nothing was assigned.
     // The phone has had its first file: it fetches again with its secret.
@@ -168,7 +168,7 @@ fn wrong_pins_until_the_account_locks() {
     assert_eq!(r["outcome"], "too_many_attempts", "{r:#}");
     assert!(!heard(&r).contains(&"account_locked".to_owned()), "{r:#}");
     assert!(device(&s, "SEP00000000F001").unwrap()["owner"].is_null());
-    assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "ACCOUNT_LOCKED");
+    assert_eq!(cli(&s, &["audit", "--json", "--kind", "claim"])[0]["code"], "ACCOUNT_LOCKED");
     // The lockout came from that phone: the user, at another new phone, still claims it
     // (failed attempts count per user and calling device; docs/security.md).
     let (code, r) = phone(&s, &["--device", "SEP00000000F003", "--digits", "1004#,12345#,1"]);
@@ -186,7 +186,7 @@ fn no_input_ends_the_call_and_changes_nothing() {
     assert_eq!(code, 3, "{r:#}");
     assert_eq!(r["outcome"], "no_input", "{r:#}");
     assert_eq!(r["ended_by"], "server BYE", "{r:#}");
-    assert_eq!(cli(&s, &["audit", "--json"])[0]["code"], "NO_INPUT");
+    assert_eq!(cli(&s, &["audit", "--json", "--kind", "claim"])[0]["code"], "NO_INPUT");
     assert!(device(&s, "SEP00000000F002").unwrap()["owner"].is_null());
 }
 
@@ -198,7 +198,7 @@ fn cancel_while_ringing_leaves_nothing_behind() {
     let scenario = repo().join("tests/scenarios/cancel_ringing.xml");
     assert!(sipp_call_as(&s, &scenario, "2000", "SEP00000000CA01"), "401, 180, CANCEL, 200, 487");
     err.wait_for("cancelled while ringing", std::time::Duration::from_secs(10)).expect("log line");
-    let a = cli(&s, &["audit", "--json"]);
+    let a = cli(&s, &["audit", "--json", "--kind", "claim"]);
     assert_eq!(a[0]["code"], "ABANDONED", "{a:#}");
     assert_eq!(a[0]["detail"], "cancelled while ringing", "{a:#}");
     assert_eq!(metric(&s, "selfprov_calls_total{outcome=\"ABANDONED\"}"), 1.0);

@@ -94,7 +94,7 @@ fn a_new_phone_provisions_itself_and_is_told_to_restart() {
     assert_eq!(d["owner"], "jsmith");
     assert_eq!(d["dn"], "1004");
     assert_eq!(d["model"], "Cisco 8845");
-    let audit = cli(&s, &["audit", "--json"]);
+    let audit = cli(&s, &["audit", "--json", "--kind", "claim"]);
     assert_eq!(audit[0]["code"], "SUCCESS");
     assert_eq!(audit[0]["device"], "SEP0011223344A1");
 
@@ -202,7 +202,7 @@ fn failing_provisioning(tag: &str, setup: &[&[&str]], code: &str) {
         "2000",
     );
     assert!(ok, "the IVR must play its prompt and hang up");
-    let audit = cli(&s, &["audit", "--json"]);
+    let audit = cli(&s, &["audit", "--json", "--kind", "claim"]);
     assert_eq!(audit[0]["code"], code, "{audit}");
     let after = cli(&s, &["device", "list", "--json"]);
     let phone = after
