@@ -23,6 +23,7 @@ test_packages=(
   sip-tester                     # SIPp: SIP scenarios and load
   kamailio                       # real SIP registrar for registration tests
   kamailio-postgres-modules      # Kamailio's auth_db on PostgreSQL (deploy/kamailio, e2e_cluster)
+  kamailio-tls-modules           # Kamailio's tls module: the record-routing proxy over TLS (crates/sip/tests/proxy.rs)
   postgresql                     # the PostgreSQL backend's tests (scripts/pg.sh starts a private server)
   baresip                        # a real softphone for end-to-end tests
   espeak-ng sox                  # prompt generation (scripts/make-prompts.sh) and audio checks

@@ -9,15 +9,13 @@ fuzz_target!(|data: &[u8]| {
     let mut ep = Endpoint::new(EndpointConfig {
         advertised: "127.0.0.1:5060".into(),
         listen: None,
+        tls_listen: None,
         user_agent: "fuzz".into(),
         route_point_dns: vec!["2000".into()],
         max_calls: 4,
         timers: Default::default(),
     });
-    let peer = Peer {
-        addr: "127.0.0.1:5070".parse().unwrap(),
-        reliable: false,
-    };
+    let peer = Peer::udp("127.0.0.1:5070".parse().unwrap());
     let now = Instant::now();
     ep.handle(data, peer, now);
     while ep.poll_output().is_some() {}

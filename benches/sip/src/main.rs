@@ -34,15 +34,13 @@ fn main() {
     let mut ep = Endpoint::new(EndpointConfig {
         advertised: "127.0.0.1:5060".into(),
         listen: None,
+        tls_listen: None,
         user_agent: "bench".into(),
         route_point_dns: vec!["2000".into()],
         max_calls: calls + 1,
         timers: Default::default(),
     });
-    let peer = Peer {
-        addr: "127.0.0.1:5070".parse().unwrap(),
-        reliable: false,
-    };
+    let peer = Peer::udp("127.0.0.1:5070".parse().unwrap());
     let invites: Vec<Vec<u8>> = (0..calls).map(invite).collect();
     let answer = b"v=0\r\no=selfprov 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\n".to_vec();
     let mut msgs = 0usize;

@@ -76,6 +76,10 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The admin listener's certificate and key, when it serves HTTPS (`admin.tls_certificate`).
     pub admin_tls: Option<TlsFiles>,
+    /// The SIP-over-TLS listener's certificate and key, when `sip.tls_listen` is set.
+    pub sip_tls: Option<TlsFiles>,
+    /// `sip.tls_ca_file`, as an absolute path.
+    pub sip_tls_ca_file: Option<PathBuf>,
     /// Where out-of-dialog requests to phones go (`sip.outbound_proxy`), if anywhere.
     pub outbound_proxy: Option<HostPort>,
     /// `registrar.trusted_proxies`: the sources whose `P-Asserted-Identity` is believed.
@@ -150,6 +154,55 @@ impl Config {
             base
         };
         raw.validate(&base, path).map_err(err)
+    }
+}
+
+/// A TLS listener's keys: the certificate and key are needed when it listens, and mean nothing
+/// when it does not.
+struct TlsListener<'a> {
+    section: &'a str,
+    listen_key: &'a str,
+    /// What setting the listen key does (in the message when it is missing).
+    purpose: &'a str,
+    listening: bool,
+    certificate: Option<&'a Path>,
+    private_key: Option<&'a Path>,
+}
+
+impl TlsListener<'_> {
+    /// The files (absolute paths), or the issue with them.
+    fn files(&self, base: &Path, issues: &mut Vec<ConfigIssue>) -> Option<TlsFiles> {
+        let (section, listen) = (self.section, self.listen_key);
+        let key = format!("{section}.{listen}");
+        match (self.listening, self.certificate, self.private_key) {
+            (true, Some(c), Some(k)) => Some(TlsFiles {
+                certificate: resolve(base, c),
+                private_key: resolve(base, k),
+            }),
+            (true, c, _) => {
+                let missing = if c.is_none() {
+                    "tls_certificate"
+                } else {
+                    "tls_private_key"
+                };
+                issues.push(issue(
+                    &key,
+                    format!("needs {section}.{missing} (a PEM file)"),
+                ));
+                None
+            }
+            (false, None, None) => None,
+            (false, _, _) => {
+                issues.push(issue(
+                    &key,
+                    format!(
+                        "is not set: set it {}, or remove tls_certificate and tls_private_key",
+                        self.purpose
+                    ),
+                ));
+                None
+            }
+        }
     }
 }
 
@@ -625,32 +678,32 @@ impl RawConfig {
                 issues.push(issue(key, "must be at least 1m"));
             }
         }
-        let tls = match (pc.https_listen, &pc.tls_certificate, &pc.tls_private_key) {
-            (Some(_), Some(c), Some(k)) => Some(TlsFiles {
-                certificate: resolve(base, c),
-                private_key: resolve(base, k),
-            }),
-            (Some(_), c, _) => {
-                let missing = if c.is_none() {
-                    "tls_certificate"
-                } else {
-                    "tls_private_key"
-                };
-                issues.push(issue(
-                    "phone_config.https_listen",
-                    format!("needs phone_config.{missing} (a PEM file)"),
-                ));
-                None
-            }
-            (None, Some(_), _) | (None, _, Some(_)) => {
-                issues.push(issue(
-                    "phone_config.https_listen",
-                    "is not set: set it to serve HTTPS with the certificate, or remove tls_certificate and tls_private_key",
-                ));
-                None
-            }
-            (None, None, None) => None,
-        };
+        let tls = TlsListener {
+            section: "phone_config",
+            listen_key: "https_listen",
+            purpose: "to serve HTTPS with the certificate",
+            listening: pc.https_listen.is_some(),
+            certificate: pc.tls_certificate.as_deref(),
+            private_key: pc.tls_private_key.as_deref(),
+        }
+        .files(base, &mut issues);
+        let sip = &self.sip;
+        let sip_tls = TlsListener {
+            section: "sip",
+            listen_key: "tls_listen",
+            purpose: "(usually to port 5061) to take SIP over TLS",
+            listening: sip.tls_listen.is_some(),
+            certificate: sip.tls_certificate.as_deref(),
+            private_key: sip.tls_private_key.as_deref(),
+        }
+        .files(base, &mut issues);
+        if sip.tls_listen.is_some() && sip.tls_listen == Some(sip.listen) {
+            issues.push(issue(
+                "sip.tls_listen",
+                "must differ from sip.listen (TCP listens there)",
+            ));
+        }
+        let sip_tls_ca_file = sip.tls_ca_file.as_ref().map(|f| resolve(base, f));
         let admin_tls = match (&self.admin.tls_certificate, &self.admin.tls_private_key) {
             (Some(c), Some(k)) => Some(TlsFiles {
                 certificate: resolve(base, c),
@@ -710,6 +763,8 @@ impl RawConfig {
                 initial_admin_password_file: data_dir.join("initial-admin-password"),
                 tls,
                 admin_tls,
+                sip_tls,
+                sip_tls_ca_file,
                 outbound_proxy,
                 trusted_proxies,
                 warnings,

@@ -299,6 +299,16 @@ impl Default for CredentialPolicyCfg {
 pub struct Sip {
     /// UDP and TCP listen address.
     pub listen: SocketAddr,
+    /// SIP-over-TLS listen address (usually port 5061; needs `tls_certificate` and
+    /// `tls_private_key`); unset: no TLS listener.
+    pub tls_listen: Option<SocketAddr>,
+    /// The TLS listener's certificate chain (PEM). Read at start and again at SIGHUP.
+    pub tls_certificate: Option<PathBuf>,
+    /// The private key of `tls_certificate` (PEM).
+    pub tls_private_key: Option<PathBuf>,
+    /// Certificate authorities (PEM) trusted, besides the system's, for the certificates of
+    /// peers selfprov connects to over TLS (a phone's `;transport=tls` contact, a proxy).
+    pub tls_ca_file: Option<PathBuf>,
     /// Address advertised in Via/Contact when it differs from `listen` (NAT).
     pub public_address: Option<String>,
     /// Simultaneous IVR calls; above it new calls get 486 Busy Here.
@@ -343,6 +353,10 @@ impl Default for Sip {
             tcp_max_connections_per_source: 64,
             tcp_max_connections: 0,
             listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            tls_listen: None,
+            tls_certificate: None,
+            tls_private_key: None,
+            tls_ca_file: None,
             public_address: None,
             max_calls: 10_000,
             answer_delay: Duration::ZERO,

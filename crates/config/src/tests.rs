@@ -219,6 +219,37 @@ fn https_needs_a_certificate_and_a_key_and_they_need_https() {
 }
 
 #[test]
+fn sip_over_tls_needs_a_certificate_and_a_key_and_they_need_tls_listen() {
+    let c = load(
+        "[sip]\ntls_listen = \"0.0.0.0:5061\"\ntls_certificate = \"tls/sip.pem\"\ntls_private_key = \"/srv/sip.key\"\ntls_ca_file = \"ca.pem\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.sip_tls,
+        Some(TlsFiles {
+            certificate: PathBuf::from("/etc/selfprov/tls/sip.pem"),
+            private_key: PathBuf::from("/srv/sip.key"),
+        })
+    );
+    assert_eq!(
+        c.sip_tls_ca_file,
+        Some(PathBuf::from("/etc/selfprov/ca.pem"))
+    );
+    assert_eq!(load("").unwrap().sip_tls, None, "off by default");
+    let e =
+        load("[sip]\ntls_listen = \"0.0.0.0:5061\"\ntls_certificate = \"c.pem\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["sip.tls_listen"]);
+    assert!(e.to_string().contains("sip.tls_private_key"), "{e}");
+    let e = load("[sip]\ntls_private_key = \"k.pem\"\n").unwrap_err();
+    assert_eq!(keys(&e), ["sip.tls_listen"]);
+    let e = load(
+        "[sip]\nlisten = \"0.0.0.0:5061\"\ntls_listen = \"0.0.0.0:5061\"\ntls_certificate = \"c.pem\"\ntls_private_key = \"k.pem\"\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("must differ from sip.listen"), "{e}");
+}
+
+#[test]
 fn postgresql_backend_is_configured_with_a_url() {
     let c = load(
         "[database]\nbackend = \"postgresql\"\nurl = \"postgresql://selfprov:s3cret@db.example.net:5433/prov\"\npool_size = 4\n",

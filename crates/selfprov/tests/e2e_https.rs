@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use selfprov_testkit::{free_tcp_port, require_tool, spawn_watched};
+use selfprov_testkit::{free_tcp_port, require_tool};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -146,13 +146,7 @@ fn a_missing_private_key_stops_the_start_and_names_the_file() {
             cert.display()
         ),
     );
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfprov"));
-    cmd.arg("--config").arg(&s.cfg).arg("serve");
-    let (mut p, _out, err) = spawn_watched("selfprov", &mut cmd).unwrap();
-    let status = p
-        .wait_timeout(Duration::from_secs(60))
-        .expect("the service stops by itself");
-    assert!(!status.success());
+    let err = failed_start(&s);
     assert!(
         err.wait_for("missing.key", Duration::from_secs(5))
             .is_some(),

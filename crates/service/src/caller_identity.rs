@@ -229,10 +229,7 @@ mod tests {
             authorization: auth,
             from_uri: Some("sip:SEP0000000000BB@127.0.0.1".into()),
             contact: Some(contact.into()),
-            source: Peer {
-                addr: source.parse().unwrap(),
-                reliable: false,
-            },
+            source: Peer::udp(source.parse().unwrap()),
             offer: Vec::new(),
             activation: false,
         }
@@ -342,10 +339,7 @@ mod tests {
             "SEP0000000000AA",
             Binding {
                 contact: "sip:a@127.0.0.1:40000".into(),
-                source: Peer {
-                    addr: "127.0.0.1:40000".parse().unwrap(),
-                    reliable: false,
-                },
+                source: Peer::udp("127.0.0.1:40000".parse().unwrap()),
                 until: now + Duration::from_secs(60),
                 dn: "1000".into(),
                 proof: Proof::Binding,

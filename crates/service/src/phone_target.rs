@@ -12,7 +12,7 @@
 
 use crate::registrar::Binding;
 use selfprov_config::HostPort;
-use selfprov_sip::endpoint::{OutOfDialogTarget, Peer, RouteSet};
+use selfprov_sip::endpoint::{OutOfDialogTarget, Peer, RouteSet, Transport};
 use std::net::{SocketAddr, ToSocketAddrs};
 
 /// `sip.outbound_proxy` with the address it resolved to.
@@ -86,16 +86,22 @@ fn through(p: &OutboundProxy, uri: &str) -> OutOfDialogTarget {
     OutOfDialogTarget {
         uri: uri.to_owned(),
         route: RouteSet::outbound_proxy(&p.host_port.to_string()),
-        next_hop: Peer {
-            addr: p.addr,
-            reliable: false,
-        },
+        next_hop: Peer::udp(p.addr),
     }
 }
 
 /// Straight to a contact: its own address when it is an IP address, else where the phone's
-/// requests come from; over TCP only on the connection the phone opened.
+/// requests come from; over TCP only on the connection the phone opened. A phone that registered
+/// over TLS is reached on its own TLS connection (never by plain UDP, and a phone's TLS port would
+/// need a certificate of its own, which phones seldom have).
 fn direct(contact: &str, source: Peer) -> OutOfDialogTarget {
+    if source.transport == Transport::Tls {
+        return OutOfDialogTarget {
+            uri: contact.to_owned(),
+            route: RouteSet::default(),
+            next_hop: source,
+        };
+    }
     let addr = contact
         .split_once('@')
         .map(|(_, h)| h.split(';').next().unwrap_or(h))
@@ -106,7 +112,11 @@ fn direct(contact: &str, source: Peer) -> OutOfDialogTarget {
         route: RouteSet::default(),
         next_hop: Peer {
             addr,
-            reliable: source.reliable && addr == source.addr,
+            transport: if addr == source.addr {
+                source.transport
+            } else {
+                Transport::Udp
+            },
         },
     }
 }
@@ -125,10 +135,7 @@ mod tests {
     }
 
     fn peer(a: &str) -> Peer {
-        Peer {
-            addr: a.parse().unwrap(),
-            reliable: false,
-        }
+        Peer::udp(a.parse().unwrap())
     }
 
     /// A live binding of `contact` from 10.2.2.2:5060.
@@ -180,6 +187,16 @@ mod tests {
         assert_eq!(t.uri, "sip:SEP001122334455@10.2.2.2:5060");
         assert!(t.route.is_empty());
         assert_eq!(t.next_hop, peer("10.2.2.2:5060"));
+    }
+
+    #[test]
+    fn a_phone_registered_over_tls_gets_it_on_its_own_connection() {
+        let mut b = binding("sip:SEP001122334455@10.2.2.2:5061;transport=tls");
+        b.source = Peer::tls("10.2.2.2:40312".parse().unwrap());
+        let c = call(Some("sip:SEP001122334455@pbx.example"), None);
+        let t = check_sync_target(c, Some(&b), None).unwrap();
+        assert_eq!(t.uri, "sip:SEP001122334455@10.2.2.2:5061;transport=tls");
+        assert_eq!(t.next_hop, b.source);
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl Bindings {
                 dn: b.dn.clone(),
                 contact: b.contact.clone(),
                 source: b.source.addr.to_string(),
-                transport: if b.source.reliable { "tcp" } else { "udp" }.into(),
+                transport: b.source.transport.as_str().into(),
                 expires_in: b.until.saturating_duration_since(now).as_secs(),
                 auth: match b.proof {
                     Proof::Digest { .. } => "digest",
@@ -262,10 +262,7 @@ mod tests {
     fn binding(contact: &str, source: &str, secs: u64) -> Binding {
         Binding {
             contact: contact.into(),
-            source: Peer {
-                addr: source.parse().unwrap(),
-                reliable: false,
-            },
+            source: Peer::udp(source.parse().unwrap()),
             until: Instant::now() + Duration::from_secs(secs),
             dn: "1000".into(),
             proof: Proof::Binding,

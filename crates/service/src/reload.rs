@@ -99,6 +99,12 @@ fn load(base: Result<Config, String>, ops: &Operations) -> Result<Loaded, String
         .as_ref()
         .map(crate::tls::load)
         .transpose()?;
+    let sip_tls = effective
+        .sip_tls
+        .as_ref()
+        .map(crate::tls::load_sip)
+        .transpose()
+        .map_err(|e| format!("SIP over TLS: {e}"))?;
     Ok(Loaded {
         base,
         effective,
@@ -107,6 +113,7 @@ fn load(base: Result<Config, String>, ops: &Operations) -> Result<Loaded, String
         outbound_proxy,
         tls,
         admin_tls,
+        sip_tls,
     })
 }
 
@@ -156,6 +163,7 @@ impl Service {
             outbound_proxy,
             tls,
             admin_tls,
+            sip_tls,
         } = match r {
             Err(why) => {
                 return tracing::error!(%why, "reload refused; the running configuration stays in force")
@@ -164,6 +172,7 @@ impl Service {
         };
         let cfg = &self.cfg;
         if new.raw.sip.listen != cfg.raw.sip.listen
+            || new.raw.sip.tls_listen != cfg.raw.sip.tls_listen
             || new.raw.media.bind != cfg.raw.media.bind
             || new.raw.media.rtp_port_range.start != cfg.raw.media.rtp_port_range.start
             || new.raw.admin.listen != cfg.raw.admin.listen
@@ -219,6 +228,13 @@ impl Service {
                 "admin.tls_certificate was added or removed: the admin listener changes between HTTP and HTTPS at the next restart"
             ),
             (None, None) => {}
+        }
+        if let (Some(current), Some(t)) = (&self.sip_certificate, sip_tls) {
+            current.replace(t);
+            tracing::info!("SIP over TLS: certificate read again");
+        }
+        if new.sip_tls_ca_file != cfg.sip_tls_ca_file {
+            tracing::warn!("sip.tls_ca_file changed: it takes effect at the next restart");
         }
         self.metrics
             .prompt_cache_bytes

@@ -25,7 +25,7 @@ use selfprov_provisioning::settings::{status, Status};
 use selfprov_provisioning::store::{ListQuery, PgStore, RegistrarAccounts, SqliteStore, Store};
 use selfprov_sip::endpoint::EndpointConfig;
 use selfprov_sip::rate_limit::{MethodClass, RequestLimits, Verdict};
-use selfprov_sip::stack::{Command as SipCommand, SipStack};
+use selfprov_sip::stack::{Command as SipCommand, SipStack, TlsSetup};
 use selfprov_sip::tcp_limits::TcpLimits;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -125,23 +125,38 @@ fn start_media(
 async fn start_sip(
     cfg: &Config,
     metrics: &Arc<Metrics>,
+    certificate: Option<&Arc<crate::tls::Certificate>>,
 ) -> Result<(
     SipStack,
     mpsc::UnboundedReceiver<selfprov_sip::endpoint::Event>,
 )> {
     let (tx, rx) = mpsc::unbounded_channel();
+    let tls = match (cfg.raw.sip.tls_listen, certificate) {
+        (Some(listen), Some(certificate)) => Some(TlsSetup {
+            listen,
+            certificate: certificate.clone(),
+            client: selfprov_sip::tls::client_config(cfg.sip_tls_ca_file.as_deref())
+                .map_err(|e| anyhow!("sip.tls_ca_file: {e}"))?,
+        }),
+        _ => None,
+    };
     let ep = EndpointConfig {
         advertised: cfg.raw.sip.public_address.clone().unwrap_or_default(),
         listen: None,
+        tls_listen: None,
         user_agent: cfg.raw.sip.user_agent.clone(),
         route_point_dns: cfg.self_provisioning.route_point.dn_strings(),
         max_calls: cfg.raw.sip.max_calls as usize,
         timers: Default::default(),
     };
     let requests = request_limits(cfg, metrics);
-    let sip = SipStack::start_with(cfg.raw.sip.listen, ep, tx, tcp_limits(cfg), requests)
+    let listeners = match cfg.raw.sip.tls_listen {
+        Some(t) => format!("{} and TLS {t}", cfg.raw.sip.listen),
+        None => cfg.raw.sip.listen.to_string(),
+    };
+    let sip = SipStack::start_with(cfg.raw.sip.listen, ep, tx, tcp_limits(cfg), requests, tls)
         .await
-        .with_context(|| format!("SIP listener {}", cfg.raw.sip.listen))?;
+        .with_context(|| format!("SIP listener {listeners}"))?;
     Ok((sip, rx))
 }
 
@@ -215,6 +230,13 @@ pub async fn serve(base: Config) -> Result<()> {
         .transpose()
         .map_err(|e| anyhow!("admin listener: {e}"))?
         .map(crate::tls::Certificate::new);
+    let sip_certificate = base
+        .sip_tls
+        .as_ref()
+        .map(crate::tls::load_sip)
+        .transpose()
+        .map_err(|e| anyhow!("SIP over TLS: {e}"))?
+        .map(crate::tls::Certificate::new);
     let ops = open_operations(&base)?;
     let first_start = ops
         .users(&ListQuery {
@@ -249,7 +271,7 @@ pub async fn serve(base: Config) -> Result<()> {
     let outbound_proxy =
         OutboundProxy::resolve(cfg.outbound_proxy.as_ref()).map_err(|e| anyhow!(e))?;
     let (media, media_ev, rtp_addr) = start_media(&cfg)?;
-    let (sip, sip_ev) = start_sip(&cfg, &metrics).await?;
+    let (sip, sip_ev) = start_sip(&cfg, &metrics, sip_certificate.as_ref()).await?;
 
     let live = Arc::new(Live::new(&base, &cfg));
     if status(&cfg.self_provisioning, &cfg.auto_registration) != Status::Ready {
@@ -317,7 +339,7 @@ pub async fn serve(base: Config) -> Result<()> {
         .map_or_else(|| "off".to_owned(), |a| format!("https://{a}"));
     let operator = crate::signals::install()?;
     tracing::info!(
-        sip = %sip.local, rtp = %rtp_addr,
+        sip = %sip.local, sip_tls = %sip.tls_local.map_or_else(|| "off".to_owned(), |a| a.to_string()), rtp = %rtp_addr,
         admin = %format!("{}://{admin_addr}", if admin_certificate.is_some() { "https" } else { "http" }),
         config = %if config_url.is_empty() { "off" } else { config_url.as_str() }, config_tls = %https, tftp = %tftp,
         route_point = %cfg.self_provisioning.route_point.dns.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
@@ -351,6 +373,7 @@ pub async fn serve(base: Config) -> Result<()> {
         settings_revision,
         tls_certificate: config_server.as_ref().and_then(|s| s.certificate.clone()),
         admin_certificate,
+        sip_certificate,
         config_server: config_server.map(|s| s.server),
         config_url,
     };

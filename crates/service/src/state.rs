@@ -108,6 +108,8 @@ pub(crate) struct Service {
     pub tls_certificate: Option<Arc<crate::tls::Certificate>>,
     /// The admin listener's HTTPS certificate (replaced at reload), when it serves HTTPS.
     pub admin_certificate: Option<Arc<crate::tls::Certificate>>,
+    /// The SIP-over-TLS listener's certificate (replaced at reload), when there is one.
+    pub sip_certificate: Option<Arc<crate::tls::Certificate>>,
     /// Where phones fetch their files (`http://host:port`).
     pub config_url: String,
 }

@@ -26,6 +26,8 @@ pub(crate) struct Loaded {
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// The admin listener's certificate, read again.
     pub admin_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// The SIP-over-TLS listener's certificate, read again.
+    pub sip_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Results of work done off the loop.

@@ -7,7 +7,9 @@
 //! - [`digest`]: HTTP digest authentication for REGISTER (RFC 2617/7616/8760: MD5, SHA-256,
 //!   qop lists, `nc` as 8 hex digits, `cnonce`, `opaque`, stale nonces).
 //! - [`rate_limit`]: per-source request rate limits (token buckets by method class), sans I/O.
-//! - [`tcp_limits`]: caps and the idle timeout on SIP over TCP.
+//! - [`tcp_limits`]: caps and the idle timeout on SIP over TCP and TLS.
+//! - [`tls`]: the server certificate in use, TLS handshakes, and the client trust for reaching
+//!   `sips:`/`;transport=tls` peers.
 //! - [`transaction`]: RFC 3261 transactions (timers A–K) as sans-I/O state machines.
 
 pub mod digest;
@@ -20,4 +22,5 @@ pub mod registration;
 pub mod sdp;
 pub mod stack;
 pub mod tcp_limits;
+pub mod tls;
 pub mod transaction;

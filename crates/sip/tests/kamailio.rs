@@ -76,6 +76,7 @@ async fn register_refresh_wrong_password_outage_and_unregister() {
     let cfg = EndpointConfig {
         advertised: String::new(),
         listen: None,
+        tls_listen: None,
         user_agent: "selfprov-test".into(),
         route_point_dns: vec!["2000".into()],
         max_calls: 10,

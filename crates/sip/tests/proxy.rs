@@ -3,12 +3,14 @@
 //! from selfprov, hold/resume re-INVITEs, INFO DTMF, CANCEL while ringing — over UDP and TCP,
 //! every call successful for SIPp and every transaction and dialog gone afterwards. Two proxies
 //! in a row: selfprov's BYE carries both routes in order (the proxy next to selfprov logs the
-//! Route values it received).
+//! Route values it received). Over TLS: Kamailio takes the calls over UDP and forwards them to
+//! selfprov's TLS listener, record-routing both sides; selfprov's BYE goes to Kamailio's TLS
+//! address on a connection it opens, Kamailio's certificate checked.
 
 mod common;
 
 use common::*;
-use selfprov_sip::endpoint::{EndReason, Event};
+use selfprov_sip::endpoint::{EndReason, Event, Transport};
 use selfprov_testkit::kamailio::Kamailio;
 use selfprov_testkit::{free_udp_tcp_port, TempDir};
 use std::path::Path;
@@ -36,6 +38,18 @@ fn our_bye(k: &Kamailio, from: Option<&str>) -> String {
             Duration::from_secs(5),
         )
         .unwrap_or_else(|| panic!("proxy {} got no BYE from selfprov ({from:?})", k.port))
+}
+
+/// One SIPp call of scenario `file` over UDP to `to`, calling `service`; true when it succeeded.
+fn one_call(to: std::net::SocketAddr, file: &Path, service: &str) -> bool {
+    Sipp {
+        to,
+        scenario: &["-sf", file.to_str().unwrap()],
+        tcp: false,
+        calls: 1,
+        service,
+    }
+    .run()
 }
 
 async fn every_call_feature_through_one_proxy(tcp: bool) {
@@ -160,17 +174,10 @@ async fn two_proxies_in_a_row_keep_both_routes_in_order() {
     let bye = scenario("bye_from_uas.xml");
     let features = scenario("call_features.xml");
     let ok = tokio::task::spawn_blocking(move || {
-        let run = |file: &std::path::Path, service| {
-            Sipp {
-                to,
-                scenario: &["-sf", file.to_str().unwrap()],
-                tcp: false,
-                calls: 1,
-                service,
-            }
-            .run()
-        };
-        (run(&bye, WE_HANG_UP), run(&features, "2000"))
+        (
+            one_call(to, &bye, WE_HANG_UP),
+            one_call(to, &features, "2000"),
+        )
     })
     .await
     .unwrap();
@@ -205,5 +212,70 @@ async fn two_proxies_in_a_row_keep_both_routes_in_order() {
     );
     let seen = Seen::snapshot(&seen);
     assert_eq!(seen.count(|e| matches!(e, Event::CallEnded { .. })), 2);
+    assert_eq!(drained(&stack).await, (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_through_a_record_routing_proxy_over_tls() {
+    let dir = TempDir::new("proxy-tls");
+    let (tls, authority) = tls_setup(dir.path());
+    let (stack, seen) = start_with(100, Default::default(), Some(tls)).await;
+    let kam = tokio::task::spawn_blocking({
+        let (d, fwd) = (dir.path().to_owned(), stack.tls_local.unwrap().to_string());
+        move || {
+            let cert = authority.issue("kamailio", "127.0.0.1");
+            let tls_port = free_udp_tcp_port().to_string();
+            let k = Kamailio::start_defined(
+                &shared("kamailio/proxy.cfg"),
+                &d,
+                free_udp_tcp_port(),
+                &[
+                    ("DOMAIN", "pbx.test"),
+                    ("FORWARD", &fwd),
+                    ("TLSPORT", &tls_port),
+                    ("CERT", cert.certificate.to_str().unwrap()),
+                    ("KEY", cert.key.to_str().unwrap()),
+                ],
+                &["WITH_TLS"],
+            );
+            (k, tls_port)
+        }
+    })
+    .await
+    .unwrap();
+    let (kam, tls_port) = kam;
+    let to = kam.addr().parse().unwrap();
+    let (features, bye) = (scenario("call_features.xml"), scenario("bye_from_uas.xml"));
+    let results = tokio::task::spawn_blocking(move || {
+        (
+            one_call(to, &features, "2000"),
+            one_call(to, &bye, WE_HANG_UP),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        results.0,
+        "INFO DTMF, hold/resume, BYE from the caller through the proxy over TLS"
+    );
+    assert!(results.1, "BYE from selfprov through the proxy over TLS");
+    let seen = Seen::snapshot(&seen);
+    assert_eq!(
+        seen.count(|e| matches!(e, Event::IncomingCall { source, .. } if source.transport == Transport::Tls)),
+        2,
+        "both calls came over TLS"
+    );
+    let ended =
+        |r: EndReason| seen.count(|e| matches!(e, Event::CallEnded { reason, .. } if *reason == r));
+    assert_eq!((ended(EndReason::Bye), ended(EndReason::Local)), (1, 1));
+    // Our BYE went to the TLS Record-Route (the first of the two), over TLS.
+    let line = our_bye(&kam, None);
+    assert!(
+        line.contains(&format!(
+            "route=[<sip:127.0.0.1:{tls_port};transport=tls;r2=on;lr;ftag="
+        )),
+        "{line}"
+    );
+    assert!(line.contains("/tls route="), "{line}");
     assert_eq!(drained(&stack).await, (0, 0, 0));
 }

@@ -22,6 +22,7 @@ pub struct Kamailio {
     template: PathBuf,
     dir: PathBuf,
     vars: Vec<(String, String)>,
+    defines: Vec<String>,
     stopped: bool,
 }
 
@@ -44,6 +45,18 @@ impl Kamailio {
     /// on `port`. The template's `@PORT@`, `@MPATH@` and `@CTL@` are filled in, and `@NAME@` for
     /// each of `vars`. Panics (the test fails) when it is not up within 10 s.
     pub fn start(template: &Path, dir: &Path, port: u16, vars: &[(&str, &str)]) -> Kamailio {
+        Kamailio::start_defined(template, dir, port, vars, &[])
+    }
+
+    /// [`Kamailio::start`] with these preprocessor names defined (`-A NAME`: the template's
+    /// `#!ifdef NAME` blocks are in).
+    pub fn start_defined(
+        template: &Path,
+        dir: &Path,
+        port: u16,
+        vars: &[(&str, &str)],
+        defines: &[&str],
+    ) -> Kamailio {
         let kam = require_tool("kamailio");
         require_tool("kamcmd");
         let ctl = format!("unix:{}", dir.join("ctl.sock").display());
@@ -77,6 +90,9 @@ impl Kamailio {
             .arg(dir)
             .arg("-w")
             .arg(dir);
+        for d in defines {
+            cmd.args(["-A", d]);
+        }
         let (guard, _out, log) =
             spawn_watched(&format!("kamailio:{port}"), &mut cmd).expect("start kamailio");
         let k = Kamailio {
@@ -90,6 +106,7 @@ impl Kamailio {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
+            defines: defines.iter().map(|d| d.to_string()).collect(),
             stopped: false,
         };
         // Ready when its control socket answers (bounded).
@@ -134,7 +151,8 @@ impl Kamailio {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let fresh = Kamailio::start(&self.template, &self.dir, self.port, &vars);
+        let defines: Vec<&str> = self.defines.iter().map(String::as_str).collect();
+        let fresh = Kamailio::start_defined(&self.template, &self.dir, self.port, &vars, &defines);
         *self = fresh;
     }
 

@@ -10,8 +10,10 @@
 //!   [`sipp_command`] starts a SIPp command line with the options every test uses.
 //! - [`kamailio::Kamailio`] runs a real Kamailio from a configuration kept in the repository.
 //! - [`postgres::PgDatabase`] gives a test a fresh database on a real PostgreSQL.
+//! - [`pki::Authority`] issues certificates for TLS tests (openssl command line).
 
 pub mod kamailio;
+pub mod pki;
 pub mod ports;
 pub mod postgres;
 

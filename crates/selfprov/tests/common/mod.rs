@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod baresip;
+pub mod baresip_tls;
 pub mod boot;
 pub mod browser;
 pub mod ua;
@@ -86,6 +87,19 @@ pub fn start_service(s: &Service) -> (selfprov_testkit::ChildGuard, selfprov_tes
         "service did not become ready"
     );
     (service, err)
+}
+
+/// Start `selfprov serve`, which must stop by itself with a failure (a configuration it cannot
+/// start with); its error output.
+pub fn failed_start(s: &Service) -> selfprov_testkit::LineWatcher {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_selfprov"));
+    cmd.arg("--config").arg(&s.cfg).arg("serve");
+    let (mut p, _out, err) = spawn_watched("selfprov", &mut cmd).unwrap();
+    let status = p
+        .wait_timeout(Duration::from_secs(60))
+        .expect("the service stops by itself");
+    assert!(!status.success());
+    err
 }
 
 /// The service's ready line (after `start_service`).

@@ -33,6 +33,8 @@ pub(super) struct Dialog {
     /// The INVITE (or re-INVITE) server transaction waiting for the application's answer.
     pub(super) pending_invite: Option<String>,
     pub(super) reliable_2xx: Option<Reliable2xx>,
+    /// The INVITE's Request-URI was `sips:` (it came over TLS): our Contact is `sips:` too.
+    pub(super) sips: bool,
 }
 
 impl Dialog {
@@ -81,13 +83,21 @@ impl Endpoint {
             return false;
         };
         let tag = d.local_tag.clone();
-        let reliable = d.peer.reliable;
-        // Over TCP the Contact says so: a proxy forwards our in-dialog requests by it.
-        let extra = format!(
-            "Contact: <sip:selfprov@{}{}>\r\nAllow: {ALLOW}\r\nContent-Type: application/sdp\r\n",
-            self.cfg.advertised,
-            if reliable { ";transport=tcp" } else { "" }
-        );
+        let (transport, sips) = (d.peer.transport, d.sips);
+        let reliable = transport.is_reliable();
+        // Over TCP or TLS the Contact says so: a proxy forwards our in-dialog requests by it. A
+        // `sips:` request is answered with a `sips:` Contact (RFC 5630 §3.1.3).
+        let contact = if sips {
+            format!("sips:selfprov@{}", self.advertised(transport))
+        } else {
+            format!(
+                "sip:selfprov@{}{}",
+                self.advertised(transport),
+                transport.uri_param()
+            )
+        };
+        let extra =
+            format!("Contact: <{contact}>\r\nAllow: {ALLOW}\r\nContent-Type: application/sdp\r\n");
         let Some(bytes) = self.respond_invite(&key, 200, "OK", Some(&tag), &extra, sdp, now) else {
             return false;
         };

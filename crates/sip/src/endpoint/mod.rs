@@ -37,12 +37,83 @@ use uas::ServerEntry;
 
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, REGISTER";
 
+/// The transport a message came or goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    /// SIP over TLS over TCP (RFC 3261 §26.2; `sips:`, `;transport=tls`).
+    Tls,
+}
+
+impl Transport {
+    /// Reliable transports (TCP, TLS) need no retransmissions.
+    pub fn is_reliable(self) -> bool {
+        self != Transport::Udp
+    }
+
+    /// The name in a `Via` (`SIP/2.0/TLS`).
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        }
+    }
+
+    /// What a URI of ours carries so that a proxy or phone reaches us on this transport (UDP is
+    /// the default and says nothing).
+    pub fn uri_param(self) -> &'static str {
+        match self {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
+        }
+    }
+
+    /// The lower-case name (`udp`, `tcp`, `tls`), as a `transport` parameter writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
+}
+
 /// Where a message came from / goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer {
     pub addr: SocketAddr,
-    /// TCP (reliable): no retransmissions.
-    pub reliable: bool,
+    pub transport: Transport,
+}
+
+impl Peer {
+    pub fn udp(addr: SocketAddr) -> Peer {
+        Peer {
+            addr,
+            transport: Transport::Udp,
+        }
+    }
+
+    pub fn tcp(addr: SocketAddr) -> Peer {
+        Peer {
+            addr,
+            transport: Transport::Tcp,
+        }
+    }
+
+    pub fn tls(addr: SocketAddr) -> Peer {
+        Peer {
+            addr,
+            transport: Transport::Tls,
+        }
+    }
+
+    /// Over TCP or TLS: no retransmissions.
+    pub fn reliable(&self) -> bool {
+        self.transport.is_reliable()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +123,9 @@ pub struct EndpointConfig {
     /// The address the stack listens on (filled in by the stack). `Route` entries naming it or
     /// `advertised` are ours to consume.
     pub listen: Option<SocketAddr>,
+    /// The SIP-over-TLS listener's address, when there is one (filled in by the stack): Via and
+    /// Contact on TLS name `advertised`'s host with this port.
+    pub tls_listen: Option<SocketAddr>,
     pub user_agent: String,
     pub route_point_dns: Vec<String>,
     pub max_calls: usize,
@@ -132,6 +206,8 @@ pub enum Output {
 /// The sans-I/O UAS.
 pub struct Endpoint {
     cfg: EndpointConfig,
+    /// host:port written in Via and Contact on TLS (`advertised` with the TLS port).
+    advertised_tls: String,
     own: OwnAddresses,
     accepting: Option<u32>, // None: accepting; Some(retry_after)
     /// Server transactions by `branch|method` (see `uas`).
@@ -154,8 +230,11 @@ fn hval<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 impl Endpoint {
     pub fn new(cfg: EndpointConfig) -> Self {
+        let advertised_tls = route::advertised_tls(&cfg.advertised, cfg.tls_listen);
         Endpoint {
-            own: OwnAddresses::new(&cfg.advertised, cfg.listen),
+            own: OwnAddresses::new(&cfg.advertised, cfg.listen)
+                .with_tls(&advertised_tls, cfg.tls_listen),
+            advertised_tls,
             cfg,
             accepting: None,
             servers: HashMap::new(),
@@ -200,6 +279,15 @@ impl Endpoint {
     fn token(&mut self) -> String {
         self.counter += 1;
         format!("{:x}{:08x}", self.counter, rand::random::<u32>())
+    }
+
+    /// host:port we write in Via and Contact for a message on `transport`.
+    fn advertised(&self, transport: Transport) -> &str {
+        if transport == Transport::Tls {
+            &self.advertised_tls
+        } else {
+            &self.cfg.advertised
+        }
     }
 
     fn send(&mut self, to: Peer, data: Vec<u8>) {

@@ -9,9 +9,11 @@ use std::time::Duration;
 const PROXY: &str = "127.0.0.1:5070";
 
 fn proxy(reliable: bool) -> Peer {
-    Peer {
-        addr: PROXY.parse().unwrap(),
-        reliable,
+    let addr = PROXY.parse().unwrap();
+    if reliable {
+        Peer::tcp(addr)
+    } else {
+        Peer::udp(addr)
     }
 }
 
@@ -236,10 +238,7 @@ fn reinvite_moves_the_remote_target_not_the_route_set() {
 fn over_tcp_the_contact_says_so_and_our_bye_goes_to_the_record_routed_address() {
     // A proxy forwards over TCP from a port of its own choosing; its Record-Route names the
     // address it listens on.
-    let from = Peer {
-        addr: "127.0.0.1:40001".parse().unwrap(),
-        reliable: true,
-    };
+    let from = Peer::tcp("127.0.0.1:40001".parse().unwrap());
     let mut e = ep();
     let now = Instant::now();
     let rr = "Record-Route: <sip:127.0.0.1:5070;transport=tcp;lr>\r\n";
@@ -308,4 +307,47 @@ fn options_probe_says_whether_the_node_takes_calls() {
     let out = sent(&mut draining);
     assert!(out[0].1.starts_with("SIP/2.0 503"), "{}", out[0].1);
     assert!(out[0].1.contains("Retry-After: 7\r\n"), "{}", out[0].1);
+}
+
+#[test]
+fn over_tls_the_contact_and_via_name_the_tls_listener_and_routes_to_it_are_ours() {
+    let from = Peer::tls("127.0.0.1:40001".parse().unwrap());
+    let mut e = Endpoint::new(EndpointConfig {
+        advertised: "127.0.0.1:5060".into(),
+        listen: Some("127.0.0.1:5060".parse().unwrap()),
+        tls_listen: Some("127.0.0.1:5061".parse().unwrap()),
+        user_agent: "t".into(),
+        route_point_dns: vec!["2000".into()],
+        max_calls: 10,
+        timers: TimerValues::default(),
+    });
+    let now = Instant::now();
+    let rr = "Record-Route: <sip:127.0.0.1:5070;transport=tls;lr>\r\n";
+    e.handle(&invite_via_proxy("c1", rr), from, now);
+    e.answer("c1", b"v=0\r\n", now);
+    let out = sent(&mut e);
+    assert_eq!(
+        out[1].0, from,
+        "responses on the connection the INVITE came on"
+    );
+    assert!(
+        out[1]
+            .1
+            .contains("Contact: <sip:selfprov@127.0.0.1:5061;transport=tls>"),
+        "{}",
+        out[1].1
+    );
+    // The proxy's ACK, with a Route naming our TLS listener, confirms the call.
+    let route = "Route: <sip:127.0.0.1:5061;transport=tls;lr>\r\n";
+    e.handle(&in_dialog("ACK", "c1", 1, route, ""), from, now);
+    let (_, evs) = drain(&mut e);
+    assert!(matches!(&evs[..], [Event::CallConfirmed { .. }]), "{evs:?}");
+    e.hangup("c1", now);
+    let out = sent(&mut e);
+    assert_eq!(out[0].0, Peer::tls(PROXY.parse().unwrap()), "over TLS");
+    assert!(
+        out[0].1.contains("Via: SIP/2.0/TLS 127.0.0.1:5061;"),
+        "{}",
+        out[0].1
+    );
 }

@@ -11,7 +11,7 @@
 //! set: the outbound proxy. Requests coming in whose top `Route` entries name us have them
 //! consumed (§16.4: we are the hop they were meant for).
 
-use super::Peer;
+use super::{Peer, Transport};
 use crate::headers::{uri_host_port, uri_of, uri_param};
 use crate::message::split_commas;
 use std::net::{IpAddr, SocketAddr};
@@ -146,11 +146,12 @@ fn request_uri_of(uri: &str) -> String {
     out
 }
 
-/// Where to send a request whose next hop is `uri`: its address when the host is an IP address
-/// (port 5060, or 5061 for `sips:`, when none is given), over TCP or UDP as its `transport`
-/// parameter says, else over the transport the dialog came in on (`fallback`'s). A host name gives `fallback` (the peer the
-/// dialog came from): the sans-I/O endpoint resolves no names, and the proxy that record-routed
-/// nearest to us is the one that sent us the INVITE.
+/// Where to send a request whose next hop is `uri`: its address when the host is an IP address,
+/// over the transport its `transport` parameter says (`sips:` is always TLS), else over the
+/// transport the dialog came in on (`fallback`'s); port 5060, or 5061 over TLS, when none is
+/// given. A host name gives `fallback` (the peer the dialog came from): the sans-I/O endpoint
+/// resolves no names, and the proxy that record-routed nearest to us is the one that sent us the
+/// INVITE.
 pub fn peer_for(uri: &str, fallback: Peer) -> Peer {
     let Some((host, port)) = uri_host_port(uri) else {
         return fallback;
@@ -158,16 +159,44 @@ pub fn peer_for(uri: &str, fallback: Peer) -> Peer {
     let Ok(ip) = host.parse::<IpAddr>() else {
         return fallback;
     };
-    let sips = uri
-        .get(..5)
-        .is_some_and(|s| s.eq_ignore_ascii_case("sips:"));
-    let addr = SocketAddr::new(ip, port.unwrap_or(if sips { 5061 } else { 5060 }));
-    let reliable = match uri_param(uri, "transport") {
-        Some(t) if t.eq_ignore_ascii_case("udp") => false,
-        Some(t) if t.eq_ignore_ascii_case("tcp") => true,
-        _ => fallback.reliable,
+    let transport = if is_sips(uri) {
+        Transport::Tls
+    } else {
+        match uri_param(uri, "transport") {
+            Some(t) if t.eq_ignore_ascii_case("udp") => Transport::Udp,
+            Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+            Some(t) if t.eq_ignore_ascii_case("tls") => Transport::Tls,
+            _ => fallback.transport,
+        }
     };
-    Peer { addr, reliable }
+    let default_port = if transport == Transport::Tls {
+        5061
+    } else {
+        5060
+    };
+    Peer {
+        addr: SocketAddr::new(ip, port.unwrap_or(default_port)),
+        transport,
+    }
+}
+
+/// Whether `uri` is a `sips:` URI (RFC 3261 §19.1: reached over TLS only).
+pub fn is_sips(uri: &str) -> bool {
+    uri.get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("sips:"))
+}
+
+/// host:port we write on TLS: `advertised`'s host with the TLS listener's port (`advertised`
+/// itself when there is no TLS listener).
+pub(super) fn advertised_tls(advertised: &str, tls_listen: Option<SocketAddr>) -> String {
+    let Some(tls) = tls_listen else {
+        return advertised.to_owned();
+    };
+    match uri_host_port(&format!("sip:{advertised}")) {
+        Some((host, _)) if host.contains(':') => format!("[{host}]:{}", tls.port()),
+        Some((host, _)) if !host.is_empty() => format!("{host}:{}", tls.port()),
+        _ => tls.to_string(),
+    }
 }
 
 /// Our own addresses as `Route` entries may name them: the advertised `host[:port]` and the
@@ -187,16 +216,24 @@ impl OwnAddresses {
         OwnAddresses(own)
     }
 
+    /// Add the TLS listener's addresses (advertised and bound).
+    pub(super) fn with_tls(mut self, advertised_tls: &str, tls_listen: Option<SocketAddr>) -> Self {
+        if let Some(a) = tls_listen {
+            let adv = OwnAddresses::new(advertised_tls, Some(a));
+            self.0.extend(adv.0);
+        }
+        self
+    }
+
     /// Whether `uri` is one of our addresses (IP addresses compared as addresses, names without
     /// regard to case; no port means 5060, or 5061 for `sips:`).
     pub(super) fn names(&self, uri: &str) -> bool {
         let Some((host, port)) = uri_host_port(uri) else {
             return false;
         };
-        let sips = uri
-            .get(..5)
-            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"));
-        let port = port.unwrap_or(if sips { 5061 } else { 5060 });
+        let tls = is_sips(uri)
+            || uri_param(uri, "transport").is_some_and(|t| t.eq_ignore_ascii_case("tls"));
+        let port = port.unwrap_or(if tls { 5061 } else { 5060 });
         let ip = host.parse::<IpAddr>().ok();
         self.0.iter().any(|(h, p)| {
             *p == port
@@ -306,17 +343,11 @@ mod tests {
 
     #[test]
     fn next_hop_address_and_transport() {
-        let udp = Peer {
-            addr: "127.0.0.1:40000".parse().unwrap(),
-            reliable: false,
-        };
-        let tcp = Peer {
-            reliable: true,
-            ..udp
-        };
+        let udp = Peer::udp("127.0.0.1:40000".parse().unwrap());
+        let tcp = Peer::tcp(udp.addr);
         let p = |u: &str, f: Peer| {
             let x = peer_for(u, f);
-            (x.addr.to_string(), x.reliable)
+            (x.addr.to_string(), x.reliable())
         };
         assert_eq!(
             p("sip:10.0.0.1:5070;lr", udp),
@@ -342,6 +373,45 @@ mod tests {
             p("sip:proxy.example.com;lr", udp),
             ("127.0.0.1:40000".into(), false)
         );
+    }
+
+    #[test]
+    fn next_hop_over_tls_sips_and_its_default_port() {
+        let udp = Peer::udp("127.0.0.1:40000".parse().unwrap());
+        let tls = Peer::tls(udp.addr);
+        // (next hop, the dialog's peer, where it goes)
+        let cases = [
+            ("sip:10.0.0.1;transport=TLS;lr", udp, "tls 10.0.0.1:5061"),
+            ("sips:ph@10.0.0.1:5071", udp, "tls 10.0.0.1:5071"),
+            ("sips:10.0.0.1;lr", udp, "tls 10.0.0.1:5061"),
+            // No transport parameter: the dialog's transport, with its default port.
+            ("sip:ph@10.0.0.1", tls, "tls 10.0.0.1:5061"),
+            ("sip:ph@10.0.0.1;transport=tcp", tls, "tcp 10.0.0.1:5060"),
+        ];
+        for (uri, fallback, want) in cases {
+            let p = peer_for(uri, fallback);
+            assert_eq!(
+                format!("{} {}", p.transport.as_str(), p.addr),
+                want,
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tls_address_we_advertise_and_recognise() {
+        let tls = Some("0.0.0.0:5061".parse().unwrap());
+        assert_eq!(advertised_tls("pbx.example:5060", tls), "pbx.example:5061");
+        assert_eq!(
+            advertised_tls("[2001:db8::1]:5060", tls),
+            "[2001:db8::1]:5061"
+        );
+        assert_eq!(advertised_tls("192.0.2.1:5060", None), "192.0.2.1:5060");
+        let own = OwnAddresses::new("192.0.2.1:5060", None).with_tls("192.0.2.1:5061", tls);
+        assert!(own.names("sip:192.0.2.1:5061;transport=tls;lr"));
+        assert!(own.names("sips:192.0.2.1;lr"), "5061 is TLS's default port");
+        assert!(own.names("sip:192.0.2.1;transport=tls;lr"));
+        assert!(!own.names("sip:192.0.2.1:5062;lr"));
     }
 
     #[test]

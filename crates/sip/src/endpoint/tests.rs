@@ -8,6 +8,7 @@ pub(super) fn ep() -> Endpoint {
     Endpoint::new(EndpointConfig {
         advertised: "127.0.0.1:5060".into(),
         listen: None,
+        tls_listen: None,
         user_agent: "t".into(),
         route_point_dns: vec!["2000".into()],
         max_calls: 10,
@@ -16,10 +17,7 @@ pub(super) fn ep() -> Endpoint {
 }
 
 pub(super) fn phone() -> Peer {
-    Peer {
-        addr: "127.0.0.1:5070".parse().unwrap(),
-        reliable: false,
-    }
+    Peer::udp("127.0.0.1:5070".parse().unwrap())
 }
 
 fn invite(branch: &str) -> Vec<u8> {
@@ -238,10 +236,7 @@ fn over_its_rate_a_source_gets_503_but_its_call_in_progress_is_never_limited() {
     );
     assert_eq!(evs.len(), 7, "six digits and the end: {evs:?}");
     // Another address is not affected; the same one is again a second later.
-    let other = Peer {
-        addr: "127.0.0.2:5070".parse().unwrap(),
-        reliable: false,
-    };
+    let other = Peer::udp("127.0.0.2:5070".parse().unwrap());
     let third = second
         .replace("z9hG4bKr2", "z9hG4bKr3")
         .replace("Call-ID: c2", "Call-ID: c3");
@@ -254,4 +249,28 @@ fn over_its_rate_a_source_gets_503_but_its_call_in_progress_is_never_limited() {
     e.handle(fourth.as_bytes(), phone(), now + Duration::from_secs(1));
     let (_, evs) = drain(&mut e);
     assert!(matches!(evs[..], [Event::IncomingCall { .. }]), "{evs:?}");
+}
+
+#[test]
+fn a_sips_request_uri_is_refused_unless_it_came_over_tls() {
+    let sips = String::from_utf8(invite("z9hG4bKs"))
+        .unwrap()
+        .replace("INVITE sip:2000@", "INVITE sips:2000@");
+    let mut e = ep();
+    let now = Instant::now();
+    e.handle(sips.as_bytes(), phone(), now);
+    let (sent, evs) = drain(&mut e);
+    assert!(evs.is_empty(), "{evs:?}");
+    assert!(
+        sent[0].starts_with("SIP/2.0 416 Unsupported URI Scheme"),
+        "{sent:?}"
+    );
+    let over_tls = Peer::tls(phone().addr);
+    let again = sips.replace("z9hG4bKs", "z9hG4bKt");
+    e.handle(again.as_bytes(), over_tls, now);
+    let (_, evs) = drain(&mut e);
+    assert!(
+        matches!(&evs[..], [Event::IncomingCall { source, .. }] if *source == over_tls),
+        "{evs:?}"
+    );
 }

@@ -28,11 +28,11 @@ impl Endpoint {
     /// client transaction.
     pub(super) fn request(&mut self, r: OutRequest, extra: &str, body: &[u8], now: Instant) {
         let branch = format!("z9hG4bK{}", self.token());
-        let transport = if r.to.reliable { "TCP" } else { "UDP" };
+        let transport = r.to.transport.via_name();
         let routes: String = r.route.iter().map(|v| format!("Route: {v}\r\n")).collect();
         let s = format!(
             "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch={branch};rport\r\nMax-Forwards: 70\r\n{routes}From: {from}\r\nTo: {to_hdr}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nUser-Agent: {}\r\n{extra}Content-Length: {}\r\n\r\n",
-            self.cfg.advertised,
+            self.advertised(r.to.transport),
             self.cfg.user_agent,
             body.len(),
             method = r.method,
@@ -44,7 +44,8 @@ impl Endpoint {
         );
         let mut bytes = s.into_bytes();
         bytes.extend_from_slice(body);
-        let (tx, act) = ClientTransaction::start(false, r.to.reliable, self.cfg.timers, bytes, now);
+        let (tx, act) =
+            ClientTransaction::start(false, r.to.reliable(), self.cfg.timers, bytes, now);
         if let TxAction::Send(d) = act {
             self.send(r.to, d);
         }
@@ -59,10 +60,15 @@ impl Endpoint {
         now: Instant,
     ) {
         let branch = format!("z9hG4bK{}", self.token());
-        let transport = if to.reliable { "TCP" } else { "UDP" };
-        let text = format!("REGISTER {} SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch={branch};rport\r\n{}Content-Length: 0\r\n\r\n", req.uri, self.cfg.advertised, req.headers);
-        let (tx, act) =
-            ClientTransaction::start(false, to.reliable, self.cfg.timers, text.into_bytes(), now);
+        let transport = to.transport.via_name();
+        let text = format!("REGISTER {} SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch={branch};rport\r\n{}Content-Length: 0\r\n\r\n", req.uri, self.advertised(to.transport), req.headers);
+        let (tx, act) = ClientTransaction::start(
+            false,
+            to.reliable(),
+            self.cfg.timers,
+            text.into_bytes(),
+            now,
+        );
         if let TxAction::Send(d) = act {
             self.send(to, d);
         }
@@ -125,7 +131,10 @@ impl Endpoint {
             method: "NOTIFY".into(),
             request_uri: addressed.request_uri,
             route: addressed.route,
-            from: format!("<sip:selfprov@{}>;tag={tag}", self.cfg.advertised),
+            from: format!(
+                "<sip:selfprov@{}>;tag={tag}",
+                self.advertised(target.next_hop.transport)
+            ),
             to_hdr: format!("<{}>", target.uri),
             call_id,
             cseq: 1,

@@ -3,8 +3,8 @@
 //! REGISTER, the rest), and building responses through the server transactions.
 
 use super::dialog::{Dialog, DialogState};
-use super::route::RouteSet;
-use super::{hval, EndReason, Endpoint, Event, Output, Peer, ALLOW};
+use super::route::{is_sips, RouteSet};
+use super::{hval, EndReason, Endpoint, Event, Output, Peer, Transport, ALLOW};
 use crate::headers::{cseq, has_param, param, uri_of, uri_user};
 use crate::message::split_commas;
 use crate::transaction::{ServerTransaction, TxAction};
@@ -270,8 +270,11 @@ impl Endpoint {
         now: Instant,
     ) {
         let in_dialog = hval(&headers, "to").and_then(|t| param(t, "tag")).is_some();
+        // RFC 3261 §26.2.2, RFC 5630 §3.1.3: a `sips:` Request-URI is reached over TLS only; a
+        // request for one that arrived otherwise was not protected on its last hop.
+        let refuse_sips = is_sips(ruri) && source.transport != Transport::Tls;
         let mut entry = ServerEntry {
-            tx: ServerTransaction::new(method == "INVITE", source.reliable, self.cfg.timers),
+            tx: ServerTransaction::new(method == "INVITE", source.reliable(), self.cfg.timers),
             peer: source,
             req: headers,
             call_id: call_id.clone(),
@@ -288,6 +291,19 @@ impl Endpoint {
                 ep.send(entry.peer, d);
             }
         };
+        if refuse_sips {
+            reply(
+                self,
+                &mut entry,
+                416,
+                "Unsupported URI Scheme - sips: needs TLS",
+                None,
+                "",
+                b"",
+            );
+            self.servers.insert(key, entry);
+            return;
+        }
         match method {
             "INVITE" if in_dialog => {
                 let Some(d) = self.dialogs.get_mut(&call_id) else {
@@ -367,6 +383,7 @@ impl Endpoint {
                         local_cseq: 0,
                         pending_invite: Some(key.clone()),
                         reliable_2xx: None,
+                        sips: is_sips(ruri),
                     },
                 );
                 self.servers.insert(key, entry);

@@ -5,9 +5,13 @@
 #![allow(dead_code)]
 
 use selfprov_sip::endpoint::{EndpointConfig, Event};
+use selfprov_sip::rate_limit::RequestLimits;
 use selfprov_sip::sdp;
-use selfprov_sip::stack::{Command, SipStack};
+use selfprov_sip::stack::{Command, SipStack, TlsSetup};
+use selfprov_sip::tcp_limits::TcpLimits;
+use selfprov_sip::tls::{client_config, server_config, Certificate};
 use selfprov_sip::transaction::TimerValues;
+use selfprov_testkit::pki::Authority;
 use selfprov_testkit::{sipp_command, spawn_watched, TempDir};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -55,11 +59,35 @@ impl Seen {
     }
 }
 
+/// SIP over TLS on any free port, with a certificate for 127.0.0.1 issued by a new test
+/// authority in `dir`, trusting that authority for the peers we connect to.
+pub fn tls_setup(dir: &std::path::Path) -> (TlsSetup, Authority) {
+    let authority = Authority::new(dir, "sip");
+    let ours = authority.issue("selfprov", "127.0.0.1");
+    let config = server_config(&ours.certificate, &ours.key).unwrap();
+    let setup = TlsSetup {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        certificate: Certificate::new(Arc::new(config)),
+        client: client_config(Some(&authority.certificate)).unwrap(),
+    };
+    (setup, authority)
+}
+
 /// Start the stack and the test application; returns the stack and what the app saw.
 pub async fn start(max_calls: usize) -> (SipStack, Arc<Mutex<Seen>>) {
+    start_with(max_calls, TcpLimits::default(), None).await
+}
+
+/// [`start`] with these connection limits and SIP over TLS.
+pub async fn start_with(
+    max_calls: usize,
+    limits: TcpLimits,
+    tls: Option<TlsSetup>,
+) -> (SipStack, Arc<Mutex<Seen>>) {
     let cfg = EndpointConfig {
         advertised: String::new(),
         listen: None,
+        tls_listen: None,
         user_agent: "selfprov-test".into(),
         route_point_dns: ["2000", UNANSWERED, RINGING, WE_HANG_UP]
             .map(String::from)
@@ -73,9 +101,16 @@ pub async fn start(max_calls: usize) -> (SipStack, Arc<Mutex<Seen>>) {
         },
     };
     let (etx, mut erx) = mpsc::unbounded_channel();
-    let stack = SipStack::start("127.0.0.1:0".parse().unwrap(), cfg, etx)
-        .await
-        .unwrap();
+    let stack = SipStack::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        cfg,
+        etx,
+        limits,
+        RequestLimits::off(),
+        tls,
+    )
+    .await
+    .unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let cmds = stack.commands.clone();
     let s2 = seen.clone();
@@ -247,6 +282,7 @@ pub async fn drained(stack: &SipStack) -> (usize, usize, usize) {
 pub fn handle(stack: &SipStack) -> SipStack {
     SipStack {
         local: stack.local,
+        tls_local: stack.tls_local,
         commands: stack.commands.clone(),
     }
 }
