@@ -2,6 +2,7 @@
 # Runs every fuzz target (libFuzzer, coverage-guided) for a bounded time; any crash, panic,
 # timeout or out-of-memory fails the run, and the input is kept in fuzz/artifacts/<target>/.
 # Usage: scripts/fuzz.sh [seconds-per-target] [target ...]      (default 60 s, every target)
+# FUZZ_JOBS=N runs N targets at once (default: one per core).
 # FUZZ_SEED=N fixes libFuzzer's random seed (scripts/test.sh does, so a CI run explores the same
 # inputs for the same code; a local campaign leaves it unset).
 #
@@ -30,20 +31,39 @@ RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
   cargo build --release --locked --target "$triple" --bins
-failed=()
-for t in "${targets[@]}"; do
+# One target per core at a time (each libFuzzer run is one process on one core); each one's
+# summary is printed when it ends.
+jobs_max="${FUZZ_JOBS:-$(nproc)}"
+run_target() { # target -> exit status; its summary in artifacts/<target>/summary
+  local t=$1
   mkdir -p "corpus/$t" "artifacts/$t" "seeds/$t"
-  echo "== fuzz $t for ${secs}s"
-  if ! "$target_dir/$triple/release/$t" "corpus/$t" "seeds/$t" \
+  if "$target_dir/$triple/release/$t" "corpus/$t" "seeds/$t" \
       -max_total_time="$secs" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="artifacts/$t/" 2>"artifacts/$t/last-run.log"; then
-    tail -n 40 "artifacts/$t/last-run.log"
-    failed+=("$t")
-  else
-    grep -E "^stat::number_of_executed_units|^stat::new_units_added" "artifacts/$t/last-run.log" | tr '\n' ' '
-    echo
+    { echo "== fuzz $t for ${secs}s"
+      grep -E "^stat::number_of_executed_units|^stat::new_units_added" "artifacts/$t/last-run.log" | tr '\n' ' '
+      echo; } > "artifacts/$t/summary"
+    return 0
   fi
+  { echo "== fuzz $t for ${secs}s: FAILED"; tail -n 40 "artifacts/$t/last-run.log"; } > "artifacts/$t/summary"
+  return 1
+}
+declare -A pids=()
+failed=()
+wait_one() { # wait for any running target, report it
+  local done_pid t
+  wait -n -p done_pid "${!pids[@]}" && status=0 || status=$?
+  t=${pids[$done_pid]}
+  unset "pids[$done_pid]"
+  cat "artifacts/$t/summary"
+  [ "$status" -eq 0 ] || failed+=("$t")
+}
+for t in "${targets[@]}"; do
+  while [ "${#pids[@]}" -ge "$jobs_max" ]; do wait_one; done
+  run_target "$t" &
+  pids[$!]=$t
 done
+while [ "${#pids[@]}" -gt 0 ]; do wait_one; done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzzing found a failure in: ${failed[*]} (inputs in fuzz/artifacts/<target>/)" >&2
   exit 1

@@ -18,16 +18,19 @@ pub const NICE: i32 = 10;
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 
 /// The background runtime, started at the first use: as many workers as cores, a bounded
-/// blocking pool, every thread at [`NICE`] lower priority.
+/// blocking pool, every thread at [`NICE`] below the thread that started it. The target is fixed
+/// then: threads are also started by other background threads (the blocking pool's), which
+/// would otherwise lower it again.
 fn runtime() -> &'static tokio::runtime::Runtime {
     RUNTIME.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let target = (nice_of_this_thread() + NICE).min(19);
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .worker_threads(cores)
             .max_blocking_threads((4 * cores).clamp(8, 64))
             .thread_name("selfprov-admin")
-            .on_thread_start(lower_priority)
+            .on_thread_start(move || set_nice(target))
             .build()
             // Only fails when the system refuses threads or an event queue at start-up.
             .expect("the background runtime starts")
@@ -54,33 +57,31 @@ where
     runtime().spawn(f);
 }
 
-/// The calling thread's nice value, [`NICE`] higher (at most 19). Threads of one process have
-/// their own nice value on Linux (`setpriority` with a thread ID).
-fn lower_priority() {
-    // SAFETY: plain system calls about the calling thread; no memory is shared with them.
-    unsafe {
-        let tid = libc::gettid() as libc::id_t;
-        *libc::__errno_location() = 0;
-        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-        let now = if now == -1 && *libc::__errno_location() != 0 {
-            0
-        } else {
-            now
-        };
-        if libc::setpriority(libc::PRIO_PROCESS, tid, (now + NICE).min(19)) != 0 {
-            tracing::debug!(
-                error = %std::io::Error::last_os_error(),
-                "background thread keeps the service's priority"
-            );
-        }
+/// Set the calling thread's nice value. Threads of one process have their own nice value on
+/// Linux (`setpriority` with a thread ID).
+fn set_nice(value: i32) {
+    // SAFETY: a plain system call about the calling thread; no memory is shared with it.
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, value) };
+    if r != 0 {
+        tracing::debug!(
+            error = %std::io::Error::last_os_error(),
+            "background thread keeps the service's priority"
+        );
     }
 }
 
-/// The calling thread's nice value (for tests and `/proc` checks).
-#[cfg(test)]
+/// The calling thread's nice value (0 when it cannot be read).
 fn nice_of_this_thread() -> i32 {
-    // SAFETY: as above.
-    unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    // SAFETY: plain system calls about the calling thread; errno is the thread's own.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let n = libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t);
+        if n == -1 && *libc::__errno_location() != 0 {
+            0
+        } else {
+            n
+        }
+    }
 }
 
 #[cfg(test)]
@@ -93,14 +94,28 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
+        // Several blocking threads at once, started by the (already lower) workers.
         let (theirs, blocking) = rt.block_on(run(async {
-            let blocking = tokio::task::spawn_blocking(nice_of_this_thread)
-                .await
-                .unwrap();
+            let tasks: Vec<_> = (0..6)
+                .map(|_| {
+                    tokio::task::spawn_blocking(|| {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        nice_of_this_thread()
+                    })
+                })
+                .collect();
+            let mut blocking = Vec::new();
+            for t in tasks {
+                blocking.push(t.await.unwrap());
+            }
             (nice_of_this_thread(), blocking)
         }));
-        assert_eq!(theirs, (mine + NICE).min(19));
-        assert_eq!(blocking, (mine + NICE).min(19), "the blocking pool too");
+        let target = (mine + NICE).min(19);
+        assert_eq!(theirs, target);
+        assert_eq!(
+            blocking, [target; 6],
+            "the blocking pool too, not lowered twice"
+        );
         assert_eq!(nice_of_this_thread(), mine, "the caller keeps its priority");
     }
 }
