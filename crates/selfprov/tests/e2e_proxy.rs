@@ -8,7 +8,8 @@
 //! the one the proxy asserts (`P-Asserted-Identity`, believed from `registrar.trusted_proxies`
 //! only). baresip, registered at
 //! the proxy, provisions itself and hears the prompts. A caller's own requests reach the service
-//! through the proxy too: INFO digits, hold and resume, its BYE, its CANCEL while ringing.
+//! through the proxy too: INFO digits, hold and resume, its BYE, its CANCEL while ringing. A phone
+//! registered at the proxy dials the activation DN through it, types a code and is provisioned.
 
 mod common;
 
@@ -268,6 +269,58 @@ fn baresip_registered_at_the_proxy_provisions_itself() {
         found >= 4,
         "only {found} of 5 pieces of the success prompt in baresip's audio"
     );
+}
+
+#[test]
+fn an_activation_code_through_the_proxy_provisions_the_phone() {
+    // The activation DN is registered at the proxy with the route point's DNs.
+    let f = field(
+        "e2e-proxy-activation",
+        &[("# activation_dn = \"2001\"", "activation_dn = \"2001\"")],
+    );
+    create_device(&f.s, "SEP00000000BA03", "1993");
+    let issued = cli(
+        &f.s,
+        &[
+            "activation",
+            "issue",
+            "jsmith",
+            "--device",
+            "SEP00000000BA03",
+            "--json",
+        ],
+    );
+    let code = issued["code"].as_str().expect("the code").to_owned();
+    let phone = baresip::start(
+        &f.s.dir.path().join("baresip"),
+        &format!(
+            "<sip:SEP00000000BA03@pbx.test>;outbound=\"sip:{};lr\";regint=3600;audio_codecs=PCMU",
+            f.kam.addr()
+        ),
+        "2001",
+    );
+    phone
+        .out
+        .wait_for("Call established", Duration::from_secs(30))
+        .expect("the activation DN answers through the proxy");
+    f.kam
+        .log
+        .wait_for("proxy got INVITE sip:2001@", Duration::from_secs(5))
+        .expect("the call went through the proxy");
+    phone.type_group(&format!("{code}#"));
+    phone
+        .out
+        .wait_for("session closed", Duration::from_secs(60))
+        .expect("the IVR hangs up");
+    let d = device_of(&f.s, "SEP00000000BA03");
+    assert_eq!(
+        (d["owner"].as_str(), d["dn"].as_str()),
+        (Some("jsmith"), Some("1004")),
+        "{d}"
+    );
+    let codes = cli(&f.s, &["activation", "list", "jsmith", "--json"]);
+    assert_eq!(codes[0]["state"], "used", "{codes:#}");
+    assert_eq!(codes[0]["used_by"], "SEP00000000BA03", "{codes:#}");
 }
 
 #[test]
